@@ -1,0 +1,45 @@
+"""The internal relational schema (SQLAlchemy 2 typed models) and how to reach the database.
+
+Importing this package registers every table on ``Base.metadata``; Alembic's env.py relies on that.
+"""
+
+from fhir_server.db.audit import AuditEvent
+from fhir_server.db.base import Base
+from fhir_server.db.clinic import Organization
+from fhir_server.db.fhir import (
+    ResourceHistory,
+    SearchDate,
+    SearchNumber,
+    SearchQuantity,
+    SearchReference,
+    SearchString,
+    SearchToken,
+    SearchUri,
+)
+from fhir_server.db.imaging import ImagingStudy
+from fhir_server.db.intake import AiIntakeSummary, IntakeForm
+from fhir_server.db.people import MrnCounter, Patient, Practitioner, User
+from fhir_server.db.scheduling import Appointment, Cancellation
+
+__all__ = [
+    "AiIntakeSummary",
+    "Appointment",
+    "AuditEvent",
+    "Base",
+    "Cancellation",
+    "ImagingStudy",
+    "IntakeForm",
+    "MrnCounter",
+    "Organization",
+    "Patient",
+    "Practitioner",
+    "ResourceHistory",
+    "SearchDate",
+    "SearchNumber",
+    "SearchQuantity",
+    "SearchReference",
+    "SearchString",
+    "SearchToken",
+    "SearchUri",
+    "User",
+]

@@ -1,0 +1,143 @@
+"""FHIR plumbing shared by every served type: the version history and the typed search index tables.
+
+The index tables follow HAPI FHIR's design: one row per (resource, search parameter, value), typed so that the
+query builder can compare strings, tokens, date ranges, references, numbers, quantities and URIs in SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, Numeric, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fhir_server.db.base import Base, one_of
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit autoincrement key (SQLite only autoincrements INTEGER PRIMARY KEY)."""
+
+
+class ResourceHistory(Base):
+    """Every version of every resource: the full FHIR JSON as served (none for a delete)."""
+
+    __tablename__ = "resource_history"
+    __table_args__ = (
+        UniqueConstraint("resource_type", "resource_id", "version_id"),
+        one_of("method", ("create", "update", "delete")),
+        Index("ix_resource_history_type_updated", "resource_type", "last_updated"),
+        Index("ix_resource_history_updated", "last_updated"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[int] = mapped_column(Integer)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    last_updated: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(8))
+    resource: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+
+class _IndexRow:
+    """Columns every search index row has: which resource, which parameter."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    param: Mapped[str] = mapped_column(String(64))
+
+
+class SearchString(_IndexRow, Base):
+    """string parameters: ``normalized`` is lower-cased and accent-free for the default starts-with match."""
+
+    __tablename__ = "search_string"
+    __table_args__ = (
+        Index("ix_search_string_lookup", "resource_type", "param", "normalized"),
+        Index("ix_search_string_resource", "resource_type", "resource_id"),
+    )
+
+    normalized: Mapped[str] = mapped_column(String(255))
+    exact: Mapped[str] = mapped_column(String(1000))
+
+
+class SearchToken(_IndexRow, Base):
+    """token parameters: a system|code pair, with the display text for ``:text``."""
+
+    __tablename__ = "search_token"
+    __table_args__ = (
+        Index("ix_search_token_lookup", "resource_type", "param", "code", "system"),
+        Index("ix_search_token_resource", "resource_type", "resource_id"),
+    )
+
+    system: Mapped[str | None] = mapped_column(String(500))
+    code: Mapped[str | None] = mapped_column(String(500))
+    text: Mapped[str | None] = mapped_column(String(1000))
+
+
+class SearchDate(_IndexRow, Base):
+    """date parameters: every value is the closed range [low, high] its precision implies."""
+
+    __tablename__ = "search_date"
+    __table_args__ = (
+        Index("ix_search_date_lookup", "resource_type", "param", "low", "high"),
+        Index("ix_search_date_resource", "resource_type", "resource_id"),
+    )
+
+    low: Mapped[datetime]
+    high: Mapped[datetime]
+
+
+class SearchReference(_IndexRow, Base):
+    """reference parameters: a local target (type and id) or an absolute/canonical URL."""
+
+    __tablename__ = "search_reference"
+    __table_args__ = (
+        Index("ix_search_reference_lookup", "resource_type", "param", "target_id", "target_type"),
+        Index("ix_search_reference_target", "target_type", "target_id"),
+        Index("ix_search_reference_resource", "resource_type", "resource_id"),
+    )
+
+    target_type: Mapped[str | None] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(String(1000))
+
+
+class SearchNumber(_IndexRow, Base):
+    """number parameters."""
+
+    __tablename__ = "search_number"
+    __table_args__ = (
+        Index("ix_search_number_lookup", "resource_type", "param", "value"),
+        Index("ix_search_number_resource", "resource_type", "resource_id"),
+    )
+
+    value: Mapped[Decimal] = mapped_column(Numeric(38, 10))
+
+
+class SearchQuantity(_IndexRow, Base):
+    """quantity parameters: value with its unit system and code."""
+
+    __tablename__ = "search_quantity"
+    __table_args__ = (
+        Index("ix_search_quantity_lookup", "resource_type", "param", "value"),
+        Index("ix_search_quantity_resource", "resource_type", "resource_id"),
+    )
+
+    value: Mapped[Decimal] = mapped_column(Numeric(38, 10))
+    system: Mapped[str | None] = mapped_column(String(500))
+    code: Mapped[str | None] = mapped_column(String(100))
+
+
+class SearchUri(_IndexRow, Base):
+    """uri parameters (canonical URLs, endpoint addresses)."""
+
+    __tablename__ = "search_uri"
+    __table_args__ = (
+        Index("ix_search_uri_lookup", "resource_type", "param", "uri"),
+        Index("ix_search_uri_resource", "resource_type", "resource_id"),
+    )
+
+    uri: Mapped[str] = mapped_column(String(1000))

@@ -1,0 +1,84 @@
+"""Every knob of the server, read from environment variables prefixed ``FHIR_SERVER_``.
+
+A bad value stops the server at start with a message naming the variable (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FHIR_SERVER_"
+DEFAULT_DATABASE_URL = "sqlite:///fhir-server.db"
+
+
+class SettingsError(Exception):
+    """A setting has a value the server cannot run with; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """The server's configuration. Field ``x`` is read from ``FHIR_SERVER_X``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: sqlite:///path.db (embedded default) or postgresql+psycopg://user:pw@host/db",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8080/fhir",
+        description="The public FHIR base URL, as clients reach it (used in links, Location and `aud`).",
+    )
+    orthanc_url: str | None = Field(None, description="Orthanc's REST base, e.g. http://127.0.0.1:8042")
+    orthanc_username: str | None = Field(None, description="Orthanc HTTP basic-auth user")
+    orthanc_password: SecretStr | None = Field(None, description="Orthanc HTTP basic-auth password")
+    openai_api_key: SecretStr | None = Field(None, description="Key for the intake-summary model")
+    openai_base_url: str | None = Field(None, description="An OpenAI-compatible API base URL")
+    openai_model: str = Field("gpt-4o-mini", description="Chat model used for intake summaries")
+    auth: Literal["enabled", "disabled"] = Field(
+        "enabled", description="SMART authorization; `disabled` serves the API openly (local experiments only)"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0]
+        if scheme not in {"sqlite", "postgresql+psycopg", "postgresql"}:
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        if scheme == "postgresql":
+            return "postgresql+psycopg" + value[len("postgresql") :]
+        return value
+
+    @field_validator("base_url", "orthanc_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("log_level", "auth", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment; raise SettingsError naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        ]
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
