@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, description="An OpenAI-compatible API base URL")
     openai_model: str = Field("gpt-4o-mini", description="Chat model used for intake summaries")
     auth: Literal["enabled", "disabled"] = Field(
-        "enabled", description="SMART authorization; `disabled` serves the API openly (local experiments only)"
+        "enabled",
+        description="SMART authorization; `disabled` serves the API openly (local experiments only)",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
 
@@ -78,7 +79,5 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = [
-            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        ]
+        problems = [f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None

@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, MetaData, String, Uuid, column
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 from fhir_server.db.types import JsonDocument, UtcDateTime, utcnow
+
+if TYPE_CHECKING:
+    from fhir_server.db.clinic import Organization
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -50,6 +53,10 @@ class TenantMixin:
     @declared_attr
     def organization_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - SQLAlchemy declared_attr convention
         return mapped_column(Uuid, ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
+
+    @declared_attr
+    def organization(cls) -> Mapped[Organization]:  # noqa: N805
+        return relationship("Organization")
 
 
 class FhirResourceMixin:

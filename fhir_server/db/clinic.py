@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import ColumnElement, String, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fhir_server.db.base import Base, FhirResourceMixin, one_of, uuid_pk
@@ -26,3 +27,15 @@ class Organization(FhirResourceMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     active: Mapped[bool] = mapped_column(default=True)
+
+
+def organization_lookup(ref: str) -> ColumnElement[bool]:
+    """A WHERE clause finding a clinic by id, FHIR id, NPI or exact name (what a CLI user may type)."""
+    clauses: list[ColumnElement[bool]] = [
+        Organization.fhir_id == ref,
+        Organization.npi == ref,
+        Organization.name == ref,
+    ]
+    with contextlib.suppress(ValueError):
+        clauses.append(Organization.id == uuid.UUID(ref))
+    return or_(*clauses)

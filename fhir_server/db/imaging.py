@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fhir_server.db.base import Base, FhirResourceMixin, TenantMixin, one_of, uuid_pk
+from fhir_server.db.people import Patient
 from fhir_server.db.vocab import IMAGING_STUDY_STATUSES
 
 
@@ -23,9 +24,7 @@ class ImagingStudy(TenantMixin, FhirResourceMixin, Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    patient_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("patients.id", ondelete="RESTRICT"), index=True
-    )
+    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patients.id", ondelete="RESTRICT"), index=True)
     study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
     accession_number: Mapped[str | None] = mapped_column(String(64), index=True)
     modalities: Mapped[list[str]] = mapped_column(default=list)
@@ -36,3 +35,5 @@ class ImagingStudy(TenantMixin, FhirResourceMixin, Base):
     series: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     orthanc_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(32), default="available")
+
+    patient: Mapped[Patient] = relationship()

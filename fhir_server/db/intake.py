@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fhir_server.db.base import Base, FhirResourceMixin, TenantMixin, one_of, uuid_pk
+from fhir_server.db.people import Patient
+from fhir_server.db.scheduling import Appointment
 from fhir_server.db.types import utcnow
 from fhir_server.db.vocab import AI_SUMMARY_STATUSES, INTAKE_FORM_STATUSES
 
@@ -33,6 +35,10 @@ class IntakeForm(TenantMixin, FhirResourceMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     submitted_at: Mapped[datetime | None] = mapped_column(default=None)
 
+    patient: Mapped[Patient] = relationship()
+    appointment: Mapped[Appointment | None] = relationship()
+    summary: Mapped[AiIntakeSummary | None] = relationship(back_populates="intake_form", cascade="all, delete-orphan")
+
 
 class AiIntakeSummary(Base):
     """A model's summary of one intake form, for the doctor."""
@@ -53,3 +59,5 @@ class AiIntakeSummary(Base):
     status: Mapped[str] = mapped_column(String(16), default="generating")
     generated_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    intake_form: Mapped[IntakeForm] = relationship(back_populates="summary")

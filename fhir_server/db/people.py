@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fhir_server.db.base import Base, FhirResourceMixin, TenantMixin, one_of, uuid_pk
 from fhir_server.db.vocab import GENDERS, USER_ROLES
@@ -39,6 +39,9 @@ class User(TenantMixin, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     active: Mapped[bool] = mapped_column(default=True)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    practitioner: Mapped[Practitioner | None] = relationship()
+    patient: Mapped[Patient | None] = relationship()
 
 
 class Practitioner(TenantMixin, FhirResourceMixin, Base):
@@ -87,6 +90,8 @@ class Patient(TenantMixin, FhirResourceMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     deceased: Mapped[bool] = mapped_column(default=False)
     deceased_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    general_practitioner: Mapped[Practitioner | None] = relationship()
 
 
 class MrnCounter(Base):

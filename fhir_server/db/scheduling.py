@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fhir_server.db.base import Base, FhirResourceMixin, TenantMixin, one_of, uuid_pk
+from fhir_server.db.people import Patient, Practitioner
 from fhir_server.db.types import utcnow
 from fhir_server.db.vocab import (
     APPOINTMENT_STATUSES,
@@ -37,9 +38,7 @@ class Appointment(TenantMixin, FhirResourceMixin, Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patients.id", ondelete="RESTRICT"))
-    practitioner_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("practitioners.id", ondelete="RESTRICT")
-    )
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("practitioners.id", ondelete="RESTRICT"))
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]
     duration_minutes: Mapped[int] = mapped_column(Integer)
@@ -50,6 +49,10 @@ class Appointment(TenantMixin, FhirResourceMixin, Base):
     arrived_at: Mapped[datetime | None] = mapped_column(default=None)
     meeting_url: Mapped[str | None] = mapped_column(String(500))
     reason: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship()
+    practitioner: Mapped[Practitioner] = relationship()
+    cancellation: Mapped[Cancellation | None] = relationship(back_populates="appointment", cascade="all, delete-orphan")
 
 
 class Cancellation(Base):
@@ -68,3 +71,5 @@ class Cancellation(Base):
         Uuid, ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     cancelled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    appointment: Mapped[Appointment] = relationship(back_populates="cancellation")

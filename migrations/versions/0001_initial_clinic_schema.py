@@ -45,9 +45,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "resource_history",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("resource_type", sa.String(length=64), nullable=False),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=False),
@@ -55,9 +53,7 @@ def upgrade() -> None:
         sa.Column("last_updated", UtcDateTime(), nullable=False),
         sa.Column("method", sa.String(length=8), nullable=False),
         sa.Column("resource", JsonDocument, nullable=True),
-        sa.CheckConstraint(
-            "method IN ('create', 'delete', 'update')", name=op.f("ck_resource_history_method_allowed")
-        ),
+        sa.CheckConstraint("method IN ('create', 'delete', 'update')", name=op.f("ck_resource_history_method_allowed")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_resource_history")),
         sa.UniqueConstraint(
             "resource_type",
@@ -67,38 +63,28 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("resource_history", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_resource_history_organization_id"), ["organization_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_resource_history_type_updated", ["resource_type", "last_updated"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_resource_history_organization_id"), ["organization_id"], unique=False)
+        batch_op.create_index("ix_resource_history_type_updated", ["resource_type", "last_updated"], unique=False)
         batch_op.create_index("ix_resource_history_updated", ["last_updated"], unique=False)
 
     op.create_table(
         "search_date",
         sa.Column("low", UtcDateTime(), nullable=False),
         sa.Column("high", UtcDateTime(), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("resource_type", sa.String(length=64), nullable=False),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_date")),
     )
     with op.batch_alter_table("search_date", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_search_date_lookup", ["resource_type", "param", "low", "high"], unique=False
-        )
+        batch_op.create_index("ix_search_date_lookup", ["resource_type", "param", "low", "high"], unique=False)
         batch_op.create_index("ix_search_date_resource", ["resource_type", "resource_id"], unique=False)
 
     op.create_table(
         "search_number",
         sa.Column("value", sa.Numeric(precision=38, scale=10), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("resource_type", sa.String(length=64), nullable=False),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=64), nullable=False),
@@ -113,9 +99,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Numeric(precision=38, scale=10), nullable=False),
         sa.Column("system", sa.String(length=500), nullable=True),
         sa.Column("code", sa.String(length=100), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("resource_type", sa.String(length=64), nullable=False),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=64), nullable=False),
@@ -130,9 +114,7 @@ def upgrade() -> None:
         sa.Column("target_type", sa.String(length=64), nullable=True),
         sa.Column("target_id", sa.String(length=64), nullable=True),
         sa.Column("url", sa.String(length=1000), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("resource_type", sa.String(length=64), nullable=False),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=64), nullable=False),
@@ -149,18 +131,14 @@ def upgrade() -> None:
         "search_string",
         sa.Column("normalized", sa.String(length=255), nullable=False),
         sa.Column("exact", sa.String(length=1000), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("resource_type", sa.String(length=64), nullable=False),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_string")),
     )
     with op.batch_alter_table("search_string", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_search_string_lookup", ["resource_type", "param", "normalized"], unique=False
-        )
+        batch_op.create_index("ix_search_string_lookup", ["resource_type", "param", "normalized"], unique=False)
         batch_op.create_index("ix_search_string_resource", ["resource_type", "resource_id"], unique=False)
 
     op.create_table(
@@ -168,26 +146,20 @@ def upgrade() -> None:
         sa.Column("system", sa.String(length=500), nullable=True),
         sa.Column("code", sa.String(length=500), nullable=True),
         sa.Column("text", sa.String(length=1000), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("resource_type", sa.String(length=64), nullable=False),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_token")),
     )
     with op.batch_alter_table("search_token", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_search_token_lookup", ["resource_type", "param", "code", "system"], unique=False
-        )
+        batch_op.create_index("ix_search_token_lookup", ["resource_type", "param", "code", "system"], unique=False)
         batch_op.create_index("ix_search_token_resource", ["resource_type", "resource_id"], unique=False)
 
     op.create_table(
         "search_uri",
         sa.Column("uri", sa.String(length=1000), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("resource_type", sa.String(length=64), nullable=False),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=64), nullable=False),
@@ -243,9 +215,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("npi", name=op.f("uq_practitioners_npi")),
     )
     with op.batch_alter_table("practitioners", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_practitioners_organization_id"), ["organization_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_practitioners_organization_id"), ["organization_id"], unique=False)
 
     op.create_table(
         "patients",
@@ -269,9 +239,7 @@ def upgrade() -> None:
         sa.Column("last_updated", UtcDateTime(), nullable=False),
         sa.Column("extra", JsonDocument, nullable=False),
         sa.Column("deleted_at", UtcDateTime(), nullable=True),
-        sa.CheckConstraint(
-            "gender IN ('female', 'male', 'other', 'unknown')", name=op.f("ck_patients_gender_allowed")
-        ),
+        sa.CheckConstraint("gender IN ('female', 'male', 'other', 'unknown')", name=op.f("ck_patients_gender_allowed")),
         sa.ForeignKeyConstraint(
             ["general_practitioner_id"],
             ["practitioners.id"],
@@ -330,9 +298,7 @@ def upgrade() -> None:
             "visit_category IN ('follow-up', 'new-patient')",
             name=op.f("ck_appointments_visit_category_allowed"),
         ),
-        sa.CheckConstraint(
-            "visit_type IN ('in-clinic', 'virtual')", name=op.f("ck_appointments_visit_type_allowed")
-        ),
+        sa.CheckConstraint("visit_type IN ('in-clinic', 'virtual')", name=op.f("ck_appointments_visit_type_allowed")),
         sa.CheckConstraint("duration_minutes > 0", name=op.f("ck_appointments_duration_positive")),
         sa.CheckConstraint("end_at > start_at", name=op.f("ck_appointments_ends_after_start")),
         sa.ForeignKeyConstraint(
@@ -358,13 +324,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("appointments", schema=None) as batch_op:
         batch_op.create_index("ix_appointments_org_start", ["organization_id", "start_at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_appointments_organization_id"), ["organization_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_appointments_organization_id"), ["organization_id"], unique=False)
         batch_op.create_index("ix_appointments_patient_start", ["patient_id", "start_at"], unique=False)
-        batch_op.create_index(
-            "ix_appointments_practitioner_start", ["practitioner_id", "start_at"], unique=False
-        )
+        batch_op.create_index("ix_appointments_practitioner_start", ["practitioner_id", "start_at"], unique=False)
 
     op.create_table(
         "imaging_studies",
@@ -411,12 +373,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("study_instance_uid", name=op.f("uq_imaging_studies_study_instance_uid")),
     )
     with op.batch_alter_table("imaging_studies", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_imaging_studies_accession_number"), ["accession_number"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_imaging_studies_organization_id"), ["organization_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_imaging_studies_accession_number"), ["accession_number"], unique=False)
+        batch_op.create_index(batch_op.f("ix_imaging_studies_organization_id"), ["organization_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_imaging_studies_patient_id"), ["patient_id"], unique=False)
 
     op.create_table(
@@ -503,9 +461,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_events_client_id"), ["client_id"], unique=False)
-        batch_op.create_index(
-            "ix_audit_events_org_recorded", ["organization_id", "recorded_at"], unique=False
-        )
+        batch_op.create_index("ix_audit_events_org_recorded", ["organization_id", "recorded_at"], unique=False)
         batch_op.create_index("ix_audit_events_patient_recorded", ["patient_id", "recorded_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_events_request_id"), ["request_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_events_user_id"), ["user_id"], unique=False)
@@ -583,9 +539,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("intake_forms", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_intake_forms_appointment_id"), ["appointment_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_intake_forms_organization_id"), ["organization_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_intake_forms_organization_id"), ["organization_id"], unique=False)
         batch_op.create_index("ix_intake_forms_patient", ["patient_id"], unique=False)
 
     op.create_table(

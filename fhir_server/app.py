@@ -1,0 +1,45 @@
+"""The ASGI application: routers, exception handlers, middleware and lifespan. Nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fhir_server import health
+from fhir_server.db.engine import Database
+from fhir_server.request_log import RequestLogMiddleware, configure_logging
+from fhir_server.settings import Settings, load_settings
+
+logger = logging.getLogger("fhir_server")
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the application for ``settings`` (read from the environment when not given)."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = database is None
+        app.state.database = database or Database(settings.database_url)
+        if settings.auth == "disabled":
+            logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.database.dispose()
+
+    app = FastAPI(
+        title="FHIR server",
+        version="0.1.0",
+        description="FHIR R4 (4.0.1) over a clinic's data, with SMART-on-FHIR and DICOMweb.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(health.router)
+    return app

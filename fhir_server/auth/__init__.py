@@ -1,0 +1,1 @@
+"""SMART-on-FHIR authorization: the server as its own OAuth2 / OpenID Connect authorization server."""

@@ -1,0 +1,191 @@
+"""The ``fhir-server`` command: serve, db, seed, users.
+
+Every command reads the settings from ``FHIR_SERVER_*`` environment variables, prints a one-line reason and
+exits non-zero on failure (never a traceback for a user mistake).
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from fhir_server.auth.users import UserError, create_user, list_users
+from fhir_server.db import Organization
+from fhir_server.db.clinic import organization_lookup
+from fhir_server.db.engine import Database
+from fhir_server.db.migrate import current_revision, head_revision, upgrade
+from fhir_server.seed import seed_demo
+from fhir_server.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="FHIR R4 server over a clinic's data.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="The clinic's user accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def database() -> Iterator[Database]:
+    """The database of the settings; database errors become one-line failures."""
+    db = Database(settings().database_url)
+    try:
+        yield db
+    except OperationalError as exc:
+        fail(f"cannot reach the database: {exc.orig}")
+    except IntegrityError as exc:
+        fail(f"the database refused the change: {exc.orig}")
+    except SQLAlchemyError as exc:
+        fail(f"database error: {exc}")
+    finally:
+        db.dispose()
+
+
+def migrate(config: Settings) -> None:
+    with database():
+        upgrade(config.database_url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="Install the demo clinic first (idempotent).")] = False,
+) -> None:
+    """Serve the FHIR API. On the embedded SQLite default, pending migrations are applied first."""
+    config = settings()
+    if config.is_sqlite:
+        migrate(config)
+    if demo:
+        seed(demo=True)
+    uvicorn.run(
+        "fhir_server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    config = settings()
+    migrate(config)
+    out.print(f"database is at revision {head_revision(config.database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision and whether migrations are pending."""
+    config = settings()
+    with database() as db:
+        current, head = current_revision(db.engine), head_revision(config.database_url)
+    state = "up to date" if current == head else f"behind (head is {head}): run `fhir-server db upgrade`"
+    out.print(f"revision {current or '(empty database)'}: {state}")
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Install the demo clinic.")] = False,
+) -> None:
+    """Install demo data (idempotent: a second run adds nothing)."""
+    if not demo:
+        fail("say what to seed: --demo")
+    config = settings()
+    migrate(config) if config.is_sqlite else None
+    with database() as db, db.write() as session:
+        result = seed_demo(session)
+    verb = "installed" if result.created else "already present"
+    out.print(
+        f"demo clinic {verb}: {result.practitioners} practitioners, {result.patients} patients, "
+        f"{result.appointments} appointments, {result.intake_forms} intake forms"
+    )
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Login email (case-insensitive, unique).")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[str, typer.Option(help="admin, owner, physician, nurse, front_desk, ... or patient.")],
+    organization: Annotated[str, typer.Option(help="The clinic: id, FHIR id, NPI or exact name.")],
+    password: Annotated[
+        str | None, typer.Option(help="Password (at least 8 characters); asked for when not given.")
+    ] = None,
+) -> None:
+    """Create a user account."""
+    with database() as db, db.write() as session:
+        clinic = session.scalars(select(Organization).where(organization_lookup(organization))).first()
+        if clinic is None:
+            fail(f"no clinic matches {organization!r}")
+        secret = password or _ask_password()
+        try:
+            user = create_user(session, organization=clinic, email=email, password=secret, role=role, full_name=name)
+        except UserError as exc:
+            fail(str(exc))
+        out.print(f"created user {user.email} ({user.role}) in {clinic.name}: id {user.id}")
+
+
+@users_app.command("list")
+def users_list(
+    organization: Annotated[str | None, typer.Option(help="Only this clinic (id, FHIR id, NPI or name).")] = None,
+) -> None:
+    """List user accounts."""
+    with database() as db, db.read() as session:
+        org_id = None
+        if organization is not None:
+            clinic = session.scalars(select(Organization).where(organization_lookup(organization))).first()
+            if clinic is None:
+                fail(f"no clinic matches {organization!r}")
+            org_id = clinic.id
+        table = Table("email", "name", "role", "active", "locked until", "last login")
+        for user in list_users(session, org_id):
+            table.add_row(
+                user.email,
+                user.full_name,
+                user.role,
+                "yes" if user.active else "no",
+                _when(user.locked_until),
+                _when(user.last_login_at),
+            )
+    out.print(table)
+
+
+def _when(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _ask_password() -> str:
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        fail("the passwords differ")
+    return first
+
+
+main: Callable[[], None] = app

@@ -1,0 +1,86 @@
+"""Medical record numbers: CLI-YYYY-NNNNN per clinic and year, never reused, unique under concurrency."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+
+from fhir_server.db import Organization, Patient
+from fhir_server.db.engine import Database
+from fhir_server.db.mrn import allocate_mrn
+
+
+def _clinic(database: Database, name: str = "Test Clinic") -> uuid.UUID:
+    with database.write() as session:
+        clinic = Organization(name=name)
+        session.add(clinic)
+        session.flush()
+        return clinic.id
+
+
+def _create_patient(database: Database, clinic_id: uuid.UUID, year: int = 2026) -> str:
+    with database.write() as session:
+        mrn = allocate_mrn(session, clinic_id, year)
+        session.add(Patient(organization_id=clinic_id, mrn=mrn, given_name="Ada", family_name="Test"))
+        return mrn
+
+
+def test_mrns_count_up_per_clinic_and_year(database: Database) -> None:
+    first, second = _clinic(database, "One"), _clinic(database, "Two")
+    assert [_create_patient(database, first) for _ in range(3)] == [
+        "CLI-2026-00001",
+        "CLI-2026-00002",
+        "CLI-2026-00003",
+    ]
+    assert _create_patient(database, second) == "CLI-2026-00001"
+    assert _create_patient(database, first, year=2027) == "CLI-2027-00001"
+
+
+def test_a_rolled_back_number_is_never_held_by_two_patients(database: Database) -> None:
+    clinic = _clinic(database)
+    try:
+        with database.write() as session:
+            allocate_mrn(session, clinic, 2026)
+            raise RuntimeError("abort the transaction")
+    except RuntimeError:
+        pass
+    mrns = [_create_patient(database, clinic) for _ in range(2)]
+    assert len(set(mrns)) == 2
+
+
+def test_deleting_a_patient_does_not_free_its_mrn(database: Database) -> None:
+    clinic = _clinic(database)
+    mrn = _create_patient(database, clinic)
+    with database.write() as session:
+        session.delete(session.scalars(select(Patient).where(Patient.mrn == mrn)).one())
+    assert _create_patient(database, clinic) != mrn
+
+
+def test_concurrent_patient_creations_never_share_an_mrn(database: Database) -> None:
+    clinic = _clinic(database)
+    created: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            for _ in range(10):
+                created.append(_create_patient(database, clinic, date.today().year))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(created) == 80
+    assert len(set(created)) == 80
+    with database.read() as session:
+        stored = session.scalars(select(Patient.mrn).where(Patient.organization_id == clinic)).all()
+    assert sorted(stored) == sorted(created)
