@@ -11,36 +11,36 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fhir_server.db.engine import Database
 from fhir_server.db.migrate import pending
+from fhir_server.responses import JsonResponse
 from fhir_server.settings import Settings
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def alive(request: Request) -> ORJSONResponse:
+async def alive(request: Request) -> JsonResponse:
     """The process is up. Says loudly when authorization is disabled."""
     settings: Settings = request.app.state.settings
     body: dict[str, Any] = {"status": "pass", "auth": settings.auth}
     if settings.auth == "disabled":
         body["warning"] = "authorization is DISABLED: the API is open to anyone who can reach it"
-    return ORJSONResponse(body)
+    return JsonResponse(body)
 
 
 @router.get("/health/ready")
-async def ready(request: Request) -> ORJSONResponse:
+async def ready(request: Request) -> JsonResponse:
     """Database reachable and migrated; Orthanc reachable when configured."""
     settings: Settings = request.app.state.settings
     checks = {"database": await run_in_threadpool(_database_check, request.app.state.database)}
     if settings.orthanc_url:
         checks["orthanc"] = await _orthanc_check(settings)
     ok = all(check["status"] == "pass" for check in checks.values())
-    return ORJSONResponse({"status": "pass" if ok else "fail", "checks": checks}, status_code=200 if ok else 503)
+    return JsonResponse({"status": "pass" if ok else "fail", "checks": checks}, status_code=200 if ok else 503)
 
 
 def _database_check(database: Database) -> dict[str, str]:
