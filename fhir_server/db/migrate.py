@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -24,9 +26,16 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def head_revision(database_url: str) -> str | None:
-    """The newest revision the code knows."""
-    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+@cache
+def _code_head() -> str | None:
+    config = Config()
+    config.set_main_option("script_location", str(project_dir("migrations")))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def head_revision(database_url: str | None = None) -> str | None:
+    """The newest revision the code knows (the same for every database; read once per process)."""
+    return _code_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -37,5 +46,4 @@ def current_revision(engine: Engine) -> str | None:
 
 def pending(engine: Engine) -> bool:
     """True when the database lags behind the code's migrations."""
-    url = engine.url.render_as_string(hide_password=False)
-    return current_revision(engine) != head_revision(url)
+    return current_revision(engine) != head_revision()
