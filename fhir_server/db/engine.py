@@ -54,6 +54,9 @@ class Database:
     """The one handle on the database a process holds: an engine plus read and write session factories."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        from fhir_server.fhir import versioning
+
+        versioning.install()  # every write through any session becomes a FHIR version
         self.url = url
         self.engine = create_db_engine(url, **engine_kwargs)
         writer = self.engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else self.engine

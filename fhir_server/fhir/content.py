@@ -1,0 +1,131 @@
+"""Media types, ``_format``/``_pretty``, ``Prefer`` and the version headers of http://hl7.org/fhir/R4/http.html.
+
+JSON is the only format served: a request for XML (``_format`` or ``Accept``) answers 406, an XML body 415.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server.fhir.outcomes import FhirError
+
+FHIR_JSON = "application/fhir+json"
+JSON_PATCH = "application/json-patch+json"
+_JSON_TYPES = {FHIR_JSON, "application/json", "json", "text/json"}
+_XML_TYPES = {"application/fhir+xml", "application/xml", "text/xml", "xml"}
+_ACCEPTABLE = _JSON_TYPES | {"*/*", "application/*"}
+_ETAG = re.compile(r'^\s*(?:W/)?"([^"]+)"\s*$')
+
+
+class FhirResponse(Response):
+    """``application/fhir+json`` rendered by orjson; ``pretty`` indents it (``_pretty=true``)."""
+
+    media_type = f"{FHIR_JSON}; charset=utf-8"
+
+    def __init__(
+        self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None, pretty: bool = False
+    ) -> None:
+        self._pretty = pretty
+        super().__init__(content, status_code, headers)
+
+    def render(self, content: Any) -> bytes:
+        if content is None:
+            return b""
+        return orjson.dumps(content, option=orjson.OPT_INDENT_2 if self._pretty else 0)
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def check_accept(request: Request) -> None:
+    """406 unless the client accepts JSON (``_format`` wins over ``Accept``)."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None:
+        if _media_type(fmt) not in _JSON_TYPES:
+            raise FhirError.of(
+                406, "not-supported", f"_format={fmt} is not served; this server speaks JSON only", "_format"
+            )
+        return
+    accept = request.headers.get("accept")
+    if not accept:
+        return
+    types = {_media_type(part) for part in accept.split(",")}
+    if types & _ACCEPTABLE or any(t.startswith("text/html") for t in types):
+        return
+    raise FhirError.of(406, "not-supported", f"cannot answer in {accept}; this server speaks application/fhir+json")
+
+
+def check_content_type(request: Request, allowed: frozenset[str] = frozenset(_JSON_TYPES)) -> None:
+    """415 unless the body is one of ``allowed`` media types."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        raise FhirError.of(415, "not-supported", "a Content-Type header is required (application/fhir+json)")
+    media_type = _media_type(content_type)
+    if media_type not in allowed:
+        hint = "XML is not supported; send application/fhir+json" if media_type in _XML_TYPES else ""
+        raise FhirError.of(415, "not-supported", f"unsupported Content-Type {media_type}. {hint}".strip())
+
+
+def is_pretty(request: Request) -> bool:
+    return request.query_params.get("_pretty", "false").lower() == "true"
+
+
+@dataclass(frozen=True)
+class Prefer:
+    """The ``Prefer`` header's ``return`` and ``handling`` preferences."""
+
+    return_: str = "representation"
+    handling: str = "strict"
+
+    @classmethod
+    def parse(cls, request: Request) -> Prefer:
+        values: dict[str, str] = {}
+        for header in request.headers.getlist("prefer"):
+            for part in header.split(","):
+                key, _, value = part.strip().partition("=")
+                values[key.strip().lower()] = value.strip().strip('"')
+        return_ = values.get("return", "representation")
+        if return_ not in {"minimal", "representation", "OperationOutcome"}:
+            return_ = "representation"
+        handling = values.get("handling", "strict")
+        return cls(return_, handling if handling in {"strict", "lenient"} else "strict")
+
+
+def etag(version_id: int | str) -> str:
+    return f'W/"{version_id}"'
+
+
+def parse_etag(value: str, header: str) -> str:
+    """The version id in an ETag-style header value (``W/"3"`` or ``"3"``); 400 when malformed."""
+    match = _ETAG.match(value)
+    if match is None:
+        raise FhirError.of(400, "invalid", f'{header} must look like W/"<versionId>"; got {value!r}', header)
+    return match.group(1)
+
+
+def http_date(value: datetime) -> str:
+    return format_datetime(value, usegmt=True)
+
+
+def parse_http_date(value: str) -> datetime | None:
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def version_headers(resource: dict[str, Any], base_url: str) -> dict[str, str]:
+    """ETag, Last-Modified and Content-Location of one stored version."""
+    meta = resource["meta"]
+    last_updated = datetime.fromisoformat(meta["lastUpdated"])
+    location = f"{base_url}/{resource['resourceType']}/{resource['id']}/_history/{meta['versionId']}"
+    return {"ETag": etag(meta["versionId"]), "Last-Modified": http_date(last_updated), "Content-Location": location}

@@ -1,0 +1,91 @@
+"""Errors as data: one FhirError type, mapped to an HTTP status and an OperationOutcome in one place.
+
+http://hl7.org/fhir/R4/operationoutcome.html and http://hl7.org/fhir/R4/http.html#summary (status codes).
+A 500 never describes its cause to the client: it quotes only the request id, the log has the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+IssueSeverity = Literal["fatal", "error", "warning", "information"]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One OperationOutcome.issue: ``code`` from http://hl7.org/fhir/R4/valueset-issue-type.html."""
+
+    code: str
+    diagnostics: str
+    expression: tuple[str, ...] = ()
+    severity: IssueSeverity = "error"
+
+    def to_fhir(self) -> dict[str, Any]:
+        issue: dict[str, Any] = {"severity": self.severity, "code": self.code, "diagnostics": self.diagnostics}
+        if self.expression:
+            issue["expression"] = list(self.expression)
+        return issue
+
+
+@dataclass
+class FhirError(Exception):
+    """A request the server will not carry out; ``status`` is the HTTP status (4xx for client mistakes)."""
+
+    status: int
+    issues: list[Issue] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return "; ".join(issue.diagnostics for issue in self.issues)
+
+    @classmethod
+    def of(
+        cls,
+        status: int,
+        code: str,
+        diagnostics: str,
+        expression: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> FhirError:
+        issue = Issue(code, diagnostics, (expression,) if expression else ())
+        return cls(status, [issue], headers or {})
+
+
+def bad_request(diagnostics: str, expression: str | None = None, code: str = "invalid") -> FhirError:
+    return FhirError.of(400, code, diagnostics, expression)
+
+
+def not_found(diagnostics: str) -> FhirError:
+    return FhirError.of(404, "not-found", diagnostics)
+
+
+def gone(diagnostics: str) -> FhirError:
+    return FhirError.of(410, "deleted", diagnostics)
+
+
+def conflict(diagnostics: str) -> FhirError:
+    return FhirError.of(409, "conflict", diagnostics)
+
+
+def precondition_failed(diagnostics: str) -> FhirError:
+    return FhirError.of(412, "conflict", diagnostics)
+
+
+def unprocessable(diagnostics: str, expression: str | None = None, code: str = "processing") -> FhirError:
+    return FhirError.of(422, code, diagnostics, expression)
+
+
+def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
+    """An OperationOutcome resource listing ``issues``."""
+    return {"resourceType": "OperationOutcome", "issue": [issue.to_fhir() for issue in issues]}
+
+
+def informational(diagnostics: str) -> dict[str, Any]:
+    """An OperationOutcome saying all went well (``Prefer: return=OperationOutcome``)."""
+    return operation_outcome([Issue("informational", diagnostics, severity="information")])
+
+
+def internal_error(request_id: str) -> dict[str, Any]:
+    """The body of a 500: nothing but the request id to quote to the server's operators."""
+    return operation_outcome([Issue("exception", f"internal server error; request id {request_id}", severity="fatal")])

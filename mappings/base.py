@@ -1,0 +1,220 @@
+"""The mapping contract: how one internal table is served as one FHIR resource type.
+
+A mapping is a list of fields. Each field ties a row attribute to one value of the FHIR JSON through a lens
+(mappings.lens). ``to_fhir`` starts from the row's ``extra`` document (everything the client sent, verbatim) and
+writes each column's value back at its path, except where the document already holds a value that means the
+same (``parse(current) == column``): so a client's ``checked-in`` stays ``checked-in`` while the column says
+``arrived``, and an internal change to a column always shows. ``from_fhir`` reads the columns out of a resource
+and keeps the resource itself as the new ``extra``. Hence ``GET(PUT(r)) == r`` apart from ``meta``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from fhir_server.db.base import FhirResourceMixin
+from mappings import lens
+
+SERVER_META = ("versionId", "lastUpdated")
+
+
+class MappingError(ValueError):
+    """A FHIR value the internal schema cannot hold; ``expression`` is its FHIRPath."""
+
+    def __init__(self, message: str, expression: str) -> None:
+        super().__init__(message)
+        self.expression = expression
+
+
+def identity(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column (``attr``) held at one FHIR path; ``parse`` reads the FHIR value, ``render`` writes it.
+
+    ``default`` is the column's value when the element is absent (``active`` absent means true).
+    """
+
+    attr: str
+    path: lens.Path
+    expression: str
+    parse: Callable[[Any], Any] = identity
+    render: Callable[[Any], Any] = identity
+    required: bool = False
+    default: Any = None
+
+    def value_of(self, row: Any) -> Any:
+        return getattr(row, self.attr)
+
+    def read(self, resource: Mapping[str, Any]) -> Any:
+        """The internal value the resource holds (None when absent); MappingError when it cannot be held."""
+        value = lens.get(resource, self.path)
+        if value is None:
+            if self.required:
+                raise MappingError(f"{self.expression} is required by this server", self.expression)
+            return self.default
+        try:
+            return self.parse(value)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise MappingError(f"{self.expression}: {exc}", self.expression) from None
+
+    def write(self, doc: dict[str, Any], row: Any) -> dict[str, Any]:
+        value = self.value_of(row)
+        current = lens.get(doc, self.path)
+        if current is None and value == self.default:
+            return doc  # absent means the default: the column adds nothing the client did not send
+        if current is not None and value is not None and self._means(current, value):
+            return doc
+        return lens.put(doc, self.path, None if value is None else self.render(value))
+
+    def _means(self, current: Any, value: Any) -> bool:
+        try:
+            return bool(self.parse(current) == value)
+        except (ValueError, TypeError, KeyError):
+            return False
+
+
+@dataclass(frozen=True)
+class ReferenceField(Field):
+    """A reference to another served resource; the internal value is the target's FHIR id.
+
+    ``attr`` names the row's relationship to the target; ``foreign_key`` the column the repository fills once it
+    has resolved the id (same clinic, existing, not deleted).
+    """
+
+    target: str = ""
+    foreign_key: str = ""
+
+    def value_of(self, row: Any) -> Any:
+        related = getattr(row, self.attr)
+        return None if related is None else related.fhir_id
+
+    @staticmethod
+    def reference_id(target: str) -> Callable[[Any], str]:
+        def parse(reference: Any) -> str:
+            if not isinstance(reference, str):
+                raise TypeError("a reference must be a string")
+            parts = reference.rstrip("/").split("/")
+            if len(parts) < 2 or parts[-2] != target:
+                raise ValueError(f"must reference a {target} (got {reference!r})")
+            return parts[-1]
+
+        return parse
+
+
+def reference_field(
+    attr: str, target: str, path: lens.Path, expression: str, foreign_key: str, required: bool = False
+) -> ReferenceField:
+    return ReferenceField(
+        attr=attr,
+        path=path,
+        expression=expression,
+        parse=ReferenceField.reference_id(target),
+        render=lambda fhir_id: f"{target}/{fhir_id}",
+        required=required,
+        target=target,
+        foreign_key=foreign_key,
+    )
+
+
+@dataclass
+class MappedValues:
+    """What ``from_fhir`` read: plain column values, references to resolve, and the verbatim document."""
+
+    columns: dict[str, Any] = field(default_factory=dict)
+    references: dict[str, tuple[ReferenceField, str | None]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ResourceMapping:
+    """Base of every mapping module's mapping: declare ``resource_type``, ``model`` and ``fields``."""
+
+    resource_type: ClassVar[str]
+    model: ClassVar[type[FhirResourceMixin]]
+    fields: ClassVar[tuple[Field, ...]]
+    conceptmaps: ClassVar[tuple[str, ...]] = ()
+    dependents: ClassVar[dict[type[Any], Callable[[Any], Any]]] = {}
+    """Other tables ``to_fhir`` reads: child model -> the served row a change to the child changes."""
+
+    @classmethod
+    def owned_paths(cls) -> list[str]:
+        return [f.expression for f in cls.fields]
+
+    @classmethod
+    def to_fhir(cls, row: Any) -> dict[str, Any]:
+        """The resource as served: id, meta (versionId, lastUpdated and the client's own meta) and content."""
+        doc: dict[str, Any] = copy.deepcopy(row.extra or {})
+        for mapped in cls.fields:
+            doc = mapped.write(doc, row)
+        doc = cls.finish(doc, row)
+        meta = {k: v for k, v in doc.pop("meta", {}).items() if k not in SERVER_META}
+        meta = {"versionId": str(row.version_id), "lastUpdated": fhir_instant(row.last_updated), **meta}
+        doc.pop("resourceType", None)
+        doc.pop("id", None)
+        return {"resourceType": cls.resource_type, "id": row.fhir_id, "meta": meta, **doc}
+
+    @classmethod
+    def finish(cls, doc: dict[str, Any], row: Any) -> dict[str, Any]:
+        """Hook for what fields cannot express (a child table, a computed element). Default: nothing."""
+        return doc
+
+    @classmethod
+    def from_fhir(cls, resource: Mapping[str, Any]) -> MappedValues:
+        """Column values, references and the verbatim document of a (validated) resource."""
+        values = MappedValues(extra=stored_document(resource))
+        for mapped in cls.fields:
+            value = mapped.read(resource)
+            if isinstance(mapped, ReferenceField):
+                values.references[mapped.foreign_key] = (mapped, value)
+            else:
+                values.columns[mapped.attr] = value
+        return values
+
+    @classmethod
+    def apply(cls, row: Any, values: MappedValues, session: Any) -> None:
+        """Write read values onto ``row`` (references are resolved by the repository first)."""
+        for name, value in values.columns.items():
+            setattr(row, name, value)
+        row.extra = values.extra
+
+
+def stored_document(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource as kept in ``extra``: without resourceType, id and the server's meta elements."""
+    doc = {k: copy.deepcopy(v) for k, v in resource.items() if k not in ("resourceType", "id")}
+    meta = {k: v for k, v in doc.pop("meta", {}).items() if k not in SERVER_META}
+    if meta:
+        doc["meta"] = meta
+    return doc
+
+
+def fhir_instant(value: datetime) -> str:
+    """An instant in FHIR's format, to the millisecond, with its zone."""
+    text = value.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_instant(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("expected a dateTime string")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} needs a time zone")
+    return parsed
+
+
+def parse_date(value: Any) -> date:
+    """A FHIR date; a partial date (``1980`` or ``1980-05``) is held as its first day."""
+    if not isinstance(value, str):
+        raise TypeError("expected a date string")
+    parts = value.split("-")
+    if len(parts) == 1:
+        return date(int(parts[0]), 1, 1)
+    if len(parts) == 2:
+        return date(int(parts[0]), int(parts[1]), 1)
+    return date.fromisoformat(value)

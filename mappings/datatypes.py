@@ -1,0 +1,86 @@
+"""Shared FHIR data type helpers for the mappings: paths and conversions used by several resource types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mappings import lens
+from mappings.base import Field, parse_date
+
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
+DICOM_UID_SYSTEM = "urn:dicom:uid"
+
+
+def human_name_fields(resource_type: str, given: str, family: str, prefix: str | None = None) -> tuple[Field, ...]:
+    """The first name's first given name and family name (and optionally prefix) as columns."""
+    first = lens.FIRST
+    fields = [
+        Field(family, lens.path("name", first, "family"), f"{resource_type}.name[0].family", required=True),
+        Field(
+            given,
+            lens.path("name", first, "given", lens.Pick(lambda _: True)),
+            f"{resource_type}.name[0].given[0]",
+            parse=str,
+        ),
+    ]
+    if prefix is not None:
+        fields.append(
+            Field(
+                prefix,
+                lens.path("name", first, "prefix", lens.Pick(lambda _: True)),
+                f"{resource_type}.name[0].prefix[0]",
+            )
+        )
+    return tuple(fields)
+
+
+def telecom_field(resource_type: str, attr: str, system: str) -> Field:
+    """The first ContactPoint of ``system`` (phone, email)."""
+    return Field(
+        attr,
+        lens.path("telecom", lens.where(system=system), "value"),
+        f"{resource_type}.telecom.where(system='{system}').value",
+    )
+
+
+def identifier_field(resource_type: str, attr: str, system: str, required: bool = False) -> Field:
+    """The value of the first identifier of ``system``."""
+    return Field(
+        attr,
+        lens.path("identifier", lens.where(system=system), "value"),
+        f"{resource_type}.identifier.where(system='{system}').value",
+        required=required,
+    )
+
+
+def date_field(resource_type: str, attr: str, element: str) -> Field:
+    return Field(
+        attr, lens.path(element), f"{resource_type}.{element}", parse=parse_date, render=lambda d: d.isoformat()
+    )
+
+
+def address_field(resource_type: str, attr: str) -> Field:
+    """The first address, kept whole as a JSON column."""
+    return Field(attr, lens.path("address", lens.FIRST), f"{resource_type}.address[0]", parse=_as_dict)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("expected an object")
+    return value
+
+
+def coding_code(system: str) -> lens.Pick:
+    """The coding of ``system`` in a CodeableConcept's coding array."""
+    return lens.where(system=system)
+
+
+def reference_to(target: str) -> lens.Pick:
+    """The first Reference in an array that points at a ``target`` resource (``Target/id``)."""
+
+    def match(element: Any) -> bool:
+        reference = element.get("reference") if isinstance(element, dict) else None
+        return isinstance(reference, str) and reference.split("/")[-2:-1] == [target]
+
+    return lens.Pick(match)
