@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fhir_server import health
 from fhir_server.db.engine import Database
+from fhir_server.fhir import outcomes, routes
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
 
@@ -41,5 +44,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.add_middleware(RequestLogMiddleware)
+    app.add_exception_handler(outcomes.FhirError, outcomes.handle_fhir_error)
+    app.add_exception_handler(StarletteHTTPException, outcomes.handle_http_error)
+    app.add_exception_handler(RequestValidationError, outcomes.handle_validation_error)
+    app.add_exception_handler(Exception, outcomes.handle_unexpected)
     app.include_router(health.router)
+    app.include_router(routes.router)
     return app

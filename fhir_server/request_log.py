@@ -51,7 +51,8 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))  # replaced by our own request line
+    for noisy in ("alembic", "httpx"):
+        logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))  # replaced by our own request line
 
 
 def request_id_from(scope: Scope) -> str:

@@ -139,6 +139,8 @@ class ResourceMapping:
     model: ClassVar[type[FhirResourceMixin]]
     fields: ClassVar[tuple[Field, ...]]
     conceptmaps: ClassVar[tuple[str, ...]] = ()
+    before_write: ClassVar[tuple[Callable[[Any, Any, bool], None], ...]] = ()
+    """Called as ``hook(session, row, new)`` after the values are applied, before the row is stored."""
     dependents: ClassVar[dict[type[Any], Callable[[Any], Any]]] = {}
     """Other tables ``to_fhir`` reads: child model -> the served row a change to the child changes."""
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from sqlalchemy.orm import Session
+
 from fhir_server.db import Patient
+from fhir_server.db.mrn import allocate_mrn
+from fhir_server.db.types import utcnow
 from mappings import CANONICAL_BASE, lens
 from mappings.base import Field, ResourceMapping, fhir_instant, parse_instant, reference_field
 from mappings.datatypes import (
@@ -65,6 +69,13 @@ class PatientMapping(ResourceMapping):
             "Patient.generalPractitioner",
             foreign_key="general_practitioner_id",
         ),
+        reference_field(
+            "organization",
+            "Organization",
+            lens.path("managingOrganization", "reference"),
+            "Patient.managingOrganization",
+            foreign_key="organization_id",
+        ),
         Field("active", lens.path("active"), "Patient.active", default=True),
         Field("deceased", lens.path("deceasedBoolean"), "Patient.deceasedBoolean", parse=_deceased_flag, default=False),
         Field(
@@ -75,3 +86,12 @@ class PatientMapping(ResourceMapping):
             render=fhir_instant,
         ),
     )
+
+
+def _allocate_mrn(session: Session, row: Patient, new: bool) -> None:
+    """A patient created without an MRN of ours gets the clinic's next one (a server-set identifier)."""
+    if row.mrn is None:
+        row.mrn = allocate_mrn(session, row.organization_id, utcnow().year)
+
+
+PatientMapping.before_write = (_allocate_mrn,)

@@ -129,3 +129,27 @@ def version_headers(resource: dict[str, Any], base_url: str) -> dict[str, str]:
     last_updated = datetime.fromisoformat(meta["lastUpdated"])
     location = f"{base_url}/{resource['resourceType']}/{resource['id']}/_history/{meta['versionId']}"
     return {"ETag": etag(meta["versionId"]), "Last-Modified": http_date(last_updated), "Content-Location": location}
+
+
+def resource_response(
+    request: Request,
+    resource: dict[str, Any],
+    status: int = 200,
+    prefer: Prefer | None = None,
+    location: bool = False,
+) -> FhirResponse:
+    """A resource with its version headers, shaped by ``Prefer: return=...`` on writes."""
+    base_url: str = request.app.state.settings.base_url
+    headers = version_headers(resource, base_url)
+    if location:
+        headers["Location"] = headers["Content-Location"]
+    pretty = is_pretty(request)
+    if prefer is None or prefer.return_ == "representation":
+        return FhirResponse(resource, status, headers, pretty)
+    if prefer.return_ == "minimal":
+        return FhirResponse(None, status, headers)
+    from fhir_server.fhir.outcomes import informational
+
+    meta = resource["meta"]
+    message = f"{resource['resourceType']}/{resource['id']} is at version {meta['versionId']}"
+    return FhirResponse(informational(message), status, headers, pretty)

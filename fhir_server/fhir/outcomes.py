@@ -6,8 +6,14 @@ A 500 never describes its cause to the client: it quotes only the request id, th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 IssueSeverity = Literal["fatal", "error", "warning", "information"]
 
@@ -89,3 +95,62 @@ def informational(diagnostics: str) -> dict[str, Any]:
 def internal_error(request_id: str) -> dict[str, Any]:
     """The body of a 500: nothing but the request id to quote to the server's operators."""
     return operation_outcome([Issue("exception", f"internal server error; request id {request_id}", severity="fatal")])
+
+
+# --- HTTP: every error leaves the server as an OperationOutcome ---------------------------------------------
+
+_logger = logging.getLogger("fhir_server.errors")
+_STATUS_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    410: "deleted",
+    412: "conflict",
+    413: "too-costly",
+    415: "not-supported",
+    422: "processing",
+    429: "throttled",
+}
+
+
+def _render(request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    from fhir_server.fhir.content import FhirResponse
+
+    return FhirResponse(body, status, headers)
+
+
+async def handle_fhir_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FhirError)
+    return _render(request, exc.status, operation_outcome(exc.issues), exc.headers)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 404 and exc.detail == "Not Found":
+        message = f"no FHIR endpoint at {request.method} {request.url.path}"
+    elif status == 405:
+        message = f"{request.method} is not supported on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    issue = Issue(_STATUS_CODES.get(status, "processing"), message)
+    return _render(request, status, operation_outcome([issue]), dict(exc.headers or {}))
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    issues = [
+        Issue("invalid", f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", (str(err["loc"][-1]),))
+        for err in exc.errors()
+    ]
+    return _render(request, 400, operation_outcome(issues))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    request_id = getattr(request.state, "request_id", "unknown")
+    _logger.exception("unhandled error", extra={"request_id": request_id})
+    return _render(request, 500, internal_error(request_id))

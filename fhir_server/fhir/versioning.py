@@ -76,20 +76,20 @@ def _mark(session: Session, row: FhirResourceMixin, method: str) -> None:
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     for obj in list(session.new):
         if _served(obj):
-            _mark(session, obj, "create")  # type: ignore[arg-type]
+            _mark(session, obj, "create")
         elif (parent := _parent_of(obj)) is not None:
             _mark(session, parent, "create" if parent in session.new else "update")
     for obj in list(session.dirty):
         if not session.is_modified(obj, include_collections=False):
             continue
         if _served(obj):
-            row: FhirResourceMixin = obj  # type: ignore[assignment]
+            row: FhirResourceMixin = obj
             _mark(session, row, "delete" if row.deleted_at is not None else "update")
         elif (parent := _parent_of(obj)) is not None:
             _mark(session, parent, "update")
     for obj in list(session.deleted):
         if _served(obj):
-            _mark(session, obj, "delete")  # type: ignore[arg-type]
+            _mark(session, obj, "delete")
         elif (parent := _parent_of(obj)) is not None and parent not in session.deleted:
             _mark(session, parent, "update")
 

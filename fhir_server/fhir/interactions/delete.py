@@ -1,0 +1,27 @@
+"""delete: ``DELETE [base]/[type]/[id]`` (http://hl7.org/fhir/R4/http.html#delete).
+
+Deletion is soft: the row stays, a deletion version is recorded, later reads answer 410 Gone. Deleting an
+already deleted resource succeeds again (204); ``If-Match`` guards against deleting a changed resource (412).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access
+from fhir_server.fhir import repository, unit_of_work
+from fhir_server.fhir.content import check_accept, parse_etag
+from fhir_server.fhir.types import served_type
+
+router = APIRouter()
+
+
+@router.delete("/{resource_type}/{resource_id}", summary="delete", status_code=204)
+async def delete(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
+    check_accept(request)
+    served_type(resource_type)
+    if_match = request.headers.get("if-match")
+    version = parse_etag(if_match, "If-Match") if if_match else None
+    await unit_of_work.write(request, repository.delete, access, resource_type, resource_id, version)
+    return Response(status_code=204)

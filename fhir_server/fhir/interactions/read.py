@@ -1,0 +1,37 @@
+"""read: ``GET [base]/[type]/[id]`` (http://hl7.org/fhir/R4/http.html#read), with conditional read
+(``If-None-Match``, ``If-Modified-Since`` -> 304)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access
+from fhir_server.fhir import repository, unit_of_work
+from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response
+from fhir_server.fhir.types import served_type
+
+router = APIRouter()
+
+
+@router.get("/{resource_type}/{resource_id}", summary="read")
+async def read(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
+    check_accept(request)
+    served_type(resource_type)
+    resource = await unit_of_work.read(request, repository.read, access, resource_type, resource_id)
+    if _not_modified(request, resource["meta"]["versionId"], resource["meta"]["lastUpdated"]):
+        return Response(status_code=304, headers={"ETag": etag(resource["meta"]["versionId"])})
+    return resource_response(request, resource)
+
+
+def _not_modified(request: Request, version_id: str, last_updated: str) -> bool:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        return if_none_match.strip() in {etag(version_id), f'"{version_id}"', "*"}
+    since = parse_http_date(request.headers.get("if-modified-since", ""))
+    if since is None:
+        return False
+    modified = datetime.fromisoformat(last_updated.replace("Z", "+00:00")).replace(microsecond=0)
+    return modified <= since

@@ -1,0 +1,29 @@
+"""update: ``PUT [base]/[type]/[id]`` (http://hl7.org/fhir/R4/http.html#update), with create-on-update under
+the client's id and version-aware updates (``If-Match`` -> 412 on mismatch)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access
+from fhir_server.fhir import repository, unit_of_work
+from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
+from fhir_server.fhir.types import served_type, valid_id
+from fhir_server.fhir.validation import parse_resource
+
+router = APIRouter()
+
+
+@router.put("/{resource_type}/{resource_id}", summary="update")
+async def update(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
+    check_accept(request)
+    served_type(resource_type)
+    valid_id(resource_id)
+    check_content_type(request)
+    resource = parse_resource(await request.body(), resource_type, resource_id)
+    if_match = request.headers.get("if-match")
+    version = parse_etag(if_match, "If-Match") if if_match else None
+    written = await unit_of_work.write(request, repository.update, access, resource, resource_id, version)
+    status = 201 if written.created else 200
+    return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)

@@ -1,0 +1,27 @@
+"""vread: ``GET [base]/[type]/[id]/_history/[vid]`` (http://hl7.org/fhir/R4/http.html#vread)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access
+from fhir_server.fhir import repository, unit_of_work
+from fhir_server.fhir.content import check_accept, resource_response
+from fhir_server.fhir.types import served_type
+
+router = APIRouter()
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="vread")
+async def vread(
+    resource_type: str,
+    resource_id: str,
+    version_id: str,
+    request: Request,
+    access: Access,
+) -> Response:
+    check_accept(request)
+    served_type(resource_type)
+    resource = await unit_of_work.read(request, repository.vread, access, resource_type, resource_id, version_id)
+    return resource_response(request, resource)

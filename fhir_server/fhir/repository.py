@@ -1,0 +1,203 @@
+"""The one way resources are read and written.
+
+Reads serve the stored JSON of the current version (one query; :mod:`fhir_server.fhir.versioning` keeps it equal
+to ``to_fhir(rows)``). Writes turn a validated resource into row values through its mapping, resolve its
+references within the clinic, and let the versioning hook record the new version in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fhir_server.auth.context import AccessContext
+from fhir_server.db import Organization, ResourceHistory
+from fhir_server.db.base import FhirResourceMixin
+from fhir_server.db.types import utcnow
+from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
+from fhir_server.fhir.versioning import record_versions
+from mappings.base import MappedValues, MappingError, ResourceMapping
+from mappings.registry import MAPPINGS
+
+
+@dataclass(frozen=True)
+class Written:
+    """The outcome of a write: the resource as now stored and whether it was created."""
+
+    resource: dict[str, Any]
+    created: bool
+
+
+def current_version(session: Session, resource_type: str, resource_id: str) -> ResourceHistory | None:
+    """The newest stored version of a resource, deleted or not."""
+    query = (
+        select(ResourceHistory)
+        .where(ResourceHistory.resource_type == resource_type, ResourceHistory.resource_id == resource_id)
+        .order_by(ResourceHistory.version_id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def read(session: Session, access: AccessContext, resource_type: str, resource_id: str) -> dict[str, Any]:
+    """The current version; 404 when unknown, 410 when deleted."""
+    version = current_version(session, resource_type, resource_id)
+    if version is None:
+        raise not_found(f"{resource_type}/{resource_id} is not known")
+    if version.method == "delete" or version.resource is None:
+        raise gone(f"{resource_type}/{resource_id} was deleted")
+    return version.resource
+
+
+def vread(
+    session: Session, access: AccessContext, resource_type: str, resource_id: str, version_id: str
+) -> dict[str, Any]:
+    """One version; 404 when unknown, 410 when that version is a deletion."""
+    if not version_id.isdigit():
+        raise not_found(f"{resource_type}/{resource_id} has no version {version_id!r}")
+    version = session.scalars(
+        select(ResourceHistory).where(
+            ResourceHistory.resource_type == resource_type,
+            ResourceHistory.resource_id == resource_id,
+            ResourceHistory.version_id == int(version_id),
+        )
+    ).first()
+    if version is None:
+        raise not_found(f"{resource_type}/{resource_id} has no version {version_id}")
+    if version.resource is None:
+        raise gone(f"version {version_id} of {resource_type}/{resource_id} is a deletion")
+    return version.resource
+
+
+def load_row(session: Session, resource_type: str, resource_id: str, lock: bool = False) -> FhirResourceMixin | None:
+    """The row behind a resource (deleted or not), locked for update when ``lock``."""
+    model = MAPPINGS[resource_type].model
+    query = select(model).where(model.fhir_id == resource_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def create(
+    session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str | None = None
+) -> Written:
+    """Store a new resource under a server-assigned id (or ``resource_id`` for create-on-update)."""
+    mapping = MAPPINGS[resource["resourceType"]]
+    row = mapping.model()
+    row.fhir_id = resource_id or str(uuid.uuid4())
+    _fill(session, access, mapping, row, resource, new=True)
+    session.add(row)
+    return Written(_recorded(session, row, mapping), created=True)
+
+
+def update(
+    session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str, if_match: str | None = None
+) -> Written:
+    """Replace a resource (create it under the client's id when unknown)."""
+    mapping = MAPPINGS[resource["resourceType"]]
+    row = load_row(session, mapping.resource_type, resource_id, lock=True)
+    if row is None:
+        if if_match is not None:
+            raise precondition_failed(f"{mapping.resource_type}/{resource_id} does not exist (If-Match given)")
+        return create(session, access, resource, resource_id)
+    check_version(row, if_match)
+    row.deleted_at = None
+    _fill(session, access, mapping, row, resource, new=False)
+    return Written(_recorded(session, row, mapping), created=False)
+
+
+def delete(
+    session: Session, access: AccessContext, resource_type: str, resource_id: str, if_match: str | None = None
+) -> bool:
+    """Mark a resource deleted (later reads answer 410). False when it was already deleted."""
+    row = load_row(session, resource_type, resource_id, lock=True)
+    if row is None:
+        raise not_found(f"{resource_type}/{resource_id} is not known")
+    check_version(row, if_match)
+    if row.deleted_at is not None:
+        return False
+    row.deleted_at = utcnow()
+    record_versions(session)
+    return True
+
+
+def check_version(row: FhirResourceMixin, if_match: str | None) -> None:
+    """412 when ``If-Match`` names another version than the current one."""
+    if if_match is not None and if_match != str(row.version_id):
+        raise precondition_failed(
+            f"version conflict: If-Match is {if_match} but the current version is {row.version_id}"
+        )
+
+
+def _recorded(session: Session, row: FhirResourceMixin, mapping: type[ResourceMapping]) -> dict[str, Any]:
+    for version in record_versions(session):
+        if version.resource_id == row.fhir_id and version.resource_type == mapping.resource_type:
+            return version.resource or {}
+    return mapping.to_fhir(row)  # nothing changed: the stored version stands
+
+
+def _fill(
+    session: Session,
+    access: AccessContext,
+    mapping: type[ResourceMapping],
+    row: Any,
+    resource: dict[str, Any],
+    *,
+    new: bool,
+) -> None:
+    try:
+        values = mapping.from_fhir(resource)
+    except MappingError as exc:
+        raise unprocessable(str(exc), exc.expression) from None
+    targets = _resolve_references(session, row, values)
+    if hasattr(row, "organization_id"):
+        row.organization_id = _tenant(session, access, mapping, targets, values)
+    try:
+        mapping.apply(row, values, session)
+    except MappingError as exc:
+        raise unprocessable(str(exc), exc.expression) from None
+    for hook in mapping.before_write:
+        hook(session, row, new)
+
+
+def _resolve_references(session: Session, row: Any, values: MappedValues) -> list[Any]:
+    targets: list[Any] = []
+    for foreign_key, (field, fhir_id) in values.references.items():
+        if fhir_id is None:
+            setattr(row, foreign_key, None)
+            continue
+        model = MAPPINGS[field.target].model
+        target: Any = session.scalars(select(model).where(model.fhir_id == fhir_id, model.deleted_at.is_(None))).first()
+        if target is None:
+            raise unprocessable(f"{field.target}/{fhir_id} does not exist", field.expression)
+        setattr(row, foreign_key, target.id)
+        targets.append(target)
+    return targets
+
+
+def _tenant(
+    session: Session,
+    access: AccessContext,
+    mapping: type[ResourceMapping],
+    targets: list[Any],
+    values: MappedValues,
+) -> uuid.UUID:
+    """The clinic a written row belongs to: its references' clinic, else the caller's, else the only one."""
+    clinics = {t.id if isinstance(t, Organization) else t.organization_id for t in targets}
+    clinics.discard(None)
+    if access.organization_id is not None:
+        clinics.add(access.organization_id)
+    if len(clinics) > 1:
+        raise unprocessable(f"this {mapping.resource_type} references resources of different clinics")
+    if clinics:
+        return clinics.pop()
+    only = session.scalars(select(Organization.id).where(Organization.deleted_at.is_(None)).limit(2)).all()
+    if len(only) == 1:
+        return only[0]
+    count = session.scalar(select(func.count()).select_from(Organization)) or 0
+    hint = "create an Organization first" if count == 0 else "say which clinic (e.g. Patient.managingOrganization)"
+    raise FhirError.of(422, "processing", f"cannot tell which clinic this {mapping.resource_type} belongs to: {hint}")

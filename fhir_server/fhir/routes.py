@@ -1,0 +1,11 @@
+"""The FHIR REST API under ``/fhir``: every interaction's router, most specific paths first."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from fhir_server.fhir.interactions import create, delete, read, update, vread
+
+router = APIRouter(prefix="/fhir", tags=["FHIR"])
+for module in (vread, read, create, update, delete):
+    router.include_router(module.router)

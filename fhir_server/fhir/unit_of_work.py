@@ -1,0 +1,47 @@
+"""Running a service function in one database transaction from an async handler.
+
+Writes commit whole or not at all; a unique-constraint race between two concurrent writers answers 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+
+from fhir_server.db.engine import Database
+from fhir_server.fhir.outcomes import conflict
+
+T = TypeVar("T")
+
+
+def database_of(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def _write(database: Database, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    try:
+        with database.write() as session:
+            return fn(session, *args)
+    except IntegrityError as exc:
+        raise conflict(f"the write collided with another one and was not applied ({type(exc.orig).__name__})") from None
+
+
+def _read(database: Database, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    with database.read() as session:
+        return fn(session, *args)
+
+
+async def write(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(session, *args)`` in a write transaction, off the event loop."""
+    return await run_in_threadpool(_write, database_of(request), fn, args)
+
+
+async def read(request: Request, fn: Callable[[Session], T] | Callable[..., T], *args: Any) -> T:
+    """``fn(session, *args)`` in a read-only session, off the event loop."""
+    return await run_in_threadpool(_read, database_of(request), fn, args)

@@ -1,0 +1,82 @@
+"""Validation of every resource written: JSON shape, type and id, then FHIR R4 structure (fhir.resources R4B).
+
+http://hl7.org/fhir/R4/validation.html. Structure errors answer 400 naming the element (``issue.expression``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from fhir_server.fhir.outcomes import FhirError, Issue, bad_request
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body; 400 when it is not JSON."""
+    if not body.strip():
+        raise bad_request("the request body is empty; a FHIR resource was expected", code="required")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"the body is not valid JSON: {exc}", code="structure") from None
+
+
+def parse_resource(body: bytes, expected_type: str | None = None, url_id: str | None = None) -> dict[str, Any]:
+    """The resource in a request body, checked for type, id and structure."""
+    resource = parse_json(body)
+    check_resource(resource, expected_type, url_id)
+    return resource  # type: ignore[no-any-return]
+
+
+def check_resource(resource: Any, expected_type: str | None = None, url_id: str | None = None) -> None:
+    """400 unless ``resource`` is a JSON object of ``expected_type`` whose id matches the URL's, valid in R4."""
+    if not isinstance(resource, dict):
+        raise bad_request("the body must be a JSON object holding one FHIR resource", code="structure")
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str):
+        raise bad_request("resourceType is missing", "resourceType", code="required")
+    if expected_type is not None and resource_type != expected_type:
+        raise bad_request(f"resourceType is {resource_type!r} but the URL is for {expected_type}", "resourceType")
+    if url_id is not None and resource.get("id") != url_id:
+        raise bad_request(
+            f"the resource id {resource.get('id')!r} differs from the URL's id {url_id!r}", f"{resource_type}.id"
+        )
+    issues = structure_issues(resource)
+    if issues:
+        raise FhirError(400, issues)
+
+
+def structure_issues(resource: dict[str, Any]) -> list[Issue]:
+    """Every way ``resource`` breaks the R4 structure (unknown elements, wrong types, cardinality)."""
+    resource_type = resource["resourceType"]
+    try:
+        model = get_fhir_model_class(resource_type)
+    except KeyError:
+        return [Issue("not-supported", f"unknown resource type {resource_type!r}", ("resourceType",))]
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        return [_issue(resource_type, error) for error in exc.errors()]
+    except (ValueError, TypeError) as exc:
+        return [Issue("structure", f"{resource_type}: {exc}", (resource_type,))]
+    return []
+
+
+def _issue(resource_type: str, error: Any) -> Issue:
+    expression = resource_type
+    for part in error["loc"]:
+        if isinstance(part, int):
+            expression += f"[{part}]"
+        elif part != "__root__":
+            expression += f".{part}"
+    message = error["msg"]
+    code = "structure" if error["type"] in {"extra_forbidden", "missing"} else "value"
+    if error["type"] == "extra_forbidden":
+        message = "unknown element"
+    elif error["type"] == "missing":
+        message = "required element is missing"
+        code = "required"
+    return Issue(code, f"{expression}: {message}", (expression,))
