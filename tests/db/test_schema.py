@@ -78,11 +78,20 @@ def test_a_mixed_case_email_is_refused_by_the_database(database: Database, clini
 def test_instants_come_back_in_utc_with_their_zone(database: Database, clinic: Organization) -> None:
     local = datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=-5)))
     with database.write() as session:
-        session.add(Organization(name="Zoned", last_updated=local))
+        session.add(
+            User(
+                organization_id=clinic.id,
+                email="z@b.org",
+                password_hash="x",
+                role="nurse",
+                full_name="Z",
+                locked_until=local,
+            )
+        )
     with database.read() as session:
-        stored = session.scalars(select(Organization.last_updated).where(Organization.name == "Zoned")).one()
+        stored = session.scalars(select(User.locked_until).where(User.email == "z@b.org")).one()
     assert stored == local
-    assert stored.utcoffset() == timedelta(0)
+    assert stored is not None and stored.utcoffset() == timedelta(0)
 
 
 def test_naive_instants_are_refused(database: Database) -> None:
