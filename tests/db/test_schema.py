@@ -96,4 +96,4 @@ def test_instants_come_back_in_utc_with_their_zone(database: Database, clinic: O
 
 def test_naive_instants_are_refused(database: Database) -> None:
     with pytest.raises(StatementError, match="naive datetime"), database.write() as session:
-        session.add(Organization(name="Naive", last_updated=datetime(2026, 1, 1)))
+        session.add(Organization(name="Naive", deleted_at=datetime(2026, 1, 1)))
