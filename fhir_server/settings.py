@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="SMART authorization; `disabled` serves the API openly (local experiments only)",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key that signs page cursors (paging links); unset: derived from the database URL, so links are "
+        "tamper-evident but not secret",
+    )
 
     @field_validator("database_url")
     @classmethod
