@@ -1,0 +1,43 @@
+"""history: ``GET [base]/_history``, ``[base]/[type]/_history`` and ``[base]/[type]/[id]/_history``
+(http://hl7.org/fhir/R4/http.html#history): a ``history`` Bundle, newest version first, paged by signed cursors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access, AccessContext
+from fhir_server.fhir import cursors, history, unit_of_work
+from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
+from fhir_server.fhir.types import served_type
+
+router = APIRouter()
+
+
+@router.get("/_history", summary="history-system")
+async def history_system(request: Request, access: Access) -> Response:
+    return await _history(request, access, None, None)
+
+
+@router.get("/{resource_type}/_history", summary="history-type")
+async def history_type(resource_type: str, request: Request, access: Access) -> Response:
+    return await _history(request, access, resource_type, None)
+
+
+@router.get("/{resource_type}/{resource_id}/_history", summary="history-instance")
+async def history_instance(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
+    return await _history(request, access, resource_type, resource_id)
+
+
+async def _history(
+    request: Request, access: AccessContext, resource_type: str | None, resource_id: str | None
+) -> Response:
+    check_accept(request)
+    if resource_type is not None:
+        served_type(resource_type)
+    settings = request.app.state.settings
+    key = cursors.signing_key(settings)
+    query = history.parse_query(request.query_params.multi_items(), key, resource_type, resource_id)
+    page = await unit_of_work.read(request, history.history_page, access, query)
+    bundle = history.history_bundle(page, query, settings.base_url, key)
+    return FhirResponse(bundle, pretty=is_pretty(request))
