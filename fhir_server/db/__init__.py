@@ -6,6 +6,7 @@ Importing this package registers every table on ``Base.metadata``; Alembic's env
 from fhir_server.db.audit import AuditEvent
 from fhir_server.db.base import Base
 from fhir_server.db.clinic import Organization
+from fhir_server.db.directory import Endpoint, Questionnaire
 from fhir_server.db.fhir import (
     ResourceHistory,
     SearchDate,
@@ -27,12 +28,14 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Cancellation",
+    "Endpoint",
     "ImagingStudy",
     "IntakeForm",
     "MrnCounter",
     "Organization",
     "Patient",
     "Practitioner",
+    "Questionnaire",
     "ResourceHistory",
     "SearchDate",
     "SearchNumber",
