@@ -7,10 +7,12 @@ Authorization replaces :func:`access_context` without touching handlers.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
+from sqlalchemy import ColumnElement
 from starlette.requests import Request
 
 
@@ -28,6 +30,16 @@ class AccessContext:
     def may(self, resource_type: str, interaction: str) -> bool:
         """True when the caller may do ``interaction`` (read, vread, search, create, update, delete, ...)."""
         return self.open
+
+    def search_restriction(self) -> Callable[[Any, str], ColumnElement[bool] | None] | None:
+        """The SQL rule every version a search touches must meet for this caller (None: no rule).
+
+        ``rule(h, resource_type)`` gets an aliased resource_history and the type it holds.
+        """
+        if self.organization_id is None:
+            return None
+        clinic = self.organization_id
+        return lambda h, _resource_type: h.organization_id == clinic
 
 
 OPEN = AccessContext(open=True)

@@ -54,9 +54,11 @@ class Database:
     """The one handle on the database a process holds: an engine plus read and write session factories."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
-        from fhir_server.fhir import versioning
+        from fhir_server.fhir import versioning  # the db layer must not import mappings at load time
+        from fhir_server.fhir.search import indexer
 
-        versioning.install()  # every write through any session becomes a FHIR version
+        versioning.install()  # every write through any session becomes a FHIR version...
+        indexer.install()  # ...indexed for search in the same transaction
         self.url = url
         self.engine = create_db_engine(url, **engine_kwargs)
         writer = self.engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else self.engine

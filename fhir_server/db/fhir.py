@@ -39,14 +39,17 @@ class ResourceHistory(Base):
     last_updated: Mapped[datetime]
     method: Mapped[str] = mapped_column(String(8))
     resource: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    superseded_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the next version replaced this one (None: this is the current version)."""
 
 
 class _IndexRow:
-    """Columns every search index row has: which resource, which parameter."""
+    """Columns every search index row has: which version of which resource, which parameter."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[int] = mapped_column(Integer)
     param: Mapped[str] = mapped_column(String(64))
 
 
@@ -56,7 +59,7 @@ class SearchString(_IndexRow, Base):
     __tablename__ = "search_string"
     __table_args__ = (
         Index("ix_search_string_lookup", "resource_type", "param", "normalized"),
-        Index("ix_search_string_resource", "resource_type", "resource_id"),
+        Index("ix_search_string_resource", "resource_type", "resource_id", "version_id"),
     )
 
     normalized: Mapped[str] = mapped_column(String(255))
@@ -69,7 +72,7 @@ class SearchToken(_IndexRow, Base):
     __tablename__ = "search_token"
     __table_args__ = (
         Index("ix_search_token_lookup", "resource_type", "param", "code", "system"),
-        Index("ix_search_token_resource", "resource_type", "resource_id"),
+        Index("ix_search_token_resource", "resource_type", "resource_id", "version_id"),
     )
 
     system: Mapped[str | None] = mapped_column(String(500))
@@ -83,7 +86,7 @@ class SearchDate(_IndexRow, Base):
     __tablename__ = "search_date"
     __table_args__ = (
         Index("ix_search_date_lookup", "resource_type", "param", "low", "high"),
-        Index("ix_search_date_resource", "resource_type", "resource_id"),
+        Index("ix_search_date_resource", "resource_type", "resource_id", "version_id"),
     )
 
     low: Mapped[datetime]
@@ -97,7 +100,7 @@ class SearchReference(_IndexRow, Base):
     __table_args__ = (
         Index("ix_search_reference_lookup", "resource_type", "param", "target_id", "target_type"),
         Index("ix_search_reference_target", "target_type", "target_id"),
-        Index("ix_search_reference_resource", "resource_type", "resource_id"),
+        Index("ix_search_reference_resource", "resource_type", "resource_id", "version_id"),
     )
 
     target_type: Mapped[str | None] = mapped_column(String(64))
@@ -111,7 +114,7 @@ class SearchNumber(_IndexRow, Base):
     __tablename__ = "search_number"
     __table_args__ = (
         Index("ix_search_number_lookup", "resource_type", "param", "value"),
-        Index("ix_search_number_resource", "resource_type", "resource_id"),
+        Index("ix_search_number_resource", "resource_type", "resource_id", "version_id"),
     )
 
     value: Mapped[Decimal] = mapped_column(Numeric(38, 10))
@@ -123,7 +126,7 @@ class SearchQuantity(_IndexRow, Base):
     __tablename__ = "search_quantity"
     __table_args__ = (
         Index("ix_search_quantity_lookup", "resource_type", "param", "value"),
-        Index("ix_search_quantity_resource", "resource_type", "resource_id"),
+        Index("ix_search_quantity_resource", "resource_type", "resource_id", "version_id"),
     )
 
     value: Mapped[Decimal] = mapped_column(Numeric(38, 10))
@@ -137,7 +140,7 @@ class SearchUri(_IndexRow, Base):
     __tablename__ = "search_uri"
     __table_args__ = (
         Index("ix_search_uri_lookup", "resource_type", "param", "uri"),
-        Index("ix_search_uri_resource", "resource_type", "resource_id"),
+        Index("ix_search_uri_resource", "resource_type", "resource_id", "version_id"),
     )
 
     uri: Mapped[str] = mapped_column(String(1000))

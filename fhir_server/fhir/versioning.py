@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session
 
 from fhir_server.db import ResourceHistory
@@ -100,6 +100,7 @@ def record_versions(session: Session) -> list[NewVersion]:
     pending: dict[int, tuple[FhirResourceMixin, str]] = session.info.pop(_PENDING, {})
     versions = [_version_of(session, row, method) for row, method in pending.values()]
     for version in versions:
+        _supersede(session, version)
         session.add(
             ResourceHistory(
                 resource_type=version.resource_type,
@@ -116,6 +117,18 @@ def record_versions(session: Session) -> list[NewVersion]:
     if versions:
         session.flush()
     return versions
+
+
+def _supersede(session: Session, version: NewVersion) -> None:
+    session.execute(
+        update(ResourceHistory)
+        .where(
+            ResourceHistory.resource_type == version.resource_type,
+            ResourceHistory.resource_id == version.resource_id,
+            ResourceHistory.superseded_at.is_(None),
+        )
+        .values(superseded_at=version.last_updated)
+    )
 
 
 def _version_of(session: Session, row: FhirResourceMixin, method: str) -> NewVersion:

@@ -1,0 +1,68 @@
+"""search: ``GET [base]/[type]?...``, ``POST [base]/[type]/_search`` and compartment search
+``GET [base]/Patient/[id]/[type]?...`` (http://hl7.org/fhir/R4/http.html#search, search.html)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access
+from fhir_server.fhir import cursors, unit_of_work
+from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
+from fhir_server.fhir.outcomes import FhirError, not_found
+from fhir_server.fhir.search import params
+from fhir_server.fhir.search.compartment import compartment_params
+from fhir_server.fhir.search.service import search
+from fhir_server.fhir.types import served_type, valid_id
+
+router = APIRouter()
+compartment_router = APIRouter()
+FORM = "application/x-www-form-urlencoded"
+
+
+async def _respond(
+    request: Request,
+    access: Access,
+    resource_type: str,
+    pairs: list[tuple[str, str]],
+    url: str,
+    compartment: str | None = None,
+) -> Response:
+    check_accept(request)
+    served_type(resource_type)
+    lenient = Prefer.parse(request).handling == "lenient"
+    query = params.parse(resource_type, pairs, lenient)
+    query.compartment = compartment
+    settings = request.app.state.settings
+    key = cursors.signing_key(settings)
+    bundle = await unit_of_work.read(request, search, access, query, settings.base_url, url, key)
+    return FhirResponse(bundle, pretty=is_pretty(request))
+
+
+@router.get("/{resource_type}", summary="search-type")
+async def search_type(resource_type: str, request: Request, access: Access) -> Response:
+    url = f"{request.app.state.settings.base_url}/{resource_type}"
+    return await _respond(request, access, resource_type, request.query_params.multi_items(), url)
+
+
+@router.post("/{resource_type}/_search", summary="search-type (POST)")
+async def search_post(resource_type: str, request: Request, access: Access) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM:
+        raise FhirError.of(415, "not-supported", f"POST _search takes {FORM} (got {content_type or 'nothing'})")
+    body = (await request.body()).decode()
+    pairs = request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
+    url = f"{request.app.state.settings.base_url}/{resource_type}"
+    return await _respond(request, access, resource_type, pairs, url)
+
+
+@compartment_router.get("/Patient/{patient_id}/{resource_type}", summary="search-compartment")
+async def search_compartment(patient_id: str, resource_type: str, request: Request, access: Access) -> Response:
+    valid_id(patient_id)
+    served_type(resource_type)
+    if resource_type not in compartment_params():
+        raise not_found(f"{resource_type} is not in the Patient compartment")
+    url = f"{request.app.state.settings.base_url}/Patient/{patient_id}/{resource_type}"
+    return await _respond(request, access, resource_type, request.query_params.multi_items(), url, patient_id)

@@ -1,0 +1,44 @@
+"""Patient-compartment membership (http://hl7.org/fhir/R4/compartmentdefinition-patient.html), from the official
+CompartmentDefinition: a resource is in Patient/x's compartment when one of its listed search parameters
+references Patient/x (the Patient itself is in its own compartment). Used by compartment search, ``$everything``
+and patient-scoped access."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, and_, exists, false, or_
+from sqlalchemy.orm import aliased
+
+from fhir_server.db import SearchReference
+from fhir_server.paths import project_dir
+
+
+@cache
+def compartment_params() -> dict[str, tuple[str, ...]]:
+    """resource type -> the search parameters that tie it to a patient ({def} for Patient itself)."""
+    definition = orjson.loads((project_dir("conformance") / "compartmentdefinition-patient.json").read_bytes())
+    return {r["code"]: tuple(r.get("param", ())) for r in definition["resource"]}
+
+
+def in_compartment(h: Any, resource_type: str, patient_id: str) -> ColumnElement[bool]:
+    """``h`` (a version of ``resource_type``) belongs to Patient/``patient_id``'s compartment."""
+    params = [p for p in compartment_params().get(resource_type, ()) if p != "{def}"]
+    clauses: list[ColumnElement[bool]] = []
+    if resource_type == "Patient":
+        clauses.append(h.resource_id == patient_id)
+    if params:
+        ref = aliased(SearchReference)
+        clauses.append(
+            exists().where(
+                ref.resource_type == h.resource_type,
+                ref.resource_id == h.resource_id,
+                ref.version_id == h.version_id,
+                ref.param.in_(params),
+                ref.target_type == "Patient",
+                ref.target_id == patient_id,
+            )
+        )
+    return or_(*clauses) if clauses else and_(false())

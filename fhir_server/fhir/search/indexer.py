@@ -1,0 +1,208 @@
+"""Resource -> search index rows: each search parameter's FHIRPath expression is evaluated on the resource and
+its values stored in the typed index table of the parameter's type (one function per type).
+
+Rows carry the version they index, so a search paged while others write keeps seeing the versions current when
+it began (see fhir_server.fhir.search.sql). Runs inside the writing transaction, through the versioning hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from fhir_server.db import (
+    ResourceHistory,
+    SearchDate,
+    SearchNumber,
+    SearchQuantity,
+    SearchReference,
+    SearchString,
+    SearchToken,
+    SearchUri,
+)
+from fhir_server.db.types import utcnow
+from fhir_server.fhir.search.dates import date_range, period_range
+from fhir_server.fhir.search.fhirpath import evaluate
+from fhir_server.fhir.search.registry import SearchParameter, parameters_for
+from fhir_server.fhir.search.text import normalize, soundex
+from fhir_server.fhir.versioning import NewVersion, on_version
+
+Row = dict[str, Any]
+INDEX_TABLES = (SearchString, SearchToken, SearchDate, SearchReference, SearchNumber, SearchQuantity, SearchUri)
+SNAPSHOT_LIFETIME = timedelta(hours=1)
+"""How long the index rows of a superseded version are kept for searches paged since before it was replaced."""
+_NOT_INDEXED = frozenset({"_id", "_lastUpdated"})  # searched on resource_history's own columns
+
+
+def _strings(param: SearchParameter, value: Any) -> Iterator[Row]:
+    words = list(_string_leaves(value))
+    if param.code == "phonetic":
+        words = [soundex(w) for word in words for w in word.split()]
+        yield from ({"normalized": w, "exact": w} for w in words if w)
+        return
+    yield from ({"normalized": normalize(w), "exact": w[:1000]} for w in words if w.strip())
+
+
+def _string_leaves(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in {"use", "period", "type", "extension", "id"}:
+                yield from _string_leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _string_leaves(item)
+
+
+def _tokens(param: SearchParameter, value: Any) -> Iterator[Row]:
+    if isinstance(value, bool):
+        yield {"system": None, "code": "true" if value else "false", "text": None}
+    elif isinstance(value, str | int):
+        yield {"system": None, "code": str(value), "text": None}
+    elif isinstance(value, dict):
+        yield from _dict_tokens(param, value)
+
+
+def _dict_tokens(param: SearchParameter, value: dict[str, Any]) -> Iterator[Row]:
+    text = value.get("text")
+    if "coding" in value or ("text" in value and "value" not in value and "code" not in value):
+        for coding in value.get("coding", []):
+            yield _token(coding.get("system"), coding.get("code"), coding.get("display") or text)
+        if text and not value.get("coding"):
+            yield _token(None, None, text)
+    elif "code" in value:
+        yield _token(value.get("system"), value["code"], value.get("display"))
+    elif "value" in value:
+        identifier_type = value.get("type") or {}
+        yield _token(value.get("system"), str(value["value"]), identifier_type.get("text"))
+        for coding in identifier_type.get("coding", []):
+            yield {
+                "param": f"{param.code}:of-type",
+                "system": f"{coding.get('system', '')}|{coding.get('code', '')}",
+                "code": str(value["value"]),
+                "text": None,
+            }
+
+
+def _token(system: Any, code: Any, text: Any) -> Row:
+    return {"system": system, "code": code, "text": normalize(text) if isinstance(text, str) else None}
+
+
+def _dates(param: SearchParameter, value: Any) -> Iterator[Row]:
+    try:
+        if isinstance(value, str):
+            low, high = date_range(value)
+        elif isinstance(value, dict) and ("start" in value or "end" in value):
+            low, high = period_range(value)
+        else:
+            return
+    except ValueError:
+        return
+    yield {"low": low, "high": high}
+
+
+def _references(param: SearchParameter, value: Any) -> Iterator[Row]:
+    reference = value.get("reference") if isinstance(value, dict) else value
+    identifier = value.get("identifier") if isinstance(value, dict) else None
+    if isinstance(identifier, dict) and "value" in identifier:
+        yield {
+            "_table": SearchToken,
+            "param": f"{param.code}:identifier",
+            **_token(identifier.get("system"), str(identifier["value"]), None),
+        }
+    if not isinstance(reference, str) or reference.startswith(("#", "urn:")):
+        return
+    parts = reference.split("/")
+    local = len(parts) >= 2 and parts[-2][:1].isupper()
+    if "://" not in reference and local:
+        yield {"target_type": parts[-2], "target_id": parts[-1], "url": None}
+    elif local:
+        yield {"target_type": parts[-2], "target_id": parts[-1], "url": reference}
+    else:
+        yield {"target_type": None, "target_id": None, "url": reference}
+
+
+def _numbers(param: SearchParameter, value: Any) -> Iterator[Row]:
+    number = _decimal(value)
+    if number is not None:
+        yield {"value": number}
+
+
+def _quantities(param: SearchParameter, value: Any) -> Iterator[Row]:
+    if isinstance(value, dict) and (number := _decimal(value.get("value"))) is not None:
+        yield {"value": number, "system": value.get("system"), "code": value.get("code") or value.get("unit")}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _uris(param: SearchParameter, value: Any) -> Iterator[Row]:
+    if isinstance(value, str):
+        yield {"uri": value[:1000]}
+
+
+_EXTRACTORS: dict[str, tuple[type[Any], Callable[[SearchParameter, Any], Iterator[Row]]]] = {
+    "string": (SearchString, _strings),
+    "token": (SearchToken, _tokens),
+    "date": (SearchDate, _dates),
+    "reference": (SearchReference, _references),
+    "number": (SearchNumber, _numbers),
+    "quantity": (SearchQuantity, _quantities),
+    "uri": (SearchUri, _uris),
+}
+
+
+def index_rows(resource: dict[str, Any]) -> dict[type[Any], list[Row]]:
+    """Every index row of ``resource`` (without the resource/version columns), by index table."""
+    rows: dict[type[Any], list[Row]] = {}
+    for param in parameters_for(resource["resourceType"]).values():
+        if param.code in _NOT_INDEXED:
+            continue
+        table, extract = _EXTRACTORS[param.type]
+        for value in evaluate(resource, param.expression):
+            for row in extract(param, value):
+                row_table = row.pop("_table", table)
+                rows.setdefault(row_table, []).append({"param": param.code, **row})
+    return rows
+
+
+def index_version(session: Session, version: NewVersion) -> None:
+    """Store the index rows of a new version and drop those of versions no paged search can still see."""
+    _prune(session, version.resource_type, version.resource_id, utcnow() - SNAPSHOT_LIFETIME)
+    if version.resource is None:
+        return
+    key = {"resource_type": version.resource_type, "resource_id": version.resource_id, "version_id": version.version_id}
+    for table, rows in index_rows(version.resource).items():
+        session.execute(insert(table), [{**key, **row} for row in rows])
+
+
+def _prune(session: Session, resource_type: str, resource_id: str, before: datetime) -> None:
+    stale = select(ResourceHistory.version_id).where(
+        ResourceHistory.resource_type == resource_type,
+        ResourceHistory.resource_id == resource_id,
+        ResourceHistory.superseded_at < before,
+    )
+    for table in INDEX_TABLES:
+        session.execute(
+            delete(table).where(
+                table.resource_type == resource_type,
+                table.resource_id == resource_id,
+                table.version_id.in_(stale),
+            )
+        )
+
+
+def install() -> None:
+    on_version(index_version)

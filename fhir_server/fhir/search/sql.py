@@ -1,0 +1,270 @@
+"""A parsed search -> SQLAlchemy statements over resource_history and the typed index tables.
+
+The searched set is every version current at the search's instant ``as_of`` (its first page's time; later pages
+keep it, so a client paging while others write sees each match of that moment exactly once). Each criterion is
+an EXISTS over one index table, correlated on (type, id, version); chains and ``_has`` nest the same predicate on
+the referenced or referring type. Access rules are extra WHERE clauses on the same statement, never filters
+applied afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy.orm import aliased
+
+from fhir_server.db import (
+    ResourceHistory,
+    SearchDate,
+    SearchNumber,
+    SearchQuantity,
+    SearchReference,
+    SearchString,
+    SearchToken,
+    SearchUri,
+)
+from fhir_server.db.types import utcnow
+from fhir_server.fhir.search.dates import date_range
+from fhir_server.fhir.search.params import Criterion, split_prefix
+from fhir_server.fhir.search.text import normalize, soundex
+
+TABLES: dict[str, Any] = {
+    "string": SearchString,
+    "token": SearchToken,
+    "date": SearchDate,
+    "reference": SearchReference,
+    "number": SearchNumber,
+    "quantity": SearchQuantity,
+    "uri": SearchUri,
+}
+History = Any  # an aliased ResourceHistory
+
+
+Restriction = Callable[[Any, str], "ColumnElement[bool] | None"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What every version a search touches must satisfy besides the criteria: the snapshot instant, the base URL
+    (to tell our absolute references from others) and the caller's access rules (``restrict(h, type)``), which
+    apply to matches, chained targets, ``_has`` sources and included resources alike."""
+
+    as_of: datetime
+    base_url: str
+    restrict: Restriction | None = None
+
+
+def visible(h: History, resource_type: str, scope: Scope) -> ColumnElement[bool]:
+    """``h`` is a live version of ``resource_type`` that was current at ``scope.as_of`` (and in the clinic)."""
+    clauses = [
+        h.resource_type == resource_type,
+        h.method != "delete",
+        h.last_updated <= scope.as_of,
+        or_(h.superseded_at.is_(None), h.superseded_at > scope.as_of),
+    ]
+    if scope.restrict is not None and (rule := scope.restrict(h, resource_type)) is not None:
+        clauses.append(rule)
+    return and_(*clauses)
+
+
+def criterion_clause(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
+    """The predicate ``c`` puts on version ``h``."""
+    if c.has is not None:
+        return _has(h, c, scope)
+    if c.chain is not None:
+        return _chain(h, c, scope)
+    if c.param.code == "_id":
+        return _id_clause(h, c)
+    if c.param.code == "_lastUpdated":
+        return _last_updated(h, c)
+    kind, param_name = _index_of(c)
+    table = aliased(TABLES[kind])
+    on_version = and_(
+        table.resource_type == h.resource_type,
+        table.resource_id == h.resource_id,
+        table.version_id == h.version_id,
+        table.param == param_name,
+    )
+    if c.modifier == "missing":
+        present = exists().where(on_version)
+        return not_(present) if c.values[0] == "true" else present
+    matches = or_(*(_value_clause(table, c, value, scope) for value in c.values))
+    if c.modifier == "not":
+        return not_(exists().where(on_version, matches))
+    return exists().where(on_version, matches)
+
+
+def _index_of(c: Criterion) -> tuple[str, str]:
+    """The index table kind and parameter name rows of ``c`` are stored under."""
+    if c.modifier in {"of-type", "identifier"}:
+        return "token", f"{c.param.code}:{c.modifier}"
+    return c.param.type, c.param.code
+
+
+def _value_clause(table: Any, c: Criterion, value: str, scope: Scope) -> ColumnElement[bool]:
+    kind = c.param.type
+    if c.modifier == "identifier":
+        return _token(table, c, value)
+    if kind == "string":
+        return _string(table, c, value)
+    if kind == "token":
+        return _token(table, c, value)
+    if kind == "date":
+        return _date(table.low, table.high, *split_prefix(value, kind))
+    if kind == "reference":
+        return _reference(table, c, value, scope)
+    if kind == "uri":
+        return _uri(table, c, value)
+    prefix, number = split_prefix(value, kind)
+    if kind == "number":
+        return _number(table.value, prefix, number)
+    number, _, rest = number.partition("|")
+    system, _, code = rest.partition("|")
+    clause = _number(table.value, prefix, number)
+    if system:
+        clause = and_(clause, table.system == system)
+    if code:
+        clause = and_(clause, table.code == code)
+    return clause
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _string(table: Any, c: Criterion, value: str) -> ColumnElement[bool]:
+    if c.param.code == "phonetic":
+        return table.normalized == soundex(value)  # type: ignore[no-any-return]
+    if c.modifier == "exact":
+        return table.exact == value  # type: ignore[no-any-return]
+    needle = _like_escape(normalize(value))
+    pattern = f"%{needle}%" if c.modifier == "contains" else f"{needle}%"
+    return table.normalized.like(pattern, escape="\\")  # type: ignore[no-any-return]
+
+
+def _token(table: Any, c: Criterion, value: str) -> ColumnElement[bool]:
+    if c.modifier == "text":
+        return table.text.like(f"{_like_escape(normalize(value))}%", escape="\\")  # type: ignore[no-any-return]
+    if c.modifier == "of-type":
+        type_system, _, rest = value.partition("|")
+        type_code, _, identifier = rest.partition("|")
+        return and_(table.system == f"{type_system}|{type_code}", table.code == identifier)
+    if "|" not in value.replace("\\|", ""):
+        return table.code == value.replace("\\|", "|")  # type: ignore[no-any-return]
+    system, _, code = value.partition("|")
+    system_clause = table.system.is_(None) if system == "" else table.system == system
+    return system_clause if code == "" else and_(system_clause, table.code == code)
+
+
+def _date(low: Any, high: Any, prefix: str, value: str) -> ColumnElement[bool]:
+    vlo, vhi = date_range(value)
+    within = and_(low >= vlo, high <= vhi)
+    if prefix == "ap":
+        slack = max(abs(utcnow() - vlo) / 10, timedelta(days=1))
+        return and_(high >= vlo - slack, low <= vhi + slack)
+    choices: dict[str, ColumnElement[bool]] = {
+        "eq": within,
+        "ne": not_(within),
+        "gt": high > vhi,
+        "lt": low < vlo,
+        "ge": or_(high > vhi, within),
+        "le": or_(low < vlo, within),
+        "sa": low > vhi,
+        "eb": high < vlo,
+    }
+    return choices[prefix]
+
+
+def _number(column: Any, prefix: str, text: str) -> ColumnElement[bool]:
+    value = Decimal(text)
+    exponent = value.as_tuple().exponent
+    half = Decimal(5).scaleb((exponent if isinstance(exponent, int) else 0) - 1)
+    lo, hi = value - half, value + half
+    if prefix == "ap":
+        lo, hi = value - abs(value) / 10, value + abs(value) / 10
+    choices: dict[str, ColumnElement[bool]] = {
+        "eq": and_(column >= lo, column < hi),
+        "ap": and_(column >= lo, column <= hi),
+        "ne": or_(column < lo, column >= hi),
+        "gt": column > value,
+        "sa": column > value,
+        "lt": column < value,
+        "eb": column < value,
+        "ge": column >= value,
+        "le": column <= value,
+    }
+    return choices[prefix]
+
+
+def _reference(table: Any, c: Criterion, value: str, scope: Scope) -> ColumnElement[bool]:
+    local = value[len(scope.base_url) + 1 :] if value.startswith(scope.base_url + "/") else value
+    if "://" in local:
+        return table.url == value  # type: ignore[no-any-return]
+    parts = local.split("/")
+    ours = or_(table.url.is_(None), table.url.startswith(scope.base_url + "/"))
+    if len(parts) >= 2:
+        return and_(table.target_type == parts[-2], table.target_id == parts[-1], ours)
+    allowed = [c.modifier] if c.modifier else None
+    clause = and_(table.target_id == local, ours)
+    return and_(clause, table.target_type.in_(allowed)) if allowed else clause
+
+
+def _uri(table: Any, c: Criterion, value: str) -> ColumnElement[bool]:
+    if c.modifier == "below":
+        return table.uri.like(f"{_like_escape(value)}%", escape="\\")  # type: ignore[no-any-return]
+    if c.modifier == "above":
+        return literal(value).like(func.replace(func.replace(table.uri, "%", "\\%"), "_", "\\_") + "%", escape="\\")
+    return table.uri == value  # type: ignore[no-any-return]
+
+
+def _id_clause(h: History, c: Criterion) -> ColumnElement[bool]:
+    if c.modifier == "missing":
+        return false() if c.values[0] == "true" else true()
+    clause = h.resource_id.in_(c.values)
+    return not_(clause) if c.modifier == "not" else clause  # type: ignore[no-any-return]
+
+
+def _last_updated(h: History, c: Criterion) -> ColumnElement[bool]:
+    if c.modifier == "missing":
+        return false() if c.values[0] == "true" else true()
+    return or_(*(_date(h.last_updated, h.last_updated, *split_prefix(v, "date")) for v in c.values))
+
+
+def _chain(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
+    assert c.chain is not None
+    target_type, inner = c.chain
+    ref = aliased(SearchReference)
+    target = aliased(ResourceHistory)
+    matching_targets = select(target.resource_id).where(
+        visible(target, target_type, scope), criterion_clause(target, inner, scope)
+    )
+    return exists().where(
+        ref.resource_type == h.resource_type,
+        ref.resource_id == h.resource_id,
+        ref.version_id == h.version_id,
+        ref.param == c.param.code,
+        ref.target_type == target_type,
+        ref.target_id.in_(matching_targets),
+    )
+
+
+def _has(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
+    assert c.has is not None
+    source_type, reference_code, inner = c.has
+    source = aliased(ResourceHistory)
+    ref = aliased(SearchReference)
+    return exists().where(
+        visible(source, source_type, scope),
+        criterion_clause(source, inner, scope),
+        ref.resource_type == source.resource_type,
+        ref.resource_id == source.resource_id,
+        ref.version_id == source.version_id,
+        ref.param == reference_code,
+        ref.target_type == h.resource_type,
+        ref.target_id == h.resource_id,
+    )
