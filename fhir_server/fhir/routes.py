@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fhir_server.fhir.interactions import create, delete, history, read, update, vread
+from fhir_server.fhir.interactions import capabilities, create, delete, history, read, update, vread
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
-for module in (history, vread, read, create, update, delete):
+for module in (capabilities, history, vread, read, create, update, delete):
     router.include_router(module.router)

@@ -1,0 +1,221 @@
+"""The server's CapabilityStatement, generated from what is really routed (http://hl7.org/fhir/R4/capabilitystatement.html).
+
+Interactions and operations are read off the application's routes (its OpenAPI paths): a method and path pattern under
+``/fhir`` tell which interaction it serves (``PUT /{type}/{id}`` is ``update``), a ``$name`` path segment an
+operation. Search parameters come from the search registry when search is present. Conditional interactions are
+announced only when :data:`CONDITIONAL` says so: switching one on is one line there.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_server.db.types import utcnow
+from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH
+from fhir_server.settings import Settings
+from mappings import CANONICAL_BASE
+from mappings.base import fhir_instant
+from mappings.registry import MAPPINGS
+
+FHIR_VERSION = "4.0.1"
+PREFIX = "/fhir"
+TYPE_INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+)
+SYSTEM_INTERACTIONS = ("transaction", "batch", "search-system", "history-system")
+CONDITIONAL: dict[str, Any] = {
+    "conditionalCreate": False,
+    "conditionalRead": "not-supported",
+    "conditionalUpdate": False,
+    "conditionalDelete": "not-supported",
+}
+"""The conditional interactions of http://hl7.org/fhir/R4/http.html#cond-update: none is implemented yet."""
+
+_RESOURCE_OPERATIONS = frozenset({"validate", "meta", "meta-add", "meta-delete", "convert", "graph", "graphql"})
+_STARTED = fhir_instant(utcnow())
+_P = "{}"  # any path parameter, in a route's normalised shape
+_PATTERNS: dict[tuple[str, tuple[str, ...]], str] = {
+    ("GET", (_P, _P)): "read",
+    ("GET", (_P, _P, "_history", _P)): "vread",
+    ("PUT", (_P, _P)): "update",
+    ("PATCH", (_P, _P)): "patch",
+    ("DELETE", (_P, _P)): "delete",
+    ("GET", (_P, _P, "_history")): "history-instance",
+    ("GET", (_P, "_history")): "history-type",
+    ("POST", (_P,)): "create",
+    ("GET", (_P,)): "search-type",
+    ("POST", (_P, "_search")): "search-type",
+    ("GET", ("_history",)): "history-system",
+    ("GET", ()): "search-system",
+    ("GET", ("_search",)): "search-system",
+    ("POST", ("_search",)): "search-system",
+}
+
+
+@dataclass
+class Routed:
+    """What the routes serve: interactions and operations, system-wide and per resource type."""
+
+    system: set[str] = field(default_factory=set)
+    by_type: dict[str, set[str]] = field(default_factory=dict)
+    system_operations: set[str] = field(default_factory=set)
+    type_operations: dict[str, set[str]] = field(default_factory=dict)
+
+
+def routed(paths: Mapping[str, Mapping[str, Any]]) -> Routed:
+    """The interactions and operations served, from the OpenAPI ``paths`` of the application (routes hidden from
+    the schema are not announced)."""
+    found = Routed()
+    for path, methods in paths.items():
+        if not path.startswith(PREFIX + "/") and path != PREFIX:
+            continue
+        segments = tuple(s for s in path[len(PREFIX) :].split("/") if s)
+        for method, operation in methods.items():
+            summary = operation.get("summary") if isinstance(operation, Mapping) else None
+            _classify(found, method.upper(), segments, summary)
+    return found
+
+
+def _classify(found: Routed, method: str, segments: tuple[str, ...], summary: str | None) -> None:
+    operation = next((i for i, s in enumerate(segments) if s.startswith("$")), None)
+    if operation is not None:
+        _add_operation(found, segments[:operation], segments[operation][1:])
+        return
+    if not segments and method == "POST":
+        bundles = {"batch", "transaction"}
+        found.system.update(bundles & {summary or ""} or bundles)  # a bare POST [base] serves both
+        return
+    types = _types_of(segments[0]) if segments and segments[0] not in ("_history", "_search") else None
+    shape = tuple(_P if s.startswith("{") or (i == 0 and types) else s for i, s in enumerate(segments))
+    interaction = _PATTERNS.get((method, shape))
+    if interaction is None:
+        return
+    if interaction in SYSTEM_INTERACTIONS:
+        found.system.add(interaction)
+        return
+    for resource_type in types or ():
+        found.by_type.setdefault(resource_type, set()).add(interaction)
+
+
+def _types_of(segment: str) -> list[str]:
+    """The served types a path's first segment stands for: all for a parameter, else the one it names."""
+    if segment.startswith("{"):
+        return list(MAPPINGS)
+    return [segment] if segment in MAPPINGS else []
+
+
+def _add_operation(found: Routed, before: tuple[str, ...], name: str) -> None:
+    if not before:
+        found.system_operations.add(name)
+        return
+    for resource_type in _types_of(before[0]):
+        found.type_operations.setdefault(resource_type, set()).add(name)
+
+
+def operation_definition(name: str, resource_type: str | None) -> str:
+    """The canonical URL of the OperationDefinition of ``$name``: the core one for standard operations."""
+    if name in _RESOURCE_OPERATIONS:
+        return f"http://hl7.org/fhir/OperationDefinition/Resource-{name}"
+    if name == "everything" and resource_type == "Patient":
+        return "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+    return f"{CANONICAL_BASE}/OperationDefinition/{name}"
+
+
+# --- the statement -----------------------------------------------------------------------------------------------
+
+
+def build(
+    paths: Mapping[str, Mapping[str, Any]],
+    settings: Settings,
+    software_version: str,
+    search_parameters: Callable[[str], list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """The full CapabilityStatement of a server with OpenAPI ``paths`` (``search_parameters``: see
+    :func:`search_registry`)."""
+    served = routed(paths)
+    statement: dict[str, Any] = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": _STARTED,
+        "publisher": "fhir-server",
+        "kind": "instance",
+        "software": {"name": "fhir-server", "version": software_version},
+        "implementation": {"description": "FHIR R4 server over the clinic's data", "url": settings.base_url},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json", FHIR_JSON],
+    }
+    if any("patch" in interactions for interactions in served.by_type.values()):
+        statement["patchFormat"] = [JSON_PATCH, FHIR_JSON]
+    statement["rest"] = [_rest(served, search_parameters or search_registry())]
+    return statement
+
+
+def _rest(served: Routed, search_parameters: Callable[[str], list[dict[str, Any]]] | None) -> dict[str, Any]:
+    rest: dict[str, Any] = {"mode": "server"}
+    rest["resource"] = [_resource(resource_type, served, search_parameters) for resource_type in sorted(served.by_type)]
+    interactions = [code for code in SYSTEM_INTERACTIONS if code in served.system]
+    if interactions:
+        rest["interaction"] = [{"code": code} for code in interactions]
+    if served.system_operations:
+        rest["operation"] = [
+            {"name": name, "definition": operation_definition(name, None)} for name in sorted(served.system_operations)
+        ]
+    return rest
+
+
+def _resource(
+    resource_type: str, served: Routed, search_parameters: Callable[[str], list[dict[str, Any]]] | None
+) -> dict[str, Any]:
+    interactions = served.by_type[resource_type]
+    resource: dict[str, Any] = {
+        "type": resource_type,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+        "interaction": [{"code": code} for code in TYPE_INTERACTIONS if code in interactions],
+        "versioning": "versioned-update" if "update" in interactions else "versioned",
+        "readHistory": "vread" in interactions,
+        "updateCreate": "update" in interactions,
+        **CONDITIONAL,
+    }
+    if "search-type" in interactions and search_parameters is not None:
+        resource["searchParam"] = search_parameters(resource_type)
+    operations = served.type_operations.get(resource_type, set())
+    if operations:
+        resource["operation"] = [
+            {"name": name, "definition": operation_definition(name, resource_type)} for name in sorted(operations)
+        ]
+    return resource
+
+
+def search_registry() -> Callable[[str], list[dict[str, Any]]] | None:
+    """``supported_search_parameters`` of the search registry, or None while search is absent."""
+    try:
+        registry = importlib.import_module("fhir_server.fhir.search.registry")
+    except ImportError:
+        return None
+    found: Callable[[str], list[dict[str, Any]]] | None = getattr(registry, "supported_search_parameters", None)
+    return found
+
+
+def terse(statement: dict[str, Any]) -> dict[str, Any]:
+    """``mode=terse``: the resource types and their interactions, without search parameters and operations."""
+    rest = [
+        {
+            **part,
+            "resource": [
+                {k: v for k, v in r.items() if k not in ("searchParam", "operation")} for r in part["resource"]
+            ],
+        }
+        for part in statement["rest"]
+    ]
+    return {**statement, "rest": rest}
