@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fhir_server.fhir.interactions import capabilities, create, delete, history, read, update, vread
+from fhir_server.fhir.interactions import capabilities, create, delete, history, patch, read, update, vread
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
-for module in (capabilities, history, vread, read, create, update, delete):
+for module in (capabilities, history, vread, read, create, update, patch, delete):
     router.include_router(module.router)

@@ -1,0 +1,431 @@
+"""FHIRPath Patch (http://hl7.org/fhir/R4/fhirpatch.html): a Parameters resource of ``operation``s applied to a
+resource's JSON.
+
+Operations: add, insert, delete, replace, move. Paths are the FHIRPath subset a patch needs to point at elements:
+member names (``Patient.name``, a choice type by its plain name: ``Patient.deceased``), indexers (``name[0]``),
+``where(criteria)`` (criteria evaluated by fhirpathpy), ``first()``, ``last()``, ``single()`` and
+``extension('url')``. Anything else answers 422 ``not-supported`` naming the operation, never a guess. Element
+cardinalities and choice types come from the R4 structure (fhir.resources R4B models). A malformed Parameters
+answers 400, an operation that cannot apply (no such element, several where one is needed) 422; both name the
+operation as ``Parameters.parameter[i]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import types
+import typing
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhirpathpy import evaluate
+
+from fhir_server.fhir.outcomes import FhirError, bad_request
+from fhir_server.fhir.validation import structure_issues
+
+OPERATION_TYPES = frozenset({"add", "insert", "delete", "replace", "move"})
+_FUNCTION = re.compile(r"^(where|first|last|single|extension)\((.*)\)$", re.DOTALL)
+_MEMBER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+class PatchError(Exception):
+    """An operation that cannot be applied; ``status`` 400 (malformed) or 422 (does not fit the resource)."""
+
+    def __init__(self, message: str, status: int = 422, code: str = "processing") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+# --- the R4 structure --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Element:
+    """One element of a type: its JSON key(s), whether it repeats, and its own type's model (None: primitive)."""
+
+    name: str
+    keys: tuple[str, ...]
+    repeats: bool
+    model: type[Any] | None
+    choice: bool
+
+
+@cache
+def _elements(model: type[Any]) -> dict[str, Element]:
+    """The elements of a fhir.resources model, by FHIR name (a choice element by its plain name)."""
+    found: dict[str, Element] = {}
+    for python_name, info in model.model_fields.items():
+        key = info.alias or python_name
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if key.startswith("_") or not extra.get("element_property"):
+            continue
+        repeats, child = _shape(info.annotation)
+        choice = extra.get("one_of_many")
+        if isinstance(choice, str) and choice != key:
+            previous = found.get(choice)
+            keys = (*previous.keys, key) if previous else (key,)
+            found[choice] = Element(choice, keys, repeats, None, True)
+        found[key] = Element(key, (key,), repeats, child, False)
+    return found
+
+
+def _shape(annotation: Any) -> tuple[bool, type[Any] | None]:
+    """(repeats, model class) of a field annotation such as ``Optional[List[abc.HumanNameType]]``."""
+    repeats, model = False, None
+    pending = [annotation]
+    while pending:
+        current = pending.pop()
+        origin = typing.get_origin(current)
+        if origin is list:
+            repeats = True
+        if origin in (list, typing.Union, types.UnionType, typing.Annotated):
+            pending.extend(typing.get_args(current)[:1] if origin is typing.Annotated else typing.get_args(current))
+        elif hasattr(current, "get_model_klass"):
+            model = current.get_model_klass()
+    return repeats, model
+
+
+def _element(model: type[Any] | None, name: str) -> Element:
+    element = _elements(model).get(name) if model is not None else None  # type: ignore[arg-type]
+    if element is None:
+        raise PatchError(f"{name!r} is not an element here")
+    return element
+
+
+# --- locating elements -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    """A value in the resource and where it sits: ``holder[key]`` or ``holder[key][index]``."""
+
+    value: Any
+    holder: dict[str, Any] | None
+    key: str | None
+    index: int | None
+    element: Element | None
+    model: type[Any] | None
+
+
+def _segments(path: str) -> list[str]:
+    """``path`` cut at its top-level dots (not inside parentheses, brackets or quotes)."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(path):
+        if quote:
+            quote = "" if char == quote and path[i - 1] != "\\" else quote
+        elif char in "'\"`":
+            quote = char
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "." and depth == 0:
+            parts.append(path[start:i].strip())
+            start = i + 1
+    parts.append(path[start:].strip())
+    if depth != 0 or quote or not all(parts):
+        raise PatchError(f"the path {path!r} is not well-formed FHIRPath", 400, "invalid")
+    return parts
+
+
+def select(resource: dict[str, Any], path: str) -> list[Node]:
+    """The elements of ``resource`` that ``path`` selects, in document order."""
+    model = get_fhir_model_class(resource["resourceType"])
+    segments = _segments(path)
+    if segments[0] == resource["resourceType"]:
+        segments = segments[1:]
+    nodes = [Node(resource, None, None, None, None, model)]
+    for segment in segments:
+        nodes = _step(nodes, segment)
+    return nodes
+
+
+def _step(nodes: list[Node], segment: str) -> list[Node]:
+    function = _FUNCTION.match(segment)
+    if function is not None:
+        return _function(nodes, function.group(1), function.group(2).strip())
+    member = _MEMBER.match(segment)
+    if member is None:
+        raise PatchError(f"{segment!r} is not supported in a patch path", code="not-supported")
+    found = [child for node in nodes for child in _children(node, member.group(1))]
+    for index in _INDEX.findall(member.group(2)):
+        found = found[int(index) : int(index) + 1]
+    return found
+
+
+def _children(node: Node, name: str) -> list[Node]:
+    if not isinstance(node.value, dict):
+        return []
+    element = _element(node.model, name)
+    children: list[Node] = []
+    for key in element.keys:
+        value = node.value.get(key)
+        if isinstance(value, list):
+            children.extend(
+                Node(v, node.value, key, i, element, _model(element, key, node)) for i, v in enumerate(value)
+            )
+        elif value is not None:
+            children.append(Node(value, node.value, key, None, element, _model(element, key, node)))
+    return children
+
+
+def _model(element: Element, key: str, parent: Node) -> type[Any] | None:
+    return _element(parent.model, key).model if element.choice else element.model
+
+
+def _function(nodes: list[Node], name: str, argument: str) -> list[Node]:
+    if name == "where":
+        return [node for node in nodes if _holds(node.value, argument)]
+    if name == "extension":
+        url = argument.strip("'")
+        extensions = [child for node in nodes for child in _children(node, "extension")]
+        return [e for e in extensions if isinstance(e.value, dict) and e.value.get("url") == url]
+    if argument:
+        raise PatchError(f"{name}() takes no argument", 400, "invalid")
+    if name == "single" and len(nodes) > 1:
+        raise PatchError("single() found several elements")
+    return nodes[:1] if name in ("first", "single") else nodes[-1:]
+
+
+def _holds(value: Any, criteria: str) -> bool:
+    try:
+        return bool(evaluate(value, criteria) == [True])
+    except Exception as exc:  # fhirpathpy raises many kinds of errors for a bad expression
+        raise PatchError(f"where({criteria}) cannot be evaluated: {exc}", 400, "invalid") from None
+
+
+# --- operations --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One ``operation`` parameter, its parts read: ``value`` is the JSON of ``value[x]`` and ``value_type`` its
+    type (``valueHumanName``: HumanName), or ``value_parts`` the parts of a backbone element."""
+
+    type: str
+    path: str
+    name: str | None = None
+    value: Any = None
+    value_type: str | None = None
+    value_parts: tuple[dict[str, Any], ...] | None = None
+    index: int | None = None
+    source: int | None = None
+    destination: int | None = None
+
+
+def apply(resource: dict[str, Any], parameters: Any) -> dict[str, Any]:
+    """``resource`` with every operation of the FHIRPath Patch ``parameters`` applied, in order."""
+    operations = read_operations(parameters)
+    patched = copy.deepcopy(resource)
+    for i, operation in enumerate(operations):
+        try:
+            _APPLY[operation.type](patched, operation)
+        except PatchError as exc:
+            diagnostics = f"operation {i} ({operation.type} at {operation.path}): {exc}"
+            raise FhirError.of(exc.status, exc.code, diagnostics, f"Parameters.parameter[{i}]") from None
+    return patched
+
+
+def read_operations(parameters: Any) -> list[Operation]:
+    """The operations of a Parameters resource; 400 naming what is malformed."""
+    if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
+        raise bad_request("a FHIRPath Patch body must be a Parameters resource", "resourceType")
+    issues = structure_issues(parameters)
+    if issues:
+        raise FhirError(400, issues)
+    operations = []
+    for i, parameter in enumerate(parameters.get("parameter", [])):
+        try:
+            operations.append(_operation(parameter))
+        except PatchError as exc:
+            raise bad_request(f"operation {i}: {exc}", f"Parameters.parameter[{i}]") from None
+    return operations
+
+
+def _operation(parameter: dict[str, Any]) -> Operation:
+    if parameter.get("name") != "operation":
+        raise PatchError(f"every parameter must be named 'operation', not {parameter.get('name')!r}")
+    parts: dict[str, dict[str, Any]] = {}
+    for part in parameter.get("part", []):
+        if part.get("name") in parts:
+            raise PatchError(f"the part {part.get('name')!r} is given twice")
+        parts[part.get("name", "")] = part
+    kind = _part_value(parts, "type")
+    if kind not in OPERATION_TYPES:
+        raise PatchError(f"type must be one of {', '.join(sorted(OPERATION_TYPES))}, not {kind!r}")
+    required = {"add": ("path", "name", "value"), "insert": ("path", "index", "value"), "delete": ("path",)}
+    required |= {"replace": ("path", "value"), "move": ("path", "source", "destination")}
+    missing = [name for name in required[kind] if name not in parts]
+    if missing:
+        raise PatchError(f"a {kind} operation needs the part(s) {', '.join(missing)}")
+    value, value_type = _typed_value(parts["value"]) if "value" in parts else (None, None)
+    value_parts = parts["value"].get("part") if "value" in parts and value_type is None else None
+    if "value" in parts and value_type is None and not value_parts:
+        raise PatchError("the value part has neither a value[x] nor parts")
+    return Operation(
+        type=kind,
+        path=str(_part_value(parts, "path")),
+        name=_part_value(parts, "name"),
+        value=value,
+        value_type=value_type,
+        value_parts=tuple(value_parts) if value_parts else None,
+        index=_integer(parts, "index"),
+        source=_integer(parts, "source"),
+        destination=_integer(parts, "destination"),
+    )
+
+
+def _part_value(parts: dict[str, dict[str, Any]], name: str) -> Any:
+    part = parts.get(name)
+    if part is None:
+        return None
+    return next((v for k, v in part.items() if k.startswith("value") and k != "value"), None)
+
+
+def _integer(parts: dict[str, dict[str, Any]], name: str) -> int | None:
+    value = _part_value(parts, name)
+    if name in parts and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise PatchError(f"{name} must be a non-negative integer")
+    return value if isinstance(value, int) else None
+
+
+def _typed_value(part: dict[str, Any]) -> tuple[Any, str | None]:
+    """The JSON of a part's ``value[x]`` and its type (``valueHumanName`` -> HumanName); (None, None) if none."""
+    for key, value in part.items():
+        if key.startswith("value") and len(key) > 5:
+            return copy.deepcopy(value), key[5:]
+    return None, None
+
+
+def _value_for(operation: Operation, element: Element) -> Any:
+    """The JSON the operation puts into ``element``: its value[x], or its parts built into an object."""
+    if operation.value_parts is None:
+        return operation.value
+    return _object(operation.value_parts, element.model)
+
+
+def _object(parts: tuple[dict[str, Any], ...], model: type[Any] | None) -> dict[str, Any]:
+    """A backbone element given as parts, one per child element (a repeating child becomes a list)."""
+    result: dict[str, Any] = {}
+    for part in parts:
+        child = _element(model, str(part.get("name")))
+        value, value_type = _typed_value(part)
+        if value_type is None:
+            if not part.get("part"):
+                raise PatchError(f"the part {part.get('name')!r} has neither a value[x] nor parts")
+            value = _object(tuple(part["part"]), child.model)
+        key = _key_for(child, value_type)
+        if child.repeats:
+            result.setdefault(key, []).append(value)
+        elif key in result:
+            raise PatchError(f"{key} does not repeat but is given twice")
+        else:
+            result[key] = value
+    return result
+
+
+def _one(resource: dict[str, Any], path: str, purpose: str) -> Node:
+    nodes = select(resource, path)
+    if len(nodes) != 1:
+        raise PatchError(f"the path must select exactly one element to {purpose}; it selects {len(nodes)}")
+    return nodes[0]
+
+
+def _key_for(element: Element, value_type: str | None) -> str:
+    """The JSON key of ``element`` for a value of ``value_type`` (``deceased`` + Boolean: deceasedBoolean)."""
+    if not element.choice:
+        return element.name
+    key = f"{element.name}{(value_type or '')[:1].upper()}{(value_type or '')[1:]}"
+    if key not in element.keys:
+        raise PatchError(f"{element.name} cannot hold a value of type {value_type}")
+    return key
+
+
+def _add(resource: dict[str, Any], operation: Operation) -> None:
+    container = _one(resource, operation.path, "add to")
+    if not isinstance(container.value, dict):
+        raise PatchError("elements can only be added to a complex element")
+    element = _element(container.model, str(operation.name))
+    key = _key_for(element, operation.value_type)
+    value = _value_for(operation, element)
+    if element.repeats:
+        container.value.setdefault(key, []).append(value)
+    elif any(k in container.value for k in element.keys):
+        raise PatchError(f"{operation.name} already has a value (use replace)")
+    else:
+        container.value[key] = value
+
+
+def _list_of(resource: dict[str, Any], path: str) -> tuple[list[Any], Element]:
+    """The list a path names (``Patient.identifier``, created empty when absent) and its element."""
+    segments = _segments(path)
+    member = _MEMBER.match(segments[-1])
+    if member is None or member.group(2):
+        raise PatchError("insert and move need a path to a repeating element, such as Patient.identifier")
+    container = _one(resource, ".".join(segments[:-1]) or resource["resourceType"], "insert into")
+    element = _element(container.model, member.group(1))
+    if not element.repeats or element.choice or not isinstance(container.value, dict):
+        raise PatchError(f"{member.group(1)} is not a repeating element")
+    items: list[Any] = container.value.setdefault(element.name, [])
+    return items, element
+
+
+def _insert(resource: dict[str, Any], operation: Operation) -> None:
+    items, element = _list_of(resource, operation.path)
+    index = operation.index or 0
+    if index > len(items):
+        raise PatchError(f"index {index} is past the end of the list ({len(items)} elements)")
+    items.insert(index, _value_for(operation, element))
+
+
+def _move(resource: dict[str, Any], operation: Operation) -> None:
+    items, _ = _list_of(resource, operation.path)
+    source, destination = operation.source or 0, operation.destination or 0
+    if source >= len(items) or destination >= len(items):
+        raise PatchError(f"source and destination must be below the list's length ({len(items)})")
+    items.insert(destination, items.pop(source))
+
+
+def _delete(resource: dict[str, Any], operation: Operation) -> None:
+    nodes = select(resource, operation.path)
+    if len(nodes) > 1:
+        raise PatchError(f"the path must select at most one element to delete; it selects {len(nodes)}")
+    if nodes:
+        _remove(nodes[0])
+
+
+def _remove(node: Node) -> None:
+    if node.holder is None or node.key is None:
+        raise PatchError("the resource itself cannot be deleted by a patch")
+    sibling = node.holder.get(f"_{node.key}")
+    if node.index is None:
+        node.holder.pop(node.key)
+        node.holder.pop(f"_{node.key}", None)
+        return
+    del node.holder[node.key][node.index]
+    if isinstance(sibling, list) and node.index < len(sibling):
+        del sibling[node.index]
+    if not node.holder[node.key]:
+        node.holder.pop(node.key)
+        node.holder.pop(f"_{node.key}", None)
+
+
+def _replace(resource: dict[str, Any], operation: Operation) -> None:
+    node = _one(resource, operation.path, "replace")
+    if node.holder is None or node.key is None or node.element is None:
+        raise PatchError("the resource itself cannot be replaced by a patch; use update")
+    key = _key_for(node.element, operation.value_type) if node.element.choice else node.key
+    value = _value_for(operation, node.element)
+    if node.index is not None:
+        node.holder[node.key][node.index] = value
+    else:
+        node.holder.pop(node.key)
+        node.holder[key] = value
+
+
+_APPLY = {"add": _add, "insert": _insert, "delete": _delete, "replace": _replace, "move": _move}

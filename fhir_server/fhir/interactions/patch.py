@@ -1,0 +1,38 @@
+"""patch: ``PATCH [base]/[type]/[id]`` (http://hl7.org/fhir/R4/http.html#patch) with a JSON Patch
+(``application/json-patch+json``) or a FHIRPath Patch Parameters resource (``application/fhir+json``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access
+from fhir_server.fhir import patching, unit_of_work
+from fhir_server.fhir.content import (
+    FHIR_JSON,
+    JSON_PATCH,
+    Prefer,
+    check_accept,
+    check_content_type,
+    parse_etag,
+    resource_response,
+)
+from fhir_server.fhir.types import served_type
+from fhir_server.fhir.validation import parse_json
+
+router = APIRouter()
+
+_PATCH_TYPES = frozenset({JSON_PATCH, FHIR_JSON, "application/json"})
+
+
+@router.patch("/{resource_type}/{resource_id}", summary="patch")
+async def patch(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
+    check_accept(request)
+    served_type(resource_type)
+    check_content_type(request, _PATCH_TYPES)
+    media_type = request.headers["content-type"].split(";", 1)[0].strip().lower()
+    change = patching.Patch.of(media_type, parse_json(await request.body()))
+    if_match = request.headers.get("if-match")
+    version = parse_etag(if_match, "If-Match") if if_match else None
+    written = await unit_of_work.write(request, patching.patch, access, resource_type, resource_id, change, version)
+    return resource_response(request, written.resource, 200, Prefer.parse(request))
