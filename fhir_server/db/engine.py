@@ -63,7 +63,9 @@ class Database:
         self.engine = create_db_engine(url, **engine_kwargs)
         writer = self.engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else self.engine
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(writer, expire_on_commit=False)
+        # No autoflush on writes: a row being filled from a resource must not reach the database half-done
+        # because a lookup ran in between; the versioning hook flushes when the write is complete.
+        self._writer = sessionmaker(writer, expire_on_commit=False, autoflush=False)
 
     @property
     def is_sqlite(self) -> bool:

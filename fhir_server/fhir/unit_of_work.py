@@ -29,7 +29,14 @@ def _write(database: Database, fn: Callable[..., T], args: tuple[Any, ...]) -> T
         with database.write() as session:
             return fn(session, *args)
     except IntegrityError as exc:
-        raise conflict(f"the write collided with another one and was not applied ({type(exc.orig).__name__})") from None
+        if not _is_unique_violation(exc):
+            raise  # any other constraint failing is a bug of ours, not the client's
+        raise conflict("the write collided with a concurrent one (a unique key is taken) and was not applied") from None
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)
 
 
 def _read(database: Database, fn: Callable[..., T], args: tuple[Any, ...]) -> T:

@@ -1,4 +1,5 @@
-"""create: ``POST [base]/[type]`` (http://hl7.org/fhir/R4/http.html#create); the server assigns the id."""
+"""create: ``POST [base]/[type]`` (http://hl7.org/fhir/R4/http.html#create); the server assigns the id.
+With ``If-None-Exist: <query>`` it is a conditional create (http.html#ccreate): an existing match answers 200."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.auth.context import Access
-from fhir_server.fhir import repository, unit_of_work
+from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, resource_response
 from fhir_server.fhir.types import served_type
 from fhir_server.fhir.validation import parse_resource
@@ -21,5 +22,11 @@ async def create(resource_type: str, request: Request, access: Access) -> Respon
     check_content_type(request)
     resource = parse_resource(await request.body(), resource_type)
     resource.pop("id", None)  # the server assigns the id of a created resource
-    written = await unit_of_work.write(request, repository.create, access, resource)
-    return resource_response(request, written.resource, 201, Prefer.parse(request), location=True)
+    criteria = request.headers.get("if-none-exist")
+    if criteria is None:
+        written = await unit_of_work.write(request, repository.create, access, resource)
+    else:
+        base_url = request.app.state.settings.base_url
+        written = await unit_of_work.write(request, conditional.create, access, resource, criteria, base_url)
+    status = 201 if written.created else 200
+    return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)

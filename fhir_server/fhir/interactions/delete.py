@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.auth.context import Access
-from fhir_server.fhir import repository, unit_of_work
+from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import check_accept, parse_etag
 from fhir_server.fhir.types import served_type
 
@@ -24,4 +24,14 @@ async def delete(resource_type: str, resource_id: str, request: Request, access:
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
     await unit_of_work.write(request, repository.delete, access, resource_type, resource_id, version)
+    return Response(status_code=204)
+
+
+@router.delete("/{resource_type}", summary="conditional delete", status_code=204)
+async def conditional_delete(resource_type: str, request: Request, access: Access) -> Response:
+    """``DELETE [base]/[type]?<query>`` (http.html#cdelete): the one match is deleted; several answer 412."""
+    check_accept(request)
+    served_type(resource_type)
+    criteria, base_url = request.url.query, request.app.state.settings.base_url
+    await unit_of_work.write(request, conditional.delete, access, resource_type, criteria, base_url)
     return Response(status_code=204)

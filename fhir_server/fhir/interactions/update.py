@@ -1,5 +1,6 @@
 """update: ``PUT [base]/[type]/[id]`` (http://hl7.org/fhir/R4/http.html#update), with create-on-update under
-the client's id and version-aware updates (``If-Match`` -> 412 on mismatch)."""
+the client's id and version-aware updates (``If-Match`` -> 412 on mismatch); and conditional update
+``PUT [base]/[type]?<query>`` (http.html#cond-update)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.auth.context import Access
-from fhir_server.fhir import repository, unit_of_work
+from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.fhir.validation import parse_resource
@@ -25,5 +26,19 @@ async def update(resource_type: str, resource_id: str, request: Request, access:
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
     written = await unit_of_work.write(request, repository.update, access, resource, resource_id, version)
+    status = 201 if written.created else 200
+    return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)
+
+
+@router.put("/{resource_type}", summary="conditional update")
+async def conditional_update(resource_type: str, request: Request, access: Access) -> Response:
+    check_accept(request)
+    served_type(resource_type)
+    check_content_type(request)
+    resource = parse_resource(await request.body(), resource_type)
+    if_match = request.headers.get("if-match")
+    version = parse_etag(if_match, "If-Match") if if_match else None
+    criteria, base_url = request.url.query, request.app.state.settings.base_url
+    written = await unit_of_work.write(request, conditional.update, access, resource, criteria, base_url, version)
     status = 201 if written.created else 200
     return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)

@@ -1,0 +1,98 @@
+"""Conditional create, update and delete (http://hl7.org/fhir/R4/http.html#ccreate, #cond-update, #cdelete).
+
+The search that decides and the write it decides run in one transaction, behind a lock on the resource type:
+PostgreSQL takes a transaction-scoped advisory lock, SQLite's writers are serialized already (BEGIN IMMEDIATE).
+So two concurrent conditional creates with the same criteria never make two resources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from fhir_server.auth.context import AccessContext
+from fhir_server.db import ResourceHistory
+from fhir_server.fhir import repository
+from fhir_server.fhir.outcomes import bad_request, precondition_failed
+from fhir_server.fhir.search import params
+from fhir_server.fhir.search.executor import matches_clause
+from fhir_server.fhir.search.sql import Scope
+
+_CURRENT = datetime.max.replace(tzinfo=UTC)
+"""As-of instant meaning "the current versions, including this transaction's own writes"."""
+
+
+def lock_type(session: Session, resource_type: str) -> None:
+    """Serialize conditional writes of ``resource_type`` until this transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"fhir-server conditional write {resource_type}".encode()).digest()
+        session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
+
+
+def matching_ids(
+    session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str, limit: int = 2
+) -> list[str]:
+    """Ids of up to ``limit`` current resources matching the query string ``criteria``."""
+    pairs = parse_qsl(criteria.lstrip("?"), keep_blank_values=True)
+    if not pairs:
+        raise bad_request(f"conditional criteria are empty for {resource_type}", code="invalid")
+    query = params.parse(resource_type, pairs)
+    if not query.criteria:
+        raise bad_request(f"conditional criteria {criteria!r} select nothing (only result parameters)")
+    h = aliased(ResourceHistory)
+    scope = Scope(as_of=_CURRENT, base_url=base_url, restrict=access.search_restriction())
+    statement = select(h.resource_id).where(matches_clause(h, query, scope)).order_by(h.resource_id).limit(limit)
+    return list(session.scalars(statement))
+
+
+def _one_match(session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str) -> str | None:
+    lock_type(session, resource_type)
+    found = matching_ids(session, access, resource_type, criteria, base_url)
+    if len(found) > 1:
+        raise precondition_failed(f"{resource_type}?{criteria.lstrip('?')} matches more than one resource")
+    return found[0] if found else None
+
+
+def create(
+    session: Session, access: AccessContext, resource: dict[str, Any], criteria: str, base_url: str
+) -> repository.Written:
+    """``If-None-Exist``: no match creates; one match returns it unchanged (created False); several: 412."""
+    resource_type = resource["resourceType"]
+    existing = _one_match(session, access, resource_type, criteria, base_url)
+    if existing is not None:
+        return repository.Written(repository.read(session, access, resource_type, existing), created=False)
+    return repository.create(session, access, resource)
+
+
+def update(
+    session: Session,
+    access: AccessContext,
+    resource: dict[str, Any],
+    criteria: str,
+    base_url: str,
+    if_match: str | None = None,
+) -> repository.Written:
+    """``PUT [type]?criteria``: no match creates, one match is updated, several: 412."""
+    resource_type = resource["resourceType"]
+    existing = _one_match(session, access, resource_type, criteria, base_url)
+    given_id = resource.get("id")
+    if existing is None:
+        return repository.create(session, access, resource, given_id)
+    if given_id is not None and given_id != existing:
+        raise bad_request(
+            f"the resource id {given_id!r} is not the id of the match ({existing})", f"{resource_type}.id"
+        )
+    return repository.update(session, access, {**resource, "id": existing}, existing, if_match)
+
+
+def delete(session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str) -> bool:
+    """``DELETE [type]?criteria``: deletes the one match (False when none matches); several: 412."""
+    existing = _one_match(session, access, resource_type, criteria, base_url)
+    if existing is None:
+        return False
+    return repository.delete(session, access, resource_type, existing)
