@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import copy
 import re
-import types
-import typing
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
 from fhirpathpy import evaluate
 
+from fhir_server.fhir import elements
+from fhir_server.fhir.elements import Element
 from fhir_server.fhir.outcomes import FhirError, bad_request
 from fhir_server.fhir.validation import structure_issues
 
@@ -41,60 +39,11 @@ class PatchError(Exception):
         self.code = code
 
 
-# --- the R4 structure --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Element:
-    """One element of a type: its JSON key(s), whether it repeats, and its own type's model (None: primitive)."""
-
-    name: str
-    keys: tuple[str, ...]
-    repeats: bool
-    model: type[Any] | None
-    choice: bool
-
-
-@cache
-def _elements(model: type[Any]) -> dict[str, Element]:
-    """The elements of a fhir.resources model, by FHIR name (a choice element by its plain name)."""
-    found: dict[str, Element] = {}
-    for python_name, info in model.model_fields.items():
-        key = info.alias or python_name
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        if key.startswith("_") or not extra.get("element_property"):
-            continue
-        repeats, child = _shape(info.annotation)
-        choice = extra.get("one_of_many")
-        if isinstance(choice, str) and choice != key:
-            previous = found.get(choice)
-            keys = (*previous.keys, key) if previous else (key,)
-            found[choice] = Element(choice, keys, repeats, None, True)
-        found[key] = Element(key, (key,), repeats, child, False)
-    return found
-
-
-def _shape(annotation: Any) -> tuple[bool, type[Any] | None]:
-    """(repeats, model class) of a field annotation such as ``Optional[List[abc.HumanNameType]]``."""
-    repeats, model = False, None
-    pending = [annotation]
-    while pending:
-        current = pending.pop()
-        origin = typing.get_origin(current)
-        if origin is list:
-            repeats = True
-        if origin in (list, typing.Union, types.UnionType, typing.Annotated):
-            pending.extend(typing.get_args(current)[:1] if origin is typing.Annotated else typing.get_args(current))
-        elif hasattr(current, "get_model_klass"):
-            model = current.get_model_klass()
-    return repeats, model
-
-
 def _element(model: type[Any] | None, name: str) -> Element:
-    element = _elements(model).get(name) if model is not None else None  # type: ignore[arg-type]
-    if element is None:
+    found = elements.element(model, name)
+    if found is None:
         raise PatchError(f"{name!r} is not an element here")
-    return element
+    return found
 
 
 # --- locating elements -------------------------------------------------------------------------------------------
@@ -135,7 +84,7 @@ def _segments(path: str) -> list[str]:
 
 def select(resource: dict[str, Any], path: str) -> list[Node]:
     """The elements of ``resource`` that ``path`` selects, in document order."""
-    model = get_fhir_model_class(resource["resourceType"])
+    model = elements.resource_model(resource["resourceType"])
     segments = _segments(path)
     if segments[0] == resource["resourceType"]:
         segments = segments[1:]
