@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         "tamper-evident but not secret",
     )
 
+    bundle_max_entries: int = Field(
+        1000, ge=1, description="Most entries a batch or transaction Bundle may hold (more: 413)"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

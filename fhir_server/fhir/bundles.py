@@ -1,0 +1,223 @@
+"""Batch and transaction processing (http://hl7.org/fhir/R4/http.html#transaction).
+
+A transaction runs in one database transaction, in the order the specification sets (DELETE, POST, PUT/PATCH,
+GET), after giving every created resource its id and rewriting the references to it (``urn:uuid:`` fullUrls,
+conditional references ``Type?query``); creates go in dependency order so each reference meets an existing target.
+A batch runs each entry on its own, in its own transaction (the router's job), through the same function.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sqlalchemy.orm import Session
+
+from fhir_server.auth.context import AccessContext
+from fhir_server.fhir import conditional, patching, repository
+from fhir_server.fhir.bundle_entries import METHOD_ORDER, Entry
+from fhir_server.fhir.outcomes import (
+    FhirError,
+    Issue,
+    bad_request,
+    informational,
+    operation_outcome,
+    precondition_failed,
+)
+from fhir_server.fhir.search import params
+from fhir_server.fhir.search.service import search
+from mappings.registry import MAPPINGS
+
+
+@dataclass(frozen=True)
+class BundleContext:
+    base_url: str
+    cursor_key: bytes
+    prefer_return: str = "representation"
+
+
+def process(session: Session, access: AccessContext, entries: list[Entry], ctx: BundleContext) -> list[dict[str, Any]]:
+    """The response entries (in Bundle order) of ``entries`` run as one unit; FhirError names the failing entry."""
+    _assign_ids(session, access, entries, ctx)
+    assigned = {e.full_url: f"{e.resource_type}/{e.resource_id}" for e in entries if e.full_url and e.resource_id}
+    for entry in entries:
+        if entry.resource is not None:
+            entry.resource = _rewrite(session, access, entry, entry.resource, assigned, ctx)
+    responses: dict[int, dict[str, Any]] = {}
+    for entry in _in_order(entries, assigned):
+        try:
+            responses[entry.index] = _execute(session, access, entry, ctx)
+        except FhirError as exc:
+            raise _located(exc, entry) from None
+    return [responses[i] for i in sorted(responses)]
+
+
+def _located(exc: FhirError, entry: Entry) -> FhirError:
+    issues = [Issue(i.code, f"{entry.where}: {i.diagnostics}", i.expression, i.severity) for i in exc.issues]
+    return FhirError(exc.status, issues, exc.headers)
+
+
+def _assign_ids(session: Session, access: AccessContext, entries: list[Entry], ctx: BundleContext) -> None:
+    """Give each POST its new id (or its existing match's, ``ifNoneExist``) and each conditional PUT its target."""
+    for entry in entries:
+        try:
+            if entry.method == "POST":
+                found = _match(session, access, entry.resource_type, entry.if_none_exist, ctx)
+                entry.existing = found is not None
+                entry.resource_id = found or str(uuid.uuid4())
+            elif entry.method in {"PUT", "PATCH", "DELETE"} and entry.resource_id is None:
+                if not entry.query:
+                    raise bad_request(
+                        f"{entry.method} needs a resource id or search criteria", f"{entry.where}.request.url"
+                    )
+                found = _match(session, access, entry.resource_type, entry.query, ctx)
+                entry.existing = found is not None
+                entry.resource_id = found or (str(uuid.uuid4()) if entry.method == "PUT" else None)
+        except FhirError as exc:
+            raise _located(exc, entry) from None
+
+
+def _match(
+    session: Session, access: AccessContext, resource_type: str, criteria: str | None, ctx: BundleContext
+) -> str | None:
+    if not criteria:
+        return None
+    conditional.lock_type(session, resource_type)
+    found = conditional.matching_ids(session, access, resource_type, criteria, ctx.base_url)
+    if len(found) > 1:
+        raise precondition_failed(f"{resource_type}?{criteria} matches more than one resource")
+    return found[0] if found else None
+
+
+def _rewrite(
+    session: Session, access: AccessContext, entry: Entry, node: Any, assigned: dict[str, str], ctx: BundleContext
+) -> Any:
+    """``node`` with every reference to a Bundle fullUrl or a conditional reference replaced by ``Type/id``."""
+    if isinstance(node, list):
+        return [_rewrite(session, access, entry, item, assigned, ctx) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {k: _rewrite(session, access, entry, v, assigned, ctx) for k, v in node.items()}
+    reference = node.get("reference")
+    if isinstance(reference, str):
+        if reference in assigned:
+            result["reference"] = assigned[reference]
+        elif "?" in reference and reference.split("?", 1)[0] in MAPPINGS:
+            result["reference"] = _conditional_reference(session, access, reference, ctx)
+    return result
+
+
+def _conditional_reference(session: Session, access: AccessContext, reference: str, ctx: BundleContext) -> str:
+    resource_type, criteria = reference.split("?", 1)
+    found = conditional.matching_ids(session, access, resource_type, criteria, ctx.base_url)
+    if len(found) != 1:
+        count = "no" if not found else "more than one"
+        raise precondition_failed(f"the conditional reference {reference} matches {count} resource")
+    return f"{resource_type}/{found[0]}"
+
+
+def _in_order(entries: list[Entry], assigned: dict[str, str]) -> list[Entry]:
+    """DELETE, then POST (each after the creates it references), PUT/PATCH, GET/HEAD."""
+    ordered = sorted(entries, key=lambda e: METHOD_ORDER[e.method])
+    creates = [e for e in ordered if e.method == "POST" and not e.existing]
+    rest = [e for e in ordered if e not in creates]
+    deletes = [e for e in rest if e.method == "DELETE"]
+    later = [e for e in rest if e.method != "DELETE"]
+    return deletes + _dependency_order(creates) + later
+
+
+def _dependency_order(creates: list[Entry]) -> list[Entry]:
+    by_ref = {f"{e.resource_type}/{e.resource_id}": e for e in creates}
+    done: list[Entry] = []
+    visiting: set[int] = set()
+
+    def visit(entry: Entry) -> None:
+        if entry in done or entry.index in visiting:
+            return  # already placed, or a cycle: keep Bundle order from here
+        visiting.add(entry.index)
+        for target in _references(entry.resource):
+            if target in by_ref and by_ref[target] is not entry:
+                visit(by_ref[target])
+        visiting.discard(entry.index)
+        done.append(entry)
+
+    for entry in creates:
+        visit(entry)
+    return done
+
+
+def _references(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [r for item in node for r in _references(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [r for v in node.values() for r in _references(v)]
+    return [node["reference"], *found] if isinstance(node.get("reference"), str) else found
+
+
+def _execute(session: Session, access: AccessContext, entry: Entry, ctx: BundleContext) -> dict[str, Any]:
+    if entry.method == "DELETE":
+        if entry.resource_id is not None:
+            repository.delete(session, access, entry.resource_type, entry.resource_id, entry.if_match)
+        return {"response": {"status": _status(204)}}
+    if entry.method == "POST":
+        if entry.existing:
+            found = repository.read(session, access, entry.resource_type, entry.resource_id or "")
+            return _written(found, 200, ctx)
+        assert entry.resource is not None
+        written = repository.create(session, access, entry.resource, entry.resource_id)
+        return _written(written.resource, 201, ctx)
+    if entry.method == "PUT":
+        assert entry.resource is not None and entry.resource_id is not None
+        resource = {**entry.resource, "id": entry.resource_id}
+        written = repository.update(session, access, resource, entry.resource_id, entry.if_match)
+        return _written(written.resource, 201 if written.created else 200, ctx)
+    if entry.method == "PATCH":
+        assert entry.patch is not None and entry.resource_id is not None
+        written = patching.patch(session, access, entry.resource_type, entry.resource_id, entry.patch, entry.if_match)
+        return _written(written.resource, 200, ctx)
+    return _get(session, access, entry, ctx)
+
+
+def _get(session: Session, access: AccessContext, entry: Entry, ctx: BundleContext) -> dict[str, Any]:
+    if entry.resource_id is None:
+        query = params.parse(entry.resource_type, parse_qsl(entry.query, keep_blank_values=True))
+        url = f"{ctx.base_url}/{entry.resource_type}"
+        bundle = search(session, access, query, ctx.base_url, url, ctx.cursor_key)
+        return {"resource": bundle, "response": {"status": _status(200)}}
+    if entry.version_id is not None:
+        found = repository.vread(session, access, entry.resource_type, entry.resource_id, entry.version_id)
+    else:
+        found = repository.read(session, access, entry.resource_type, entry.resource_id)
+    return _written(found, 200, ctx, always_resource=True)
+
+
+def _written(
+    resource: dict[str, Any], status: int, ctx: BundleContext, always_resource: bool = False
+) -> dict[str, Any]:
+    meta = resource["meta"]
+    response = {
+        "status": _status(status),
+        "location": f"{resource['resourceType']}/{resource['id']}/_history/{meta['versionId']}",
+        "etag": f'W/"{meta["versionId"]}"',
+        "lastModified": meta["lastUpdated"],
+    }
+    entry: dict[str, Any] = {"fullUrl": f"{ctx.base_url}/{resource['resourceType']}/{resource['id']}"}
+    if always_resource or ctx.prefer_return == "representation":
+        entry["resource"] = resource
+    elif ctx.prefer_return == "OperationOutcome":
+        response["outcome"] = informational(f"{resource['resourceType']}/{resource['id']} stored")
+    entry["response"] = response
+    return entry
+
+
+def _status(code: int) -> str:
+    return f"{code} {HTTPStatus(code).phrase}"
+
+
+def failed_entry(exc: FhirError) -> dict[str, Any]:
+    """The response entry of a batch entry that failed."""
+    return {"response": {"status": _status(exc.status), "outcome": operation_outcome(exc.issues)}}

@@ -1,0 +1,41 @@
+"""batch/transaction: ``POST [base]`` with a Bundle (http://hl7.org/fhir/R4/http.html#transaction).
+
+A transaction commits whole or not at all: any entry's failure answers that entry's error status with an
+OperationOutcome naming it. A batch runs each entry in its own transaction and reports each outcome in its
+response entry. Bundles longer than ``FHIR_SERVER_BUNDLE_MAX_ENTRIES`` answer 413.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access
+from fhir_server.fhir import cursors, unit_of_work
+from fhir_server.fhir.bundle_entries import parse_bundle
+from fhir_server.fhir.bundles import BundleContext, failed_entry, process
+from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, check_content_type, is_pretty
+from fhir_server.fhir.outcomes import FhirError
+from fhir_server.fhir.validation import parse_json
+
+
+async def batch_or_transaction(request: Request, access: Access) -> Response:
+    """Routed at the base itself by fhir_server.fhir.routes (an included router cannot have an empty path)."""
+    check_accept(request)
+    check_content_type(request)
+    settings = request.app.state.settings
+    kind, entries = parse_bundle(parse_json(await request.body()), settings.bundle_max_entries)
+    ctx = BundleContext(settings.base_url, cursors.signing_key(settings), Prefer.parse(request).return_)
+    if kind == "transaction":
+        responses = await unit_of_work.write(request, process, access, entries, ctx)
+    else:
+        responses = []
+        for entry in entries:
+            try:
+                responses.extend(await unit_of_work.write(request, process, access, [entry], ctx))
+            except FhirError as exc:
+                responses.append(failed_entry(exc))
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}
+    return FhirResponse(bundle, pretty=is_pretty(request))

@@ -1,0 +1,191 @@
+"""Batch and transaction Bundles (http://hl7.org/fhir/R4/http.html#transaction)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_server.app import create_app
+from fhir_server.settings import load_settings
+
+JSON = {"Content-Type": "application/fhir+json"}
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    settings = load_settings(database_url=database_url, log_level="warning", bundle_max_entries=5)
+    with TestClient(create_app(settings)) as client:
+        client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Clinic"}, headers=JSON)
+        yield client
+
+
+def bundle(kind: str, *entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
+
+
+def post(resource: dict[str, Any], full_url: str | None = None, if_none_exist: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"resource": resource, "request": {"method": "POST", "url": resource["resourceType"]}}
+    if full_url:
+        entry["fullUrl"] = full_url
+    if if_none_exist:
+        entry["request"]["ifNoneExist"] = if_none_exist
+    return entry
+
+
+def patient(value: str, family: str = "Doe") -> dict[str, Any]:
+    return {"resourceType": "Patient", "identifier": [{"system": "urn:ids", "value": value}], "name": [{"family": family}]}
+
+
+def practitioner() -> dict[str, Any]:
+    return {"resourceType": "Practitioner", "name": [{"family": "Hart", "given": ["Amelia"]}]}
+
+
+def appointment(patient_ref: str, practitioner_ref: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "start": "2026-12-01T09:00:00Z",
+        "end": "2026-12-01T09:30:00Z",
+        "participant": [
+            {"actor": {"reference": patient_ref}, "status": "accepted"},
+            {"actor": {"reference": practitioner_ref}, "status": "accepted"},
+        ],
+    }
+
+
+def test_transaction_resolves_urn_uuid_references_in_dependency_order(client: TestClient) -> None:
+    body = bundle(
+        "transaction",
+        post(appointment("urn:uuid:p-1", "urn:uuid:d-1"), "urn:uuid:a-1"),  # listed before its targets
+        post(patient("T1"), "urn:uuid:p-1"),
+        post(practitioner(), "urn:uuid:d-1"),
+    )
+    response = client.post("/fhir", json=body, headers=JSON)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["type"] == "transaction-response"
+    statuses = [e["response"]["status"] for e in result["entry"]]
+    assert statuses == ["201 Created"] * 3
+    stored = result["entry"][0]["resource"]
+    patient_id = result["entry"][1]["resource"]["id"]
+    assert stored["participant"][0]["actor"]["reference"] == f"Patient/{patient_id}"
+    assert result["entry"][1]["response"]["location"].startswith(f"Patient/{patient_id}/_history/1")
+
+
+def test_a_failing_entry_rolls_back_the_whole_transaction(client: TestClient) -> None:
+    body = bundle(
+        "transaction",
+        post(patient("T2"), "urn:uuid:p-2"),
+        {"request": {"method": "DELETE", "url": "Patient/does-not-exist"}},
+    )
+    response = client.post("/fhir", json=body, headers=JSON)
+    assert response.status_code == 404
+    assert response.json()["issue"][0]["diagnostics"].startswith("Bundle.entry[1]")
+    assert client.get("/fhir/Patient", params={"identifier": "urn:ids|T2"}).json()["total"] == 0
+
+
+def test_transaction_conditional_create_and_conditional_reference(client: TestClient) -> None:
+    client.post("/fhir/Patient", json=patient("T3"), headers=JSON)
+    body = bundle(
+        "transaction",
+        post(patient("T3", "Ignored"), "urn:uuid:p-3", if_none_exist="identifier=urn:ids|T3"),
+        post(practitioner(), "urn:uuid:d-3"),
+        post(appointment("Patient?identifier=urn:ids|T3", "urn:uuid:d-3")),
+    )
+    response = client.post("/fhir", json=body, headers=JSON)
+    assert response.status_code == 200, response.text
+    entries = response.json()["entry"]
+    assert entries[0]["response"]["status"] == "200 OK"
+    assert entries[0]["resource"]["name"][0]["family"] == "Doe"
+    assert entries[2]["resource"]["participant"][0]["actor"]["reference"] == f"Patient/{entries[0]['resource']['id']}"
+
+
+def test_transaction_processes_deletes_before_creates_and_gets_last(client: TestClient) -> None:
+    old = client.post("/fhir/Patient", json=patient("T4"), headers=JSON).json()
+    body = bundle(
+        "transaction",
+        {"request": {"method": "GET", "url": f"Patient/{old['id']}"}},
+        post(patient("T4-new")),
+        {"request": {"method": "DELETE", "url": f"Patient/{old['id']}"}},
+    )
+    response = client.post("/fhir", json=body, headers=JSON)
+    # the GET runs after the DELETE, so it fails and the transaction fails with it
+    assert response.status_code == 410
+
+
+def test_transaction_put_with_if_match_and_patch(client: TestClient) -> None:
+    created = client.post("/fhir/Patient", json=patient("T5"), headers=JSON).json()
+    patch = [{"op": "replace", "path": "/name/0/family", "value": "Patched"}]
+    body = bundle(
+        "transaction",
+        {"resource": {**patient("T5", "Put"), "id": created["id"]},
+         "request": {"method": "PUT", "url": f"Patient/{created['id']}", "ifMatch": 'W/"1"'}},
+        {"resource": {"resourceType": "Binary", "contentType": "application/json-patch+json",
+                      "data": base64.b64encode(orjson.dumps(patch)).decode()},
+         "request": {"method": "PATCH", "url": f"Patient/{created['id']}"}},
+    )
+    response = client.post("/fhir", json=body, headers=JSON)
+    assert response.status_code == 200, response.text
+    current = client.get(f"/fhir/Patient/{created['id']}").json()
+    assert current["name"][0]["family"] == "Patched"
+    assert current["meta"]["versionId"] == "3"
+
+
+def test_transaction_if_match_conflict_is_412(client: TestClient) -> None:
+    created = client.post("/fhir/Patient", json=patient("T6"), headers=JSON).json()
+    body = bundle(
+        "transaction",
+        {"resource": {**patient("T6"), "id": created["id"]},
+         "request": {"method": "PUT", "url": f"Patient/{created['id']}", "ifMatch": 'W/"9"'}},
+    )
+    assert client.post("/fhir", json=body, headers=JSON).status_code == 412
+
+
+def test_batch_entries_succeed_or_fail_on_their_own(client: TestClient) -> None:
+    body = bundle(
+        "batch",
+        post(patient("B1")),
+        {"request": {"method": "GET", "url": "Patient/nope"}},
+        post({"resourceType": "Patient", "gender": "female"}),  # no name: the server needs one
+        {"request": {"method": "GET", "url": "Patient?identifier=urn:ids|B1"}},
+    )
+    response = client.post("/fhir", json=body, headers=JSON)
+    assert response.status_code == 200
+    entries = response.json()["entry"]
+    assert [e["response"]["status"] for e in entries] == ["201 Created", "404 Not Found",
+                                                         "422 Unprocessable Entity", "200 OK"]
+    assert entries[1]["response"]["outcome"]["resourceType"] == "OperationOutcome"
+    assert entries[3]["resource"]["total"] == 1
+
+
+def test_too_many_entries_is_413(client: TestClient) -> None:
+    body = bundle("batch", *[post(patient(f"X{i}")) for i in range(6)])
+    response = client.post("/fhir", json=body, headers=JSON)
+    assert response.status_code == 413
+    assert response.json()["issue"][0]["code"] == "too-costly"
+
+
+@pytest.mark.parametrize(
+    ("body", "expression"),
+    [
+        ({"resourceType": "Patient"}, "Bundle"),
+        ({"resourceType": "Bundle", "type": "collection"}, "Bundle.type"),
+        ({"resourceType": "Bundle", "type": "batch", "entry": [{"resource": {"resourceType": "Patient"}}]},
+         "Bundle.entry[0].request"),
+        ({"resourceType": "Bundle", "type": "transaction",
+          "entry": [{"request": {"method": "POST", "url": "Patient"}}]}, "Bundle.entry[0].resource"),
+        ({"resourceType": "Bundle", "type": "transaction",
+          "entry": [{"request": {"method": "GET", "url": "Nonsense/1"}}]}, None),
+    ],
+)
+def test_malformed_bundles_are_refused(client: TestClient, body: dict[str, Any], expression: str | None) -> None:
+    response = client.post("/fhir", json=body, headers=JSON)
+    assert 400 <= response.status_code < 500
+    issue = response.json()["issue"][0]
+    if expression:
+        assert issue["expression"] == [expression]
