@@ -1,0 +1,51 @@
+"""read and search of the published definitions (ConceptMap, StructureDefinition, OperationDefinition;
+http://hl7.org/fhir/R4/http.html#read, #search). They are read-only: every write answers 405."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from fhir_server.fhir import published
+from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty, resource_response
+from fhir_server.fhir.outcomes import FhirError
+from fhir_server.fhir.search.bundle import link, searchset
+from fhir_server.fhir.search.params import SearchQuery
+
+router = APIRouter()
+
+
+async def read(request: Request, resource_id: str) -> Response:
+    check_accept(request)
+    resource_type = request.url.path.rstrip("/").split("/")[-2]
+    return resource_response(request, published.read(resource_type, resource_id))
+
+
+async def search(request: Request) -> Response:
+    check_accept(request)
+    resource_type = request.url.path.rstrip("/").split("/")[-1]
+    pairs = request.query_params.multi_items()
+    matches = published.search(resource_type, pairs)
+    base_url: str = request.app.state.settings.base_url
+    query = SearchQuery(resource_type, count=len(matches), canonical=[p for p in pairs if p[0] in published.SEARCHABLE])
+    self_link = link(f"{base_url}/{resource_type}", query.canonical)
+    bundle = searchset(base_url, query, matches, [], len(matches), {"self": self_link}, [])
+    return FhirResponse(bundle, pretty=is_pretty(request))
+
+
+async def read_only(request: Request) -> Response:
+    message = f"{request.url.path} is read-only: the server publishes it, clients cannot change it"
+    raise FhirError.of(405, "not-supported", message)
+
+
+async def read_only_instance(request: Request, resource_id: str) -> Response:
+    return await read_only(request)
+
+
+for _type in published.PUBLISHED_TYPES:
+    router.add_api_route(f"/{_type}", search, methods=["GET"], summary=f"search {_type}")
+    router.add_api_route(f"/{_type}/{{resource_id}}", read, methods=["GET"], summary=f"read {_type}")
+    router.add_api_route(f"/{_type}", read_only, methods=["POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+    router.add_api_route(
+        f"/{_type}/{{resource_id}}", read_only_instance, methods=["PUT", "DELETE", "PATCH"], include_in_schema=False
+    )
