@@ -140,12 +140,14 @@ def _quantities(param: SearchParameter, value: Any) -> Iterator[Row]:
 
 
 def _decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    """A JSON number (fhirpathpy gives decimals as Decimal) or numeric string as a Decimal; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    return number if number.is_finite() else None
 
 
 def _uris(param: SearchParameter, value: Any) -> Iterator[Row]:
