@@ -1,9 +1,10 @@
 """The server's CapabilityStatement, generated from what is really routed (http://hl7.org/fhir/R4/capabilitystatement.html).
 
 Interactions and operations are read off the application's routes (its OpenAPI paths): a method and path pattern under
-``/fhir`` tell which interaction it serves (``PUT /{type}/{id}`` is ``update``), a ``$name`` path segment an
-operation. Search parameters come from the search registry when search is present. Conditional interactions are
-announced only when :data:`CONDITIONAL` says so: switching one on is one line there.
+``/fhir`` tell which interaction it serves (``PUT /{type}/{id}`` is ``update``, ``PUT /{type}`` conditional update),
+a ``$name`` path segment an operation. Conditional create (an ``If-None-Exist`` header, no route of its own) is
+announced when :mod:`fhir_server.fhir.conditional` provides it; conditional read (``If-None-Match`` and
+``If-Modified-Since``) comes with read. Search parameters come from the search registry when search is present.
 """
 
 from __future__ import annotations
@@ -34,13 +35,9 @@ TYPE_INTERACTIONS = (
     "search-type",
 )
 SYSTEM_INTERACTIONS = ("transaction", "batch", "search-system", "history-system")
-CONDITIONAL: dict[str, Any] = {
-    "conditionalCreate": False,
-    "conditionalRead": "not-supported",
-    "conditionalUpdate": False,
-    "conditionalDelete": "not-supported",
-}
-"""The conditional interactions of http://hl7.org/fhir/R4/http.html#cond-update: none is implemented yet."""
+CONDITIONAL_UPDATE = "conditional-update"
+CONDITIONAL_DELETE = "conditional-delete"
+"""Pseudo-interactions for the routes of conditional update and delete (not listed as interactions)."""
 
 _RESOURCE_OPERATIONS = frozenset({"validate", "meta", "meta-add", "meta-delete", "convert", "graph", "graphql"})
 _STARTED = fhir_instant(utcnow())
@@ -56,6 +53,8 @@ _PATTERNS: dict[tuple[str, tuple[str, ...]], str] = {
     ("POST", (_P,)): "create",
     ("GET", (_P,)): "search-type",
     ("POST", (_P, "_search")): "search-type",
+    ("PUT", (_P,)): CONDITIONAL_UPDATE,
+    ("DELETE", (_P,)): CONDITIONAL_DELETE,
     ("GET", ("_history",)): "history-system",
     ("GET", ()): "search-system",
     ("GET", ("_search",)): "search-system",
@@ -185,7 +184,7 @@ def _resource(
         "versioning": "versioned-update" if "update" in interactions else "versioned",
         "readHistory": "vread" in interactions,
         "updateCreate": "update" in interactions,
-        **CONDITIONAL,
+        **conditional_support(interactions),
     }
     if "search-type" in interactions and search_parameters is not None:
         resource["searchParam"] = search_parameters(resource_type)
@@ -195,6 +194,23 @@ def _resource(
             {"name": name, "definition": operation_definition(name, resource_type)} for name in sorted(operations)
         ]
     return resource
+
+
+def conditional_support(interactions: set[str]) -> dict[str, Any]:
+    """The conditional flags of a type (http://hl7.org/fhir/R4/http.html#ccreate, #cond-update, #cdelete)."""
+    return {
+        "conditionalCreate": "create" in interactions and _provides("fhir_server.fhir.conditional", "create"),
+        "conditionalRead": "full-support" if "read" in interactions else "not-supported",
+        "conditionalUpdate": CONDITIONAL_UPDATE in interactions,
+        "conditionalDelete": "single" if CONDITIONAL_DELETE in interactions else "not-supported",
+    }
+
+
+def _provides(module: str, name: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), name)
+    except ImportError:
+        return False
 
 
 def search_registry() -> Callable[[str], list[dict[str, Any]]] | None:

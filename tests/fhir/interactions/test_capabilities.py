@@ -57,13 +57,14 @@ def test_interactions_are_listed_in_the_value_sets_order(statement: dict[str, An
         assert codes == sorted(codes, key=capability_statement.TYPE_INTERACTIONS.index)
 
 
-def test_versioning_and_history_are_announced_but_no_conditional_interaction(statement: dict[str, Any]) -> None:
+def test_versioning_history_and_conditional_interactions_are_announced(statement: dict[str, Any]) -> None:
     patient = _resources(statement)["Patient"]
     assert patient["versioning"] == "versioned-update"
     assert patient["readHistory"] is True
     assert patient["updateCreate"] is True
-    assert patient["conditionalCreate"] is False and patient["conditionalUpdate"] is False
-    assert patient["conditionalDelete"] == "not-supported" and patient["conditionalRead"] == "not-supported"
+    assert patient["conditionalRead"] == "full-support"
+    assert patient["conditionalCreate"] is True and patient["conditionalUpdate"] is True
+    assert patient["conditionalDelete"] == "single"
     assert {"code": "history-system"} in statement["rest"][0]["interaction"]
 
 
@@ -95,12 +96,17 @@ _REQUESTS: dict[str, tuple[str, str]] = {
     "create": ("POST", "{type}"),
     "search-type": ("GET", "{type}"),
 }
+_CONDITIONAL_REQUESTS = {
+    "conditionalUpdate": ("PUT", "{type}?_id=unknown"),
+    "conditionalDelete": ("DELETE", "{type}?_id=x"),
+}
 
 
 def test_every_announced_interaction_is_really_routed(client: TestClient, statement: dict[str, Any]) -> None:
     for resource in _resources(statement).values():
-        for code in _codes(resource):
-            method, path = _REQUESTS[code]
+        conditional = [flag for flag in _CONDITIONAL_REQUESTS if resource[flag] not in (False, "not-supported")]
+        for code in _codes(resource) + conditional:
+            method, path = {**_REQUESTS, **_CONDITIONAL_REQUESTS}[code]
             response = client.request(method, "/fhir/" + path.format(type=resource["type"]), json={})
             assert response.status_code != 405, (code, resource["type"])
             diagnostics = response.json()["issue"][0]["diagnostics"] if response.status_code >= 400 else ""
@@ -151,6 +157,8 @@ def test_only_routed_interactions_are_announced() -> None:
     patient = _resources(statement)["Patient"]
     assert _codes(patient) == ["read", "update"]
     assert patient["readHistory"] is False
+    assert patient["conditionalCreate"] is False and patient["conditionalUpdate"] is False
+    assert patient["conditionalDelete"] == "not-supported"
     assert "interaction" not in statement["rest"][0]
     assert "patchFormat" not in statement
 
