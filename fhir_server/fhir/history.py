@@ -127,11 +127,21 @@ def parse_date_range(value: str, parameter: str) -> tuple[datetime, datetime]:
         )
     except ValueError as exc:
         raise bad_request(f"{parameter}: {value!r} is not a real date ({exc})", parameter) from None
-    if parts["zone"] not in (None, "Z"):
-        sign = 1 if parts["zone"][0] == "+" else -1
-        hours, minutes = parts["zone"][1:].split(":")
-        low -= sign * timedelta(hours=int(hours), minutes=int(minutes))
-    return low, low + _span(parts, low)
+    try:
+        low -= _offset(parts["zone"])
+    except OverflowError:
+        low = datetime.min.replace(tzinfo=UTC)
+    try:
+        return low, low + _span(parts, low)
+    except (ValueError, OverflowError):  # a range reaching past year 9999
+        return low, datetime.max.replace(tzinfo=UTC)
+
+
+def _offset(zone: str | None) -> timedelta:
+    if zone is None or zone == "Z":
+        return timedelta(0)
+    hours, minutes = zone[1:].split(":")
+    return (1 if zone[0] == "+" else -1) * timedelta(hours=int(hours), minutes=int(minutes))
 
 
 def _span(parts: dict[str, str | None], low: datetime) -> timedelta:

@@ -273,5 +273,10 @@ def test_history_is_json_only(client: TestClient) -> None:
     assert _outcome(client.get("/fhir/_history", params={"_format": "xml"}), 406)["code"] == "not-supported"
 
 
+@pytest.mark.parametrize("params", [{"_at": "9999-12"}, {"_at": "9999"}, {"_since": "0001-01-01T00:00:00+14:00"}])
+def test_dates_at_the_edges_of_the_calendar_are_served(client: TestClient, params: dict[str, str]) -> None:
+    assert client.get("/fhir/_history", params=params).status_code == 200
+
+
 def test_pretty_history_is_indented(client: TestClient) -> None:
     assert "\n  " in client.get("/fhir/_history", params={"_pretty": "true"}).text
