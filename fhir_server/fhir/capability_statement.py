@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_server.db.types import utcnow
+from fhir_server.fhir import elements
 from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH
 from fhir_server.settings import Settings
 from mappings import CANONICAL_BASE
@@ -108,10 +109,21 @@ def _classify(found: Routed, method: str, segments: tuple[str, ...], summary: st
 
 
 def _types_of(segment: str) -> list[str]:
-    """The served types a path's first segment stands for: all for a parameter, else the one it names."""
+    """The types a path's first segment stands for: every mapped type for a parameter, else the R4 resource type
+    it names (such as the published ConceptMaps)."""
     if segment.startswith("{"):
         return list(MAPPINGS)
-    return [segment] if segment in MAPPINGS else []
+    return [segment] if segment in MAPPINGS or _is_resource_type(segment) else []
+
+
+def _is_resource_type(name: str) -> bool:
+    if not name[:1].isupper():
+        return False
+    try:
+        elements.resource_model(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _add_operation(found: Routed, before: tuple[str, ...], name: str) -> None:
@@ -181,10 +193,10 @@ def _resource(
         "type": resource_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
         "interaction": [{"code": code} for code in TYPE_INTERACTIONS if code in interactions],
-        "versioning": "versioned-update" if "update" in interactions else "versioned",
+        "versioning": _versioning(interactions),
         "readHistory": "vread" in interactions,
         "updateCreate": "update" in interactions,
-        **conditional_support(interactions),
+        **conditional_support(interactions, mapped=resource_type in MAPPINGS),
     }
     if "search-type" in interactions and search_parameters is not None:
         resource["searchParam"] = search_parameters(resource_type)
@@ -196,11 +208,20 @@ def _resource(
     return resource
 
 
-def conditional_support(interactions: set[str]) -> dict[str, Any]:
-    """The conditional flags of a type (http://hl7.org/fhir/R4/http.html#ccreate, #cond-update, #cdelete)."""
+def _versioning(interactions: set[str]) -> str:
+    if "update" in interactions:
+        return "versioned-update"
+    return "versioned" if "vread" in interactions else "no-version"
+
+
+def conditional_support(interactions: set[str], mapped: bool = True) -> dict[str, Any]:
+    """The conditional flags of a type (http://hl7.org/fhir/R4/http.html#ccreate, #cond-update, #cdelete).
+
+    Conditional read is the generic read's (``mapped`` types): other types' own read routes do not claim it.
+    """
     return {
         "conditionalCreate": "create" in interactions and _provides("fhir_server.fhir.conditional", "create"),
-        "conditionalRead": "full-support" if "read" in interactions else "not-supported",
+        "conditionalRead": "full-support" if mapped and "read" in interactions else "not-supported",
         "conditionalUpdate": CONDITIONAL_UPDATE in interactions,
         "conditionalDelete": "single" if CONDITIONAL_DELETE in interactions else "not-supported",
     }

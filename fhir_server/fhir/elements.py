@@ -28,7 +28,10 @@ class Element:
 
 def resource_model(resource_type: str) -> type[Any]:
     """The model of a resource type; KeyError when R4 has no such type."""
-    model: type[Any] = get_fhir_model_class(resource_type)
+    try:
+        model: type[Any] = get_fhir_model_class(resource_type)
+    except (ValueError, AttributeError, KeyError):
+        raise KeyError(resource_type) from None
     return model
 
 

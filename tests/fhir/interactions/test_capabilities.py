@@ -43,8 +43,8 @@ def test_metadata_is_a_valid_r4_capability_statement(statement: dict[str, Any], 
 
 def test_every_served_type_is_announced_with_its_routed_interactions(statement: dict[str, Any]) -> None:
     resources = _resources(statement)
-    assert set(resources) == set(MAPPINGS)
-    for resource in resources.values():
+    assert set(MAPPINGS) <= set(resources)
+    for resource in (resources[resource_type] for resource_type in MAPPINGS):
         assert {"read", "vread", "update", "delete", "create", "history-instance", "history-type"} <= set(
             _codes(resource)
         )
@@ -166,6 +166,15 @@ def test_only_routed_interactions_are_announced() -> None:
 def test_a_route_for_one_literal_type_announces_that_type_only() -> None:
     statement = _build({"/fhir/Patient/{resource_id}": _GET, "/fhir/Spaceship/{resource_id}": _GET})
     assert list(_resources(statement)) == ["Patient"]
+
+
+def test_a_read_only_type_outside_the_mappings_is_announced_as_such() -> None:
+    statement = _build({"/fhir/ConceptMap/{resource_id}": _GET, "/fhir/ConceptMap": _GET})
+    concept_map = _resources(statement)["ConceptMap"]
+    assert _codes(concept_map) == ["read", "search-type"]
+    assert concept_map["versioning"] == "no-version" and concept_map["updateCreate"] is False
+    assert concept_map["conditionalRead"] == "not-supported" and concept_map["conditionalCreate"] is False
+    CapabilityStatement.model_validate(statement)
 
 
 def test_operations_are_discovered_from_dollar_segments() -> None:
