@@ -142,7 +142,7 @@ def criterion(resource_type: str, name: str, raw: str) -> Criterion:
     if dot:
         return _chain(resource_type, param, modifier or None, rest, raw, name)
     given = modifier or None
-    type_modifier = param.type == "reference" and given in param.targets and given in MAPPINGS
+    type_modifier = param.type == "reference" and given in param.targets  # :Type, served or not (only chains resolve)
     if given is not None and given not in MODIFIERS[param.type] and not type_modifier:
         raise bad_request(
             f"modifier :{given} is not supported on {param.type} parameter {code!r}", name, code="not-supported"
