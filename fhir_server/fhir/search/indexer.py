@@ -64,7 +64,7 @@ def _tokens(param: SearchParameter, value: Any) -> Iterator[Row]:
     if isinstance(value, bool):
         yield {"system": None, "code": "true" if value else "false", "text": None}
     elif isinstance(value, str | int):
-        yield {"system": None, "code": str(value), "text": None}
+        yield {"system": param.system, "code": str(value), "text": None}
     elif isinstance(value, dict):
         yield from _dict_tokens(param, value)
 

@@ -14,11 +14,14 @@ from typing import Any
 
 import orjson
 
+from fhir_server.fhir.bindings import required_bindings
+from fhir_server.fhir.structure import children
 from fhir_server.paths import project_dir
 from mappings.registry import MAPPINGS
 
 SUPPORTED_TYPES = frozenset({"string", "token", "date", "reference", "uri", "number", "quantity"})
 _RESOLVE_IS = re.compile(r"resolve\(\)\s+is\s+([A-Z][A-Za-z]+)")
+_PLAIN_PATH = re.compile(r"[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+")
 _UNSUPPORTED_CODES = frozenset({"_text", "_content", "_query", "_list", "_has", "_type", "_filter"})
 
 
@@ -32,6 +35,8 @@ class SearchParameter:
     url: str
     targets: tuple[str, ...]
     modifiers: tuple[str, ...] = ()
+    system: str | None = None
+    """The implicit code system of a token on a ``code`` element (its required ValueSet's one CodeSystem)."""
 
     def to_capability(self) -> dict[str, Any]:
         return {"name": self.code, "definition": self.url, "type": self.type}
@@ -47,6 +52,27 @@ def _parts_for(resource_type: str, expression: str) -> str | None:
                 part = part.replace(f"{head}.", f"{resource_type}.", 1)
             parts.append(part)
     return " | ".join(parts) if parts else None
+
+
+def _implicit_system(resource_type: str, expression: str) -> str | None:
+    """The code system a ``code`` element's values belong to: "the system is implicit" for the data type code
+    (http://hl7.org/fhir/R4/search.html#token), known when a required binding draws on exactly one CodeSystem.
+    Only plain element paths (``Patient.gender``, ``Patient.address.use``) are followed."""
+    if not _PLAIN_PATH.fullmatch(expression):
+        return None
+    owner, parent, found = resource_type, resource_type, None
+    for name in expression.split(".")[1:]:
+        found = children(owner, parent).get(name)
+        if found is None:
+            return None
+        element, type_code = found
+        nested = type_code in {"BackboneElement", "Element"}
+        owner, parent = (owner, element.path) if nested else (type_code, type_code)
+    if found is None or found[1] != "code":
+        return None
+    binding = required_bindings().by_path.get(found[0].path)
+    systems = {system for system, _ in binding.concepts} if binding else set()
+    return systems.pop() if len(systems) == 1 else None
 
 
 def _rewrite_resolve(expression: str) -> str:
@@ -80,6 +106,7 @@ def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
             expression=_rewrite_resolve(expression),
             url=definition["url"],
             targets=tuple(definition.get("target", ())),
+            system=_implicit_system(resource_type, expression) if definition["type"] == "token" else None,
         )
     return found
 
