@@ -7,6 +7,7 @@ it began (see fhir_server.fhir.search.sql). Runs inside the writing transaction,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -36,6 +37,7 @@ Row = dict[str, Any]
 INDEX_TABLES = (SearchString, SearchToken, SearchDate, SearchReference, SearchNumber, SearchQuantity, SearchUri)
 SNAPSHOT_LIFETIME = timedelta(hours=1)
 """How long the index rows of a superseded version are kept for searches paged since before it was replaced."""
+_HISTORY = re.compile(r"/_history/[^/]*$")
 _NOT_INDEXED = frozenset({"_id", "_lastUpdated"})  # searched on resource_history's own columns
 
 
@@ -73,9 +75,9 @@ def _dict_tokens(param: SearchParameter, value: dict[str, Any]) -> Iterator[Row]
     text = value.get("text")
     if "coding" in value or ("text" in value and "value" not in value and "code" not in value):
         for coding in value.get("coding", []):
-            yield _token(coding.get("system"), coding.get("code"), coding.get("display") or text)
-        if text and not value.get("coding"):
-            yield _token(None, None, text)
+            yield _token(coding.get("system"), coding.get("code"), coding.get("display"))
+        if isinstance(text, str) and text:
+            yield _token(None, None, text)  # :text matches CodeableConcept.text as well as each Coding.display
     elif "code" in value:
         yield _token(value.get("system"), value["code"], value.get("display"))
     elif "value" in value:
@@ -118,6 +120,7 @@ def _references(param: SearchParameter, value: Any) -> Iterator[Row]:
         }
     if not isinstance(reference, str) or reference.startswith(("#", "urn:")):
         return
+    reference = _HISTORY.sub("", reference)  # Patient/1/_history/2 is a reference to Patient/1 too
     parts = reference.split("/")
     local = len(parts) >= 2 and parts[-2][:1].isupper()
     if "://" not in reference and local:
@@ -182,7 +185,8 @@ def index_rows(resource: dict[str, Any]) -> dict[type[Any], list[Row]]:
 
 def index_version(session: Session, version: NewVersion) -> None:
     """Store the index rows of a new version and drop those of versions no paged search can still see."""
-    _prune(session, version.resource_type, version.resource_id, utcnow() - SNAPSHOT_LIFETIME)
+    if version.method != "create":  # a new resource has no older versions to prune
+        _prune(session, version.resource_type, version.resource_id, utcnow() - SNAPSHOT_LIFETIME)
     if version.resource is None:
         return
     key = {"resource_type": version.resource_type, "resource_id": version.resource_id, "version_id": version.version_id}

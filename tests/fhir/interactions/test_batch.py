@@ -38,7 +38,11 @@ def post(resource: dict[str, Any], full_url: str | None = None, if_none_exist: s
 
 
 def patient(value: str, family: str = "Doe") -> dict[str, Any]:
-    return {"resourceType": "Patient", "identifier": [{"system": "urn:ids", "value": value}], "name": [{"family": family}]}
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:ids", "value": value}],
+        "name": [{"family": family}],
+    }
 
 
 def practitioner() -> dict[str, Any]:
@@ -123,11 +127,18 @@ def test_transaction_put_with_if_match_and_patch(client: TestClient) -> None:
     patch = [{"op": "replace", "path": "/name/0/family", "value": "Patched"}]
     body = bundle(
         "transaction",
-        {"resource": {**patient("T5", "Put"), "id": created["id"]},
-         "request": {"method": "PUT", "url": f"Patient/{created['id']}", "ifMatch": 'W/"1"'}},
-        {"resource": {"resourceType": "Binary", "contentType": "application/json-patch+json",
-                      "data": base64.b64encode(orjson.dumps(patch)).decode()},
-         "request": {"method": "PATCH", "url": f"Patient/{created['id']}"}},
+        {
+            "resource": {**patient("T5", "Put"), "id": created["id"]},
+            "request": {"method": "PUT", "url": f"Patient/{created['id']}", "ifMatch": 'W/"1"'},
+        },
+        {
+            "resource": {
+                "resourceType": "Binary",
+                "contentType": "application/json-patch+json",
+                "data": base64.b64encode(orjson.dumps(patch)).decode(),
+            },
+            "request": {"method": "PATCH", "url": f"Patient/{created['id']}"},
+        },
     )
     response = client.post("/fhir", json=body, headers=JSON)
     assert response.status_code == 200, response.text
@@ -140,8 +151,10 @@ def test_transaction_if_match_conflict_is_412(client: TestClient) -> None:
     created = client.post("/fhir/Patient", json=patient("T6"), headers=JSON).json()
     body = bundle(
         "transaction",
-        {"resource": {**patient("T6"), "id": created["id"]},
-         "request": {"method": "PUT", "url": f"Patient/{created['id']}", "ifMatch": 'W/"9"'}},
+        {
+            "resource": {**patient("T6"), "id": created["id"]},
+            "request": {"method": "PUT", "url": f"Patient/{created['id']}", "ifMatch": 'W/"9"'},
+        },
     )
     assert client.post("/fhir", json=body, headers=JSON).status_code == 412
 
@@ -157,8 +170,12 @@ def test_batch_entries_succeed_or_fail_on_their_own(client: TestClient) -> None:
     response = client.post("/fhir", json=body, headers=JSON)
     assert response.status_code == 200
     entries = response.json()["entry"]
-    assert [e["response"]["status"] for e in entries] == ["201 Created", "404 Not Found",
-                                                         "422 Unprocessable Entity", "200 OK"]
+    assert [e["response"]["status"] for e in entries] == [
+        "201 Created",
+        "404 Not Found",
+        "422 Unprocessable Entity",
+        "200 OK",
+    ]
     assert entries[1]["response"]["outcome"]["resourceType"] == "OperationOutcome"
     assert entries[3]["resource"]["total"] == 1
 
@@ -175,12 +192,26 @@ def test_too_many_entries_is_413(client: TestClient) -> None:
     [
         ({"resourceType": "Patient"}, "Bundle"),
         ({"resourceType": "Bundle", "type": "collection"}, "Bundle.type"),
-        ({"resourceType": "Bundle", "type": "batch", "entry": [{"resource": {"resourceType": "Patient"}}]},
-         "Bundle.entry[0].request"),
-        ({"resourceType": "Bundle", "type": "transaction",
-          "entry": [{"request": {"method": "POST", "url": "Patient"}}]}, "Bundle.entry[0].resource"),
-        ({"resourceType": "Bundle", "type": "transaction",
-          "entry": [{"request": {"method": "GET", "url": "Nonsense/1"}}]}, None),
+        (
+            {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": {"resourceType": "Patient"}}]},
+            "Bundle.entry[0].request",
+        ),
+        (
+            {
+                "resourceType": "Bundle",
+                "type": "transaction",
+                "entry": [{"request": {"method": "POST", "url": "Patient"}}],
+            },
+            "Bundle.entry[0].resource",
+        ),
+        (
+            {
+                "resourceType": "Bundle",
+                "type": "transaction",
+                "entry": [{"request": {"method": "GET", "url": "Nonsense/1"}}],
+            },
+            None,
+        ),
     ],
 )
 def test_malformed_bundles_are_refused(client: TestClient, body: dict[str, Any], expression: str | None) -> None:
