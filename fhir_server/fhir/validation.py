@@ -1,6 +1,10 @@
-"""Validation of every resource written: JSON shape, type and id, then FHIR R4 structure (fhir.resources R4B).
+"""Validation of every resource written: JSON shape, type and id, FHIR R4 structure (fhir.resources R4B), then
+the required terminology bindings (:mod:`fhir_server.fhir.bindings`).
 
-http://hl7.org/fhir/R4/validation.html. Structure errors answer 400 naming the element (``issue.expression``).
+http://hl7.org/fhir/R4/validation.html. Every error names the element (``issue.expression``): a body that is not
+a well-formed resource of the expected type answers 400, a well-formed one whose codes break a required binding
+422 (``code-invalid``). Reference integrity needs the database and is checked in the write path
+(:mod:`fhir_server.fhir.references`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from fhir_server.fhir.bindings import binding_issues, check_bindings
 from fhir_server.fhir.outcomes import FhirError, Issue, bad_request
 
 
@@ -32,7 +37,22 @@ def parse_resource(body: bytes, expected_type: str | None = None, url_id: str | 
 
 
 def check_resource(resource: Any, expected_type: str | None = None, url_id: str | None = None) -> None:
-    """400 unless ``resource`` is a JSON object of ``expected_type`` whose id matches the URL's, valid in R4."""
+    """400 unless ``resource`` is a JSON object of ``expected_type`` whose id matches the URL's, valid in R4; 422
+    when it breaks a required binding."""
+    check_shape(resource, expected_type)
+    if url_id is not None and resource.get("id") != url_id:
+        raise bad_request(
+            f"the resource id {resource.get('id')!r} differs from the URL's id {url_id!r}",
+            f"{resource['resourceType']}.id",
+        )
+    issues = structure_issues(resource)
+    if issues:
+        raise FhirError(400, issues)
+    check_bindings(resource)
+
+
+def check_shape(resource: Any, expected_type: str | None = None) -> None:
+    """400 unless ``resource`` is a JSON object with a resourceType (``expected_type`` when given)."""
     if not isinstance(resource, dict):
         raise bad_request("the body must be a JSON object holding one FHIR resource", code="structure")
     resource_type = resource.get("resourceType")
@@ -40,13 +60,11 @@ def check_resource(resource: Any, expected_type: str | None = None, url_id: str 
         raise bad_request("resourceType is missing", "resourceType", code="required")
     if expected_type is not None and resource_type != expected_type:
         raise bad_request(f"resourceType is {resource_type!r} but the URL is for {expected_type}", "resourceType")
-    if url_id is not None and resource.get("id") != url_id:
-        raise bad_request(
-            f"the resource id {resource.get('id')!r} differs from the URL's id {url_id!r}", f"{resource_type}.id"
-        )
-    issues = structure_issues(resource)
-    if issues:
-        raise FhirError(400, issues)
+
+
+def content_issues(resource: dict[str, Any]) -> list[Issue]:
+    """Every structure issue of ``resource`` and, when its structure is sound, every required-binding issue."""
+    return structure_issues(resource) or binding_issues(resource)
 
 
 def structure_issues(resource: dict[str, Any]) -> list[Issue]:

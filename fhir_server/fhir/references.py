@@ -1,0 +1,211 @@
+"""Reference integrity of a written resource: every literal reference to a served resource must resolve.
+
+http://hl7.org/fhir/R4/references.html#literal. Every ``Reference.reference`` of the resource, at any depth
+(contained resources included), is read as follows:
+
+- ``#id``: a contained resource of the same resource (``#`` alone is the container itself);
+- ``Type/id`` or ``Type/id/_history/vid``, or the same on this server's base URL (``[base]/Type/id``), where
+  ``Type`` is a served type: an existing, not deleted resource of the written row's clinic, or a shared one (its
+  ``organization_id`` is NULL, as a Questionnaire may be). An Organization is a clinic itself, so an
+  Organization may reference another (``partOf``); any other row only its own clinic's Organization. A
+  versioned reference must name a version that exists;
+- ``urn:uuid:...`` and conditional references (``Patient?identifier=...``) only mean something inside a
+  transaction Bundle (http://hl7.org/fhir/R4/http.html#trules), which resolves them before the write: here they
+  are errors;
+- anything else (another server's URL, a type this server does not serve, ``urn:oid:``) is left alone.
+
+A reference that does not resolve answers 422 naming the Reference element (``Appointment.participant[0].actor``).
+A resource of another clinic is reported exactly like a missing one, so a write cannot probe other clinics. The
+write path runs :func:`resolve_references` before the mapping reads the resource (so every bad reference is listed
+at once, with its element) and :func:`check_clinic` once the written row's clinic is known.
+
+The base URL comes from the request (:func:`use_base_url`, called for every FHIR request); outside a request
+(CLI, seed) absolute URLs are treated as another server's.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import null, select
+from sqlalchemy.orm import Session
+
+from fhir_server.db import Organization, ResourceHistory
+from fhir_server.fhir.outcomes import FhirError, Issue
+from fhir_server.fhir.structure import walk
+from mappings.registry import MAPPINGS
+
+_BASE_URL: ContextVar[str | None] = ContextVar("fhir_base_url", default=None)
+_LITERAL = re.compile(r"^(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<vid>[A-Za-z0-9\-.]{1,64}))?$")
+
+
+def use_base_url(base_url: str | None) -> None:
+    """Make ``base_url`` this server's public base for the references checked in the current context."""
+    _BASE_URL.set(base_url.rstrip("/") if base_url else None)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A literal reference to a served resource: where it is written and what it names."""
+
+    expression: str
+    resource_type: str
+    resource_id: str
+    version: str | None
+
+    @property
+    def text(self) -> str:
+        return f"{self.resource_type}/{self.resource_id}" + (f"/_history/{self.version}" if self.version else "")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A reference that names a live resource, and the clinic that resource belongs to (None: shared)."""
+
+    target: Target
+    clinic: uuid.UUID | None
+
+
+def resolve_references(session: Session, resource: Mapping[str, Any]) -> list[Resolved]:
+    """422 listing every reference of ``resource`` that names nothing; else what its references name."""
+    issues, targets = _classified(resource)
+    with session.no_autoflush:
+        resolved = _lookup(session, targets)
+    found = {r.target for r in resolved}
+    issues.extend(_missing(t) for t in targets if t not in found)
+    if issues:
+        raise FhirError(422, issues)
+    return resolved
+
+
+def check_clinic(resolved: list[Resolved], row: Any) -> None:
+    """422 listing every reference to another clinic's resource than ``row``'s (see the module's rules)."""
+    clinic = clinic_of(row)
+    issues = [
+        _missing(r.target)
+        for r in resolved
+        if r.clinic is not None
+        and r.clinic != clinic
+        and not (isinstance(row, Organization) and r.target.resource_type == "Organization")
+    ]
+    if issues:
+        raise FhirError(422, issues)
+
+
+def check_references(session: Session, row: Any, resource: Mapping[str, Any]) -> None:
+    """Both checks at once, for a row whose clinic is already known."""
+    check_clinic(resolve_references(session, resource), row)
+
+
+def clinic_of(row: Any) -> uuid.UUID | None:
+    """The clinic a row belongs to: an Organization is its own, other rows have ``organization_id``."""
+    return row.id if isinstance(row, Organization) else getattr(row, "organization_id", None)
+
+
+def _classified(resource: Mapping[str, Any]) -> tuple[list[Issue], list[Target]]:
+    issues: list[Issue] = []
+    targets: list[Target] = []
+    contained = _contained_ids(resource)
+    for expression, reference in literal_references(resource):
+        found = classify(expression, reference, contained)
+        if isinstance(found, Issue):
+            issues.append(found)
+        elif found is not None:
+            targets.append(found)
+    return issues, targets
+
+
+def literal_references(resource: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(expression of the Reference element, its ``reference``) for every Reference of ``resource``."""
+    for node in walk(resource):
+        if node.type == "Reference" and isinstance(node.value, dict):
+            reference = node.value.get("reference")
+            if isinstance(reference, str):
+                yield node.expression, reference
+
+
+def classify(expression: str, reference: str, contained: frozenset[str]) -> Target | Issue | None:
+    """What a reference names: a served resource to look up, an Issue when it cannot resolve, None to leave alone."""
+    if reference.startswith("#"):
+        if reference == "#" or reference[1:] in contained:
+            return None
+        return Issue("not-found", f"{expression}: {reference} names no contained resource", (expression,))
+    if reference.startswith("urn:uuid:"):
+        message = f"{expression}: {reference} can only be resolved inside a transaction Bundle"
+        return Issue("invalid", message, (expression,))
+    relative = _relative(reference)
+    if relative is None or relative.split("/", 1)[0].split("?", 1)[0] not in MAPPINGS:
+        return None
+    if "?" in relative:
+        message = f"{expression}: the conditional reference {reference} can only be resolved inside a transaction"
+        return Issue("invalid", message, (expression,))
+    match = _LITERAL.match(relative)
+    if match is None:
+        return Issue("invalid", f"{expression}: {reference} is not a valid reference", (expression,))
+    return Target(expression, match["type"], match["id"], match["vid"])
+
+
+def _relative(reference: str) -> str | None:
+    """The reference relative to this server's base (None when it is another server's URL)."""
+    if not reference.startswith(("http://", "https://")):
+        return reference
+    base_url = _BASE_URL.get()
+    if base_url is not None and reference.startswith(base_url + "/"):
+        return reference[len(base_url) + 1 :]
+    return None
+
+
+def _contained_ids(resource: Mapping[str, Any]) -> frozenset[str]:
+    contained = resource.get("contained")
+    if not isinstance(contained, list):
+        return frozenset()
+    return frozenset(r["id"] for r in contained if isinstance(r, dict) and isinstance(r.get("id"), str))
+
+
+def _lookup(session: Session, targets: list[Target]) -> list[Resolved]:
+    """The targets that name a live resource (and, when versioned, a stored version), with their clinics."""
+    by_type: dict[str, list[Target]] = defaultdict(list)
+    for target in targets:
+        by_type[target.resource_type].append(target)
+    resolved: list[Resolved] = []
+    for resource_type, typed in by_type.items():
+        clinics = _clinics(session, resource_type, {t.resource_id for t in typed})
+        resolved.extend(
+            Resolved(t, clinics[t.resource_id])
+            for t in typed
+            if t.resource_id in clinics and _version_exists(session, t)
+        )
+    return resolved
+
+
+def _clinics(session: Session, resource_type: str, ids: set[str]) -> dict[str, uuid.UUID | None]:
+    """fhir id -> clinic of every live resource of ``resource_type`` among ``ids``."""
+    model: Any = MAPPINGS[resource_type].model
+    owner = model.id if model is Organization else getattr(model, "organization_id", null())
+    query = select(model.fhir_id, owner).where(model.fhir_id.in_(sorted(ids)), model.deleted_at.is_(None))
+    return {fhir_id: clinic for fhir_id, clinic in session.execute(query)}
+
+
+def _missing(target: Target) -> Issue:
+    message = f"{target.expression}: {target.text} does not exist in this clinic (unknown, deleted or not shared)"
+    return Issue("not-found", message, (target.expression,))
+
+
+def _version_exists(session: Session, target: Target) -> bool:
+    """True for an unversioned reference, or when the named version was stored."""
+    if target.version is None:
+        return True
+    if not target.version.isdigit():
+        return False
+    query = select(ResourceHistory.id).where(
+        ResourceHistory.resource_type == target.resource_type,
+        ResourceHistory.resource_id == target.resource_id,
+        ResourceHistory.version_id == int(target.version),
+    )
+    return session.scalars(query.limit(1)).first() is not None
