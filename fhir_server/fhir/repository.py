@@ -19,6 +19,7 @@ from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
+from fhir_server.fhir.references import check_clinic, resolve_references
 from fhir_server.fhir.versioning import record_versions
 from mappings.base import MappedValues, MappingError, ResourceMapping
 from mappings.registry import MAPPINGS
@@ -149,6 +150,7 @@ def _fill(
     *,
     new: bool,
 ) -> None:
+    resolved = resolve_references(session, resource)
     try:
         values = mapping.from_fhir(resource)
     except MappingError as exc:
@@ -156,6 +158,7 @@ def _fill(
     targets = _resolve_references(session, row, values)
     if hasattr(row, "organization_id"):
         row.organization_id = _tenant(session, access, mapping, targets, values)
+    check_clinic(resolved, row)
     try:
         mapping.apply(row, values, session)
     except MappingError as exc:
