@@ -13,7 +13,7 @@ from fhir_server.fhir import cursors, unit_of_work
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
 from fhir_server.fhir.outcomes import FhirError, not_found
 from fhir_server.fhir.search import params
-from fhir_server.fhir.search.compartment import compartment_params
+from fhir_server.fhir.search.compartment import member_types
 from fhir_server.fhir.search.service import search
 from fhir_server.fhir.types import served_type, valid_id
 
@@ -62,7 +62,7 @@ async def search_post(resource_type: str, request: Request, access: Access) -> R
 async def search_compartment(patient_id: str, resource_type: str, request: Request, access: Access) -> Response:
     valid_id(patient_id)
     served_type(resource_type)
-    if resource_type not in compartment_params():
+    if resource_type not in member_types():
         raise not_found(f"{resource_type} is not in the Patient compartment")
     url = f"{request.app.state.settings.base_url}/Patient/{patient_id}/{resource_type}"
     return await _respond(request, access, resource_type, request.query_params.multi_items(), url, patient_id)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from fhir_server.db import SearchReference
 from fhir_server.paths import project_dir
+from mappings.registry import MAPPINGS
 
 
 @cache
@@ -21,6 +22,13 @@ def compartment_params() -> dict[str, tuple[str, ...]]:
     """resource type -> the search parameters that tie it to a patient ({def} for Patient itself)."""
     definition = orjson.loads((project_dir("conformance") / "compartmentdefinition-patient.json").read_bytes())
     return {r["code"]: tuple(r.get("param", ())) for r in definition["resource"]}
+
+
+def member_types() -> list[str]:
+    """The served types that can be in a Patient compartment (the definition lists every type, most with no
+    parameter: those never are)."""
+
+    return sorted(t for t, params in compartment_params().items() if t in MAPPINGS and (params or t == "Patient"))
 
 
 def in_compartment(h: Any, resource_type: str, patient_id: str) -> ColumnElement[bool]:

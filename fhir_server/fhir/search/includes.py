@@ -47,7 +47,7 @@ def _one_round(
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for spec in specs:
-        sources = [r for r in frontier if spec.reverse or r["resourceType"] == spec.source_type]
+        sources = [r for r in frontier if spec.reverse or spec.source_type in ("*", r["resourceType"])]
         if sources:
             results.extend(
                 _reverse(session, scope, spec, sources) if spec.reverse else _forward(session, scope, spec, sources)

@@ -1,0 +1,108 @@
+"""$everything: ``GET [base]/Patient/[id]/$everything`` (http://hl7.org/fhir/R4/patient-operation-everything.html).
+
+The Patient and every resource of its compartment (fhir_server.fhir.search.compartment), paged by keyset on
+(type, id) over the snapshot of the first page like any search, plus the Practitioners and Organizations they
+reference as included entries. ``_type`` narrows the types, ``_since`` keeps versions changed since an instant,
+``_count`` sizes the page. ``start``/``end`` (care dates) are not supported: 400 names them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
+from starlette.responses import Response
+
+from fhir_server.auth.context import Access, AccessContext
+from fhir_server.db import ResourceHistory
+from fhir_server.db.types import utcnow
+from fhir_server.fhir import cursors, repository, unit_of_work
+from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
+from fhir_server.fhir.outcomes import bad_request
+from fhir_server.fhir.search.bundle import link, searchset
+from fhir_server.fhir.search.compartment import in_compartment, member_types
+from fhir_server.fhir.search.dates import date_range
+from fhir_server.fhir.search.includes import included
+from fhir_server.fhir.search.params import DEFAULT_COUNT, MAX_COUNT, Include, SearchQuery
+from fhir_server.fhir.search.sql import Scope, visible
+from fhir_server.fhir.types import valid_id
+
+router = APIRouter()
+_ALLOWED = {"_type", "_since", "_count", "_cursor", "_format", "_pretty"}
+
+
+def _options(pairs: list[tuple[str, str]]) -> tuple[list[str], datetime | None, int]:
+    types, since, count = member_types(), None, DEFAULT_COUNT
+    for name, value in pairs:
+        if name not in _ALLOWED:
+            raise bad_request(f"$everything does not support the parameter {name!r}", name, code="not-supported")
+        if name == "_type":
+            types = [t for t in value.split(",") if t]
+            unknown = [t for t in types if t not in member_types()]
+            if unknown:
+                raise bad_request(f"_type: {', '.join(unknown)} not in the Patient compartment here", "_type")
+        elif name == "_since":
+            try:
+                since = date_range(value)[0]
+            except ValueError:
+                raise bad_request(f"_since: {value!r} is not an instant", "_since") from None
+        elif name == "_count":
+            if not value.isdigit() or not 0 < int(value) <= MAX_COUNT:
+                raise bad_request(f"_count must be a whole number from 1 to {MAX_COUNT}", "_count")
+            count = int(value)
+    return types, since, count
+
+
+def everything(
+    session: Session, access: AccessContext, patient_id: str, pairs: list[tuple[str, str]], base_url: str, key: bytes
+) -> dict[str, Any]:
+    repository.read(session, access, "Patient", patient_id)  # 404/410 for an unknown or deleted patient
+    types, since, count = _options(pairs)
+    canonical = [(n, v) for n, v in pairs if n in {"_type", "_since", "_count"}]
+    digest = hashlib.sha256(orjson.dumps([patient_id, canonical])).hexdigest()[:16]
+    token = dict(pairs).get("_cursor")
+    state = cursors.decode(key, token, "_cursor") if token else None
+    if state is not None and state.get("q") != digest:
+        raise bad_request("_cursor belongs to another request; follow the Bundle's links unchanged", "_cursor")
+    as_of = datetime.fromisoformat(state["as_of"]) if state else utcnow()
+    scope = Scope(as_of=as_of, base_url=base_url, restrict=access.search_restriction())
+    h = aliased(ResourceHistory)
+    members = or_(*(and_(visible(h, t, scope), in_compartment(h, t, patient_id)) for t in types))
+    statement = select(h.resource).where(members)
+    if since is not None:
+        statement = statement.where(h.last_updated >= since)
+    if state is not None:
+        statement = statement.where(tuple_(h.resource_type, h.resource_id) > tuple_(*state["after"]))
+    rows = list(session.scalars(statement.order_by(h.resource_type, h.resource_id).limit(count + 1)))
+    page, more = rows[:count], len(rows) > count
+    query = SearchQuery(
+        "Patient",
+        count=count,
+        canonical=canonical,
+        includes=[Include("*", "*", t, False, False) for t in ("Practitioner", "Organization")],
+    )
+    extra = [r for r in included(session, query, scope, page) if r["resourceType"] not in types]
+    url = f"{base_url}/Patient/{patient_id}/$everything"
+    links = {"self": link(url, canonical, token), "first": link(url, canonical)}
+    if more and page:
+        after = [page[-1]["resourceType"], page[-1]["id"]]
+        links["next"] = link(
+            url, canonical, cursors.encode(key, {"as_of": as_of.isoformat(), "after": after, "q": digest})
+        )
+    return searchset(base_url, query, page, extra, None, links, [])
+
+
+@router.get("/Patient/{patient_id}/$everything", summary="$everything")
+async def patient_everything(patient_id: str, request: Request, access: Access) -> Response:
+    check_accept(request)
+    valid_id(patient_id)
+    settings = request.app.state.settings
+    pairs = request.query_params.multi_items()
+    key = cursors.signing_key(settings)
+    bundle = await unit_of_work.read(request, everything, access, patient_id, pairs, settings.base_url, key)
+    return FhirResponse(bundle, pretty=is_pretty(request))
