@@ -15,7 +15,7 @@ import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from fhir_server.fhir.bindings import binding_issues, check_bindings
+from fhir_server.fhir.bindings import binding_issues, check_bindings, required_bindings
 from fhir_server.fhir.outcomes import FhirError, Issue, bad_request
 
 
@@ -98,3 +98,8 @@ def _issue(resource_type: str, error: Any) -> Issue:
         message = "required element is missing"
         code = "required"
     return Issue(code, f"{expression}: {message}", (expression,))
+
+
+def warm_up() -> None:
+    """Load the R4 definitions and build the binding table now (at start, ~0.1 s) rather than on the first write."""
+    required_bindings()

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_server.app import create_app
+from fhir_server.fhir.bindings import required_bindings
 from fhir_server.fhir.outcomes import FhirError
 from fhir_server.fhir.validation import check_resource, content_issues, parse_resource
 from fhir_server.settings import load_settings
@@ -139,3 +140,10 @@ def test_create_accepts_valid_codes(client: TestClient, clinic: dict[str, Any]) 
     response = client.post("/fhir/Patient", json=patient)
     assert response.status_code == 201, response.text
     assert response.json()["gender"] == "unknown"
+
+
+def test_the_binding_table_is_built_when_the_server_starts(database_url: str) -> None:
+    """The first write pays nothing for loading the R4 definitions: start-up did it."""
+    required_bindings.cache_clear()
+    with TestClient(create_app(load_settings(database_url=database_url))):
+        assert required_bindings.cache_info().currsize == 1
