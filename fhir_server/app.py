@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fhir_server import health
 from fhir_server.db.engine import Database
-from fhir_server.fhir import outcomes, routes
+from fhir_server.fhir import outcomes, routes, validation
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
 
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
         app.state.database = database or Database(settings.database_url)
+        validation.warm_up()
         if settings.auth == "disabled":
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
         try:
