@@ -201,12 +201,18 @@ def _number(column: Any, prefix: str, text: str) -> ColumnElement[bool]:
     return choices[prefix]
 
 
+def local_reference(ref: Any, scope: Scope) -> ColumnElement[bool]:
+    """Index row ``ref`` names a resource of this server: a relative reference or one on the public base URL (an
+    absolute URL of another server may end in a type and id that happen to be ours)."""
+    return or_(ref.url.is_(None), ref.url.startswith(scope.base_url + "/"))
+
+
 def _reference(table: Any, c: Criterion, value: str, scope: Scope) -> ColumnElement[bool]:
     local = value[len(scope.base_url) + 1 :] if value.startswith(scope.base_url + "/") else value
     if "://" in local:
         return table.url == value  # type: ignore[no-any-return]
     parts = local.split("/")
-    ours = or_(table.url.is_(None), table.url.startswith(scope.base_url + "/"))
+    ours = local_reference(table, scope)
     if len(parts) >= 2:
         return and_(table.target_type == parts[-2], table.target_id == parts[-1], ours)
     allowed = [c.modifier] if c.modifier else None
@@ -250,6 +256,7 @@ def _chain(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
         ref.param == c.param.code,
         ref.target_type == target_type,
         ref.target_id.in_(matching_targets),
+        local_reference(ref, scope),
     )
 
 
@@ -267,4 +274,5 @@ def _has(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
         ref.param == reference_code,
         ref.target_type == h.resource_type,
         ref.target_id == h.resource_id,
+        local_reference(ref, scope),
     )
