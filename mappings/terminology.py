@@ -70,3 +70,23 @@ def reverse(conceptmap_id: str, system: str, code: str) -> str:
 
 def target_system(conceptmap_id: str) -> str:
     return str(conceptmaps()[conceptmap_id]["group"][0]["target"])
+
+
+def source_system(conceptmap_id: str) -> str:
+    """The clinic's own code system a ConceptMap maps from (its first group's ``source``)."""
+    return str(conceptmaps()[conceptmap_id]["group"][0]["source"])
+
+
+@cache
+def source_codes(conceptmap_id: str) -> dict[str, str | None]:
+    """Every internal code a ConceptMap lists, with its display, in the map's order."""
+    return {
+        element["code"]: element.get("display")
+        for group in conceptmaps()[conceptmap_id]["group"]
+        for element in group["element"]
+    }
+
+
+def known_targets(conceptmap_id: str) -> list[str]:
+    """``system|code`` of every FHIR code the map can read back (for error messages)."""
+    return [f"{system}|{code}" for system, code in _backward(conceptmap_id)]
