@@ -1,4 +1,4 @@
-"""The ``fhir-server`` command: serve, db, seed, users.
+"""The ``fhir-server`` command: serve, db, seed, reindex, users.
 
 Every command reads the settings from ``FHIR_SERVER_*`` environment variables, prints a one-line reason and
 exits non-zero on failure (never a traceback for a user mistake).
@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -24,6 +25,7 @@ from fhir_server.db import Organization
 from fhir_server.db.clinic import organization_lookup
 from fhir_server.db.engine import Database
 from fhir_server.db.migrate import current_revision, head_revision, upgrade
+from fhir_server.fhir.search.reindex import DEFAULT_BATCH, count_versions, rebuild
 from fhir_server.seed import seed_demo
 from fhir_server.settings import Settings, SettingsError, load_settings
 
@@ -127,6 +129,25 @@ def seed(
         f"demo clinic {verb}: {result.practitioners} practitioners, {result.patients} patients, "
         f"{result.appointments} appointments, {result.intake_forms} intake forms"
     )
+
+
+@app.command()
+def reindex(
+    batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Resources per transaction.")] = DEFAULT_BATCH,
+    rerender: Annotated[
+        bool, typer.Option("--rerender", help="First render every row again; record a version where it changed.")
+    ] = False,
+) -> None:
+    """Rebuild the search index from the stored current versions (after an upgrade changed how they are indexed)."""
+    config = settings()
+    migrate(config) if config.is_sqlite else None
+    with database() as db:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("indexing", total=count_versions(db))
+            result = rebuild(db, batch_size, rerender, progress=lambda n: bar.advance(task, n))
+    rerendered = f", {result.rerendered} re-rendered as new versions" if rerender else ""
+    out.print(f"reindexed {result.versions} versions: {result.rows} index rows{rerendered}")
 
 
 @users_app.command("create")
