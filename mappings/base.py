@@ -139,6 +139,8 @@ class ResourceMapping:
     model: ClassVar[type[FhirResourceMixin]]
     fields: ClassVar[tuple[Field, ...]]
     conceptmaps: ClassVar[tuple[str, ...]] = ()
+    shared: ClassVar[bool] = False
+    """True when a row may belong to no clinic (``organization_id`` NULL: shared by every clinic)."""
     before_write: ClassVar[tuple[Callable[[Any, Any, bool], None], ...]] = ()
     """Called as ``hook(session, row, new)`` after the values are applied, before the row is stored."""
     dependents: ClassVar[dict[type[Any], Callable[[Any], Any]]] = {}

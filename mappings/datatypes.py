@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from mappings import lens
-from mappings.base import Field, parse_date
+from mappings.base import Field, parse_date, parse_instant
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
 DICOM_UID_SYSTEM = "urn:dicom:uid"
+DICOM_DCM_SYSTEM = "http://dicom.nema.org/resources/ontology/DCM"
+URI_SYSTEM = "urn:ietf:rfc:3986"
 
 
 def human_name_fields(resource_type: str, given: str, family: str, prefix: str | None = None) -> tuple[Field, ...]:
@@ -84,3 +88,59 @@ def reference_to(target: str) -> lens.Pick:
         return isinstance(reference, str) and reference.split("/")[-2:-1] == [target]
 
     return lens.Pick(match)
+
+
+def one_of(codes: Iterable[str]) -> Callable[[Any], str]:
+    """A parser accepting only ``codes`` (a closed vocabulary held by a CHECK-constrained column)."""
+    allowed = tuple(codes)
+
+    def parse(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+        return str(value)
+
+    return parse
+
+
+def text(max_length: int) -> Callable[[Any], str]:
+    """A parser of strings that fit a column of ``max_length`` characters."""
+
+    def parse(value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError("expected a string")
+        if len(value) > max_length:
+            raise ValueError(f"at most {max_length} characters are kept here (got {len(value)})")
+        return value
+
+    return parse
+
+
+def parse_datetime(value: Any) -> datetime:
+    """A FHIR dateTime (http://hl7.org/fhir/R4/datatypes.html#dateTime) as an instant.
+
+    With a time it must carry a zone; a partial value (``2024``, ``2024-05``, ``2024-05-01``) is held as the
+    start of that period in UTC.
+    """
+    if isinstance(value, str) and "T" not in value:
+        return datetime.combine(parse_date(value), datetime.min.time(), UTC)
+    return parse_instant(value)
+
+
+def urn_oid(uid: str) -> str:
+    """A DICOM UID as a URI (``urn:oid:1.2.3``)."""
+    return f"urn:oid:{uid}"
+
+
+def dicom_uid(value: Any, prefixed: bool = False) -> str:
+    """A DICOM UID (digits and dots, at most 64 characters), read from ``urn:oid:<uid>`` when ``prefixed``."""
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    uid = value
+    if prefixed:
+        if not value.startswith("urn:oid:"):
+            raise ValueError(f"{value!r} must be urn:oid:<DICOM UID>")
+        uid = value.removeprefix("urn:oid:")
+    parts = uid.split(".")
+    if len(uid) > 64 or len(parts) < 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise ValueError(f"{uid!r} is not a DICOM UID (digits and dots, at most 64 characters)")
+    return uid

@@ -157,7 +157,7 @@ def _fill(
         raise unprocessable(str(exc), exc.expression) from None
     targets = _resolve_references(session, row, values)
     if hasattr(row, "organization_id"):
-        row.organization_id = _tenant(session, access, mapping, targets, values)
+        row.organization_id = _tenant(session, access, mapping, targets, values, row.organization_id)
     check_clinic(resolved, row)
     try:
         mapping.apply(row, values, session)
@@ -188,8 +188,12 @@ def _tenant(
     mapping: type[ResourceMapping],
     targets: list[Any],
     values: MappedValues,
-) -> uuid.UUID:
-    """The clinic a written row belongs to: its references' clinic, else the caller's, else the only one."""
+    current: uuid.UUID | None = None,
+) -> uuid.UUID | None:
+    """The clinic a written row belongs to: its references' clinic, else the caller's, else the only one.
+
+    A row of a ``shared`` mapping keeps its ``current`` clinic instead (None: shared by every clinic).
+    """
     clinics = {t.id if isinstance(t, Organization) else t.organization_id for t in targets}
     clinics.discard(None)
     if access.organization_id is not None:
@@ -198,6 +202,8 @@ def _tenant(
         raise unprocessable(f"this {mapping.resource_type} references resources of different clinics")
     if clinics:
         return clinics.pop()
+    if mapping.shared:
+        return current
     only = session.scalars(select(Organization.id).where(Organization.deleted_at.is_(None)).limit(2)).all()
     if len(only) == 1:
         return only[0]
