@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from mappings import lens
+from mappings import lens, terminology
 from mappings.base import Field, parse_date, parse_instant
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
@@ -26,6 +27,7 @@ def human_name_fields(resource_type: str, given: str, family: str, prefix: str |
             lens.path("name", first, "given", lens.Pick(lambda _: True)),
             f"{resource_type}.name[0].given[0]",
             parse=str,
+            default="",
         ),
     ]
     if prefix is not None:
@@ -144,3 +146,112 @@ def dicom_uid(value: Any, prefixed: bool = False) -> str:
     if len(uid) > 64 or len(parts) < 2 or not all(p.isascii() and p.isdigit() for p in parts):
         raise ValueError(f"{uid!r} is not a DICOM UID (digits and dots, at most 64 characters)")
     return uid
+
+
+def participant_actor(target: str, status: str = "accepted") -> lens.Pick:
+    """The first ``participant`` whose ``actor`` references a ``target`` resource.
+
+    A participant the mapping adds starts as ``{"status": status}`` (``participant.status`` is 1..1, see
+    http://hl7.org/fhir/R4/appointment-definitions.html#Appointment.participant.status).
+    """
+
+    def match(element: Any) -> bool:
+        actor = element.get("actor") if isinstance(element, dict) else None
+        reference = actor.get("reference") if isinstance(actor, dict) else None
+        return isinstance(reference, str) and reference.split("/")[-2:-1] == [target]
+
+    return lens.Pick(match, {"status": status})
+
+
+def references_to(elements: Any, target: str, key: str | None = None) -> int:
+    """How many elements of an array reference a ``target`` resource (through ``element[key]`` when given)."""
+    if not isinstance(elements, list):
+        return 0
+    pick = reference_to(target)
+    return sum(1 for e in elements if pick.match(e.get(key) if key and isinstance(e, dict) else e))
+
+
+def mapped_concept(conceptmap_id: str) -> tuple[Callable[[Any], str], Callable[[str], dict[str, Any]]]:
+    """``(parse, render)`` between an internal code and a CodeableConcept, through a ConceptMap.
+
+    ``render`` gives the FHIR coding the ConceptMap maps the code to (when it maps it) followed by the code in
+    the clinic's own code system (the map's ``group.source``). ``parse`` reads the clinic's coding first, then
+    any FHIR coding the map knows; ValueError when neither is there (or the clinic's code is unknown).
+    """
+
+    def parse(concept: Any) -> str:
+        listed = concept.get("coding") if isinstance(concept, dict) else None
+        codings = [c for c in listed or [] if isinstance(c, dict)]
+        internal = terminology.source_codes(conceptmap_id)
+        source = terminology.source_system(conceptmap_id)
+        for coding in codings:
+            if coding.get("system") == source:
+                if coding.get("code") not in internal:
+                    raise ValueError(f"unknown code {coding.get('code')!r} of {source}; one of {', '.join(internal)}")
+                return str(coding["code"])
+        for coding in codings:
+            with contextlib.suppress(KeyError):
+                return terminology.reverse(conceptmap_id, str(coding.get("system")), str(coding.get("code")))
+        known = ", ".join(terminology.known_targets(conceptmap_id))
+        raise ValueError(f"needs a coding of {source} or one of {known}")
+
+    def render(code: str) -> dict[str, Any]:
+        own = {"system": terminology.source_system(conceptmap_id), "code": code}
+        display = terminology.source_codes(conceptmap_id).get(code)
+        if display:
+            own["display"] = display
+        try:
+            translated = terminology.translate(conceptmap_id, code)
+        except KeyError:
+            return {"coding": [own]}
+        fhir = {"system": translated.system, "code": translated.code}
+        if translated.display:
+            fhir["display"] = translated.display
+        return {"coding": [fhir, own]}
+
+    return parse, render
+
+
+def concept_with(*systems: str) -> lens.Pick:
+    """The first CodeableConcept of an array holding a coding of one of ``systems``."""
+
+    def match(element: Any) -> bool:
+        codings = element.get("coding") if isinstance(element, dict) else None
+        return isinstance(codings, list) and any(isinstance(c, dict) and c.get("system") in systems for c in codings)
+
+    return lens.Pick(match)
+
+
+def extension_value(url: str, value_type: str) -> lens.Path:
+    """The ``value[x]`` of the first extension of ``url`` (http://hl7.org/fhir/R4/extensibility.html)."""
+    return lens.path("extension", lens.where(url=url), f"value{value_type}")
+
+
+def owned_element_field(
+    attr: str,
+    element: lens.Path,
+    key: str,
+    expression: str,
+    parse: Callable[[Any], Any] = lambda value: value,
+    render: Callable[[Any], Any] = lambda value: value,
+    template: dict[str, Any] | None = None,
+) -> Field:
+    """A column held by ``key`` of an array element the column owns (a ContactPoint, an Identifier, ...).
+
+    While the element means the column's value it is served as the client sent it. When the column changes the
+    element is replaced by ``{**template, key: render(value)}``: its other members (``use``, ``period``,
+    ``display``) described the old value. When the column is cleared the element goes, rather than staying
+    behind without its value (a qualification without its required ``code``, an identifier without a value).
+    """
+    base = dict(template or {})
+
+    def read(found: Any) -> Any:
+        if not isinstance(found, dict):
+            raise TypeError("expected an object")
+        value = found.get(key)
+        return None if value is None else parse(value)
+
+    def write(value: Any) -> dict[str, Any]:
+        return {**base, key: render(value)}
+
+    return Field(attr, element, expression, parse=read, render=write)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mappings.appointment import AppointmentMapping
 from mappings.base import ResourceMapping
 from mappings.organization import OrganizationMapping
 from mappings.patient import PatientMapping
+from mappings.practitioner import PractitionerMapping
 
-MAPPINGS: dict[str, type[ResourceMapping]] = {m.resource_type: m for m in (OrganizationMapping, PatientMapping)}
+MAPPINGS: dict[str, type[ResourceMapping]] = {
+    m.resource_type: m for m in (OrganizationMapping, PatientMapping, PractitionerMapping, AppointmentMapping)
+}
 BY_MODEL: dict[type[Any], type[ResourceMapping]] = {m.model: m for m in MAPPINGS.values()}
 DEPENDENTS: dict[type[Any], Callable[[Any], Any]] = {
     child: parent for m in MAPPINGS.values() for child, parent in m.dependents.items()

@@ -1,0 +1,239 @@
+"""appointments (+ their cancellation) <-> Appointment (http://hl7.org/fhir/R4/appointment.html).
+
+Columns and where they are served:
+
+- ``status``: Appointment.status through the ConceptMap ``appointment-status`` (a client's ``checked-in`` is
+  served back while the clinic says ``arrived``);
+- ``start_at``/``end_at``: start and end, instants with a zone (both required here, and end after start);
+  ``duration_minutes``: minutesDuration (from start and end when absent: a server-set element);
+- ``patient``/``practitioner``: the one Patient and the one Practitioner participant (``participant.actor``);
+  both must be there, once each, and in the same clinic, which is the appointment's clinic;
+- ``visit_category``: appointmentType (HL7 v2 table 0276 and the clinic's coding, ConceptMap
+  ``appointment-visit-category``); ``visit_type``: the serviceType holding the clinic's visit-type coding (and the
+  v3 ActCode encounter class, ConceptMap ``appointment-visit-type``). Both default when absent (follow-up,
+  in-clinic) and are always served;
+- ``reason``: the text of the first reasonCode that has one. reasonCode rather than description: the reason is
+  the clinical reason for the visit ("Persistent cough"), which is what reasonCode means; description is a
+  subject line for lists;
+- ``meeting_url``: the extension ``StructureDefinition/appointment-meeting-url`` (valueUrl);
+- the ``cancellations`` row: cancelationReason, a coding of HL7's appointment-cancellation-reason (ConceptMap
+  ``appointment-cancellation-type``) and the clinic's coding, with the note as text.
+
+``intake_status`` and ``arrived_at`` stay internal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import object_session
+
+from fhir_server.db import Appointment, Cancellation
+from mappings import CANONICAL_BASE, lens, terminology
+from mappings.base import Field, MappedValues, MappingError, ResourceMapping, fhir_instant, parse_instant
+from mappings.base import reference_field as reference
+from mappings.datatypes import concept_with, extension_value, mapped_concept, participant_actor, references_to, text
+
+MEETING_URL = f"{CANONICAL_BASE}/StructureDefinition/appointment-meeting-url"
+STATUS_MAP = "appointment-status"
+CATEGORY_MAP = "appointment-visit-category"
+VISIT_TYPE_MAP = "appointment-visit-type"
+CANCELLATION_MAP = "appointment-cancellation-type"
+DEFAULTS = {"visit_type": "in-clinic", "visit_category": "follow-up"}
+_MAX_MINUTES = 2_147_483_647  # positiveInt, and the column's INTEGER
+
+
+@dataclass(frozen=True)
+class CancellationValue:
+    """What cancelationReason says: the clinic's cancellation type and the note."""
+
+    type: str
+    note: str | None
+
+
+def _status(code: Any) -> str:
+    return terminology.reverse(STATUS_MAP, terminology.target_system(STATUS_MAP), str(code))
+
+
+def _status_code(status: str) -> str:
+    return terminology.translate(STATUS_MAP, status).code
+
+
+def _minutes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_MINUTES:
+        raise ValueError(f"must be a positive whole number of minutes (got {value!r})")
+    return value
+
+
+def _has_text(concept: Any) -> bool:
+    return isinstance(concept, dict) and isinstance(concept.get("text"), str)
+
+
+def _reason(concept: Any) -> str:
+    return str(concept["text"])
+
+
+def _parse_cancellation(concept: Any) -> CancellationValue:
+    """A cancellation type from the clinic's or HL7's coding (``other`` when neither is given) and the note."""
+    parse, _ = mapped_concept(CANCELLATION_MAP)
+    systems = {terminology.source_system(CANCELLATION_MAP), terminology.target_system(CANCELLATION_MAP)}
+    codings = concept.get("coding") or []
+    coded = any(isinstance(c, dict) and c.get("system") in systems for c in codings)
+    note = concept.get("text")
+    return CancellationValue(parse(concept) if coded else "other", note if isinstance(note, str) else None)
+
+
+def _render_cancellation(value: CancellationValue) -> dict[str, Any]:
+    _, render = mapped_concept(CANCELLATION_MAP)
+    concept = render(value.type)
+    if value.note:
+        concept["text"] = value.note
+    return concept
+
+
+def current_cancellation(row: Appointment) -> Cancellation | None:
+    """The appointment's cancellation row as stored now (the relationship may predate a change to the table)."""
+    session = object_session(row)
+    if session is None or not inspect(row).persistent:
+        return row.cancellation
+    with session.no_autoflush:
+        return session.scalars(select(Cancellation).where(Cancellation.appointment_id == row.id)).first()
+
+
+class CancellationField(Field):
+    """cancelationReason <-> the ``cancellations`` child row (its type and note)."""
+
+    def value_of(self, row: Any) -> Any:
+        cancellation = current_cancellation(row)
+        return None if cancellation is None else CancellationValue(cancellation.type, cancellation.note)
+
+
+def _appointment_of(cancellation: Cancellation) -> Appointment | None:
+    """The appointment whose served resource a change to ``cancellation`` changes."""
+    if cancellation.appointment is not None:
+        return cancellation.appointment
+    session = object_session(cancellation)
+    if session is None or cancellation.appointment_id is None:
+        return None
+    return session.get(Appointment, cancellation.appointment_id)
+
+
+_category_parse, _category_render = mapped_concept(CATEGORY_MAP)
+_visit_type_parse, _visit_type_render = mapped_concept(VISIT_TYPE_MAP)
+
+
+def _systems(conceptmap_id: str) -> tuple[str, str]:
+    return terminology.source_system(conceptmap_id), terminology.target_system(conceptmap_id)
+
+
+def _actor(target: str) -> lens.Path:
+    return lens.path("participant", participant_actor(target), "actor", "reference")
+
+
+class AppointmentMapping(ResourceMapping):
+    resource_type = "Appointment"
+    model = Appointment
+    conceptmaps = (STATUS_MAP, CATEGORY_MAP, VISIT_TYPE_MAP, CANCELLATION_MAP)
+    dependents: ClassVar[dict[type[Any], Any]] = {Cancellation: _appointment_of}
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "meeting_url",
+            extension_value(MEETING_URL, "Url"),
+            f"Appointment.extension('{MEETING_URL}').valueUrl",
+            parse=text(500),
+        ),
+        Field("status", lens.path("status"), "Appointment.status", _status, _status_code, required=True),
+        CancellationField(
+            "cancellation",
+            lens.path("cancelationReason"),
+            "Appointment.cancelationReason",
+            parse=_parse_cancellation,
+            render=_render_cancellation,
+        ),
+        Field(
+            "visit_type",
+            lens.path("serviceType", concept_with(*_systems(VISIT_TYPE_MAP))),
+            "Appointment.serviceType",
+            parse=_visit_type_parse,
+            render=_visit_type_render,
+        ),
+        Field(
+            "visit_category",
+            lens.path("appointmentType"),
+            "Appointment.appointmentType",
+            parse=_category_parse,
+            render=_category_render,
+        ),
+        Field(
+            "reason",
+            lens.path("reasonCode", lens.Pick(_has_text)),
+            "Appointment.reasonCode.text",
+            parse=_reason,
+            render=lambda reason: {"text": reason},
+        ),
+        Field("start_at", lens.path("start"), "Appointment.start", parse_instant, fhir_instant, required=True),
+        Field("end_at", lens.path("end"), "Appointment.end", parse_instant, fhir_instant, required=True),
+        Field("duration_minutes", lens.path("minutesDuration"), "Appointment.minutesDuration", parse=_minutes),
+        reference(
+            "patient",
+            "Patient",
+            _actor("Patient"),
+            "Appointment.participant.actor.where(resolve() is Patient)",
+            foreign_key="patient_id",
+            required=True,
+        ),
+        reference(
+            "practitioner",
+            "Practitioner",
+            _actor("Practitioner"),
+            "Appointment.participant.actor.where(resolve() is Practitioner)",
+            foreign_key="practitioner_id",
+            required=True,
+        ),
+    )
+
+    @classmethod
+    def from_fhir(cls, resource: Any) -> MappedValues:
+        """As the base, after checking there is exactly one Patient and one Practitioner participant."""
+        for target in ("Patient", "Practitioner"):
+            count = references_to(resource.get("participant"), target, key="actor")
+            if count != 1:
+                raise MappingError(
+                    f"this server keeps exactly one {target} participant per appointment (found {count})",
+                    "Appointment.participant",
+                )
+        return super().from_fhir(resource)
+
+    @classmethod
+    def apply(cls, row: Any, values: MappedValues, session: Any) -> None:
+        """Columns (defaults for absent visit type and category, duration from start and end), then the
+        cancellation row: created, changed or deleted to match cancelationReason."""
+        columns = dict(values.columns)
+        wanted: CancellationValue | None = columns.pop("cancellation", None)
+        for name, default in DEFAULTS.items():
+            if columns.get(name) is None:
+                columns[name] = default
+        start, end = columns["start_at"], columns["end_at"]
+        if end <= start:
+            raise MappingError("Appointment.end must be after Appointment.start", "Appointment.end")
+        if columns.get("duration_minutes") is None:
+            columns["duration_minutes"] = math.ceil((end - start).total_seconds() / 60)
+        super().apply(row, MappedValues(columns, values.references, values.extra), session)
+        _write_cancellation(row, wanted)
+
+
+def _write_cancellation(row: Appointment, wanted: CancellationValue | None) -> None:
+    current = row.cancellation
+    if wanted is None:
+        row.cancellation = None  # delete-orphan: the row goes
+        return
+    if current is None:
+        row.cancellation = Cancellation(type=wanted.type, note=wanted.note)
+        return
+    if current.type != wanted.type:
+        current.type = wanted.type
+    if current.note != wanted.note:
+        current.note = wanted.note
