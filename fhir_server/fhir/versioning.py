@@ -70,7 +70,8 @@ def _mark(session: Session, row: FhirResourceMixin, method: str) -> None:
     bumped.add(id(row))
     if method != "create":
         row.version_id = (row.version_id or 0) + 1
-    row.last_updated = utcnow()
+    now = utcnow()
+    row.last_updated = now.replace(microsecond=now.microsecond // 1000 * 1000)  # served to the millisecond
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
