@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from fhir_server import health
+from fhir_server.auth import routes as auth_routes
 from fhir_server.db.engine import Database
 from fhir_server.fhir import outcomes, routes, validation
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
@@ -45,10 +47,19 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.add_middleware(RequestLogMiddleware)
+    # SMART apps run in browsers on other origins and send Bearer tokens, never cookies: every origin may read.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Location", "Content-Location", "ETag", "Last-Modified", "WWW-Authenticate", "X-Request-ID"],
+    )
     app.add_exception_handler(outcomes.FhirError, outcomes.handle_fhir_error)
     app.add_exception_handler(StarletteHTTPException, outcomes.handle_http_error)
     app.add_exception_handler(RequestValidationError, outcomes.handle_validation_error)
     app.add_exception_handler(Exception, outcomes.handle_unexpected)
     app.include_router(health.router)
+    app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
     app.include_router(routes.router)
     return app

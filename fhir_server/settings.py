@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most entries a batch or transaction Bundle may hold (more: 413)"
     )
 
+    access_token_lifetime: int = Field(3600, ge=60, description="Seconds an app's access token lives")
+    backend_token_lifetime: int = Field(
+        300, ge=60, description="Seconds a backend-services (client_credentials) access token lives"
+    )
+    refresh_token_lifetime: int = Field(
+        100 * 24 * 3600, ge=3600, description="Seconds a refresh token lives (renewed by each refresh)"
+    )
+    authorization_code_lifetime: int = Field(300, ge=10, le=600, description="Seconds an authorization code lives")
+    launch_lifetime: int = Field(600, ge=10, description="Seconds an EHR launch handle lives")
+    login_session_lifetime: int = Field(8 * 3600, ge=60, description="Seconds a login at the authorization pages lasts")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

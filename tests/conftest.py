@@ -21,6 +21,29 @@ from fhir_server.db.engine import Database
 from fhir_server.db.migrate import upgrade
 
 POSTGRES_URL_ENV = "FHIR_SERVER_TEST_POSTGRES_URL"
+AUTH_ENABLED_PATHS = ("tests/auth/", "tests/test_app.py", "tests/test_settings.py")
+"""Tests of SMART authorization itself and of the settings' defaults run with the server's default (auth enabled)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "auth_enabled: runs with SMART authorization enabled (the server default)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.as_posix()
+        if any(f"/{part}" in path for part in AUTH_ENABLED_PATHS):
+            item.add_marker(pytest.mark.auth_enabled)
+
+
+@pytest.fixture(autouse=True)
+def _authorization_switch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FHIR API tests send no token: they run with FHIR_SERVER_AUTH=disabled unless marked ``auth_enabled``.
+
+    Servers started by ``tests.servers.serving`` get only the environment their test passes them.
+    """
+    if request.node.get_closest_marker("auth_enabled") is None:
+        monkeypatch.setenv("FHIR_SERVER_AUTH", "disabled")
 
 
 def _postgres_admin_url() -> str:

@@ -1,7 +1,15 @@
 """Who is asking: the access context every FHIR handler receives.
 
-Until SMART authorization is switched on, requests get the open context (everything allowed, no clinic bound).
-Authorization replaces :func:`access_context` without touching handlers.
+With ``FHIR_SERVER_AUTH=disabled`` every request gets the open context (everything allowed, no clinic bound).
+Otherwise the request must carry a live Bearer access token (https://hl7.org/fhir/smart-app-launch/app-launch.html
+#access-protected-resources, RFC 6750): none answers 401 with ``WWW-Authenticate: Bearer realm=...``; an unknown,
+expired or revoked one 401 ``error="invalid_token"``. The context then holds the user (or backend client), the
+parsed scopes, the patient in context and the clinic every row must belong to.
+
+Permission letters (scopes-and-launch-context.html): ``r`` read, vread and instance history; ``s`` search and
+type/system history; ``c`` create; ``u`` update and patch; ``d`` delete. ``patient/`` scopes confine to the patient's
+compartment, ``user/`` scopes to the user's clinic (and a portal user to their own compartment), ``system/`` scopes to
+the client's clinic.
 """
 
 from __future__ import annotations
@@ -12,8 +20,16 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
+from sqlalchemy.orm import Session, aliased
 from starlette.requests import Request
+
+from fhir_server.auth.grants import LiveToken, live_access_token
+from fhir_server.auth.scopes import Scope, parse_scopes, permission_for
+from fhir_server.db import Patient, SearchToken
+from fhir_server.fhir.outcomes import FhirError, Issue
+
+SearchRule = Callable[[Any, str], ColumnElement[bool] | None]
 
 
 @dataclass(frozen=True)
@@ -22,32 +38,143 @@ class AccessContext:
 
     user_id: uuid.UUID | None = None
     client_id: str | None = None
-    scopes: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[Scope] = field(default_factory=frozenset)
     patient_id: str | None = None
     organization_id: uuid.UUID | None = None
     open: bool = False
+    role: str | None = None
+    fhir_user: str | None = None
+    scope_text: str = ""
+    other_scopes: frozenset[str] = field(default_factory=frozenset)
+
+    def scopes_allowing(self, resource_type: str, interaction: str) -> list[Scope]:
+        """The granted resource scopes that permit ``interaction`` on ``resource_type``."""
+        letter = permission_for(interaction)
+        return [s for s in self.scopes if s.allows(resource_type, letter)]
 
     def may(self, resource_type: str, interaction: str) -> bool:
-        """True when the caller may do ``interaction`` (read, vread, search, create, update, delete, ...)."""
-        return self.open
+        """True when the caller may do ``interaction`` (read, vread, history-instance, search-type, history-type,
+        history-system, create, update, patch, delete, or an operation's name) on ``resource_type``.
 
-    def search_restriction(self) -> Callable[[Any, str], ColumnElement[bool] | None] | None:
+        This is the type-level check (403 when false); which rows are visible is :meth:`search_restriction`'s.
+        """
+        if self.open:
+            return True
+        return any(self._usable(s) for s in self.scopes_allowing(resource_type, interaction))
+
+    def _usable(self, scope: Scope) -> bool:
+        return scope.context != "patient" or self.patient_id is not None
+
+    def search_restriction(self, interaction: str = "search-type") -> SearchRule | None:
         """The SQL rule every version a search touches must meet for this caller (None: no rule).
 
-        ``rule(h, resource_type)`` gets an aliased resource_history and the type it holds.
+        ``rule(h, resource_type)`` gets an aliased resource_history and the type it holds; a version passes when one
+        scope permitting ``interaction`` on the type admits it: ``system/``/``user/`` scopes within the clinic (a portal
+        user only in their own compartment), ``patient/`` scopes within the patient's compartment; granular
+        ``?param=value`` restrictions of a scope must match the version's token index.
         """
-        if self.organization_id is None:
+        if self.open:
+            return None if self.organization_id is None else _clinic_only(self.organization_id)
+        return lambda h, resource_type: self._rule(h, resource_type, interaction)
+
+    def _rule(self, h: Any, resource_type: str, interaction: str) -> ColumnElement[bool]:
+        clauses = [self._scope_rule(h, resource_type, s) for s in self.scopes_allowing(resource_type, interaction)]
+        usable = [c for c in clauses if c is not None]
+        if not usable:
+            return and_(false())
+        clinic = h.organization_id == self.organization_id if self.organization_id is not None else true()
+        return and_(clinic, or_(*usable))
+
+    def _scope_rule(self, h: Any, resource_type: str, scope: Scope) -> ColumnElement[bool] | None:
+        from fhir_server.fhir.search.compartment import in_compartment
+
+        confine_to_patient = scope.context == "patient" or (scope.context == "user" and self.role == "patient")
+        if confine_to_patient and self.patient_id is None:
             return None
-        clinic = self.organization_id
-        return lambda h, _resource_type: h.organization_id == clinic
+        rule: ColumnElement[bool] = (
+            in_compartment(h, resource_type, self.patient_id) if confine_to_patient and self.patient_id else true()
+        )
+        restrictions = [_token_matches(h, name, value) for name, value in scope.restrictions]
+        return and_(rule, *restrictions) if restrictions else rule
+
+
+def _clinic_only(clinic: uuid.UUID) -> SearchRule:
+    return lambda h, _resource_type: h.organization_id == clinic
+
+
+def _token_matches(h: Any, param: str, value: str) -> ColumnElement[bool]:
+    """A granular scope restriction ``param=value`` (a token: ``system|code`` or ``code``) on version ``h``."""
+    token = aliased(SearchToken)
+    system, bar, code = value.rpartition("|")
+    match = [token.code == code] + ([token.system == system] if bar and system else [])
+    return exists().where(
+        token.resource_type == h.resource_type,
+        token.resource_id == h.resource_id,
+        token.version_id == h.version_id,
+        token.param == param,
+        *match,
+    )
 
 
 OPEN = AccessContext(open=True)
 
 
+def _challenge(realm: str, error: str | None = None, description: str | None = None) -> dict[str, str]:
+    value = f'Bearer realm="{realm}"'
+    if error:
+        value += f', error="{error}"'
+    if description:
+        value += f', error_description="{description}"'
+    return {"WWW-Authenticate": value}
+
+
+def unauthorized(realm: str, description: str, error: str | None = "invalid_token") -> FhirError:
+    """401 with an OperationOutcome (code ``login``, or ``expired`` for a stale token) and the Bearer challenge."""
+    code = "login" if error is None else "expired"
+    issue = Issue(code, description, ("Authorization",), severity="error" if error is None else "fatal")
+    return FhirError(401, [issue], _challenge(realm, error, description if error else None))
+
+
+def context_of(session: Session, live: LiveToken) -> AccessContext:
+    """The access context a live token grants (a portal user's own record is their patient in context)."""
+    parsed = parse_scopes(live.token.scope)
+    user = live.user
+    patient = live.grant.context.get("patient")
+    if patient is None and user is not None and user.role == "patient" and user.patient_id is not None:
+        own = session.get(Patient, user.patient_id)
+        patient = own.fhir_id if own is not None else None
+    return AccessContext(
+        user_id=user.id if user else None,
+        client_id=live.client.client_id,
+        scopes=frozenset(parsed.resource),
+        patient_id=patient,
+        organization_id=user.organization_id if user else live.client.organization_id,
+        role=user.role if user else None,
+        scope_text=live.token.scope,
+        other_scopes=parsed.other,
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The Bearer token of the Authorization header, if any (RFC 6750 section 2.1)."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    return credential.strip() or None if scheme.lower() == "bearer" else None
+
+
 def access_context(request: Request) -> AccessContext:
-    """FastAPI dependency: the caller's access context."""
-    return OPEN
+    """FastAPI dependency: the caller's access context (401 FhirError when the token is missing or not live)."""
+    settings = request.app.state.settings
+    if settings.auth == "disabled":
+        return OPEN
+    realm = settings.base_url
+    token = bearer_token(request)
+    if token is None:
+        raise unauthorized(realm, "this server requires a SMART access token (Authorization: Bearer ...)", None)
+    with request.app.state.database.read() as session:
+        live = live_access_token(session, token)
+        if live is None:
+            raise unauthorized(realm, "the access token is unknown, expired or revoked")
+        return context_of(session, live)
 
 
 Access = Annotated[AccessContext, Depends(access_context)]

@@ -19,19 +19,37 @@ from fhir_server.db.fhir import (
 )
 from fhir_server.db.imaging import ImagingStudy
 from fhir_server.db.intake import AiIntakeSummary, IntakeForm
+from fhir_server.db.oauth import (
+    AccessToken,
+    AuthorizationCode,
+    AuthorizationRequest,
+    BrowserSession,
+    Grant,
+    LaunchContext,
+    OAuthClient,
+    SigningKey,
+    UsedAssertion,
+)
 from fhir_server.db.people import MrnCounter, Patient, Practitioner, User
 from fhir_server.db.scheduling import Appointment, Cancellation
 
 __all__ = [
+    "AccessToken",
     "AiIntakeSummary",
     "Appointment",
     "AuditEvent",
+    "AuthorizationCode",
+    "AuthorizationRequest",
     "Base",
+    "BrowserSession",
     "Cancellation",
     "Endpoint",
+    "Grant",
     "ImagingStudy",
     "IntakeForm",
+    "LaunchContext",
     "MrnCounter",
+    "OAuthClient",
     "Organization",
     "Patient",
     "Practitioner",
@@ -44,5 +62,7 @@ __all__ = [
     "SearchString",
     "SearchToken",
     "SearchUri",
+    "SigningKey",
+    "UsedAssertion",
     "User",
 ]

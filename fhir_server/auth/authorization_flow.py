@@ -1,0 +1,255 @@
+"""The authorization request, from its arrival to the code (RFC 6749 section 4.1, SMART App Launch
+https://hl7.org/fhir/smart-app-launch/app-launch.html#obtain-authorization-code).
+
+On arrival the request is validated (client, exact redirect URI, response type, scope, ``aud`` = this FHIR base,
+PKCE S256, ``launch``) and stored server-side under a random handle bound to the browser by a cookie, so a cross-site
+form POST survives the login redirect without any CSRF token. Errors about the client or redirect URI are shown as a
+page; later errors go back to the app as ``error=`` redirects with ``state``. Then, step by step: login, patient
+picker (when a patient must be in context and the launch gave none), consent (the user may untick scopes), code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fhir_server.auth.audit_events import Origin
+from fhir_server.auth.clients import digest
+from fhir_server.auth.grants import new_secret
+from fhir_server.auth.launch import launch_context
+from fhir_server.auth.oauth_server import FormRequest, SmartServer
+from fhir_server.auth.scopes import parse_scopes
+from fhir_server.auth.token import build_server
+from fhir_server.db import AuthorizationRequest, LaunchContext, OAuthClient, Patient, User
+from fhir_server.db.types import utcnow
+from fhir_server.settings import Settings
+
+REQUEST_LIFETIME = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Send the browser to ``location`` (the app's redirect URI with a code or an error)."""
+
+    location: str
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """Show an error page (the app cannot be told: bad client or redirect URI, or a stale request)."""
+
+    message: str
+    status: int = 400
+
+
+@dataclass(frozen=True)
+class Page:
+    """Show one of the flow's pages (``login``, ``pick_patient``, ``consent``) with ``values``."""
+
+    template: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+Step = Redirect | ErrorPage | Page
+
+
+def validated(server: SmartServer, pairs: list[tuple[str, str]]) -> tuple[Any, FormRequest]:
+    """Authlib's validation of an authorization request (raises OAuth2Error)."""
+    request = FormRequest("GET", server.endpoints.authorize, {}, pairs)
+    grant = server.get_consent_grant(request)
+    return grant, request
+
+
+def _error_step(error: OAuth2Error) -> Step:
+    if error.redirect_uri:
+        _status, _body, headers = error()
+        return Redirect(dict(headers)["Location"])
+    return ErrorPage(error.description or error.error or "invalid authorization request")
+
+
+def start(session: Session, settings: Settings, pairs: list[tuple[str, str]], origin: Origin, binding: str) -> Step:
+    """Validate and store a new authorization request; its first step is the flow page of its handle."""
+    server = build_server(session, settings, origin)
+    try:
+        grant, request = validated(server, pairs)
+    except OAuth2Error as error:
+        return _error_step(error)
+    handle = new_secret()
+    launch: LaunchContext | None = request.smart.get("launch")
+    row = AuthorizationRequest(
+        handle_hash=digest(handle),
+        client_id=request.payload.client_id,
+        parameters={"pairs": pairs, "scope": request.scope, "redirect_uri": grant.redirect_uri},
+        session_hash=digest(binding),
+        launch_hash=launch.launch_hash if launch else None,
+        expires_at=utcnow() + REQUEST_LIFETIME,
+    )
+    session.add(row)
+    return Redirect(f"{settings.base_url}/auth/flow?{urlencode({'request': handle})}")
+
+
+def load(session: Session, handle: str | None, binding: str | None) -> AuthorizationRequest | None:
+    """The pending request of ``handle``, when this browser (its binding cookie) started it."""
+    if not handle or not binding or len(handle) > 200:
+        return None
+    row = session.get(AuthorizationRequest, digest(handle))
+    if row is None or row.completed_at is not None or row.expires_at <= utcnow():
+        return None
+    return row if row.session_hash == digest(binding) else None
+
+
+STALE = ErrorPage(
+    "This authorization request is unknown, expired or was started in another browser. Start again from the app."
+)
+
+
+def next_step(session: Session, settings: Settings, row: AuthorizationRequest, user: User | None, handle: str) -> Step:
+    """What the browser sees next: login, patient picker or consent."""
+    client = session.get(OAuthClient, row.client_id)
+    if client is None:
+        return STALE
+    if row.user_id is None:
+        if user is None:
+            return Page("login", {"handle": handle, "app": client.name})
+        row.user_id = user.id
+    user = session.get(User, row.user_id)
+    if user is None:
+        return STALE
+    launch = session.get(LaunchContext, row.launch_hash) if row.launch_hash else None
+    if launch is not None and launch.user_id is not None and launch.user_id != user.id:
+        return ErrorPage("This launch was started by another user.", 403)
+    if _needs_patient(row, launch) and row.patient_id is None:
+        if user.patient_id is not None:
+            own = session.get(Patient, user.patient_id)
+            row.patient_id = own.fhir_id if own else None
+        if row.patient_id is None:
+            return Page("pick_patient", {"handle": handle, "app": client.name, "patients": _patients(session, user)})
+    return Page("consent", _consent_values(session, row, client, user, launch, handle))
+
+
+def _needs_patient(row: AuthorizationRequest, launch: LaunchContext | None) -> bool:
+    scopes = parse_scopes(row.parameters["scope"])
+    launch_patient = launch is not None and "launch" in scopes and launch.patient_id
+    wants = "launch/patient" in scopes or any(s.context == "patient" for s in scopes.resource)
+    return wants and not launch_patient
+
+
+def _patients(session: Session, user: User, limit: int = 200) -> list[dict[str, str]]:
+    rows = session.scalars(
+        select(Patient)
+        .where(Patient.organization_id == user.organization_id, Patient.deleted_at.is_(None))
+        .order_by(Patient.family_name, Patient.given_name)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": p.fhir_id,
+            "name": f"{p.family_name}, {p.given_name}",
+            "birth_date": p.birth_date.isoformat() if p.birth_date else "",
+            "mrn": p.mrn,
+        }
+        for p in rows
+    ]
+
+
+def _consent_values(
+    session: Session,
+    row: AuthorizationRequest,
+    client: OAuthClient,
+    user: User,
+    launch: LaunchContext | None,
+    handle: str,
+) -> dict[str, Any]:
+    scopes = row.parameters["scope"].split()
+    patient_id = row.patient_id or (launch.patient_id if launch else None)
+    patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_id)).first() if patient_id else None
+    return {
+        "handle": handle,
+        "app": client.name,
+        "user": user.full_name,
+        "scopes": [{"value": s, "label": describe_scope(s)} for s in scopes],
+        "offline": "offline_access" in scopes,
+        "patient": f"{patient.given_name} {patient.family_name}" if patient else None,
+    }
+
+
+_LETTERS = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
+_OTHER = {
+    "openid": "Know who you are (OpenID Connect)",
+    "fhirUser": "Know which FHIR record you are (your Practitioner or Patient record)",
+    "profile": "Know which FHIR record you are (legacy profile scope)",
+    "launch": "Receive the context of the launch (the patient open in the EHR)",
+    "launch/patient": "Know which patient you choose",
+    "launch/encounter": "Know which encounter you choose",
+    "offline_access": "Keep access after you close the app, until you revoke it (offline access)",
+    "online_access": "Keep access while you are logged in",
+}
+
+
+def describe_scope(scope: str) -> str:
+    """A sentence a user understands, for the consent page."""
+    if scope in _OTHER:
+        return _OTHER[scope]
+    parsed = parse_scopes(scope).resource
+    if not parsed:
+        return scope
+    s = parsed[0]
+    what = "all record types" if s.resource_type == "*" else f"{s.resource_type} records"
+    verbs = ", ".join(_LETTERS[c] for c in "cruds" if c in s.permissions)
+    whose = {"patient": "of the patient", "user": "you can access", "system": "of the clinic"}[s.context]
+    only = f" (only where {'&'.join(f'{k}={v}' for k, v in s.restrictions)})" if s.restrictions else ""
+    return f"{verbs.capitalize()} {what} {whose}{only}"
+
+
+def deny(session: Session, row: AuthorizationRequest) -> Redirect:
+    """The user said no: back to the app with ``error=access_denied``."""
+    row.completed_at = utcnow()
+    params = {"error": "access_denied", "error_description": "The user denied the request."}
+    state = dict(row.parameters["pairs"]).get("state")
+    if state:
+        params["state"] = state
+    uri = row.parameters["redirect_uri"]
+    return Redirect(f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}")
+
+
+def approve(session: Session, settings: Settings, row: AuthorizationRequest, ticked: list[str], origin: Origin) -> Step:
+    """Issue the code for the scopes the user left ticked (of those offered) and send the browser to the app."""
+    offered = row.parameters["scope"].split()
+    granted = [s for s in offered if s in set(ticked)]
+    if not granted:
+        return deny(session, row)
+    server = build_server(session, settings, origin)
+    try:
+        grant, request = validated(server, row.parameters["pairs"])
+    except OAuth2Error as error:
+        return _error_step(error)
+    user = session.get(User, row.user_id)
+    launch = session.get(LaunchContext, row.launch_hash) if row.launch_hash else None
+    request.scope = " ".join(granted)
+    request.smart["context"] = _code_context(session, settings, row, launch, granted)
+    _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, user)
+    row.completed_at = utcnow()
+    return Redirect(dict(headers)["Location"])
+
+
+def _code_context(
+    session: Session, settings: Settings, row: AuthorizationRequest, launch: LaunchContext | None, granted: list[str]
+) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "need_patient_banner": True,
+        "smart_style_url": f"{settings.base_url}/auth/smart-style.json",
+    }
+    if launch is not None and "launch" in granted:
+        context.update(launch_context(launch))
+    if row.patient_id and "patient" not in context:
+        patient = session.scalars(select(Patient).where(Patient.fhir_id == row.patient_id)).first()
+        if patient is not None:
+            context["patient"] = patient.fhir_id
+            context["patient_uuid"] = str(patient.id)
+    return context

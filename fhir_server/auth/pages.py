@@ -1,0 +1,80 @@
+"""The authorization server's HTML pages (Jinja2, autoescaped) and its browser cookies.
+
+Pages are never cached and never framed (clickjacking a consent page would be consent by a click the user did not
+mean). Cookies are HttpOnly, ``SameSite=Lax`` and ``Secure`` when the public base URL is https.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from fhir_server.auth.login import SESSION_COOKIE
+from fhir_server.settings import Settings
+
+BROWSER_COOKIE = "fhir_server_browser"
+"""Binds a stored authorization request to the browser that started it."""
+
+_templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def auth_url(request: Request, name: str) -> str:
+    """The public URL of the authorization server's endpoint ``name``."""
+    return f"{settings_of(request).base_url}/auth/{name}"
+
+
+def render(request: Request, template: str, values: dict[str, Any], status: int = 200) -> Response:
+    """The page ``template`` (without .html) filled with ``values``."""
+    context = {
+        "action": auth_url(request, _ACTIONS.get(template, template)),
+        "manage": auth_url(request, "manage"),
+        **values,
+    }
+    response = _templates.TemplateResponse(request, f"{template}.html", context, status_code=status)
+    response.headers.update(_HEADERS)
+    return response
+
+
+_ACTIONS = {"pick_patient": "pick-patient", "consent": "consent", "login": "login", "launch": "launch"}
+
+
+def error_page(request: Request, message: str, status: int = 400) -> Response:
+    return render(request, "error", {"message": message}, status)
+
+
+def redirect(location: str, status: int = 303) -> Response:
+    response = RedirectResponse(location, status_code=status)
+    response.headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return response
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings_of(request).base_url.startswith("https://"),
+    )
+
+
+def session_cookie(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE)

@@ -1,0 +1,19 @@
+"""The authorization server's routes: discovery under ``/fhir/.well-known/`` and the endpoints under ``/fhir/auth/``.
+
+Included before the FHIR router, so ``/fhir/.well-known/...`` and ``/fhir/auth/...`` are never taken for a read of
+``[type]/[id]``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from fhir_server.auth import account_pages, authorize, introspection, revocation, smart_configuration, token
+from fhir_server.auth.oauth_server import AUTH_PREFIX
+
+router = APIRouter(prefix="/fhir", tags=["SMART authorization"])
+router.include_router(smart_configuration.router)
+_endpoints = APIRouter(prefix=AUTH_PREFIX)
+for module in (token, introspection, revocation, authorize, account_pages):
+    _endpoints.include_router(module.router)
+router.include_router(_endpoints)
