@@ -15,6 +15,7 @@ from fhir_server import health
 from fhir_server.auth import routes as auth_routes
 from fhir_server.db.engine import Database
 from fhir_server.fhir import outcomes, routes, validation
+from fhir_server.imaging import dicomweb_proxy, upstream, watcher
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
 
@@ -33,9 +34,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         validation.warm_up()
         if settings.auth == "disabled":
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
+        imaging_watcher = watcher.start(app.state.database, settings)
         try:
             yield
         finally:
+            await watcher.stop(imaging_watcher)
+            await upstream.close_upstream(app.state)
             if owned:
                 app.state.database.dispose()
 
@@ -62,4 +66,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(health.router)
     app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
     app.include_router(routes.router)
+    app.include_router(dicomweb_proxy.router)
     return app

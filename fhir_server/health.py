@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fhir_server.db.engine import Database
 from fhir_server.db.migrate import pending
+from fhir_server.imaging import errors as imaging_errors
+from fhir_server.imaging.orthanc import basic_auth
 from fhir_server.responses import JsonResponse
 from fhir_server.settings import Settings
 
@@ -55,14 +57,13 @@ def _database_check(database: Database) -> dict[str, str]:
 
 
 async def _orthanc_check(settings: Settings) -> dict[str, str]:
-    auth = None
-    if settings.orthanc_username and settings.orthanc_password:
-        auth = (settings.orthanc_username, settings.orthanc_password.get_secret_value())
+    """Orthanc answers ``GET /system`` with this server's credentials; failures named as the proxy names them."""
     try:
-        async with httpx.AsyncClient(timeout=3.0, auth=auth) as client:
+        async with httpx.AsyncClient(timeout=3.0, auth=basic_auth(settings)) as client:
             response = await client.get(f"{settings.orthanc_url}/system")
     except httpx.HTTPError as exc:
-        return {"status": "fail", "detail": f"orthanc unreachable: {type(exc).__name__}"}
-    if response.status_code != 200:
-        return {"status": "fail", "detail": f"orthanc answered {response.status_code}"}
+        return {"status": "fail", "detail": str(imaging_errors.check_health(exc, None))}
+    problem = imaging_errors.check_health(None, response.status_code)
+    if problem is not None:
+        return {"status": "fail", "detail": problem}
     return {"status": "pass"}

@@ -35,6 +35,28 @@ class Settings(BaseSettings):
     orthanc_url: str | None = Field(None, description="Orthanc's REST base, e.g. http://127.0.0.1:8042")
     orthanc_username: str | None = Field(None, description="Orthanc HTTP basic-auth user")
     orthanc_password: SecretStr | None = Field(None, description="Orthanc HTTP basic-auth password")
+    orthanc_dicomweb_root: str = Field(
+        "/dicom-web/", description="The path of Orthanc's DICOMweb plugin (its DicomWeb.Root setting)"
+    )
+    orthanc_connect_timeout: float = Field(
+        3.0, gt=0, description="Seconds to wait for a connection to Orthanc (then 503/504)"
+    )
+    orthanc_timeout: float = Field(
+        60.0, gt=0, description="Seconds Orthanc may stay silent while answering one request (then 504)"
+    )
+    imaging_organization: str | None = Field(
+        None,
+        description="The clinic (id, FHIR id, NPI or name) owning studies stored in Orthanc directly, when their "
+        "PatientID does not tell",
+    )
+    imaging_create_unknown_patients: bool = Field(
+        True, description="A study whose PatientID is no patient of the clinic creates that Patient (else skipped)"
+    )
+    imaging_watch: bool = Field(True, description="Follow Orthanc's change feed while serving (needs orthanc_url)")
+    imaging_poll_interval: float = Field(2.0, gt=0, description="Seconds between two reads of Orthanc's changes")
+    imaging_reconcile_interval: float = Field(
+        300.0, gt=0, description="Seconds between two reconciliations with Orthanc (finds deleted studies)"
+    )
     openai_api_key: SecretStr | None = Field(None, description="Key for the intake-summary model")
     openai_base_url: str | None = Field(None, description="An OpenAI-compatible API base URL")
     openai_model: str = Field("gpt-4o-mini", description="Chat model used for intake summaries")
@@ -83,6 +105,13 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("orthanc_dicomweb_root")
+    @classmethod
+    def _root_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must be an absolute path such as /dicom-web/")
+        return value.rstrip("/") + "/"
 
     @field_validator("log_level", "auth", mode="before")
     @classmethod

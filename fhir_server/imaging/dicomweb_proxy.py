@@ -1,0 +1,217 @@
+"""DICOMweb at ``/dicomweb``: QIDO-RS, WADO-RS and STOW-RS forwarded to Orthanc under this server's authorization.
+
+PS3.18 (https://dicom.nema.org/medical/dicom/current/output/html/part18.html) §10.4 (retrieve), §10.6 (search),
+§10.5 (store). Every request is authorized first (:mod:`fhir_server.imaging.access`), then sent upstream with a
+query string rebuilt here; answers stream back (a study of any size is never held in memory) with Orthanc's URLs
+rewritten to this proxy's. Errors, the proxy's or Orthanc's, answer with an OperationOutcome and the status a
+DICOMweb client expects (4xx for the client's mistakes, 502/503/504 for Orthanc's), never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from fhir_server.auth.context import Access
+from fhir_server.fhir import unit_of_work
+from fhir_server.fhir.outcomes import FhirError, Issue
+from fhir_server.imaging import errors, media, stow
+from fhir_server.imaging.access import (
+    CREATE,
+    READ,
+    SEARCH,
+    ImagingScope,
+    check_study,
+    owner_clinic,
+    require,
+    scope_of,
+    visible,
+)
+from fhir_server.imaging.dicomweb_paths import Target, parse
+from fhir_server.imaging.endpoints import dicomweb_base
+from fhir_server.imaging.qido_query import retrieve_query, upstream_query
+from fhir_server.imaging.rewrite import PrefixRewriter, upstream_prefix
+from fhir_server.imaging.stored import sync_stored
+from fhir_server.imaging.upstream import upstream_of
+
+router = APIRouter(prefix="/dicomweb", tags=["DICOMweb"])
+logger = logging.getLogger("fhir_server.imaging.proxy")
+_PASSED_HEADERS = ("content-type", "content-length", "content-encoding", "warning", "etag", "last-modified")
+STUDY_UID_TAG = "0020000D"
+
+
+class UpstreamBrokeError(Exception):
+    """Orthanc failed in the middle of an answer already under way: the connection is dropped, not ended."""
+
+
+@router.get("/{path:path}", summary="QIDO-RS search or WADO-RS retrieve")
+async def search_or_retrieve(path: str, request: Request, access: Access) -> Response:
+    target = parse(path, "GET")
+    require(access, SEARCH if target.kind == "search" else READ)
+    scope: ImagingScope = await unit_of_work.read(request, scope_of, access)
+    if target.study is not None and scope.confined:
+        await unit_of_work.read(request, check_study, scope, target.study)
+    if target.kind == "search":
+        return await _search(request, target, scope)
+    return await _retrieve(request, target)
+
+
+@router.post("/{path:path}", summary="STOW-RS store")
+async def store(path: str, request: Request, access: Access) -> Response:
+    target = parse(path, "POST")
+    require(access, CREATE)
+    if access.patient_id is not None:
+        raise FhirError.of(403, "forbidden", "a token with a patient context cannot store studies")
+    scope: ImagingScope = await unit_of_work.read(request, scope_of, access)
+    if target.study is not None and scope.confined:
+        owner = await unit_of_work.read(request, owner_clinic, target.study)
+        if owner not in (None, scope.organization_id):
+            raise FhirError.of(403, "forbidden", f"study {target.study} belongs to another clinic", "study")
+    boundary = _stow_boundary(request)
+    media.search_accept(request.headers.get("accept"))
+    return await _store(request, target, boundary, scope)
+
+
+# --- search --------------------------------------------------------------------------------------------------
+
+
+async def _search(request: Request, target: Target, scope: ImagingScope) -> Response:
+    media.search_accept(request.headers.get("accept"))
+    pairs = request.query_params.multi_items()
+    if scope.confined:
+        pairs.append(("includefield", STUDY_UID_TAG))
+    query = upstream_query(pairs, scope.patient_mrn)
+    response = await upstream_of(request).open("GET", target.path, query, {"Accept": media.DICOM_JSON})
+    if not scope.confined:
+        return _streamed(request, response)
+    matches = _json_list(await _read(response))
+    uids = {_study_uid(m) for m in matches} - {None}
+    allowed: set[str] = await unit_of_work.read(request, visible, scope, uids)
+    kept = [m for m in matches if _study_uid(m) in allowed]
+    body = _rewriter(request).whole(orjson.dumps(kept))
+    return Response(body, response.status_code, media_type=media.DICOM_JSON)
+
+
+def _study_uid(match: dict[str, Any]) -> str | None:
+    value = (match.get(STUDY_UID_TAG) or {}).get("Value") or [None]
+    return value[0] if isinstance(value[0], str) else None
+
+
+def _json_list(body: bytes) -> list[dict[str, Any]]:
+    try:
+        parsed = orjson.loads(body) if body.strip() else []
+    except orjson.JSONDecodeError:
+        raise errors.bad_gateway("a search answer that is not JSON") from None
+    if not isinstance(parsed, list):
+        raise errors.bad_gateway("a search answer that is not a JSON array")
+    return [m for m in parsed if isinstance(m, dict)]
+
+
+# --- retrieve ------------------------------------------------------------------------------------------------
+
+
+async def _retrieve(request: Request, target: Target) -> Response:
+    accept = media.retrieve_accept(request.headers.get("accept"), target.view)
+    query = retrieve_query(request.query_params.multi_items())
+    headers = {"Accept": accept} if accept else {}
+    response = await upstream_of(request).open("GET", target.path, query, headers)
+    return _streamed(request, response)
+
+
+def _streamed(request: Request, response: httpx.Response) -> StreamingResponse:
+    content_type = response.headers.get("content-type")
+    rewriter = _rewriter(request) if media.carries_urls(content_type) else None
+    headers = {k: v for k in _PASSED_HEADERS if (v := response.headers.get(k)) is not None}
+    if rewriter is not None:
+        headers.pop("content-length", None)
+    return StreamingResponse(_relay(response, rewriter), response.status_code, headers)
+
+
+async def _relay(response: httpx.Response, rewriter: PrefixRewriter | None) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_raw():
+            yield rewriter.feed(chunk) if rewriter else chunk
+        if rewriter is not None:
+            yield rewriter.flush()
+    except httpx.HTTPError as exc:
+        logger.warning("Orthanc failed mid-answer; dropping the connection", extra={"error": type(exc).__name__})
+        raise UpstreamBrokeError(type(exc).__name__) from None
+    finally:
+        await response.aclose()
+
+
+def _rewriter(request: Request) -> PrefixRewriter:
+    settings = request.app.state.settings
+    old = upstream_prefix(settings.base_url, settings.orthanc_dicomweb_root)
+    return PrefixRewriter(old, (dicomweb_base(settings.base_url) + "/").encode())
+
+
+async def _read(response: httpx.Response) -> bytes:
+    try:
+        return await response.aread()
+    except httpx.HTTPError as exc:
+        raise errors.from_transport(exc) from None
+    finally:
+        await response.aclose()
+
+
+# --- store ---------------------------------------------------------------------------------------------------
+
+
+def _stow_boundary(request: Request) -> str:
+    content_type = request.headers.get("content-type")
+    parsed = media.multipart_type(content_type)
+    if parsed is None or parsed[0].lower() != "application/dicom" or not parsed[1]:
+        raise FhirError.of(
+            415,
+            "not-supported",
+            f'STOW-RS takes multipart/related; type="application/dicom" with a boundary (got {content_type})',
+            "Content-Type",
+        )
+    return parsed[1]
+
+
+async def _store(request: Request, target: Target, boundary: str, scope: ImagingScope) -> Response:
+    sniffer = stow.PartSniffer(boundary.encode("latin-1"))
+
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in request.stream():
+            sniffer.feed(chunk)
+            yield chunk
+
+    headers = {"Content-Type": request.headers["content-type"], "Accept": media.DICOM_JSON}
+    if "content-length" in request.headers:
+        headers["Content-Length"] = request.headers["content-length"]
+    response = await upstream_of(request).open("POST", target.path, "", headers, body(), keep_errors=True)
+    raw = await _read(response)
+    result = _stow_result(response.status_code, raw)
+    warnings = await run_in_threadpool(
+        sync_stored, request.app.state.database, request.app.state.settings, stow.studies_stored(result),
+        scope.organization_id,
+    )  # fmt: skip
+    answer, status = stow.account(result, sniffer.parts(), response.status_code)
+    if status >= 400:
+        code = "conflict" if status == 409 else "invalid"
+        raise FhirError(status, [Issue(code, sentence) for sentence in stow.failures(answer)])
+    extra = {"Warning": "; ".join(f'299 - "{w}"' for w in warnings)} if warnings else {}
+    content = _rewriter(request).whole(orjson.dumps(answer))
+    return Response(content, status, headers=extra, media_type=media.DICOM_JSON)
+
+
+def _stow_result(status: int, raw: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict) and ("00081199" in parsed or "00081198" in parsed):
+        return parsed
+    if status >= 400:
+        raise errors.from_status(status, raw)
+    raise errors.bad_gateway("a store answer without a result")
