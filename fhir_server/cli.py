@@ -25,15 +25,20 @@ from fhir_server.db import Organization
 from fhir_server.db.clinic import organization_lookup
 from fhir_server.db.engine import Database
 from fhir_server.db.migrate import current_revision, head_revision, upgrade
+from fhir_server.fhir.outcomes import FhirError
 from fhir_server.fhir.search.reindex import DEFAULT_BATCH, count_versions, rebuild
+from fhir_server.imaging.orthanc import OrthancClient
+from fhir_server.imaging.passes import full_pass
 from fhir_server.seed import seed_demo
 from fhir_server.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="FHIR R4 server over a clinic's data.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="The clinic's user accounts.", no_args_is_help=True)
+imaging_app = typer.Typer(help="Imaging: ImagingStudy resources kept in step with Orthanc.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(imaging_app, name="imaging")
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
@@ -196,6 +201,28 @@ def users_list(
                 _when(user.last_login_at),
             )
     out.print(table)
+
+
+@imaging_app.command("sync")
+def imaging_sync() -> None:
+    """One pass over Orthanc: every study becomes (or updates) its ImagingStudy; studies gone are deleted."""
+    config = settings()
+    if not config.orthanc_url:
+        fail("no Orthanc is configured: set FHIR_SERVER_ORTHANC_URL")
+    with database() as db, Progress(console=err, transient=False) as bar:
+        task = bar.add_task("syncing studies", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            with OrthancClient(config) as client:
+                report = full_pass(db, config, client, progress)
+        except FhirError as exc:
+            fail(str(exc))
+    for problem in report.problems:
+        err.print(f"[yellow]skipped:[/] {problem}", highlight=False)
+    out.print(f"imaging sync: {report.summary()}")
 
 
 def _when(value: object) -> str:
