@@ -35,21 +35,41 @@ def date_range(value: str) -> tuple[datetime, datetime]:
         return start, following - _TICK
     day = datetime(year, month, int(g["d"]), tzinfo=UTC)
     if g["H"] is None:
-        return day, day + timedelta(days=1) - _TICK
+        return day, last_instant(day, timedelta(days=1))
     return _time_range(value, g)
+
+
+def last_instant(start: datetime, span: timedelta) -> datetime:
+    """The last instant of ``span`` from ``start``; MAX when that would be past the end of year 9999."""
+    try:
+        return start + span - _TICK
+    except OverflowError:
+        return MAX
+
+
+def shifted(instant: datetime, delta: timedelta) -> datetime:
+    """``instant + delta``, kept within [MIN, MAX]."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return MAX if delta > timedelta(0) else MIN
 
 
 def _time_range(value: str, g: dict[str, str | None]) -> tuple[datetime, datetime]:
     zone = g["tz"] or "Z"
     seconds = g["S"]
     text = f"{g['y']}-{g['m']}-{g['d']}T{g['H']}:{g['M']}:{seconds or '00'}{g['f'] or ''}"
-    start = datetime.fromisoformat(text + zone.replace("Z", "+00:00")).astimezone(UTC)
+    local = datetime.fromisoformat(text + zone.replace("Z", "+00:00"))
+    try:
+        start = local.astimezone(UTC)
+    except OverflowError:  # an offset that moves the instant before year 1 or past 9999
+        return (MIN, MIN) if local.year == 1 else (MAX, MAX)
     if seconds is None:
-        return start, start + timedelta(minutes=1) - _TICK
+        return start, last_instant(start, timedelta(minutes=1))
     if g["f"]:
         digits = len(g["f"]) - 1
-        return start, start + timedelta(seconds=10 ** -min(digits, 6)) - _TICK
-    return start, start + timedelta(seconds=1) - _TICK
+        return start, last_instant(start, timedelta(seconds=10 ** -min(digits, 6)))
+    return start, last_instant(start, timedelta(seconds=1))
 
 
 def period_range(period: dict[str, str]) -> tuple[datetime, datetime]:

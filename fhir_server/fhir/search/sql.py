@@ -29,7 +29,7 @@ from fhir_server.db import (
     SearchUri,
 )
 from fhir_server.db.types import utcnow
-from fhir_server.fhir.search.dates import date_range
+from fhir_server.fhir.search.dates import date_range, shifted
 from fhir_server.fhir.search.params import Criterion, split_prefix
 from fhir_server.fhir.search.text import normalize, soundex
 
@@ -166,7 +166,7 @@ def _date(low: Any, high: Any, prefix: str, value: str) -> ColumnElement[bool]:
     within = and_(low >= vlo, high <= vhi)
     if prefix == "ap":
         slack = max(abs(utcnow() - vlo) / 10, timedelta(days=1))
-        return and_(high >= vlo - slack, low <= vhi + slack)
+        return and_(high >= shifted(vlo, -slack), low <= shifted(vhi, slack))
     choices: dict[str, ColumnElement[bool]] = {
         "eq": within,
         "ne": not_(within),

@@ -235,3 +235,36 @@ def test_a_cursor_of_another_search_is_refused(module_client: TestClient) -> Non
     response = module_client.get("/fhir/Patient", params={"family": "smith", "_count": "5", "_cursor": cursor})
     assert response.status_code == 400
     assert outcome_issue(response)["expression"] == ["_cursor"]
+
+
+# --- dates at the edges of the calendar ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ap0001",
+        "ap9999",
+        "gt9999-12-31",
+        "le9999-12-31T23:59:59Z",
+        "sa0001-01-01T00:00:00+05:00",
+        "eb9999-12-31T23:00:00-05:00",
+    ],
+)
+def test_dates_at_the_edges_of_the_calendar_are_searched_not_failed(module_client: TestClient, value: str) -> None:
+    response = module_client.get("/fhir/Patient", params={"birthdate": value})
+    assert response.status_code == 200, response.text
+
+
+def test_a_resource_dated_at_the_end_of_the_calendar_is_indexed(module_client: TestClient, clinic: Clinic) -> None:
+    body = {
+        "resourceType": "Patient",
+        "name": [{"family": "Edgeofcalendar", "given": ["Max"]}],
+        "birthDate": "9999-12-31",
+        "managingOrganization": {"reference": f"Organization/{clinic.org['id']}"},
+    }
+    created = module_client.post("/fhir/Patient", json=body)
+    assert created.status_code == 201, created.text
+    found = ids(search(module_client, "Patient", [("family", "edgeofcalendar"), ("birthdate", "9999-12-31")]))
+    assert found == [created.json()["id"]]
+    assert ids(search(module_client, "Patient", [("family", "edgeofcalendar"), ("birthdate", "lt9999")])) == []
