@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, exists, false, or_
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 from sqlalchemy.orm import aliased
 
 from fhir_server.db import SearchReference
@@ -31,8 +31,9 @@ def member_types() -> list[str]:
     return sorted(t for t, params in compartment_params().items() if t in MAPPINGS and (params or t == "Patient"))
 
 
-def in_compartment(h: Any, resource_type: str, patient_id: str) -> ColumnElement[bool]:
-    """``h`` (a version of ``resource_type``) belongs to Patient/``patient_id``'s compartment."""
+def in_compartment(h: Any, resource_type: str, patient_id: str, base_url: str | None = None) -> ColumnElement[bool]:
+    """``h`` (a version of ``resource_type``) belongs to Patient/``patient_id``'s compartment. With ``base_url``
+    (the server's public base), an absolute reference of another server ending in ``Patient/<id>`` does not count."""
     params = [p for p in compartment_params().get(resource_type, ()) if p != "{def}"]
     clauses: list[ColumnElement[bool]] = []
     if resource_type == "Patient":
@@ -47,6 +48,7 @@ def in_compartment(h: Any, resource_type: str, patient_id: str) -> ColumnElement
                 ref.param.in_(params),
                 ref.target_type == "Patient",
                 ref.target_id == patient_id,
+                true() if base_url is None else or_(ref.url.is_(None), ref.url.startswith(base_url + "/")),
             )
         )
     return or_(*clauses) if clauses else and_(false())

@@ -53,7 +53,7 @@ class Page:
 def matches_clause(h: Any, query: SearchQuery, scope: Scope) -> ColumnElement[bool]:
     clauses = [visible(h, query.resource_type, scope), *(criterion_clause(h, c, scope) for c in query.criteria)]
     if query.compartment is not None:
-        clauses.append(in_compartment(h, query.resource_type, query.compartment))
+        clauses.append(in_compartment(h, query.resource_type, query.compartment, scope.base_url))
     return and_(*clauses)
 
 

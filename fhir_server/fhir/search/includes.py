@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from fhir_server.db import ResourceHistory, SearchReference
 from fhir_server.fhir.search.params import Include, SearchQuery
-from fhir_server.fhir.search.sql import Scope, visible
+from fhir_server.fhir.search.sql import Scope, local_reference, visible
 
 MAX_ROUNDS = 5
 MAX_INCLUDED = 1000
@@ -66,7 +66,7 @@ def _forward(session: Session, scope: Scope, spec: Include, sources: list[dict[s
         tuple_(ref.resource_type, ref.resource_id, ref.version_id).in_(_version_keys(sources)),
         ref.target_type == target.resource_type,
         ref.target_id == target.resource_id,
-        or_(ref.url.is_(None), ref.url.startswith(scope.base_url + "/")),
+        local_reference(ref, scope),
     ]
     if spec.param != "*":
         link.append(ref.param == spec.param)
@@ -90,11 +90,16 @@ def _reverse(session: Session, scope: Scope, spec: Include, targets: list[dict[s
         ref.resource_id == source.resource_id,
         ref.version_id == source.version_id,
         tuple_(ref.target_type, ref.target_id).in_([_key(t) for t in targets]),
+        local_reference(ref, scope),
     ]
     if spec.param != "*":
         link.append(ref.param == spec.param)
+    types = _served() if spec.source_type == "*" else {spec.source_type}
     statement = (
-        select(source.resource).join(ref, and_(*link)).where(visible(source, spec.source_type, scope)).distinct()
+        select(source.resource)
+        .join(ref, and_(*link))
+        .where(or_(*(visible(source, t, scope) for t in types)))
+        .distinct()
     )
     return list(session.scalars(statement))
 

@@ -233,8 +233,8 @@ def _include(resource_type: str, name: str, value: str) -> Include:
     reverse = name.startswith("_revinclude")
     iterate = name.endswith(":iterate")
     parts = value.split(":")
-    if value == "*":
-        return Include(resource_type, "*", None, iterate, reverse)
+    if value == "*":  # every reference of the matches (_include), every resource referring to them (_revinclude)
+        return Include("*", "*", None, iterate, reverse)
     if len(parts) not in (2, 3) or parts[0] not in MAPPINGS:
         raise bad_request(f"{name}={value}: expected SourceType:parameter[:TargetType]", name)
     source, code = parts[0], parts[1]

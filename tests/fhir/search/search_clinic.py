@@ -60,7 +60,8 @@ def _appointment(client: TestClient, patient: Json, practitioner: Json, status: 
 def build_clinic(client: TestClient) -> Clinic:
     """Practitioners Karev and Yang; patients anna (Smith, female, 1980, GP Yang), bob (Smithson, male, 1990),
     carl (Jones, male, 2000) and PAGING_PATIENTS of family PAGING_FAMILY; appointments a1 (anna with Karev, booked),
-    a2 (bob with Yang, cancelled), a3 (carl with Karev, booked); anna's QuestionnaireResponse; an ImagingStudy of
+    a2 (bob with Yang, cancelled), a3 (carl with Karev, booked); anna's QuestionnaireResponse, and bob's authored by
+    another server's Patient with anna's id; an ImagingStudy of
     anna's read by Karev (a version-specific reference) and referred by another server's Practitioner."""
     clinic = Clinic()
     clinic.org = create(client, {"resourceType": "Organization", "name": "Main Street Clinic"})
@@ -86,6 +87,16 @@ def build_clinic(client: TestClient) -> Clinic:
             "status": "completed",
             "questionnaire": "http://x.org/q",
             "subject": _ref(anna),
+        },
+    )
+    clinic.responses["bob"] = create(  # authored by another server's patient that shares anna's id
+        client,
+        {
+            "resourceType": "QuestionnaireResponse",
+            "status": "in-progress",
+            "questionnaire": "http://x.org/q",
+            "subject": _ref(bob),
+            "author": {"reference": f"https://elsewhere.example.org/fhir/Patient/{anna['id']}"},
         },
     )
     clinic.studies["versioned"] = create(

@@ -170,6 +170,10 @@ def test_compartment_search_finds_the_patients_resources(module_client: TestClie
         clinic, "responses", "anna"
     )
     assert set(ids(search_compartment(module_client, anna, "Patient"))) == {anna}
+    bob = clinic.id("patients", "bob")  # bob's response, authored by another server's Patient with anna's id
+    assert set(ids(search_compartment(module_client, bob, "QuestionnaireResponse"))) == names(
+        clinic, "responses", "bob"
+    )
     self_link = next(link["url"] for link in appointments["link"] if link["relation"] == "self")
     assert self_link.startswith(f"{PUBLIC_BASE_URL}/Patient/{anna}/Appointment")
 

@@ -124,6 +124,24 @@ def test_revinclude_adds_referring_resources(module_client: TestClient, clinic: 
     assert _modes(bundle) == {anna: "match", clinic.id("appointments", "a1"): "include"}
 
 
+def test_revinclude_of_everything_adds_every_referring_resource(module_client: TestClient, clinic: Clinic) -> None:
+    anna = clinic.id("patients", "anna")
+    modes = _modes(search(module_client, "Patient", [("_id", anna), ("_revinclude", "*")]))
+    referring = {clinic.id("appointments", "a1"), clinic.id("responses", "anna"), clinic.id("studies", "versioned")}
+    assert modes == {anna: "match", **dict.fromkeys(referring, "include")}
+
+
+def test_revinclude_ignores_another_servers_references(module_client: TestClient, clinic: Clinic) -> None:
+    """The study's referrer and bob's response's author are elsewhere, with ids of ours."""
+    yang = clinic.id("practitioners", "Yang")
+    assert _modes(search(module_client, "Practitioner", [("_id", yang), ("_revinclude", "ImagingStudy:referrer")])) == {
+        yang: "match"
+    }
+    anna = clinic.id("patients", "anna")
+    by_author = search(module_client, "Patient", [("_id", anna), ("_revinclude", "QuestionnaireResponse:author")])
+    assert _modes(by_author) == {anna: "match"}
+
+
 def test_iterate_follows_references_of_included_resources(module_client: TestClient, clinic: Clinic) -> None:
     a1 = clinic.id("appointments", "a1")
     params = [
