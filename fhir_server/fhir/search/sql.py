@@ -210,7 +210,10 @@ def local_reference(ref: Any, scope: Scope) -> ColumnElement[bool]:
 def _reference(table: Any, c: Criterion, value: str, scope: Scope) -> ColumnElement[bool]:
     local = value[len(scope.base_url) + 1 :] if value.startswith(scope.base_url + "/") else value
     if "://" in local:
-        return table.url == value  # type: ignore[no-any-return]
+        if "|" in value:  # a canonical with its version: that version only
+            return table.url == value  # type: ignore[no-any-return]
+        versioned = table.url.like(_like_escape(value) + "|%", escape="\\")  # without: any version of it
+        return or_(table.url == value, versioned)
     parts = local.split("/")
     ours = local_reference(table, scope)
     if len(parts) >= 2:

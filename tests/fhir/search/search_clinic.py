@@ -61,7 +61,7 @@ def build_clinic(client: TestClient) -> Clinic:
     """Practitioners Karev and Yang; patients anna (Smith, female, 1980, GP Yang), bob (Smithson, male, 1990),
     carl (Jones, male, 2000) and PAGING_PATIENTS of family PAGING_FAMILY; appointments a1 (anna with Karev, booked),
     a2 (bob with Yang, cancelled), a3 (carl with Karev, booked); anna's QuestionnaireResponse, and bob's authored by
-    another server's Patient with anna's id; an ImagingStudy of
+    another server's Patient with anna's id, and carl's to version 2.0 of the questionnaire; an ImagingStudy of
     anna's read by Karev (a version-specific reference) and referred by another server's Practitioner."""
     clinic = Clinic()
     clinic.org = create(client, {"resourceType": "Organization", "name": "Main Street Clinic"})
@@ -97,6 +97,15 @@ def build_clinic(client: TestClient) -> Clinic:
             "questionnaire": "http://x.org/q",
             "subject": _ref(bob),
             "author": {"reference": f"https://elsewhere.example.org/fhir/Patient/{anna['id']}"},
+        },
+    )
+    clinic.responses["carl"] = create(
+        client,
+        {
+            "resourceType": "QuestionnaireResponse",
+            "status": "completed",
+            "questionnaire": "http://x.org/q|2.0",
+            "subject": _ref(carl),
         },
     )
     clinic.studies["versioned"] = create(

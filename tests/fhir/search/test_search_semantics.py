@@ -83,6 +83,17 @@ def test_a_version_specific_reference_is_found_by_the_resource(module_client: Te
     assert found_ids(module_client, "ImagingStudy", ("interpreter.family", "karev")) == expected
 
 
+def test_a_canonical_reference_is_found_by_its_url_with_or_without_version(
+    module_client: TestClient, clinic: Clinic
+) -> None:
+    every = names(clinic, "responses", "anna", "bob", "carl")
+    assert found_ids(module_client, "QuestionnaireResponse", ("questionnaire", "http://x.org/q")) == every
+    versioned = found_ids(module_client, "QuestionnaireResponse", ("questionnaire", "http://x.org/q|2.0"))
+    assert versioned == names(clinic, "responses", "carl")
+    assert found_ids(module_client, "QuestionnaireResponse", ("questionnaire", "http://x.org/q|3.0")) == set()
+    assert found_ids(module_client, "QuestionnaireResponse", ("questionnaire", "http://x.org")) == set()
+
+
 def test_reverse_chain_finds_resources_referenced_by_matching_ones(module_client: TestClient, clinic: Clinic) -> None:
     found = found_ids(module_client, "Patient", ("_has:Appointment:patient:status", "booked"))
     assert found == names(clinic, "patients", "anna", "carl")
