@@ -7,10 +7,12 @@ exits non-zero on failure (never a traceback for a user mistake).
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
@@ -20,6 +22,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from fhir_server.auth.clients import ClientError, describe, list_clients, register_client, revoke_client
 from fhir_server.auth.users import UserError, create_user, list_users
 from fhir_server.db import Organization
 from fhir_server.db.clinic import organization_lookup
@@ -29,7 +32,7 @@ from fhir_server.fhir.outcomes import FhirError
 from fhir_server.fhir.search.reindex import DEFAULT_BATCH, count_versions, rebuild
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import full_pass
-from fhir_server.seed import seed_demo
+from fhir_server.seed import seed_demo, seed_demo_access
 from fhir_server.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="FHIR R4 server over a clinic's data.", no_args_is_help=True, add_completion=False)
@@ -38,6 +41,8 @@ users_app = typer.Typer(help="The clinic's user accounts.", no_args_is_help=True
 imaging_app = typer.Typer(help="Imaging: ImagingStudy resources kept in step with Orthanc.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+clients_app = typer.Typer(help="Registered SMART apps and backend services.", no_args_is_help=True)
+app.add_typer(clients_app, name="clients")
 app.add_typer(imaging_app, name="imaging")
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
@@ -129,10 +134,18 @@ def seed(
     migrate(config) if config.is_sqlite else None
     with database() as db, db.write() as session:
         result = seed_demo(session)
+        access = seed_demo_access(session)
     verb = "installed" if result.created else "already present"
     out.print(
         f"demo clinic {verb}: {result.practitioners} practitioners, {result.patients} patients, "
         f"{result.appointments} appointments, {result.intake_forms} intake forms"
+    )
+    out.print(
+        f"demo logins (password {access.password}): physician {access.physician_email}, "
+        f"portal patient {access.patient_email}\n"
+        f"demo SMART app: client_id {access.app_client_id} (public, PKCE), "
+        f"redirect URIs {' '.join(access.app_redirect_uris)}",
+        highlight=False,
     )
 
 
@@ -223,6 +236,76 @@ def imaging_sync() -> None:
     for problem in report.problems:
         err.print(f"[yellow]skipped:[/] {problem}", highlight=False)
     out.print(f"imaging sync: {report.summary()}")
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="The app's name, shown on the consent page.")],
+    client_type: Annotated[
+        str, typer.Option("--type", help="public, confidential-symmetric or confidential-asymmetric.")
+    ],
+    scope: Annotated[str, typer.Option(help="The most the client may ever be granted (space-separated scopes).")],
+    organization: Annotated[str, typer.Option(help="The clinic: id, FHIR id, NPI or exact name.")],
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option("--redirect-uri", help="A redirect URI (repeat for several).")
+    ] = None,
+    launch_uri: Annotated[str | None, typer.Option(help="The app's EHR launch URL.")] = None,
+    jwks_url: Annotated[str | None, typer.Option(help="The client's JWKS URL (confidential-asymmetric).")] = None,
+    jwks_file: Annotated[
+        Path | None, typer.Option(help="A file holding the client's public JWKS (confidential-asymmetric).")
+    ] = None,
+) -> None:
+    """Register a SMART client; prints it as JSON (a confidential-symmetric client's secret only this once)."""
+    jwks = _read_jwks(jwks_file) if jwks_file else None
+    with database() as db, db.write() as session:
+        clinic = session.scalars(select(Organization).where(organization_lookup(organization))).first()
+        if clinic is None:
+            fail(f"no clinic matches {organization!r}")
+        try:
+            registered = register_client(
+                session,
+                name=name,
+                client_type=client_type,
+                organization=clinic,
+                scope=scope,
+                redirect_uris=redirect_uri or [],
+                launch_uri=launch_uri,
+                jwks=jwks,
+                jwks_url=jwks_url,
+            )
+        except ClientError as exc:
+            fail(str(exc))
+        described = describe(registered.client, registered.secret)
+    print(json.dumps(described, indent=2))
+
+
+def _read_jwks(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the JWKS file {path}: {exc}")
+    if not isinstance(document, dict):
+        fail("the JWKS file must hold a JSON object with a 'keys' array")
+    return document
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List registered clients as JSON (no secrets)."""
+    with database() as db, db.read() as session:
+        described = [describe(row) for row in list_clients(session)]
+    print(json.dumps(described, indent=2))
+
+
+@clients_app.command("revoke")
+def clients_revoke(client_id: Annotated[str, typer.Argument(help="The client to revoke.")]) -> None:
+    """Revoke a client: it can no longer get tokens, and its tokens stop working at once."""
+    with database() as db, db.write() as session:
+        try:
+            row = revoke_client(session, client_id)
+        except ClientError as exc:
+            fail(str(exc))
+        out.print(f"revoked client {row.client_id} ({row.name})", highlight=False)
 
 
 def _when(value: object) -> str:

@@ -273,3 +273,70 @@ def _count(session: Session, *, created: bool) -> SeedResult:
     return SeedResult(
         created, DEMO_CLINIC_ID, count(Practitioner), count(Patient), count(Appointment), count(IntakeForm)
     )
+
+
+# --- demo SMART access: users with logins and a registered app -----------------------------------------------
+
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - the published password of the demo logins
+DEMO_PHYSICIAN_EMAIL = "amelia.hart@clinic.example.org"
+DEMO_PATIENT_EMAIL = "portal.patient@mail.example.org"
+DEMO_APP_ID = "demo-smart-app"
+DEMO_APP_REDIRECT_URIS = ("http://127.0.0.1:9000/callback", "http://localhost:9000/callback")
+DEMO_APP_SCOPE = (
+    "launch launch/patient openid fhirUser profile offline_access online_access patient/*.cruds user/*.cruds"
+)
+
+
+@dataclass(frozen=True)
+class DemoAccess:
+    """The demo logins and app, printed by ``fhir-server seed --demo`` (demo data only: never in production)."""
+
+    physician_email: str
+    patient_email: str
+    password: str
+    app_client_id: str
+    app_redirect_uris: tuple[str, ...]
+
+
+def seed_demo_access(session: Session) -> DemoAccess:
+    """Add a physician and a portal patient with logins, and a public demo SMART app, unless already there."""
+    from fhir_server.auth.clients import register_client
+    from fhir_server.auth.users import create_user
+    from fhir_server.db import OAuthClient, User
+
+    clinic = session.get(Organization, DEMO_CLINIC_ID)
+    if clinic is None:
+        raise ValueError("install the demo clinic first")
+    if session.scalar(select(User.id).where(User.email == DEMO_PHYSICIAN_EMAIL)) is None:
+        create_user(
+            session,
+            organization=clinic,
+            email=DEMO_PHYSICIAN_EMAIL,
+            password=DEMO_PASSWORD,
+            role="physician",
+            full_name="Dr. Amelia Hart",
+            practitioner_id=_demo_id("practitioner", 0),
+        )
+    if session.scalar(select(User.id).where(User.email == DEMO_PATIENT_EMAIL)) is None:
+        patient = session.get(Patient, _demo_id("patient", 0))
+        create_user(
+            session,
+            organization=clinic,
+            email=DEMO_PATIENT_EMAIL,
+            password=DEMO_PASSWORD,
+            role="patient",
+            full_name=f"{patient.given_name} {patient.family_name}" if patient else "Portal Patient",
+            patient_id=_demo_id("patient", 0),
+        )
+    if session.get(OAuthClient, DEMO_APP_ID) is None:
+        register_client(
+            session,
+            client_id=DEMO_APP_ID,
+            name="Demo SMART app",
+            client_type="public",
+            organization=clinic,
+            scope=DEMO_APP_SCOPE,
+            redirect_uris=list(DEMO_APP_REDIRECT_URIS),
+            launch_uri="http://127.0.0.1:9000/launch",
+        )
+    return DemoAccess(DEMO_PHYSICIAN_EMAIL, DEMO_PATIENT_EMAIL, DEMO_PASSWORD, DEMO_APP_ID, DEMO_APP_REDIRECT_URIS)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.scopes import narrow, parse_scopes
+from fhir_server.auth.scopes import narrow, parse_scopes, split_scope
 from fhir_server.db import OAuthClient, Organization
 from fhir_server.db.oauth import CLIENT_TYPES
 from fhir_server.db.types import utcnow
@@ -71,7 +71,7 @@ def register_client(
         secret_hash=digest(secret) if secret else None,
         redirect_uris=list(redirect_uris),
         launch_uri=launch_uri,
-        scope=" ".join(parse_scopes(scope).texts),
+        scope=" ".join(split_scope(scope)),
         jwks=jwks,
         jwks_url=jwks_url,
         organization_id=organization.id,

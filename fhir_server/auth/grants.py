@@ -61,8 +61,10 @@ def redeem_code(session: Session, code: str, client_id: str) -> AuthorizationCod
 
 def create_grant(session: Session, **values: Any) -> Grant:
     """A new grant (``client_id``, ``user_id``, ``organization_id``, ``grant_type``, ``scope``, ``context``)."""
+    values.setdefault("context", {})
     grant = Grant(id=uuid.uuid4(), **values)
     session.add(grant)
+    session.flush()  # before its access tokens reference it
     return grant
 
 
@@ -116,7 +118,7 @@ def live_access_token(session: Session, access_token: str | None) -> LiveToken |
     ).first()
     if row is None:
         return None
-    token, grant, client = row.tuple()
+    token, grant, client = row[0], row[1], row[2]
     now = utcnow()
     if token.revoked_at or grant.revoked_at or client.revoked_at or token.expires_at <= now:
         return None

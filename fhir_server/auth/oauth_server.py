@@ -77,7 +77,7 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
     """An OAuth 2 request whose parameters were read from Starlette beforehand."""
 
     def __init__(self, method: str, uri: str, headers: Mapping[str, str], pairs: Sequence[tuple[str, str]]) -> None:
-        super().__init__(method, uri, headers=dict(headers))
+        super().__init__(method, uri, headers=headers)  # Starlette headers: case-insensitive
         self.payload = FormPayload(pairs)
         self.smart: dict[str, Any] = {}
 

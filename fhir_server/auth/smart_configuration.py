@@ -123,6 +123,36 @@ def openid_configuration(settings: Settings) -> dict[str, Any]:
     }
 
 
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+
+
+def capability_security(settings: Settings) -> dict[str, Any]:
+    """``CapabilityStatement.rest.security`` of a SMART server: the SMART-on-FHIR service and the ``oauth-uris``
+    extension (https://hl7.org/fhir/smart-app-launch/STU1/conformance/, which fhirclient reads), each a valueUri."""
+    urls = Endpoints(settings.base_url)
+    uris = {
+        "authorize": urls.authorize,
+        "token": urls.token,
+        "register": urls.url("register"),
+        "manage": urls.url("manage"),
+        "introspect": urls.url("introspect"),
+        "revoke": urls.url("revoke"),
+    }
+    return {
+        "extension": [{"url": OAUTH_URIS, "extension": [{"url": name, "valueUri": uri} for name, uri in uris.items()]}],
+        "cors": True,
+        "service": [
+            {
+                "coding": [{"system": SECURITY_SERVICE, "code": "SMART-on-FHIR", "display": "SMART-on-FHIR"}],
+                "text": "OAuth2 using SMART-on-FHIR profile (see https://hl7.org/fhir/smart-app-launch/)",
+            }
+        ],
+        "description": f"SMART App Launch 2 and Backend Services; discovery at {settings.base_url}"
+        "/.well-known/smart-configuration",
+    }
+
+
 @router.get("/.well-known/smart-configuration", summary="SMART configuration")
 async def smart_configuration_document(request: Request) -> Response:
     return JsonResponse(smart_configuration(request.app.state.settings), headers=CORS)

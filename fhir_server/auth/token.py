@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
@@ -106,7 +106,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         grant = find_refresh_grant(self.server.session, refresh_token)
         if grant is None or grant.client_id != client.client_id:
-            raise grants.InvalidGrantError("the refresh token is unknown, expired or revoked")
+            raise InvalidGrantError("the refresh token is unknown, expired or revoked")
         return grant
 
     def _validate_token_scope(self, token: Grant) -> None:

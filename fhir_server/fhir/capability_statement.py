@@ -169,6 +169,10 @@ def build(
     if any("patch" in interactions for interactions in served.by_type.values()):
         statement["patchFormat"] = [JSON_PATCH, FHIR_JSON]
     statement["rest"] = [_rest(served, search_parameters or search_registry())]
+    if settings.auth == "enabled":
+        from fhir_server.auth.smart_configuration import capability_security
+
+        statement["rest"][0]["security"] = capability_security(settings)
     return statement
 
 

@@ -4,6 +4,7 @@ registered clients, and helpers that walk the authorization code flow the way a 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 import uuid
@@ -14,11 +15,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from fhir_server.app import create_app
 from fhir_server.auth.clients import register_client
-from fhir_server.auth.users import create_user
-from fhir_server.db import Organization, Patient, Practitioner
+from fhir_server.auth.passwords import hash_password
+from fhir_server.db import Organization, Patient, Practitioner, User
 from fhir_server.db.engine import Database
 from fhir_server.settings import load_settings
 
@@ -50,7 +52,19 @@ def client(database_url: str) -> Iterator[TestClient]:
         yield client
 
 
+@functools.cache
+def password_hash() -> str:
+    """One real Argon2 hash of PASSWORD for every test user (hashing costs about a second here)."""
+    return hash_password(PASSWORD)
+
+
+def _user_id(session: Any, email: str) -> Any:
+    return session.scalar(select(User.id).where(User.email == email))
+
+
 def _row(session: Any, model: type[Any], **values: Any) -> Any:
+    if model is User:
+        values.setdefault("full_name", values["email"].split("@")[0].title())
     row = model(**values)
     session.add(row)
     session.flush()
@@ -66,24 +80,11 @@ def clinic(client: TestClient, database: Database) -> Clinic:
             session, Patient, organization_id=org.id, mrn="M1", given_name="Pat", family_name="Ient", fhir_id="pat-1"
         )
         _row(session, Patient, organization_id=org.id, mrn="M2", given_name="Oth", family_name="Er", fhir_id="pat-2")
-        create_user(
-            session,
-            organization=org,
-            email="doc@example.org",
-            password=PASSWORD,
-            role="physician",
-            full_name="Ann Doc",
-            practitioner_id=doc.id,
-        )
-        create_user(
-            session,
-            organization=org,
-            email="pat@example.org",
-            password=PASSWORD,
-            role="patient",
-            full_name="Pat Ient",
-            patient_id=pat.id,
-        )
+        hashed = password_hash()
+        _row(session, User, organization_id=org.id, email="doc@example.org", password_hash=hashed, role="physician")
+        session.get(User, _user_id(session, "doc@example.org")).practitioner_id = doc.id
+        _row(session, User, organization_id=org.id, email="pat@example.org", password_hash=hashed, role="patient")
+        session.get(User, _user_id(session, "pat@example.org")).patient_id = pat.id
         public = register_client(
             session,
             name="Public App",
