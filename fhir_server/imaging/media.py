@@ -2,8 +2,8 @@
 
 PS3.18 §8.7.3: a retrieve without a transfer-syntax parameter asks for Explicit VR Little Endian, which makes
 Orthanc transcode (a JPEG study grows 30-fold). Unless the client names a transfer syntax, this proxy asks
-for ``transfer-syntax=*`` (as stored). Orthanc answers frames asked as ``type="*/*"`` (dicomweb-client's default)
-with 400, so that range becomes ``application/octet-stream``.
+for ``transfer-syntax=*`` (as stored). Orthanc answers frames and bulk data asked as ``type="*/*"``
+(dicomweb-client's default) with 400, so that range becomes ``application/octet-stream``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from fhir_server.fhir.outcomes import FhirError
 _DEFAULTS = {
     "": 'multipart/related; type="application/dicom"; transfer-syntax=*',
     "frames": 'multipart/related; type="application/octet-stream"; transfer-syntax=*',
+    "bulk": 'multipart/related; type="application/octet-stream"; transfer-syntax=*',
 }
 _BINARY_TYPES = ("application/dicom", "application/octet-stream", "*/*")
 _REWRITTEN = ("application/dicom+json", "application/json", "application/dicom+xml")
@@ -38,7 +39,7 @@ def _as_stored(media_range: str, view: str) -> str:
     types = [p.split("=", 1)[1].strip().strip('"').lower() for p in params[1:] if p.lower().startswith("type=")]
     if types and types[0] not in _BINARY_TYPES:
         return media_range
-    if view == "frames" and types and types[0] == "*/*":
+    if view in ("frames", "bulk") and types and types[0] == "*/*":
         params = [p for p in params if not p.lower().startswith("type=")]
         params.insert(1, 'type="application/octet-stream"')
     return "; ".join([*params, "transfer-syntax=*"])
