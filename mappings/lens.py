@@ -4,6 +4,8 @@ A path is a tuple of steps: ``Key("birthDate")`` enters an object member; ``Pick
 first element of an array that ``match`` accepts (writing to a missing one appends ``template`` first). Writing
 ``None`` removes the value and prunes what it leaves empty (or equal to its template). The lens laws hold:
 ``put(doc, get(doc)) == doc`` and ``get(put(doc, v)) == v``, which is what makes the round trip lossless.
+Writing ``None`` below the innermost ``Pick`` removes that whole array element: a cleared phone number takes its
+ContactPoint (and its ``use``) with it, a cleared reference its ``display``.
 """
 
 from __future__ import annotations
@@ -79,7 +81,9 @@ def _put(node: Any, steps: Path, value: Any) -> Any:
         return container
     items = node if isinstance(node, list) else []
     index = next((i for i, e in enumerate(items) if step.match(e)), None)
-    if index is None and value is None:
+    if value is None and (index is None or not any(isinstance(s, Pick) for s in rest)):
+        if index is not None and get(items[index], rest) is not None:
+            del items[index]  # clearing a value drops the whole element it was picked by (its use, display...)
         return items
     current = items[index] if index is not None else copy.deepcopy(dict(step.template))
     child = _put(current, rest, value)

@@ -58,8 +58,8 @@ class PatientMapping(ResourceMapping):
         address_field("Patient", "address"),
         Field(
             "preferred_language",
-            lens.path("communication", lens.FIRST, "language", "coding", lens.FIRST, "code"),
-            "Patient.communication[0].language.coding[0].code",
+            lens.path("communication", lens.FIRST, "language", "coding", lens.where(system=BCP47), "code"),
+            f"Patient.communication[0].language.coding.where(system='{BCP47}').code",
             parse=_language,
         ),
         reference_field(

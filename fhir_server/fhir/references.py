@@ -151,6 +151,11 @@ def classify(expression: str, reference: str, contained: frozenset[str]) -> Targ
     return Target(expression, match["type"], match["id"], match["vid"])
 
 
+def is_foreign(reference: str) -> bool:
+    """True when ``reference`` is an absolute URL of another server."""
+    return _relative(reference) is None
+
+
 def _relative(reference: str) -> str | None:
     """The reference relative to this server's base (None when it is another server's URL)."""
     if not reference.startswith(("http://", "https://")):

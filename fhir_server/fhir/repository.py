@@ -19,8 +19,9 @@ from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
-from fhir_server.fhir.references import check_clinic, resolve_references
+from fhir_server.fhir.references import check_clinic, is_foreign, resolve_references
 from fhir_server.fhir.versioning import record_versions
+from mappings import lens
 from mappings.base import MappedValues, MappingError, ResourceMapping
 from mappings.registry import MAPPINGS
 
@@ -35,11 +36,10 @@ class Written:
 
 def current_version(session: Session, resource_type: str, resource_id: str) -> ResourceHistory | None:
     """The newest stored version of a resource, deleted or not."""
-    query = (
-        select(ResourceHistory)
-        .where(ResourceHistory.resource_type == resource_type, ResourceHistory.resource_id == resource_id)
-        .order_by(ResourceHistory.version_id.desc())
-        .limit(1)
+    query = select(ResourceHistory).where(
+        ResourceHistory.resource_type == resource_type,
+        ResourceHistory.resource_id == resource_id,
+        ResourceHistory.superseded_at.is_(None),
     )
     return session.scalars(query).first()
 
@@ -150,14 +150,15 @@ def _fill(
     *,
     new: bool,
 ) -> None:
+    current_clinic = getattr(row, "organization_id", None)
     resolved = resolve_references(session, resource)
     try:
         values = mapping.from_fhir(resource)
     except MappingError as exc:
         raise unprocessable(str(exc), exc.expression) from None
-    targets = _resolve_references(session, row, values)
+    targets = _resolve_references(session, row, values, resource)
     if hasattr(row, "organization_id"):
-        row.organization_id = _tenant(session, access, mapping, targets, values, row.organization_id)
+        row.organization_id = _tenant(session, access, mapping, targets, values, current_clinic)
     check_clinic(resolved, row)
     try:
         mapping.apply(row, values, session)
@@ -167,12 +168,15 @@ def _fill(
         hook(session, row, new)
 
 
-def _resolve_references(session: Session, row: Any, values: MappedValues) -> list[Any]:
+def _resolve_references(session: Session, row: Any, values: MappedValues, resource: dict[str, Any]) -> list[Any]:
+    """Fill the row's foreign keys from its mapped references, which must name resources of this server."""
     targets: list[Any] = []
     for foreign_key, (field, fhir_id) in values.references.items():
         if fhir_id is None:
             setattr(row, foreign_key, None)
             continue
+        if is_foreign(str(lens.get(resource, field.path))):
+            raise unprocessable(f"{field.expression} must reference a resource of this server", field.expression)
         model = MAPPINGS[field.target].model
         target: Any = session.scalars(select(model).where(model.fhir_id == fhir_id, model.deleted_at.is_(None))).first()
         if target is None:
@@ -192,7 +196,8 @@ def _tenant(
 ) -> uuid.UUID | None:
     """The clinic a written row belongs to: its references' clinic, else the caller's, else the only one.
 
-    A row of a ``shared`` mapping keeps its ``current`` clinic instead (None: shared by every clinic).
+    An existing row keeps its ``current`` clinic when its references name none (a ``shared`` mapping's row keeps
+    it even when None: shared by every clinic).
     """
     clinics = {t.id if isinstance(t, Organization) else t.organization_id for t in targets}
     clinics.discard(None)
@@ -202,8 +207,8 @@ def _tenant(
         raise unprocessable(f"this {mapping.resource_type} references resources of different clinics")
     if clinics:
         return clinics.pop()
-    if mapping.shared:
-        return current
+    if mapping.shared or current is not None:
+        return current  # an existing row stays in its clinic unless its references say otherwise
     only = session.scalars(select(Organization.id).where(Organization.deleted_at.is_(None)).limit(2)).all()
     if len(only) == 1:
         return only[0]

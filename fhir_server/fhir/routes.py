@@ -5,8 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from fhir_server.fhir import references
-from fhir_server.fhir.interactions import capabilities, create, delete, history, patch, read, update, vread
-from fhir_server.fhir.operations import validate
+from fhir_server.fhir.interactions import (
+    batch,
+    capabilities,
+    create,
+    delete,
+    history,
+    patch,
+    published,
+    read,
+    search,
+    update,
+    vread,
+)
+from fhir_server.fhir.operations import everything, validate
 
 
 async def _public_base_url(request: Request) -> None:
@@ -15,5 +27,8 @@ async def _public_base_url(request: Request) -> None:
 
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"], dependencies=[Depends(_public_base_url)])
-for module in (capabilities, validate, history, vread, read, create, update, patch, delete):
+router.add_api_route("", batch.batch_or_transaction, methods=["POST"], summary="batch/transaction")
+for module in (published, capabilities, validate, history, search, vread, read, create, update, patch, delete):
     router.include_router(module.router)
+router.include_router(everything.router)
+router.include_router(search.compartment_router)  # last: /Patient/{id}/{type} must not shadow _history or $ops

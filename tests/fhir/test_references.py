@@ -264,3 +264,28 @@ def test_a_shared_questionnaire_may_be_referenced_from_any_clinic(
     ]
     for clinic in clinics:
         assert client.post("/fhir/Patient", json=_patient(clinic, extension=extension)).status_code == 201
+
+
+def test_a_mapped_reference_to_another_server_is_refused(database_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from fhir_server.app import create_app
+    from fhir_server.settings import load_settings
+
+    with TestClient(create_app(load_settings(database_url=database_url, log_level="warning"))) as client:
+        headers = {"Content-Type": "application/fhir+json"}
+        client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"}, headers=headers)
+        doctor = client.post(
+            "/fhir/Practitioner",
+            json={"resourceType": "Practitioner", "name": [{"family": "X", "given": ["Y"]}]},
+            headers=headers,
+        ).json()
+        assert "id" in doctor, doctor
+        patient = {
+            "resourceType": "Patient",
+            "name": [{"family": "Y"}],
+            "generalPractitioner": [{"reference": f"https://elsewhere.example.org/fhir/Practitioner/{doctor['id']}"}],
+        }
+        response = client.post("/fhir/Patient", json=patient, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["issue"][0]["expression"] == ["Patient.generalPractitioner"]

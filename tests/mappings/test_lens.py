@@ -100,9 +100,9 @@ def test_removing_the_last_value_prunes_what_it_leaves_empty() -> None:
     assert lens.put({"name": [{"family": "Doe"}]}, PATHS["name[0].family"], None) == {}
 
 
-def test_removing_a_value_keeps_the_rest_of_its_element() -> None:
-    doc = {"telecom": [{"system": "phone", "value": "555", "use": "home"}]}
-    assert lens.put(doc, PATHS["phone value"], None) == {"telecom": [{"system": "phone", "use": "home"}]}
+def test_removing_a_value_drops_the_element_it_was_picked_by() -> None:
+    doc = {"telecom": [{"system": "phone", "value": "555", "use": "home"}, {"system": "email", "value": "a@b"}]}
+    assert lens.put(doc, PATHS["phone value"], None) == {"telecom": [{"system": "email", "value": "a@b"}]}
 
 
 def test_the_first_matching_element_is_the_one_read_and_written() -> None:
