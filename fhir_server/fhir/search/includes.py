@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from fhir_server.db import ResourceHistory, SearchReference
 from fhir_server.fhir.search.params import Include, SearchQuery
-from fhir_server.fhir.search.sql import Scope, local_reference, visible
+from fhir_server.fhir.search.sql import Scope, names_target, visible
 
 MAX_ROUNDS = 5
 MAX_INCLUDED = 1000
@@ -64,14 +64,10 @@ def _forward(session: Session, scope: Scope, spec: Include, sources: list[dict[s
     target = aliased(ResourceHistory)
     link = [
         tuple_(ref.resource_type, ref.resource_id, ref.version_id).in_(_version_keys(sources)),
-        ref.target_type == target.resource_type,
-        ref.target_id == target.resource_id,
-        local_reference(ref, scope),
+        names_target(ref, target, scope),
     ]
     if spec.param != "*":
         link.append(ref.param == spec.param)
-    if spec.target_type:
-        link.append(ref.target_type == spec.target_type)
     types = {spec.target_type} if spec.target_type else _served()
     statement = (
         select(target.resource)
@@ -85,19 +81,23 @@ def _forward(session: Session, scope: Scope, spec: Include, sources: list[dict[s
 def _reverse(session: Session, scope: Scope, spec: Include, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ref = aliased(SearchReference)
     source = aliased(ResourceHistory)
-    link = [
+    target = aliased(ResourceHistory)
+    on_source = [
         ref.resource_type == source.resource_type,
         ref.resource_id == source.resource_id,
         ref.version_id == source.version_id,
-        tuple_(ref.target_type, ref.target_id).in_([_key(t) for t in targets]),
-        local_reference(ref, scope),
     ]
     if spec.param != "*":
-        link.append(ref.param == spec.param)
+        on_source.append(ref.param == spec.param)
+    on_target = [
+        tuple_(target.resource_type, target.resource_id, target.version_id).in_(_version_keys(targets)),
+        names_target(ref, target, scope),
+    ]
     types = _served() if spec.source_type == "*" else {spec.source_type}
     statement = (
         select(source.resource)
-        .join(ref, and_(*link))
+        .join(ref, and_(*on_source))
+        .join(target, and_(*on_target))
         .where(or_(*(visible(source, t, scope) for t in types)))
         .distinct()
     )

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, true
 from sqlalchemy.orm import aliased
 
 from fhir_server.db import (
@@ -244,22 +244,36 @@ def _last_updated(h: History, c: Criterion) -> ColumnElement[bool]:
     return or_(*(_date(h.last_updated, h.last_updated, *split_prefix(v, "date")) for v in c.values))
 
 
+def names_target(ref: Any, target: History, scope: Scope) -> ColumnElement[bool]:
+    """Reference index row ``ref`` names version ``target``: by type and id on this server, or, for a canonical
+    reference, by the target's ``url`` (any version of it, or the one the reference pins with ``|version``)."""
+    uri = aliased(SearchUri)
+    canonical = exists().where(
+        uri.resource_type == target.resource_type,
+        uri.resource_id == target.resource_id,
+        uri.version_id == target.version_id,
+        uri.param == "url",
+        or_(ref.url == uri.uri, func.substr(ref.url, 1, func.length(uri.uri) + 1) == uri.uri + "|"),
+    )
+    by_id = and_(
+        ref.target_type == target.resource_type, ref.target_id == target.resource_id, local_reference(ref, scope)
+    )
+    return or_(by_id, and_(ref.target_type.is_(None), canonical))
+
+
 def _chain(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
     assert c.chain is not None
     target_type, inner = c.chain
     ref = aliased(SearchReference)
     target = aliased(ResourceHistory)
-    matching_targets = select(target.resource_id).where(
-        visible(target, target_type, scope), criterion_clause(target, inner, scope)
-    )
     return exists().where(
         ref.resource_type == h.resource_type,
         ref.resource_id == h.resource_id,
         ref.version_id == h.version_id,
         ref.param == c.param.code,
-        ref.target_type == target_type,
-        ref.target_id.in_(matching_targets),
-        local_reference(ref, scope),
+        visible(target, target_type, scope),
+        names_target(ref, target, scope),
+        criterion_clause(target, inner, scope),
     )
 
 
@@ -275,7 +289,5 @@ def _has(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
         ref.resource_id == source.resource_id,
         ref.version_id == source.version_id,
         ref.param == reference_code,
-        ref.target_type == h.resource_type,
-        ref.target_id == h.resource_id,
-        local_reference(ref, scope),
+        names_target(ref, h, scope),
     )

@@ -21,6 +21,7 @@ class Clinic:
     patients: dict[str, Json] = field(default_factory=dict)
     appointments: dict[str, Json] = field(default_factory=dict)
     responses: dict[str, Json] = field(default_factory=dict)
+    questionnaire: Json = field(default_factory=dict)
     studies: dict[str, Json] = field(default_factory=dict)
 
     def id(self, kind: str, name: str) -> str:
@@ -60,9 +61,10 @@ def _appointment(client: TestClient, patient: Json, practitioner: Json, status: 
 def build_clinic(client: TestClient) -> Clinic:
     """Practitioners Karev and Yang; patients anna (Smith, female, 1980, GP Yang), bob (Smithson, male, 1990),
     carl (Jones, male, 2000) and PAGING_PATIENTS of family PAGING_FAMILY; appointments a1 (anna with Karev, booked),
-    a2 (bob with Yang, cancelled), a3 (carl with Karev, booked); anna's QuestionnaireResponse, and bob's authored by
-    another server's Patient with anna's id, and carl's to version 2.0 of the questionnaire; an ImagingStudy of
-    anna's read by Karev (a version-specific reference) and referred by another server's Practitioner."""
+    a2 (bob with Yang, cancelled), a3 (carl with Karev, booked); the questionnaire http://x.org/q ("Intake form");
+    QuestionnaireResponses to it of anna, of bob (authored by another server's Patient with anna's id) and of carl
+    (to its version 2.0); an ImagingStudy of anna's read by Karev (a version-specific reference) and referred by
+    another server's Practitioner."""
     clinic = Clinic()
     clinic.org = create(client, {"resourceType": "Organization", "name": "Main Street Clinic"})
     for family, given in (("Karev", "Alex"), ("Yang", "Cristina")):
@@ -80,6 +82,9 @@ def build_clinic(client: TestClient) -> Clinic:
     clinic.appointments["a1"] = _appointment(client, anna, karev, "booked", "2026-03-01")
     clinic.appointments["a2"] = _appointment(client, bob, yang, "cancelled", "2026-03-02")
     clinic.appointments["a3"] = _appointment(client, carl, karev, "booked", "2026-03-03")
+    clinic.questionnaire = create(
+        client, {"resourceType": "Questionnaire", "status": "active", "url": "http://x.org/q", "title": "Intake form"}
+    )
     clinic.responses["anna"] = create(
         client,
         {

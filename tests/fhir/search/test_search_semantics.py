@@ -94,6 +94,26 @@ def test_a_canonical_reference_is_found_by_its_url_with_or_without_version(
     assert found_ids(module_client, "QuestionnaireResponse", ("questionnaire", "http://x.org")) == set()
 
 
+def test_a_canonical_reference_leads_to_the_resource_with_that_url(module_client: TestClient, clinic: Clinic) -> None:
+    every = names(clinic, "responses", "anna", "bob", "carl")
+    assert found_ids(module_client, "QuestionnaireResponse", ("questionnaire.title", "intake")) == every
+    assert found_ids(module_client, "QuestionnaireResponse", ("questionnaire.title", "discharge")) == set()
+    questionnaire = clinic.questionnaire["id"]
+    having = found_ids(
+        module_client, "Questionnaire", ("_has:QuestionnaireResponse:questionnaire:status", "in-progress")
+    )
+    assert having == {questionnaire}
+    anna = clinic.id("responses", "anna")
+    included = search(
+        module_client, "QuestionnaireResponse", [("_id", anna), ("_include", "QuestionnaireResponse:questionnaire")]
+    )
+    assert _modes(included) == {anna: "match", questionnaire: "include"}
+    referring = search(
+        module_client, "Questionnaire", [("_id", questionnaire), ("_revinclude", "QuestionnaireResponse:questionnaire")]
+    )
+    assert _modes(referring) == {questionnaire: "match", **dict.fromkeys(every, "include")}
+
+
 def test_reverse_chain_finds_resources_referenced_by_matching_ones(module_client: TestClient, clinic: Clinic) -> None:
     found = found_ids(module_client, "Patient", ("_has:Appointment:patient:status", "booked"))
     assert found == names(clinic, "patients", "anna", "carl")
