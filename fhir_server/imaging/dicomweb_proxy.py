@@ -45,6 +45,7 @@ router = APIRouter(prefix="/dicomweb", tags=["DICOMweb"])
 logger = logging.getLogger("fhir_server.imaging.proxy")
 _PASSED_HEADERS = ("content-type", "content-length", "content-encoding", "warning", "etag", "last-modified")
 STUDY_UID_TAG = "0020000D"
+CHUNK = 1 << 18  # bytes per write downstream: fewer, larger writes (an instance is typically 0.1-50 MB)
 
 
 class UpstreamBrokeError(Exception):
@@ -136,7 +137,7 @@ def _streamed(request: Request, response: httpx.Response) -> StreamingResponse:
 
 async def _relay(response: httpx.Response, rewriter: PrefixRewriter | None) -> AsyncIterator[bytes]:
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_raw(CHUNK):
             yield rewriter.feed(chunk) if rewriter else chunk
         if rewriter is not None:
             yield rewriter.flush()
