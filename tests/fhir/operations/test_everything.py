@@ -29,7 +29,8 @@ def seeded(module_database_url: str) -> Iterator[tuple[TestClient, str, int]]:
             counts[fhir_id] = counts.get(fhir_id, 0) + 1
         patient_id, appointments = max(counts.items(), key=lambda item: item[1])
     database.dispose()
-    with TestClient(create_app(load_settings(database_url=module_database_url, log_level="warning"))) as client:
+    settings = load_settings(database_url=module_database_url, log_level="warning", auth="disabled")
+    with TestClient(create_app(settings)) as client:
         yield client, patient_id, appointments
 
 
