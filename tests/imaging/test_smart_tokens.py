@@ -1,0 +1,73 @@
+"""End to end with the server's own SMART tokens (no dependency override): the token the FHIR API takes is the
+token DICOMweb takes, with the same scopes, patient context and clinic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_server.app import create_app
+from fhir_server.auth.clients import register_client
+from fhir_server.auth.grants import create_grant, issue_access_token
+from fhir_server.auth.users import create_user
+from fhir_server.db import Organization
+from fhir_server.db.engine import Database
+from tests.imaging.conftest import CT, CT_STUDY, MR, MR_STUDY, Clinics, dicom_bytes, imaging_settings
+from tests.imaging.multipart import stow_body
+from tests.imaging.orthanc_process import OrthancProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.auth_enabled]
+
+
+def issue(database: Database, clinic_id: object, scope: str, patient: str | None = None) -> str:
+    """A live access token, issued the way the token endpoint does (client, user, grant and token rows)."""
+    with database.write() as session:
+        clinic = session.get(Organization, clinic_id)
+        assert clinic is not None
+        client = register_client(
+            session, name="viewer", client_type="public", organization=clinic, scope=scope,
+            redirect_uris=["https://viewer.example/cb"],
+        ).client  # fmt: skip
+        user = create_user(
+            session, organization=clinic, email=f"{client.client_id.lower()}@clinic.example",
+            password="correct horse battery", role="physician", full_name="Dr Viewer",
+        )  # fmt: skip
+        grant = create_grant(
+            session, client_id=client.client_id, user_id=user.id, organization_id=clinic.id,
+            grant_type="authorization_code", scope=scope, context={"patient": patient} if patient else {},
+        )  # fmt: skip
+        token, _ = issue_access_token(session, grant, scope, 600)
+    return token
+
+
+@pytest.fixture
+def app_client(
+    database_url: str, database: Database, empty_orthanc: OrthancProcess, clinics: Clinics
+) -> Iterator[TestClient]:
+    settings = imaging_settings(database_url, empty_orthanc, "http://testserver/fhir", auth="enabled")
+    with TestClient(create_app(settings, database)) as client:
+        yield client
+
+
+def test_smart_tokens_authorize_dicomweb_like_fhir(
+    app_client: TestClient, database: Database, clinics: Clinics
+) -> None:
+    staff = {"Authorization": f"Bearer {issue(database, clinics.a, 'user/ImagingStudy.cruds')}"}
+    body, content_type = stow_body([dicom_bytes(CT), dicom_bytes(MR)])
+    stored = app_client.post("/dicomweb/studies", content=body, headers={**staff, "Content-Type": content_type})
+    assert stored.status_code == 200, stored.text
+
+    patient_scope = "launch/patient patient/ImagingStudy.rs"
+    patient = {"Authorization": f"Bearer {issue(database, clinics.a, patient_scope, clinics.patients['1CT1'])}"}
+    found = app_client.get("/dicomweb/studies", headers=patient)
+    assert [m["0020000D"]["Value"][0] for m in found.json()] == [CT_STUDY]
+    assert app_client.get(f"/dicomweb/studies/{MR_STUDY}/metadata", headers=patient).status_code == 404
+    fhir = app_client.get("/fhir/ImagingStudy", headers=patient).json()
+    assert [e["resource"]["identifier"][0]["value"] for e in fhir["entry"]] == [f"urn:oid:{CT_STUDY}"]
+
+    assert app_client.get("/dicomweb/studies").status_code == 401
+    assert app_client.get("/dicomweb/studies", headers={"Authorization": "Bearer forged"}).status_code == 401
+    reader = {"Authorization": f"Bearer {issue(database, clinics.a, 'user/Patient.rs')}"}
+    assert app_client.get("/dicomweb/studies", headers=reader).status_code == 403
