@@ -1,21 +1,135 @@
-"""FHIRPath evaluation of search parameter expressions (fhirpathpy, R4 model), compiled once per expression."""
+"""FHIRPath evaluation of search parameter expressions, compiled once per expression.
+
+Almost every official expression is a plain path (``Patient.name.family``), a path filtered by a member value
+(``telecom.where(system='phone')``) or by a reference's target type, or a choice-type cast (``(x as dateTime)``),
+joined by ``|``. Those run through a small path walker written for them, about a hundred times faster than a general
+interpreter, which matters on every write. Anything else goes to fhirpathpy (R4 model). Both give the same values:
+tests/fhir/search/test_fhirpath.py compares them over every expression.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
+import orjson
 from fhirpathpy import compile as compile_fhirpath
 from fhirpathpy.models import models
 
+from fhir_server.paths import project_dir
+
 _R4 = models["r4"]
+Evaluator = Callable[[dict[str, Any]], list[Any]]
+Step = Callable[[Iterator[Any]], Iterator[Any]]
+
+_NAME = r"[A-Za-z][A-Za-z0-9]*"
+_WHERE_VALUE = re.compile(rf"^where\(({_NAME})\s*=\s*'([^']*)'\)$")
+_WHERE_TARGET = re.compile(rf"^where\(reference\.startsWith\('({_NAME})/'\) or reference\.contains\('/\1/'\)\)$")
+_CAST = re.compile(rf"^\((.+) as ({_NAME})\)$")
 
 
 @cache
-def compiled(expression: str) -> Callable[..., list[Any]]:
-    fn: Callable[..., list[Any]] = compile_fhirpath(expression, _R4)
-    return fn
+def _choice_names() -> frozenset[str]:
+    """Element names that are choice types (``value[x]``) anywhere in R4: ``value`` matches ``valueQuantity``."""
+    names: set[str] = set()
+    for file in ("structure-definitions.json", "structure-definitions-types.json"):
+        bundle = orjson.loads((project_dir("conformance") / file).read_bytes())
+        for entry in bundle["entry"]:
+            for element in entry["resource"].get("snapshot", {}).get("element", []):
+                if element["path"].endswith("[x]"):
+                    names.add(element["path"].rsplit(".", 1)[-1][:-3])
+    return frozenset(names)
+
+
+def _children(node: Any, name: str, cast: str | None = None) -> Iterator[Any]:
+    if not isinstance(node, dict):
+        return
+    if cast is not None:
+        value = node.get(name + cast[0].upper() + cast[1:])
+    else:
+        value = node.get(name)
+        if value is None and name in _choice_names():
+            value = next(
+                (v for k, v in node.items() if k.startswith(name) and k[len(name) : len(name) + 1].isupper()), None
+            )
+    if isinstance(value, list):
+        yield from (v for v in value if v is not None)
+    elif value is not None:
+        yield value
+
+
+def _member(name: str, cast: str | None = None) -> Step:
+    return lambda nodes: (child for node in nodes for child in _children(node, name, cast))
+
+
+def _filter(predicate: Callable[[Any], bool]) -> Step:
+    return lambda nodes: (node for node in nodes if predicate(node))
+
+
+def _targets(type_name: str) -> Callable[[Any], bool]:
+    def test(node: Any) -> bool:
+        reference = node.get("reference") if isinstance(node, dict) else None
+        return isinstance(reference, str) and (reference.startswith(type_name + "/") or f"/{type_name}/" in reference)
+
+    return test
+
+
+def _steps(path: str, cast: str | None) -> list[Step] | None:
+    """The steps of ``Type.a.b.where(...)`` (the leading type name is the resource itself)."""
+    parts = re.split(r"\.(?![^(]*\))", path)
+    if len(parts) < 2 or not re.fullmatch(_NAME, parts[0]):
+        return None
+    steps: list[Step] = []
+    for index, part in enumerate(parts[1:], start=1):
+        last = index == len(parts) - 1
+        if re.fullmatch(_NAME, part):
+            steps.append(_member(part, cast if last else None))
+        elif (match := _WHERE_VALUE.match(part)) is not None and cast is None:
+            key, expected = match.groups()
+            steps.append(_filter(lambda n, k=key, e=expected: isinstance(n, dict) and n.get(k) == e))
+        elif (match := _WHERE_TARGET.match(part)) is not None and cast is None:
+            steps.append(_filter(_targets(match.group(1))))
+        else:
+            return None
+    return steps
+
+
+def _fast(expression: str) -> Evaluator | None:
+    branches: list[list[Step]] = []
+    for part in (p.strip() for p in expression.split(" | ")):
+        cast_match = _CAST.match(part)
+        path, cast = (cast_match.group(1), cast_match.group(2)) if cast_match else (part, None)
+        steps = _steps(path, cast)
+        if steps is None:
+            return None
+        branches.append(steps)
+
+    def run(resource: dict[str, Any]) -> list[Any]:
+        found: list[Any] = []
+        for steps in branches:
+            nodes: Iterator[Any] = iter([resource])
+            for step in steps:
+                nodes = step(nodes)
+            found.extend(nodes)
+        return found
+
+    return run
+
+
+@cache
+def compiled(expression: str) -> Evaluator:
+    fast = _fast(expression)
+    if fast is not None:
+        return fast
+    general: Callable[..., list[Any]] = compile_fhirpath(expression, _R4)
+    return lambda resource: general(resource)
+
+
+@cache
+def is_fast(expression: str) -> bool:
+    return _fast(expression) is not None
 
 
 def evaluate(resource: dict[str, Any], expression: str) -> list[Any]:
