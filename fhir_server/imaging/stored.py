@@ -34,4 +34,5 @@ def sync_stored(
     except FhirError as exc:
         logger.warning("ImagingStudy sync after STOW failed", extra={"error": str(exc)})
         warnings.append("stored, but the ImagingStudy is not updated yet: the archive did not answer")
-    return warnings + [p.replace('"', "'") for p in report.problems]
+    texts = warnings + [p.replace('"', "'") for p in report.problems]
+    return [t.encode("ascii", "replace").decode("ascii") for t in texts]  # they go into a Warning header

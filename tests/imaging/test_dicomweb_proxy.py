@@ -229,3 +229,11 @@ def test_orthancs_own_refusals_keep_their_status(stored: TestClient) -> None:
     series, instance = match["0020000E"]["Value"][0], match["00080018"]["Value"][0]
     frame = stored.get(f"/dicomweb/studies/{CT_STUDY}/series/{series}/instances/{instance}/frames/9", headers=headers)
     assert frame.status_code == 400 and issue(frame)["code"] == "invalid"
+
+
+def test_a_stored_study_no_clinic_claims_is_kept_in_orthanc_with_a_warning(proxy: TestClient) -> None:
+    response = store(proxy, "unbound", US)  # no clinic on the token, PatientID 204 known to none of two clinics
+    assert response.status_code == 200
+    assert response.headers["warning"].startswith('299 - "study ')
+    assert "FHIR_SERVER_IMAGING_ORGANIZATION" in response.headers["warning"]
+    assert proxy.get("/fhir/ImagingStudy", headers=bearer("unbound")).json()["total"] == 0
