@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fhir_server.auth.audit_events import Origin
@@ -26,7 +26,7 @@ from fhir_server.auth.launch import launch_context
 from fhir_server.auth.oauth_server import FormRequest, SmartServer
 from fhir_server.auth.scopes import parse_scopes
 from fhir_server.auth.token import build_server
-from fhir_server.db import AuthorizationRequest, LaunchContext, OAuthClient, Patient, User
+from fhir_server.db import AuthorizationCode, AuthorizationRequest, LaunchContext, OAuthClient, Patient, User
 from fhir_server.db.types import utcnow
 from fhir_server.settings import Settings
 
@@ -80,6 +80,7 @@ def start(session: Session, settings: Settings, pairs: list[tuple[str, str]], or
         grant, request = validated(server, pairs)
     except OAuth2Error as error:
         return _error_step(error)
+    _forget_expired(session)
     handle = new_secret()
     launch: LaunchContext | None = request.smart.get("launch")
     row = AuthorizationRequest(
@@ -92,6 +93,13 @@ def start(session: Session, settings: Settings, pairs: list[tuple[str, str]], or
     )
     session.add(row)
     return Redirect(f"{settings.base_url}/auth/flow?{urlencode({'request': handle})}")
+
+
+def _forget_expired(session: Session) -> None:
+    """Drop authorization requests and codes past their lifetime (a day late for codes: replays stay refused)."""
+    now = utcnow()
+    session.execute(delete(AuthorizationRequest).where(AuthorizationRequest.expires_at < now))
+    session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - timedelta(days=1)))
 
 
 def load(session: Session, handle: str | None, binding: str | None) -> AuthorizationRequest | None:

@@ -28,7 +28,9 @@ def _refresh(client: TestClient, clinic: Clinic, refresh_token: str, **extra: st
     return client.post(f"{BASE}/auth/token", data=data)
 
 
-def test_refresh_works_without_and_with_the_granted_scope(client: TestClient, browser: Browser, clinic: Clinic) -> None:
+def test_refresh_works_without_and_with_the_granted_scope(
+    client: TestClient, browser: Browser, clinic: Clinic, database: Database
+) -> None:
     first = _tokens(client, browser, clinic)
     plain = _refresh(client, clinic, first["refresh_token"])
     assert plain.status_code == 200, plain.text
@@ -39,6 +41,9 @@ def test_refresh_works_without_and_with_the_granted_scope(client: TestClient, br
     again = _refresh(client, clinic, first["refresh_token"], scope=body["scope"])  # the old one still works
     assert again.status_code == 200, again.text
     assert again.json()["scope"] == SCOPE
+    with database.read() as session:
+        refreshed = session.scalars(select(AuditEvent).where(AuditEvent.action == "token-refreshed")).all()
+    assert len(refreshed) == 2 and all(e.client_id == clinic.public_client for e in refreshed)
 
 
 def test_refresh_may_narrow_but_never_widen(client: TestClient, browser: Browser, clinic: Clinic) -> None:

@@ -1,0 +1,90 @@
+"""What a token lets a search see: the clinic, the patient's compartment, granular ``?param=value`` restrictions.
+
+Type-level checks (403 for a type no scope grants) are wired into every interaction separately; these tests cover
+the row-level rules that searches already apply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_server.auth.grants import create_grant, issue_access_token
+from fhir_server.db import Organization, Patient, User
+from fhir_server.db.engine import Database
+from tests.auth.conftest import BASE, Clinic
+
+
+def _token(database: Database, clinic: Clinic, scope: str, email: str | None = None, patient: str | None = None) -> str:
+    """A live access token for ``scope``, issued the way the token endpoint does (grant + token rows)."""
+    from sqlalchemy import select
+
+    with database.write() as session:
+        user = session.scalars(select(User).where(User.email == (email or clinic.physician_email))).one()
+        context = {"patient": patient} if patient else {}
+        grant = create_grant(
+            session,
+            client_id=clinic.public_client,
+            user_id=user.id,
+            organization_id=user.organization_id,
+            grant_type="authorization_code",
+            scope=scope,
+            context=context,
+        )
+        token, _ = issue_access_token(session, grant, scope, 600)
+    return token
+
+
+def _ids(client: TestClient, token: str, query: str) -> set[str]:
+    response = client.get(f"{BASE}/{query}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return {e["resource"]["id"] for e in response.json().get("entry", []) if e["search"]["mode"] == "match"}
+
+
+@pytest.fixture
+def other_clinic_patient(database: Database) -> str:
+    with database.write() as session:
+        org = Organization(name="Elsewhere Clinic", fhir_id="elsewhere")
+        session.add(org)
+        session.flush()
+        session.add(Patient(organization_id=org.id, mrn="X1", given_name="Far", family_name="Away", fhir_id="far-1"))
+    return "far-1"
+
+
+def test_user_scopes_see_the_clinic_only(
+    client: TestClient, database: Database, clinic: Clinic, other_clinic_patient: str
+) -> None:
+    token = _token(database, clinic, "user/Patient.rs")
+    assert _ids(client, token, "Patient") == {"pat-1", "pat-2"}
+
+
+def test_patient_scopes_see_the_patient_compartment_only(
+    client: TestClient, database: Database, clinic: Clinic, other_clinic_patient: str
+) -> None:
+    token = _token(database, clinic, "patient/Patient.rs", patient="pat-2")
+    assert _ids(client, token, "Patient") == {"pat-2"}
+
+
+def test_a_portal_user_with_user_scopes_sees_only_their_own_record(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    token = _token(database, clinic, "user/Patient.rs", email=clinic.patient_email)
+    assert _ids(client, token, "Patient") == {clinic.patient_id}
+
+
+def test_a_granular_scope_restricts_by_its_token_parameter(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    headers: dict[str, Any] = {"Authorization": f"Bearer {_token(database, clinic, 'user/Patient.cruds')}"}
+    current = client.get(f"{BASE}/Patient/pat-2", headers=headers).json()
+    updated = client.put(f"{BASE}/Patient/pat-2", json={**current, "gender": "female"}, headers=headers)
+    assert updated.status_code == 200, updated.text
+    token = _token(database, clinic, "user/Patient.rs?gender=female")
+    assert _ids(client, token, "Patient") == {"pat-2"}
+
+
+def test_a_type_without_a_scope_shows_no_rows(client: TestClient, database: Database, clinic: Clinic) -> None:
+    token = _token(database, clinic, "user/Appointment.rs")
+    assert _ids(client, token, "Patient") == set()
