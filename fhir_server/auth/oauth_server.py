@@ -77,7 +77,10 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
     """An OAuth 2 request whose parameters were read from Starlette beforehand."""
 
     def __init__(self, method: str, uri: str, headers: Mapping[str, str], pairs: Sequence[tuple[str, str]]) -> None:
-        super().__init__(method, uri, headers=headers)  # Starlette headers: case-insensitive
+        # Authlib refuses to build a request for a plain-http URL that is not loopback; TLS is the deployment's
+        # business (terminated at the proxy, FHIR_SERVER_BASE_URL https), and Authlib uses the URL for nothing else.
+        super().__init__(method, "https://localhost/", headers=headers)  # Starlette headers: case-insensitive
+        self.uri = uri
         self.payload = FormPayload(pairs)
         self.smart: dict[str, Any] = {}
 

@@ -100,3 +100,14 @@ def test_registration_page_explains_how_to_register(client: TestClient) -> None:
     response = client.get(f"{BASE}/auth/register")
     assert response.status_code == 200
     assert "fhir-server clients create" in response.text
+
+
+def test_a_plain_http_base_url_still_serves_the_token_endpoint(database_url: str) -> None:
+    from fhir_server.app import create_app
+    from fhir_server.settings import load_settings
+
+    settings = load_settings(database_url=database_url, base_url="http://fhir.internal/fhir", auth="enabled")
+    with TestClient(create_app(settings), base_url="http://fhir.internal") as plain:
+        response = plain.post("http://fhir.internal/fhir/auth/token", data={"grant_type": "nonsense"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
