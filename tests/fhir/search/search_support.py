@@ -32,9 +32,9 @@ def ids(bundle: Json, mode: str = "match") -> list[str]:
     return [e["resource"]["id"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == mode]
 
 
-def found(client: TestClient, resource_type: str, resource_id: str, name: str, value: str) -> bool | str:
-    """Whether ``name=value`` finds the resource (searched together with ``_id``); an error text on failure."""
-    response = client.get(f"/fhir/{resource_type}", params=[("_id", resource_id), (name, value)])
+def found(client: TestClient, resource_type: str, resource_id: str, *criteria: tuple[str, str]) -> bool | str:
+    """Whether the criteria (together with ``_id``) find the resource; an error text when the search fails."""
+    response = client.get(f"/fhir/{resource_type}", params=[("_id", resource_id), *criteria])
     if response.status_code != 200:
         return f"HTTP {response.status_code}: {response.text[:300]}"
     return resource_id in ids(response.json())
