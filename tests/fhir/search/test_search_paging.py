@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from search_support import PUBLIC_BASE_URL, Json, create, ids, search
 
 FAMILY = "Walker"
-PEOPLE = 30
-PAGE = 6
+PEOPLE = 20
+PAGE = 5
 
 
 def _patient(client: TestClient, clinic: Json, given: str, birth_date: str) -> Json:
