@@ -60,6 +60,19 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, description="Key for the intake-summary model")
     openai_base_url: str | None = Field(None, description="An OpenAI-compatible API base URL")
     openai_model: str = Field("gpt-4o-mini", description="Chat model used for intake summaries")
+    openai_timeout: float = Field(
+        30.0, gt=0, description="Seconds one call to the intake-summary model may take (then retried, at last 504)"
+    )
+    openai_max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries of a model call that timed out, was throttled (429), failed (5xx) or answered "
+        "malformed output",
+    )
+    openai_retry_backoff: float = Field(
+        1.0, ge=0, le=60, description="Seconds before the first retry of a model call; doubled for each next one"
+    )
     auth: Literal["enabled", "disabled"] = Field(
         "enabled",
         description="SMART authorization; `disabled` serves the API openly (local experiments only)",
