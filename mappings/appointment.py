@@ -19,12 +19,17 @@ Columns and where they are served:
 - the ``cancellations`` row: cancelationReason, a coding of HL7's appointment-cancellation-reason (ConceptMap
   ``appointment-cancellation-type``) and the clinic's coding, with the note as text.
 
-``intake_status`` and ``arrived_at`` stay internal.
+``intake_status`` and ``arrived_at`` stay internal; ``intake_status`` follows the intake forms linked to the
+appointment (fhir_server.intake.appointment_intake), and supportingInformation points at each of them as a
+QuestionnaireResponse. Those references are server-set: the live forms linked through the form's
+``questionnaireresponse-appointment`` extension, in id order; a client's other supportingInformation stays as sent,
+and a client's relative reference to a QuestionnaireResponse not linked to the appointment is not served.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +37,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import object_session
 
 from fhir_server.db import Appointment, Cancellation
+from fhir_server.intake.appointment_intake import linked_form_ids
 from mappings import CANONICAL_BASE, lens, terminology
 from mappings.base import Field, MappedValues, MappingError, ResourceMapping, fhir_instant, parse_instant
 from mappings.base import reference_field as reference
@@ -44,6 +50,7 @@ VISIT_TYPE_MAP = "appointment-visit-type"
 CANCELLATION_MAP = "appointment-cancellation-type"
 DEFAULTS = {"visit_type": "in-clinic", "visit_category": "follow-up"}
 _MAX_MINUTES = 2_147_483_647  # positiveInt, and the column's INTEGER
+_FORM_REFERENCE = re.compile(r"QuestionnaireResponse/[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -223,6 +230,34 @@ class AppointmentMapping(ResourceMapping):
             columns["duration_minutes"] = math.ceil((end - start).total_seconds() / 60)
         super().apply(row, MappedValues(columns, values.references, values.extra), session)
         _write_cancellation(row, wanted)
+
+    @classmethod
+    def finish(cls, doc: dict[str, Any], row: Any) -> dict[str, Any]:
+        """supportingInformation: the intake forms (QuestionnaireResponses) linked to the appointment."""
+        return with_intake_forms(doc, linked_form_ids(row))
+
+
+def with_intake_forms(doc: dict[str, Any], form_ids: list[str]) -> dict[str, Any]:
+    """``doc`` whose supportingInformation references exactly the linked intake forms among QuestionnaireResponses
+    (relative references), keeping every other entry as it is."""
+    linked = [f"QuestionnaireResponse/{form_id}" for form_id in form_ids]
+    entries = doc.get("supportingInformation")
+    kept = [e for e in entries if not _is_form(e) or e["reference"] in linked] if isinstance(entries, list) else []
+    present = {e.get("reference") for e in kept if isinstance(e, dict)}
+    kept += [{"reference": reference} for reference in linked if reference not in present]
+    if kept:
+        doc["supportingInformation"] = kept
+    else:
+        doc.pop("supportingInformation", None)
+    return doc
+
+
+def _is_form(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("reference"), str)
+        and bool(_FORM_REFERENCE.fullmatch(entry["reference"]))
+    )
 
 
 def _write_cancellation(row: Appointment, wanted: CancellationValue | None) -> None:

@@ -13,6 +13,9 @@ tree itself stays in ``extra``, so the round trip is exact; when ``answers`` cha
 whose linkId changed get the new answers (first occurrence only; an answer keeps the child items of the one it
 replaces) and answers the tree then lacks are appended as top-level items. So the served items always show
 exactly ``answers``.
+
+A response to a Questionnaire this server holds is checked against it on every write
+(fhir_server.intake.questionnaires: linkIds, answer types, options, enableWhen, required items once completed).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from fhir_server.db import Appointment, IntakeForm
+from fhir_server.intake.questionnaires import check_against_questionnaire
 from mappings import CANONICAL_BASE, lens
 from mappings.base import Field, MappedValues, MappingError, ResourceMapping, fhir_instant, reference_field
 from mappings.datatypes import parse_datetime, text
@@ -199,6 +203,7 @@ class QuestionnaireResponseMapping(ResourceMapping):
     resource_type = "QuestionnaireResponse"
     model = IntakeForm
     conceptmaps = (STATUS_MAP,)
+    before_write = (check_against_questionnaire,)  # 422 naming each item that disagrees with the Questionnaire
     fields: ClassVar[tuple[Field, ...]] = (
         reference_field(
             "appointment",

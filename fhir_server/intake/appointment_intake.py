@@ -1,0 +1,101 @@
+"""An appointment's intake follows the forms filled in for it, whoever writes them (FHIR API, CLI, seed).
+
+``appointments.intake_status`` is ``completed`` once a form linked to the appointment is submitted or reviewed
+(QuestionnaireResponse.status ``completed`` or ``amended``), ``sent`` while its forms are pending (a form issued,
+``in-progress``), and ``missing`` when no form is linked any more. The Appointment is served with
+``supportingInformation`` pointing at each linked form (mappings.appointment); so a form linked, moved or unlinked
+(deleted) makes a new Appointment version too.
+
+A SQLAlchemy ``before_flush`` listener does it, placed before the versioning hook's (``insert=True``): the
+appointments it changes are then seen as changed rows and versioned in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.attributes import flag_modified
+
+from fhir_server.db import Appointment, IntakeForm
+
+COMPLETED_FORM_STATUSES = ("submitted", "reviewed")
+
+
+def intake_status(form_statuses: Iterable[str]) -> str:
+    """The appointment's intake status given the statuses of its live forms."""
+    statuses = set(form_statuses)
+    if statuses & set(COMPLETED_FORM_STATUSES):
+        return "completed"
+    return "sent" if statuses else "missing"
+
+
+def linked_form_ids(appointment: Appointment) -> list[str]:
+    """The FHIR ids of the live intake forms linked to a stored appointment (none for an unsaved row)."""
+    session = object_session(appointment)
+    if session is None or not inspect(appointment).persistent:
+        return []
+    query = select(IntakeForm.fhir_id).where(
+        IntakeForm.appointment_id == appointment.id, IntakeForm.deleted_at.is_(None)
+    )
+    with session.no_autoflush:
+        return list(session.scalars(query.order_by(IntakeForm.fhir_id)))
+
+
+def _live(form: IntakeForm, session: Session) -> bool:
+    return form.deleted_at is None and form not in session.deleted
+
+
+def _touched(session: Session, form: IntakeForm) -> dict[uuid.UUID, bool]:
+    """appointment id -> whether the form's link to it changed (else only its status may have)."""
+    if form in session.new or form in session.deleted:
+        return {form.appointment_id: True} if form.appointment_id is not None else {}
+    state = inspect(form)
+    link = state.attrs.appointment_id.history
+    before = [a for a in (*link.deleted, *link.unchanged) if a is not None]
+    relinked = bool(link.added or link.deleted) or bool(state.attrs.deleted_at.history.has_changes())
+    touched = dict.fromkeys(before, relinked)
+    if form.appointment_id is not None:
+        touched[form.appointment_id] = relinked or touched.get(form.appointment_id, False)
+    if not relinked and not state.attrs.status.history.has_changes():
+        return {}
+    return touched
+
+
+def _forms_of(session: Session, appointment_id: uuid.UUID, changed: list[IntakeForm]) -> list[IntakeForm]:
+    """The live forms of an appointment as they will be after this flush."""
+    stored = session.scalars(select(IntakeForm).where(IntakeForm.appointment_id == appointment_id))
+    forms = {id(f): f for f in (*stored, *changed)}
+    return [f for f in forms.values() if f.appointment_id == appointment_id and _live(f, session)]
+
+
+def follow_forms(session: Session, _context: Any = None, _instances: Any = None) -> None:
+    """``before_flush``: set the intake status of every appointment whose forms changed (and mark it changed when
+    only its links did, so it is versioned)."""
+    changed = [o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, IntakeForm)]
+    touched: dict[uuid.UUID, bool] = {}
+    for form in changed:
+        for appointment_id, relinked in _touched(session, form).items():
+            touched[appointment_id] = touched.get(appointment_id, False) or relinked
+    with session.no_autoflush:
+        for appointment_id, relinked in touched.items():
+            appointment = session.get(Appointment, appointment_id)
+            if appointment is None or appointment in session.deleted:
+                continue
+            status = intake_status(f.status for f in _forms_of(session, appointment_id, changed))
+            if appointment.intake_status != status:
+                appointment.intake_status = status
+            elif relinked and appointment not in session.new:
+                flag_modified(appointment, "intake_status")
+
+
+def install() -> None:
+    """Attach the follow-up to every session, ahead of the versioning hook (idempotent)."""
+    if not event.contains(Session, "before_flush", follow_forms):
+        event.listen(Session, "before_flush", follow_forms, insert=True)
+
+
+install()

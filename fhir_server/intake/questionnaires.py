@@ -1,0 +1,59 @@
+"""The Questionnaire a QuestionnaireResponse answers, and the check of every written response against it.
+
+``QuestionnaireResponse.questionnaire`` is a canonical URL, optionally with ``|version``
+(http://hl7.org/fhir/R4/references.html#canonical); a relative ``Questionnaire/[id]`` is accepted too. It names a
+stored, not deleted Questionnaire that is the response's clinic's own or shared by every clinic; of several, the
+clinic's own wins, then the most recently updated. A response to a Questionnaire this server does not hold cannot
+be checked and is stored as sent.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from fhir_server.db import IntakeForm, Questionnaire
+from fhir_server.fhir.outcomes import FhirError
+from fhir_server.intake.response_validation import response_issues
+
+COMPLETED_STATUSES = ("submitted", "reviewed")
+"""Intake form statuses served as ``completed`` and ``amended``: the required items must be there."""
+_LITERAL = re.compile(r"Questionnaire/([A-Za-z0-9\-.]{1,64})")
+
+
+def find_questionnaire(session: Session, canonical: str, organization_id: uuid.UUID | None) -> Questionnaire | None:
+    """The stored Questionnaire ``canonical`` names for a response of clinic ``organization_id`` (None: unknown)."""
+    clinic = or_(Questionnaire.organization_id.is_(None), Questionnaire.organization_id == organization_id)
+    query = select(Questionnaire).where(Questionnaire.deleted_at.is_(None), clinic)
+    literal = _LITERAL.fullmatch(canonical)
+    if literal is not None:
+        query = query.where(Questionnaire.fhir_id == literal.group(1))
+    else:
+        url, bar, version = canonical.partition("|")
+        query = query.where(Questionnaire.url == url)
+        if bar:
+            query = query.where(Questionnaire.version == version)
+    with session.no_autoflush:
+        candidates = list(session.scalars(query))
+    candidates.sort(key=lambda q: (q.organization_id is not None, q.last_updated), reverse=True)
+    return candidates[0] if candidates else None
+
+
+def questionnaire_resource(row: Questionnaire) -> dict[str, Any]:
+    """What the items are checked against: the stored document (the items and contained ValueSets)."""
+    return dict(row.extra or {})
+
+
+def check_against_questionnaire(session: Session, form: IntakeForm, _new: bool) -> None:
+    """``before_write`` hook of QuestionnaireResponse: 422 with one issue per disagreement with the Questionnaire."""
+    questionnaire = find_questionnaire(session, form.questionnaire, form.organization_id)
+    if questionnaire is None:
+        return
+    items = (form.extra or {}).get("item")
+    issues = response_issues(questionnaire_resource(questionnaire), items, completed=form.status in COMPLETED_STATUSES)
+    if issues:
+        raise FhirError(422, issues)

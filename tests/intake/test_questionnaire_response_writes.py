@@ -1,0 +1,122 @@
+"""Writing a QuestionnaireResponse checks it against its Questionnaire: 422 naming the item, nothing stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_server.app import create_app
+from fhir_server.settings import load_settings
+from tests.intake.support import QUESTIONNAIRE_URL, Clinic, complete_items, created, issue, item, response
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(load_settings(database_url=database_url))) as client:
+        yield client
+
+
+@pytest.fixture
+def clinic(client: TestClient) -> Clinic:
+    return Clinic.make(client)
+
+
+def count(client: TestClient) -> int:
+    bundle = client.get("/fhir/QuestionnaireResponse", params={"_summary": "count"}).json()
+    return int(bundle["total"])
+
+
+def test_a_complete_response_is_stored(client: TestClient, clinic: Clinic) -> None:
+    body = created(client, response(clinic))
+    assert body["status"] == "completed"
+    assert client.get(f"/fhir/QuestionnaireResponse/{body['id']}").json()["item"] == complete_items()
+
+
+def test_a_completed_response_without_a_required_item_is_refused_and_not_stored(
+    client: TestClient, clinic: Clinic
+) -> None:
+    items = [i for i in complete_items() if i["linkId"] != "reason-for-visit"]
+    found = issue(client.post("/fhir/QuestionnaireResponse", json=response(clinic, items=items)))
+    assert found["code"] == "required"
+    assert found["expression"] == ["QuestionnaireResponse.item.where(linkId='reason-for-visit')"]
+    assert count(client) == 0
+
+
+def test_an_in_progress_response_may_lack_required_items(client: TestClient, clinic: Clinic) -> None:
+    body = created(client, response(clinic, status="in-progress", items=[item("reason-for-visit")]))
+    assert body["status"] == "in-progress"
+
+
+def test_an_answer_of_the_wrong_type_is_named(client: TestClient, clinic: Clinic) -> None:
+    items = complete_items()
+    items[0] = item("reason-for-visit", {"valueInteger": 42})
+    found = issue(client.post("/fhir/QuestionnaireResponse", json=response(clinic, items=items)))
+    assert (found["code"], found["expression"]) == ("value", ["QuestionnaireResponse.item[0].answer[0]"])
+    assert "takes valueString" in found["diagnostics"]
+
+
+def test_every_problem_is_reported_at_once(client: TestClient, clinic: Clinic) -> None:
+    items = [item("reason-for-visit", {"valueInteger": 42}), item("not-on-the-form", {"valueString": "x"})]
+    outcome = client.post("/fhir/QuestionnaireResponse", json=response(clinic, items=items))
+    assert outcome.status_code == 422
+    found = [(i["code"], i["expression"][0]) for i in outcome.json()["issue"]]
+    assert found[:2] == [
+        ("value", "QuestionnaireResponse.item[0].answer[0]"),
+        ("structure", "QuestionnaireResponse.item[1]"),
+    ]
+    missing = [linkId for linkId in ("symptoms", "medications", "allergies", "lifestyle")]
+    assert found[2:] == [("required", f"QuestionnaireResponse.item.where(linkId='{link}')") for link in missing]
+
+
+def test_an_update_is_checked_too_and_a_refused_one_changes_nothing(client: TestClient, clinic: Clinic) -> None:
+    body = created(client, response(clinic, status="in-progress", items=[]))
+    refused = client.put(f"/fhir/QuestionnaireResponse/{body['id']}", json={**body, "status": "completed"})
+    assert issue(refused)["code"] == "required"
+    current = client.get(f"/fhir/QuestionnaireResponse/{body['id']}").json()
+    assert (current["meta"]["versionId"], current["status"]) == ("1", "in-progress")
+    accepted = client.put(
+        f"/fhir/QuestionnaireResponse/{body['id']}", json={**body, "status": "completed", "item": complete_items()}
+    )
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_a_disabled_question_answered_is_refused(client: TestClient, clinic: Clinic) -> None:
+    items = complete_items()
+    items[3] = item(
+        "allergies",
+        item=[
+            item("has-allergies", {"valueBoolean": False}),
+            item("allergy", item=[item("allergy-substance", {"valueString": "latex"})]),
+        ],
+    )
+    found = issue(client.post("/fhir/QuestionnaireResponse", json=response(clinic, items=items)))
+    assert (found["code"], found["expression"]) == ("business-rule", ["QuestionnaireResponse.item[3].item[1]"])
+
+
+def test_the_questionnaire_may_be_named_with_its_version_or_as_a_reference(client: TestClient, clinic: Clinic) -> None:
+    bad = [item("reason-for-visit", {"valueBoolean": True})]
+    for questionnaire in (f"{QUESTIONNAIRE_URL}|1.0.0", f"Questionnaire/{clinic.questionnaire}"):
+        sent = response(clinic, status="in-progress", items=bad, questionnaire=questionnaire)
+        assert issue(client.post("/fhir/QuestionnaireResponse", json=sent))["code"] == "value"
+
+
+def test_a_response_to_a_questionnaire_the_server_does_not_hold_is_stored_as_sent(
+    client: TestClient, clinic: Clinic
+) -> None:
+    items = [item("anything", {"valueString": "goes"})]
+    for questionnaire in ("http://example.org/Questionnaire/other", f"{QUESTIONNAIRE_URL}|9.9"):
+        body = created(client, response(clinic, items=items, questionnaire=questionnaire))
+        assert body["item"] == items
+
+
+def test_validate_lists_the_issues_without_storing(client: TestClient, clinic: Clinic) -> None:
+    items = [i for i in complete_items() if i["linkId"] != "lifestyle"]
+    outcome = client.post("/fhir/QuestionnaireResponse/$validate", json=response(clinic, items=items))
+    assert outcome.status_code == 200
+    issues = outcome.json()["issue"]
+    assert [(i["code"], i["expression"]) for i in issues] == [
+        ("required", ["QuestionnaireResponse.item.where(linkId='lifestyle')"])
+    ]
+    assert count(client) == 0
