@@ -1,5 +1,6 @@
-"""Demo data: one clinic with practitioners, patients, appointments (some cancelled, some no-shows) and intake
-forms. Deterministic (fixed ids and random seed) and idempotent: a second run finds the clinic and adds nothing.
+"""Demo data: one clinic with practitioners, patients, appointments (some cancelled, some no-shows), its intake
+Questionnaire (fhir_server/demo/clinic-intake.questionnaire.json) and intake forms answering it. Deterministic
+(fixed ids and random seed) and idempotent: a second run finds the clinic and adds nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fhir_server.db import Appointment, Cancellation, IntakeForm, Organization, Patient, Practitioner
+from fhir_server.db import Appointment, Cancellation, IntakeForm, Organization, Patient, Practitioner, Questionnaire
 from fhir_server.db.mrn import allocate_mrn
+from fhir_server.demo.intake import QUESTIONNAIRE_ID, completed_intake, intake_questionnaire
+from mappings.questionnaire import QuestionnaireMapping
+from mappings.questionnaire_response import flat_answers
 
 DEMO_NAMESPACE = uuid.UUID("5b0f7a8e-3c2d-4e61-9a57-1f4e2b8c9d10")
 DEMO_CLINIC_ID = uuid.uuid5(DEMO_NAMESPACE, "clinic")
@@ -85,6 +89,7 @@ def seed_demo(session: Session, today: date | None = None) -> SeedResult:
     session.add(clinic)
     session.flush()
     practitioners = _practitioners(session)
+    _intake_questionnaire(session)
     patients = _patients(session, rng, practitioners, today or date.today())
     _appointments(session, rng, practitioners, patients, today or date.today())
     session.flush()
@@ -112,6 +117,14 @@ def _clinic() -> Organization:
             "country": "US",
         },
     )
+
+
+def _intake_questionnaire(session: Session) -> None:
+    """The clinic's intake form, under the canonical URL its intake forms name."""
+    resource = intake_questionnaire()
+    row = Questionnaire(id=_demo_id("questionnaire", 0), fhir_id=QUESTIONNAIRE_ID, organization_id=DEMO_CLINIC_ID)
+    QuestionnaireMapping.apply(row, QuestionnaireMapping.from_fhir(resource), session)
+    session.add(row)
 
 
 def _practitioners(session: Session) -> list[Practitioner]:
@@ -242,16 +255,14 @@ def _status(rng: random.Random, past: bool) -> str:
 
 def _add_intake(session: Session, rng: random.Random, n: int, appointment: Appointment, *, submitted: bool) -> None:
     appointment.intake_status = "completed" if submitted else "sent"
-    answers = (
-        {
-            "reason-for-visit": appointment.reason,
-            "current-medications": rng.choice(_MEDICATIONS),
-            "allergies": rng.choice(_ALLERGIES),
-            "smoker": rng.random() < 0.2,
-        }
-        if submitted
-        else {}
-    )
+    items = []
+    if submitted:  # the same draws of the clinic's generator as ever; the rest from the form's own generator
+        medication, allergy, smoker = rng.choice(_MEDICATIONS), rng.choice(_ALLERGIES), rng.random() < 0.2
+        visit = appointment.start_at.astimezone(ZoneInfo(DEMO_TIMEZONE)).date()
+        own = random.Random(f"intake-{n}")
+        items = completed_intake(
+            own, reason=appointment.reason, medication=medication, allergy=allergy, smoker=smoker, visit=visit
+        )
     session.add(
         IntakeForm(
             id=_demo_id("intake", n),
@@ -259,7 +270,8 @@ def _add_intake(session: Session, rng: random.Random, n: int, appointment: Appoi
             patient_id=appointment.patient_id,
             appointment_id=appointment.id,
             questionnaire=INTAKE_QUESTIONNAIRE_URL,
-            answers=answers,
+            answers=flat_answers(items),
+            extra={"item": items} if items else {},
             status="submitted" if submitted else "pending",
             submitted_at=appointment.start_at - timedelta(days=1) if submitted else None,
         )
