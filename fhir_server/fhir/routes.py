@@ -18,7 +18,7 @@ from fhir_server.fhir.interactions import (
     update,
     vread,
 )
-from fhir_server.fhir.operations import everything, validate
+from fhir_server.fhir.operations import everything, summarize, validate
 
 
 async def _public_base_url(request: Request) -> None:
@@ -31,4 +31,5 @@ router.add_api_route("", batch.batch_or_transaction, methods=["POST"], summary="
 for module in (published, capabilities, validate, history, search, vread, read, create, update, patch, delete):
     router.include_router(module.router)
 router.include_router(everything.router)
+router.include_router(summarize.router)
 router.include_router(search.compartment_router)  # last: /Patient/{id}/{type} must not shadow _history or $ops
