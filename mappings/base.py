@@ -65,13 +65,14 @@ class Field:
             raise MappingError(f"{self.expression}: {exc}", self.expression) from None
 
     def write(self, doc: dict[str, Any], row: Any) -> dict[str, Any]:
+        """``doc`` (owned by the caller, changed in place) with the column's value at the field's path."""
         value = self.value_of(row)
         current = lens.get(doc, self.path)
         if current is None and value == self.default:
             return doc  # absent means the default: the column adds nothing the client did not send
         if current is not None and value is not None and self._means(current, value):
             return doc
-        return lens.put(doc, self.path, None if value is None else self.render(value))
+        return lens.put_into(doc, self.path, None if value is None else self.render(value))
 
     def _means(self, current: Any, value: Any) -> bool:
         try:

@@ -59,7 +59,12 @@ def get(doc: Any, steps: Path) -> Any:
 
 def put(doc: dict[str, Any], steps: Path, value: Any) -> dict[str, Any]:
     """A copy of ``doc`` with ``value`` at ``steps`` (``None`` removes it)."""
-    result = _put(copy.deepcopy(doc), steps, value)
+    return put_into(copy.deepcopy(doc), steps, value)
+
+
+def put_into(doc: dict[str, Any], steps: Path, value: Any) -> dict[str, Any]:
+    """Like :func:`put`, but changing ``doc`` itself (for a document the caller already owns)."""
+    result = _put(doc, steps, value)
     return result if isinstance(result, dict) else {}
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,8 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 _IMMEDIATE = "fhir_server_sqlite_immediate"
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with the connection set-up this server relies on."""
+    """An engine for ``url`` with the connection set-up this server relies on (JSON columns through orjson)."""
+    kwargs.setdefault("json_serializer", _json_text)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)

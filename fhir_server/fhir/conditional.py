@@ -21,6 +21,7 @@ from fhir_server.fhir import repository
 from fhir_server.fhir.outcomes import bad_request, precondition_failed
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.executor import matches_clause
+from fhir_server.fhir.search.indexer import flush_index
 from fhir_server.fhir.search.sql import Scope
 
 _CURRENT = datetime.max.replace(tzinfo=UTC)
@@ -42,6 +43,7 @@ def matching_ids(
     if not pairs:
         raise bad_request(f"conditional criteria are empty for {resource_type}", code="invalid")
     query = params.parse(resource_type, pairs)
+    flush_index(session)  # this transaction's own writes must be searchable
     if not query.criteria:
         raise bad_request(f"conditional criteria {criteria!r} select nothing (only result parameters)")
     h = aliased(ResourceHistory)

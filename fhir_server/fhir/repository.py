@@ -182,6 +182,7 @@ def _resolve_references(session: Session, row: Any, values: MappedValues, resour
         if target is None:
             raise unprocessable(f"{field.target}/{fhir_id} does not exist", field.expression)
         setattr(row, foreign_key, target.id)
+        setattr(row, field.attr, target)  # the relationship too: rendering the row needs no lazy load
         targets.append(target)
     return targets
 

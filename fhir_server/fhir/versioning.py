@@ -101,7 +101,8 @@ def record_versions(session: Session) -> list[NewVersion]:
     pending: dict[int, tuple[FhirResourceMixin, str]] = session.info.pop(_PENDING, {})
     versions = [_version_of(session, row, method) for row, method in pending.values()]
     for version in versions:
-        _supersede(session, version)
+        if version.method != "create":  # a new resource has no earlier version to supersede
+            _supersede(session, version)
         session.add(
             ResourceHistory(
                 resource_type=version.resource_type,

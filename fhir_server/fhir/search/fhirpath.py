@@ -68,6 +68,10 @@ def _filter(predicate: Callable[[Any], bool]) -> Step:
     return lambda nodes: (node for node in nodes if predicate(node))
 
 
+def _has_value(key: str, expected: str) -> Callable[[Any], bool]:
+    return lambda node: isinstance(node, dict) and node.get(key) == expected
+
+
 def _targets(type_name: str) -> Callable[[Any], bool]:
     def test(node: Any) -> bool:
         reference = node.get("reference") if isinstance(node, dict) else None
@@ -87,8 +91,7 @@ def _steps(path: str, cast: str | None) -> list[Step] | None:
         if re.fullmatch(_NAME, part):
             steps.append(_member(part, cast if last else None))
         elif (match := _WHERE_VALUE.match(part)) is not None and cast is None:
-            key, expected = match.groups()
-            steps.append(_filter(lambda n, k=key, e=expected: isinstance(n, dict) and n.get(k) == e))
+            steps.append(_filter(_has_value(*match.groups())))
         elif (match := _WHERE_TARGET.match(part)) is not None and cast is None:
             steps.append(_filter(_targets(match.group(1))))
         else:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, event, insert, select
 from sqlalchemy.orm import Session
 
 from fhir_server.db import (
@@ -183,15 +183,33 @@ def index_rows(resource: dict[str, Any]) -> dict[type[Any], list[Row]]:
     return rows
 
 
+_BUFFER = "fhir_index_rows"
+
+
 def index_version(session: Session, version: NewVersion) -> None:
-    """Store the index rows of a new version and drop those of versions no paged search can still see."""
+    """Queue the index rows of a new version (written by :func:`flush_index`) and drop those of versions no
+    paged search can still see."""
     if version.method != "create":  # a new resource has no older versions to prune
         _prune(session, version.resource_type, version.resource_id, utcnow() - SNAPSHOT_LIFETIME)
     if version.resource is None:
         return
     key = {"resource_type": version.resource_type, "resource_id": version.resource_id, "version_id": version.version_id}
+    buffer: dict[type[Any], list[Row]] = session.info.setdefault(_BUFFER, {})
     for table, rows in index_rows(version.resource).items():
-        session.execute(insert(table), [{**key, **row} for row in rows])
+        buffer.setdefault(table, []).extend({**key, **row} for row in rows)
+
+
+def flush_index(session: Session) -> None:
+    """Write every queued index row, one multi-row INSERT per table. Called before commit and before any search
+    inside a writing transaction (conditional writes), so searches always see this transaction's own writes."""
+    buffer: dict[type[Any], list[Row]] = session.info.pop(_BUFFER, {})
+    for table, rows in buffer.items():
+        if rows:
+            session.execute(insert(table), rows)
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_BUFFER, None)
 
 
 def _prune(session: Session, resource_type: str, resource_id: str, before: datetime) -> None:
@@ -211,4 +229,8 @@ def _prune(session: Session, resource_type: str, resource_id: str, before: datet
 
 
 def install() -> None:
+    """Index every version (after the versioning hook, whose before_commit listener is registered first)."""
     on_version(index_version)
+    if not event.contains(Session, "before_commit", flush_index):
+        event.listen(Session, "before_commit", flush_index)
+        event.listen(Session, "after_soft_rollback", _forget)

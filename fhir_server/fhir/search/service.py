@@ -16,6 +16,7 @@ from fhir_server.fhir.outcomes import bad_request
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.executor import execute
 from fhir_server.fhir.search.includes import included
+from fhir_server.fhir.search.indexer import flush_index
 from fhir_server.fhir.search.params import SearchQuery
 from fhir_server.fhir.search.sql import Scope
 
@@ -37,6 +38,7 @@ def search(
     session: Session, access: AccessContext, query: SearchQuery, base_url: str, url: str, key: bytes
 ) -> dict[str, Any]:
     """One page of ``query`` for ``access``, as a searchset Bundle whose links point under ``url``."""
+    flush_index(session)  # a search inside a writing transaction (a transaction's GET) sees its writes
     state = _state(query, key)
     as_of = datetime.fromisoformat(state["as_of"]) if state else utcnow()
     scope = Scope(as_of=as_of, base_url=base_url, restrict=access.search_restriction())
