@@ -49,19 +49,31 @@ def _live(form: IntakeForm, session: Session) -> bool:
     return form.deleted_at is None and form not in session.deleted
 
 
+def _target(form: IntakeForm) -> uuid.UUID | None:
+    """The appointment a form is linked to once flushed (the relationship, when it was just set, else the key)."""
+    relationship = inspect(form).attrs.appointment.history
+    if relationship.added or relationship.deleted:
+        linked = next((a for a in relationship.added if a is not None), None)
+        return linked.id if linked is not None else None
+    return form.appointment_id
+
+
 def _touched(session: Session, form: IntakeForm) -> dict[uuid.UUID, bool]:
     """appointment id -> whether the form's link to it changed (else only its status may have)."""
+    target = _target(form)
     if form in session.new or form in session.deleted:
-        return {form.appointment_id: True} if form.appointment_id is not None else {}
+        return {target: True} if target is not None else {}
     state = inspect(form)
-    link = state.attrs.appointment_id.history
-    before = [a for a in (*link.deleted, *link.unchanged) if a is not None]
-    relinked = bool(link.added or link.deleted) or bool(state.attrs.deleted_at.history.has_changes())
-    touched = dict.fromkeys(before, relinked)
-    if form.appointment_id is not None:
-        touched[form.appointment_id] = relinked or touched.get(form.appointment_id, False)
+    key, relationship = state.attrs.appointment_id.history, state.attrs.appointment.history
+    before = [a for a in (*key.deleted, *key.unchanged) if a is not None]
+    before += [a.id for a in relationship.deleted if a is not None]
+    moved = bool(key.added or key.deleted or relationship.added or relationship.deleted)
+    relinked = moved or state.attrs.deleted_at.history.has_changes()
     if not relinked and not state.attrs.status.history.has_changes():
         return {}
+    touched = dict.fromkeys(before, relinked)
+    if target is not None:
+        touched[target] = relinked
     return touched
 
 
@@ -69,7 +81,7 @@ def _forms_of(session: Session, appointment_id: uuid.UUID, changed: list[IntakeF
     """The live forms of an appointment as they will be after this flush."""
     stored = session.scalars(select(IntakeForm).where(IntakeForm.appointment_id == appointment_id))
     forms = {id(f): f for f in (*stored, *changed)}
-    return [f for f in forms.values() if f.appointment_id == appointment_id and _live(f, session)]
+    return [f for f in forms.values() if _target(f) == appointment_id and _live(f, session)]
 
 
 def follow_forms(session: Session, _context: Any = None, _instances: Any = None) -> None:

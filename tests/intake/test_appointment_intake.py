@@ -126,3 +126,16 @@ def test_appointments_are_found_by_their_intake_form(client: TestClient, clinic:
     form = created(client, response(clinic, appointment=clinic.appointment))
     bundle = client.get("/fhir/Appointment", params={"supporting-info": f"QuestionnaireResponse/{form['id']}"}).json()
     assert [e["resource"]["id"] for e in bundle.get("entry", [])] == [clinic.appointment]
+
+
+def test_an_internal_move_through_the_relationship_follows_too(
+    client: TestClient, clinic: Clinic, database: Database
+) -> None:
+    other = Clinic.visit(client, clinic.patient, clinic.practitioner, day=8)
+    form = created(client, response(clinic, appointment=clinic.appointment))
+    with database.write() as session:
+        row = session.scalars(select(IntakeForm).where(IntakeForm.fhir_id == form["id"])).one()
+        row.appointment = session.scalars(select(Appointment).where(Appointment.fhir_id == other)).one()
+    assert (intake_status(database, clinic.appointment), intake_status(database, other)) == ("missing", "completed")
+    assert served(client, other)["supportingInformation"] == [{"reference": f"QuestionnaireResponse/{form['id']}"}]
+    assert "supportingInformation" not in served(client, clinic.appointment)
