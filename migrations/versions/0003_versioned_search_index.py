@@ -31,7 +31,7 @@ def upgrade() -> None:
     )
     for kind in INDEX_TABLES:
         table = f"search_{kind}"
-        op.execute(f"DELETE FROM {table}")  # rebuilt by `fhir-server reindex`: rows now belong to a version
+        op.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names; `fhir-server reindex` rebuilds
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_index(f"ix_{table}_resource")
             batch_op.add_column(sa.Column("version_id", sa.Integer(), nullable=False))

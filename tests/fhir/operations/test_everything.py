@@ -60,7 +60,7 @@ def test_everything_holds_the_patient_and_its_appointments(seeded: tuple[TestCli
 
 
 def test_everything_narrowed_by_type(seeded: tuple[TestClient, str, int]) -> None:
-    client, patient_id, appointments = seeded
+    client, patient_id, _ = seeded
     entries = walk(client, f"/fhir/Patient/{patient_id}/$everything?_type=Appointment&_count=50")
     types = {e["resource"]["resourceType"] for e in entries if e["search"]["mode"] == "match"}  # type: ignore[index]
     assert types == {"Appointment"}
