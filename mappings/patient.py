@@ -2,7 +2,8 @@
 
 Columns: MRN as the ``MR`` identifier of the server's MRN system, first name, birth date, gender (the clinic's
 words are FHIR's administrative-gender codes), first phone and email, first address, first communication
-language, general practitioner, active, deceased.
+language, general practitioner, active, deceased (``deceasedDateTime`` may be partial, ``2020-05``: it is held as
+the start of that period, and served as sent while it means the same).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from fhir_server.db import Patient
 from fhir_server.db.mrn import allocate_mrn
 from fhir_server.db.types import utcnow
 from mappings import CANONICAL_BASE, lens
-from mappings.base import Field, ResourceMapping, fhir_instant, parse_instant, reference_field
+from mappings.base import Field, ResourceMapping, fhir_instant, reference_field
 from mappings.datatypes import (
     IDENTIFIER_TYPE_SYSTEM,
     address_field,
     date_field,
     human_name_fields,
+    parse_datetime,
     reference_to,
     telecom_field,
 )
@@ -82,7 +84,7 @@ class PatientMapping(ResourceMapping):
             "deceased_at",
             lens.path("deceasedDateTime"),
             "Patient.deceasedDateTime",
-            parse=parse_instant,
+            parse=parse_datetime,
             render=fhir_instant,
         ),
     )
