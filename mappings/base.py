@@ -11,6 +11,7 @@ and keeps the resource itself as the new ``extra``. Hence ``GET(PUT(r)) == r`` a
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -101,12 +102,27 @@ class ReferenceField(Field):
         def parse(reference: Any) -> str:
             if not isinstance(reference, str):
                 raise TypeError("a reference must be a string")
-            parts = reference.rstrip("/").split("/")
-            if len(parts) < 2 or parts[-2] != target:
+            named = reference_target(reference)
+            if named is None or named[0] != target:
                 raise ValueError(f"must reference a {target} (got {reference!r})")
-            return parts[-1]
+            return named[1]
 
         return parse
+
+
+_LITERAL_REFERENCE = re.compile(
+    r"(?:^|/)(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+)
+
+
+def reference_target(reference: Any) -> tuple[str, str] | None:
+    """(type, id) of the resource a literal reference names: ``Type/id``, ``Type/id/_history/vid``, or either
+    after a base URL (http://hl7.org/fhir/R4/references.html#literal); None for anything else (``#id``,
+    ``urn:uuid:...``). A versioned reference names the resource as much as an unversioned one does."""
+    if not isinstance(reference, str):
+        return None
+    found = _LITERAL_REFERENCE.search(reference.rstrip("/"))
+    return None if found is None else (found["type"], found["id"])
 
 
 def reference_field(

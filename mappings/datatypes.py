@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mappings import lens, terminology
-from mappings.base import Field, parse_date, parse_instant
+from mappings.base import Field, parse_date, parse_instant, reference_target
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -83,11 +83,11 @@ def coding_code(system: str) -> lens.Pick:
 
 
 def reference_to(target: str) -> lens.Pick:
-    """The first Reference in an array that points at a ``target`` resource (``Target/id``)."""
+    """The first Reference in an array that points at a ``target`` resource (``Target/id``, versioned or not)."""
 
     def match(element: Any) -> bool:
-        reference = element.get("reference") if isinstance(element, dict) else None
-        return isinstance(reference, str) and reference.split("/")[-2:-1] == [target]
+        named = reference_target(element.get("reference") if isinstance(element, dict) else None)
+        return named is not None and named[0] == target
 
     return lens.Pick(match)
 
@@ -157,8 +157,8 @@ def participant_actor(target: str, status: str = "accepted") -> lens.Pick:
 
     def match(element: Any) -> bool:
         actor = element.get("actor") if isinstance(element, dict) else None
-        reference = actor.get("reference") if isinstance(actor, dict) else None
-        return isinstance(reference, str) and reference.split("/")[-2:-1] == [target]
+        named = reference_target(actor.get("reference") if isinstance(actor, dict) else None)
+        return named is not None and named[0] == target
 
     return lens.Pick(match, {"status": status})
 
