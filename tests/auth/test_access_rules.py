@@ -1,7 +1,6 @@
 """What a token lets a search see: the clinic, the patient's compartment, granular ``?param=value`` restrictions.
 
-Type-level checks (403 for a type no scope grants) are wired into every interaction separately; these tests cover
-the row-level rules that searches already apply.
+A type no scope grants answers 403; the row-level rules confine what a permitted search sees.
 """
 
 from __future__ import annotations
@@ -85,6 +84,11 @@ def test_a_granular_scope_restricts_by_its_token_parameter(
     assert _ids(client, token, "Patient") == {"pat-2"}
 
 
-def test_a_type_without_a_scope_shows_no_rows(client: TestClient, database: Database, clinic: Clinic) -> None:
+def test_a_type_without_a_scope_answers_403_not_an_empty_bundle(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
     token = _token(database, clinic, "user/Appointment.rs")
-    assert _ids(client, token, "Patient") == set()
+    response = client.get(f"{BASE}/Patient", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert response.json()["issue"][0]["code"] == "forbidden"
+    assert response.json()["issue"][0]["expression"] == ["Patient"]
