@@ -65,7 +65,7 @@ def _assign_ids(session: Session, access: AccessContext, entries: list[Entry], c
     for entry in entries:
         try:
             if entry.method == "POST":
-                found = _match(session, access, entry.resource_type, entry.if_none_exist, ctx)
+                found = _match(session, access, entry.resource_type, entry.if_none_exist, ctx, "create")
                 entry.existing = found is not None
                 entry.resource_id = found or str(uuid.uuid4())
             elif entry.method in {"PUT", "PATCH", "DELETE"} and entry.resource_id is None:
@@ -73,20 +73,29 @@ def _assign_ids(session: Session, access: AccessContext, entries: list[Entry], c
                     raise bad_request(
                         f"{entry.method} needs a resource id or search criteria", f"{entry.where}.request.url"
                     )
-                found = _match(session, access, entry.resource_type, entry.query, ctx)
+                found = _match(session, access, entry.resource_type, entry.query, ctx, _INTERACTIONS[entry.method])
                 entry.existing = found is not None
                 entry.resource_id = found or (str(uuid.uuid4()) if entry.method == "PUT" else None)
         except FhirError as exc:
             raise _located(exc, entry) from None
 
 
+_INTERACTIONS = {"PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+"""The interaction whose scope a conditional entry's match is confined by."""
+
+
 def _match(
-    session: Session, access: AccessContext, resource_type: str, criteria: str | None, ctx: BundleContext
+    session: Session,
+    access: AccessContext,
+    resource_type: str,
+    criteria: str | None,
+    ctx: BundleContext,
+    interaction: str,
 ) -> str | None:
     if not criteria:
         return None
     conditional.lock_type(session, resource_type)
-    found = conditional.matching_ids(session, access, resource_type, criteria, ctx.base_url)
+    found = conditional.matching_ids(session, access, resource_type, criteria, ctx.base_url, interaction=interaction)
     if len(found) > 1:
         raise precondition_failed(f"{resource_type}?{criteria} matches more than one resource")
     return found[0] if found else None

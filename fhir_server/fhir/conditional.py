@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from fhir_server.auth.context import AccessContext
+from fhir_server.auth.enforcement import require
 from fhir_server.db import ResourceHistory
 from fhir_server.fhir import repository
 from fhir_server.fhir.outcomes import bad_request, precondition_failed
@@ -36,9 +37,17 @@ def lock_type(session: Session, resource_type: str) -> None:
 
 
 def matching_ids(
-    session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str, limit: int = 2
+    session: Session,
+    access: AccessContext,
+    resource_type: str,
+    criteria: str,
+    base_url: str,
+    limit: int = 2,
+    interaction: str = "search-type",
 ) -> list[str]:
-    """Ids of up to ``limit`` current resources matching the query string ``criteria``."""
+    """Ids of up to ``limit`` current resources matching the query string ``criteria`` among those the caller may
+    reach for ``interaction`` (403 when the token does not permit it on the type)."""
+    require(access, resource_type, interaction)
     pairs = parse_qsl(criteria.lstrip("?"), keep_blank_values=True)
     if not pairs:
         raise bad_request(f"conditional criteria are empty for {resource_type}", code="invalid")
@@ -47,14 +56,16 @@ def matching_ids(
     if not query.criteria:
         raise bad_request(f"conditional criteria {criteria!r} select nothing (only result parameters)")
     h = aliased(ResourceHistory)
-    scope = Scope(as_of=_CURRENT, base_url=base_url, restrict=access.search_restriction())
+    scope = Scope(as_of=_CURRENT, base_url=base_url, restrict=access.search_restriction(interaction))
     statement = select(h.resource_id).where(matches_clause(h, query, scope)).order_by(h.resource_id).limit(limit)
     return list(session.scalars(statement))
 
 
-def _one_match(session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str) -> str | None:
+def _one_match(
+    session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str, interaction: str
+) -> str | None:
     lock_type(session, resource_type)
-    found = matching_ids(session, access, resource_type, criteria, base_url)
+    found = matching_ids(session, access, resource_type, criteria, base_url, interaction=interaction)
     if len(found) > 1:
         raise precondition_failed(f"{resource_type}?{criteria.lstrip('?')} matches more than one resource")
     return found[0] if found else None
@@ -65,7 +76,7 @@ def create(
 ) -> repository.Written:
     """``If-None-Exist``: no match creates; one match returns it unchanged (created False); several: 412."""
     resource_type = resource["resourceType"]
-    existing = _one_match(session, access, resource_type, criteria, base_url)
+    existing = _one_match(session, access, resource_type, criteria, base_url, "create")
     if existing is not None:
         return repository.Written(repository.read(session, access, resource_type, existing), created=False)
     return repository.create(session, access, resource)
@@ -81,7 +92,7 @@ def update(
 ) -> repository.Written:
     """``PUT [type]?criteria``: no match creates, one match is updated, several: 412."""
     resource_type = resource["resourceType"]
-    existing = _one_match(session, access, resource_type, criteria, base_url)
+    existing = _one_match(session, access, resource_type, criteria, base_url, "update")
     given_id = resource.get("id")
     if existing is None:
         return repository.create(session, access, resource, given_id)
@@ -94,7 +105,7 @@ def update(
 
 def delete(session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str) -> bool:
     """``DELETE [type]?criteria``: deletes the one match (False when none matches); several: 412."""
-    existing = _one_match(session, access, resource_type, criteria, base_url)
+    existing = _one_match(session, access, resource_type, criteria, base_url, "delete")
     if existing is None:
         return False
     return repository.delete(session, access, resource_type, existing)

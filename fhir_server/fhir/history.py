@@ -20,12 +20,14 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from fhir_server.auth.context import AccessContext
+from fhir_server.auth.enforcement import history_rule, require, require_any
 from fhir_server.db import ResourceHistory
 from fhir_server.db.types import utcnow
 from fhir_server.fhir import cursors
 from fhir_server.fhir.content import etag
 from fhir_server.fhir.outcomes import bad_request, not_found
 from mappings.base import fhir_instant
+from mappings.registry import MAPPINGS
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000
@@ -177,19 +179,28 @@ def _fingerprint(query: HistoryQuery) -> list[str | None]:
 
 
 def history_page(session: Session, access: AccessContext, query: HistoryQuery) -> HistoryPage:
-    """One page of versions for ``query``; 404 for the history of a resource that never existed."""
-    if query.resource_id is not None and not _exists(session, query):
+    """One page of versions for ``query`` that ``access`` may see; 404 for the history of a resource that never
+    existed (or none of whose versions the caller may see), 403 when the token does not permit the interaction
+    (``r`` for an instance's history, ``s`` for a type's or the system's: scopes-and-launch-context.html)."""
+    interaction = _interaction(query)
+    if query.resource_type is not None:
+        require(access, query.resource_type, interaction)
+    else:
+        require_any(access, sorted(MAPPINGS), interaction)
+    rule = history_rule(access, query.resource_type, sorted(MAPPINGS), interaction)
+    if query.resource_id is not None and not _exists(session, query, rule):
         raise not_found(f"{query.resource_type}/{query.resource_id} is not known")
-    total = _total(session, query) if query.resource_id is not None else None
+    total = _total(session, query, rule) if query.resource_id is not None else None
     if query.count == 0:
         return HistoryPage([], total, None, None)
     position = query.position
     if position is not None and position.direction == "previous":
-        rows = _rows(session, _after(_filtered(query), position), query.count + 1, newest_first=False)
+        rows = _rows(session, _after(_filtered(query, rule), position), query.count + 1, newest_first=False)
         more_before = len(rows) > query.count
         versions = list(reversed(rows[: query.count]))
         return HistoryPage(versions, total, _edge(versions, "next", True), _edge(versions, "previous", more_before))
-    statement = _filtered(query) if position is None else _after(_filtered(query), position)
+    filtered = _filtered(query, rule)
+    statement = filtered if position is None else _after(filtered, position)
     rows = _rows(session, statement, query.count + 1, newest_first=True)
     versions = rows[: query.count]
     return HistoryPage(
@@ -204,21 +215,29 @@ def _edge(versions: list[ResourceHistory], direction: str, present: object) -> P
     return Position(direction, version.last_updated, version.id)
 
 
-def _exists(session: Session, query: HistoryQuery) -> bool:
+def _interaction(query: HistoryQuery) -> str:
+    if query.resource_id is not None:
+        return "history-instance"
+    return "history-system" if query.resource_type is None else "history-type"
+
+
+def _exists(session: Session, query: HistoryQuery, rule: Any) -> bool:
     statement = select(ResourceHistory.id).where(
         ResourceHistory.resource_type == query.resource_type, ResourceHistory.resource_id == query.resource_id
     )
+    if rule is not None:
+        statement = statement.where(rule)
     return session.scalars(statement.limit(1)).first() is not None
 
 
-def _total(session: Session, query: HistoryQuery) -> int:
-    counted = _filtered(query).with_only_columns(func.count(ResourceHistory.id))
+def _total(session: Session, query: HistoryQuery, rule: Any) -> int:
+    counted = _filtered(query, rule).with_only_columns(func.count(ResourceHistory.id))
     return int(session.scalar(counted) or 0)
 
 
-def _filtered(query: HistoryQuery) -> Select[Any]:
-    """Every version the query asks for, in no particular order."""
-    statement = select(ResourceHistory)
+def _filtered(query: HistoryQuery, rule: Any = None) -> Select[Any]:
+    """Every version the query asks for that the caller may see (``rule``), in no particular order."""
+    statement = select(ResourceHistory) if rule is None else select(ResourceHistory).where(rule)
     if query.resource_type is not None:
         statement = statement.where(ResourceHistory.resource_type == query.resource_type)
     if query.resource_id is not None:

@@ -15,11 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fhir_server.auth.context import AccessContext
+from fhir_server.auth.enforcement import admits, forbidden, require
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir.references import check_clinic, is_foreign, resolve_references
+from fhir_server.fhir.search.indexer import flush_index
 from fhir_server.fhir.versioning import record_versions
 from mappings import lens
 from mappings.base import MappedValues, MappingError, ResourceMapping
@@ -45,9 +47,10 @@ def current_version(session: Session, resource_type: str, resource_id: str) -> R
 
 
 def read(session: Session, access: AccessContext, resource_type: str, resource_id: str) -> dict[str, Any]:
-    """The current version; 404 when unknown, 410 when deleted."""
+    """The current version; 404 when unknown (or beyond the caller's reach), 410 when deleted; 403 without ``r``."""
+    require(access, resource_type, "read")
     version = current_version(session, resource_type, resource_id)
-    if version is None:
+    if version is None or not admits(session, access, version, "read"):
         raise not_found(f"{resource_type}/{resource_id} is not known")
     if version.method == "delete" or version.resource is None:
         raise gone(f"{resource_type}/{resource_id} was deleted")
@@ -57,7 +60,8 @@ def read(session: Session, access: AccessContext, resource_type: str, resource_i
 def vread(
     session: Session, access: AccessContext, resource_type: str, resource_id: str, version_id: str
 ) -> dict[str, Any]:
-    """One version; 404 when unknown, 410 when that version is a deletion."""
+    """One version; 404 when unknown (or beyond the caller's reach), 410 when a deletion; 403 without ``r``."""
+    require(access, resource_type, "vread")
     if not version_id.isdigit():
         raise not_found(f"{resource_type}/{resource_id} has no version {version_id!r}")
     version = session.scalars(
@@ -67,7 +71,7 @@ def vread(
             ResourceHistory.version_id == int(version_id),
         )
     ).first()
-    if version is None:
+    if version is None or not admits(session, access, version, "vread"):
         raise not_found(f"{resource_type}/{resource_id} has no version {version_id}")
     if version.resource is None:
         raise gone(f"version {version_id} of {resource_type}/{resource_id} is a deletion")
@@ -86,38 +90,56 @@ def load_row(session: Session, resource_type: str, resource_id: str, lock: bool 
 def create(
     session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str | None = None
 ) -> Written:
-    """Store a new resource under a server-assigned id (or ``resource_id`` for create-on-update)."""
+    """Store a new resource under a server-assigned id (or ``resource_id`` for create-on-update).
+
+    403 without ``c`` on the type, or when the new resource would lie beyond the caller's reach.
+    """
     mapping = MAPPINGS[resource["resourceType"]]
+    require(access, mapping.resource_type, "create")
     row = mapping.model()
     row.fhir_id = resource_id or str(uuid.uuid4())
     _fill(session, access, mapping, row, resource, new=True)
     session.add(row)
-    return Written(_recorded(session, row, mapping), created=True)
+    written = Written(_recorded(session, row, mapping), created=True)
+    _check_reach(session, access, mapping.resource_type, row.fhir_id, "create")
+    return written
 
 
 def update(
     session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str, if_match: str | None = None
 ) -> Written:
-    """Replace a resource (create it under the client's id when unknown)."""
+    """Replace a resource (create it under the client's id when unknown).
+
+    403 without ``u`` on the type, or when the resource lies (or would lie) beyond the caller's reach.
+    """
     mapping = MAPPINGS[resource["resourceType"]]
+    require(access, mapping.resource_type, "update")
     row = load_row(session, mapping.resource_type, resource_id, lock=True)
     if row is None:
         if if_match is not None:
             raise precondition_failed(f"{mapping.resource_type}/{resource_id} does not exist (If-Match given)")
         return create(session, access, resource, resource_id)
+    _check_reach(session, access, mapping.resource_type, resource_id, "update")
     check_version(row, if_match)
     row.deleted_at = None
     _fill(session, access, mapping, row, resource, new=False)
-    return Written(_recorded(session, row, mapping), created=False)
+    written = Written(_recorded(session, row, mapping), created=False)
+    _check_reach(session, access, mapping.resource_type, resource_id, "update")
+    return written
 
 
 def delete(
     session: Session, access: AccessContext, resource_type: str, resource_id: str, if_match: str | None = None
 ) -> bool:
-    """Mark a resource deleted (later reads answer 410). False when it was already deleted."""
+    """Mark a resource deleted (later reads answer 410). False when it was already deleted.
+
+    403 without ``d`` on the type, or when the resource lies beyond the caller's reach.
+    """
+    require(access, resource_type, "delete")
     row = load_row(session, resource_type, resource_id, lock=True)
     if row is None:
         raise not_found(f"{resource_type}/{resource_id} is not known")
+    _check_reach(session, access, resource_type, resource_id, "delete")
     check_version(row, if_match)
     if row.deleted_at is not None:
         return False
@@ -132,6 +154,18 @@ def check_version(row: FhirResourceMixin, if_match: str | None) -> None:
         raise precondition_failed(
             f"version conflict: If-Match is {if_match} but the current version is {row.version_id}"
         )
+
+
+def _check_reach(
+    session: Session, access: AccessContext, resource_type: str, resource_id: str, interaction: str
+) -> None:
+    """403 when the current version of a resource lies beyond what the caller may ``interaction``."""
+    if access.search_restriction(interaction) is None:
+        return
+    flush_index(session)  # the rule reads the index rows of versions written in this transaction
+    version = current_version(session, resource_type, resource_id)
+    if version is not None and not admits(session, access, version, interaction):
+        raise forbidden(resource_type, interaction, resource_id)
 
 
 def _recorded(session: Session, row: FhirResourceMixin, mapping: type[ResourceMapping]) -> dict[str, Any]:

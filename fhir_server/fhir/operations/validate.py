@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from fhir_server.auth.context import Access, AccessContext
+from fhir_server.auth.enforcement import require_validate
 from fhir_server.db.engine import Database
 from fhir_server.fhir import repository
 from fhir_server.fhir.bindings import binding_issues
@@ -72,6 +73,7 @@ async def _validate(request: Request, access: AccessContext, resource_type: str,
         check_content_type(request)
     payload = parse_json(body) if body.strip() or request.query_params.get("mode") != "delete" else None
     wanted = parse_request(payload, resource_type, resource_id, request.query_params)
+    require_validate(access, resource_type, wanted.mode)
     issues = await run_in_threadpool(dry_run, database_of(request), validate, access, wanted)
     return FhirResponse(operation_outcome(issues or [ALL_OK]), 200, pretty=is_pretty(request))
 

@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from fhir_server.auth.context import AccessContext
+from fhir_server.auth.enforcement import check_search
 from fhir_server.db.types import utcnow
 from fhir_server.fhir import cursors
 from fhir_server.fhir.outcomes import bad_request
@@ -37,7 +38,9 @@ def _state(query: SearchQuery, key: bytes) -> dict[str, Any] | None:
 def search(
     session: Session, access: AccessContext, query: SearchQuery, base_url: str, url: str, key: bytes
 ) -> dict[str, Any]:
-    """One page of ``query`` for ``access``, as a searchset Bundle whose links point under ``url``."""
+    """One page of ``query`` for ``access``, as a searchset Bundle whose links point under ``url``; 403 when the
+    token does not permit searching the type, 404 for another patient's compartment in patient context."""
+    check_search(access, query.resource_type, query.compartment)
     flush_index(session)  # a search inside a writing transaction (a transaction's GET) sees its writes
     state = _state(query, key)
     as_of = datetime.fromisoformat(state["as_of"]) if state else utcnow()
