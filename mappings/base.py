@@ -14,7 +14,7 @@ import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from fhir_server.db.base import FhirResourceMixin
@@ -221,11 +221,17 @@ def fhir_instant(value: datetime) -> str:
 
 
 def parse_instant(value: Any) -> datetime:
+    """An instant with its zone, that the database can hold: its UTC time must fall in the years 1 to 9999
+    (``0001-01-01T05:00:00+14:00`` is valid R4 but falls in year 0 in UTC)."""
     if not isinstance(value, str):
         raise TypeError("expected a dateTime string")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} needs a time zone")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is outside the years 1 to 9999 in UTC, which this server can hold") from None
     return parsed
 
 
