@@ -206,8 +206,13 @@ class ModalitiesField(Field):
     """The ``modalities`` column: the DCM codes of ImagingStudy.modality (other codings stay as they are)."""
 
     def read(self, resource: Any) -> Any:
+        """The codes of the DCM codings (a DCM coding without a code, as R4 allows, names no modality)."""
         codings = resource.get("modality") or []
-        return [c["code"] for c in codings if isinstance(c, dict) and c.get("system") == DICOM_DCM_SYSTEM]
+        return [
+            c["code"]
+            for c in codings
+            if isinstance(c, dict) and c.get("system") == DICOM_DCM_SYSTEM and isinstance(c.get("code"), str)
+        ]
 
     def write(self, doc: dict[str, Any], row: Any) -> dict[str, Any]:
         modalities = list(row.modalities or [])
@@ -215,7 +220,7 @@ class ModalitiesField(Field):
             return doc
         codings = [c for c in doc.get("modality") or [] if isinstance(c, dict)]
         known = {c.get("code"): c for c in codings if c.get("system") == DICOM_DCM_SYSTEM}
-        others = [c for c in codings if c.get("system") != DICOM_DCM_SYSTEM]
+        others = [c for c in codings if c.get("system") != DICOM_DCM_SYSTEM or not isinstance(c.get("code"), str)]
         return lens.put(doc, self.path, [known.get(m) or _dcm(m) for m in modalities] + others or None)
 
 
