@@ -68,7 +68,8 @@ def content_issues(resource: dict[str, Any]) -> list[Issue]:
 
 
 def structure_issues(resource: dict[str, Any]) -> list[Issue]:
-    """Every way ``resource`` breaks the R4 structure (unknown elements, wrong types, cardinality)."""
+    """Every way ``resource`` breaks the R4 structure (unknown elements, wrong types, cardinality), and every
+    string holding U+0000 (:func:`nul_issues`)."""
     resource_type = resource["resourceType"]
     try:
         model = get_fhir_model_class(resource_type)
@@ -80,6 +81,26 @@ def structure_issues(resource: dict[str, Any]) -> list[Issue]:
         return [_issue(resource_type, error) for error in exc.errors()]
     except (ValueError, TypeError) as exc:
         return [Issue("structure", f"{resource_type}: {exc}", (resource_type,))]
+    return nul_issues(resource, resource_type)
+
+
+def nul_issues(value: Any, expression: str) -> list[Issue]:
+    """One issue per string holding the character U+0000.
+
+    R4 says strings SHOULD NOT hold characters below U+0020 other than tab, CR and LF
+    (http://hl7.org/fhir/R4/datatypes.html#string); this server refuses U+0000 alone, which PostgreSQL cannot
+    store in text or jsonb, so that a resource is taken or refused alike on every database.
+    """
+    if isinstance(value, str):
+        return (
+            [Issue("value", f"{expression}: the character U+0000 is not accepted", (expression,))]
+            if "\x00" in value
+            else []
+        )
+    if isinstance(value, dict):
+        return [issue for key, item in value.items() for issue in nul_issues(item, f"{expression}.{key}")]
+    if isinstance(value, list):
+        return [issue for i, item in enumerate(value) for issue in nul_issues(item, f"{expression}[{i}]")]
     return []
 
 
