@@ -5,7 +5,8 @@ Columns and where they are served:
 - ``status``: Appointment.status through the ConceptMap ``appointment-status`` (a client's ``checked-in`` is
   served back while the clinic says ``arrived``);
 - ``start_at``/``end_at``: start and end, instants with a zone (both required here, and end after start);
-  ``duration_minutes``: minutesDuration (from start and end when absent: a server-set element);
+  ``duration_minutes``: minutesDuration (from start and end when absent: a server-set element; so without
+  minutesDuration the appointment may last at most 2,147,483,647 minutes, R4's largest positiveInt);
 - ``patient``/``practitioner``: the one Patient and the one Practitioner participant (``participant.actor``);
   both must be there, once each, and in the same clinic, which is the appointment's clinic;
 - ``visit_category``: appointmentType (HL7 v2 table 0276 and the clinic's coding, ConceptMap
@@ -227,7 +228,14 @@ class AppointmentMapping(ResourceMapping):
         if end <= start:
             raise MappingError("Appointment.end must be after Appointment.start", "Appointment.end")
         if columns.get("duration_minutes") is None:
-            columns["duration_minutes"] = math.ceil((end - start).total_seconds() / 60)
+            minutes = math.ceil((end - start).total_seconds() / 60)
+            if minutes > _MAX_MINUTES:  # minutesDuration would not be a positiveInt, nor fit the column
+                raise MappingError(
+                    f"Appointment.end: an appointment of {minutes} minutes is longer than this server can hold "
+                    f"(at most {_MAX_MINUTES} minutes, about 4,000 years)",
+                    "Appointment.end",
+                )
+            columns["duration_minutes"] = minutes
         super().apply(row, MappedValues(columns, values.references, values.extra), session)
         _write_cancellation(row, wanted)
 
