@@ -162,9 +162,11 @@ def bearer_token(request: Request) -> str | None:
 
 
 def access_context(request: Request) -> AccessContext:
-    """FastAPI dependency: the caller's access context (401 FhirError when the token is missing or not live)."""
+    """FastAPI dependency: the caller's access context (401 FhirError when the token is missing or not live), also
+    kept as ``request.state.access`` for the audit trail."""
     settings = request.app.state.settings
     if settings.auth == "disabled":
+        request.state.access = OPEN
         return OPEN
     realm = settings.base_url
     token = bearer_token(request)
@@ -174,7 +176,9 @@ def access_context(request: Request) -> AccessContext:
         live = live_access_token(session, token)
         if live is None:
             raise unauthorized(realm, "the access token is unknown, expired or revoked")
-        return context_of(session, live)
+        context = context_of(session, live)
+    request.state.access = context  # the audit trail records who asked
+    return context
 
 
 Access = Annotated[AccessContext, Depends(access_context)]

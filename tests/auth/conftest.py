@@ -206,3 +206,25 @@ def exchange(client: TestClient, code: str, verifier: str, client_id: str, **ext
         "code_verifier": verifier,
     }
     return client.post(f"{BASE}/auth/token", data=data, **extra)
+
+
+def token_for(
+    database: Database, clinic: Clinic, scope: str, email: str | None = None, patient: str | None = None
+) -> str:
+    """A live access token for ``scope``, issued the way the token endpoint does (grant + token rows)."""
+    from fhir_server.auth.grants import create_grant, issue_access_token
+
+    with database.write() as session:
+        user = session.scalars(select(User).where(User.email == (email or clinic.physician_email))).one()
+        context = {"patient": patient} if patient else {}
+        grant = create_grant(
+            session,
+            client_id=clinic.public_client,
+            user_id=user.id,
+            organization_id=user.organization_id,
+            grant_type="authorization_code",
+            scope=scope,
+            context=context,
+        )
+        token, _ = issue_access_token(session, grant, scope, 600)
+    return token

@@ -10,30 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.auth.grants import create_grant, issue_access_token
-from fhir_server.db import Organization, Patient, User
+from fhir_server.db import Organization, Patient
 from fhir_server.db.engine import Database
-from tests.auth.conftest import BASE, Clinic
+from tests.auth.conftest import BASE, Clinic, token_for
 
-
-def _token(database: Database, clinic: Clinic, scope: str, email: str | None = None, patient: str | None = None) -> str:
-    """A live access token for ``scope``, issued the way the token endpoint does (grant + token rows)."""
-    from sqlalchemy import select
-
-    with database.write() as session:
-        user = session.scalars(select(User).where(User.email == (email or clinic.physician_email))).one()
-        context = {"patient": patient} if patient else {}
-        grant = create_grant(
-            session,
-            client_id=clinic.public_client,
-            user_id=user.id,
-            organization_id=user.organization_id,
-            grant_type="authorization_code",
-            scope=scope,
-            context=context,
-        )
-        token, _ = issue_access_token(session, grant, scope, 600)
-    return token
+_token = token_for
 
 
 def _ids(client: TestClient, token: str, query: str) -> set[str]:

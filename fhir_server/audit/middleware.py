@@ -1,0 +1,104 @@
+"""Records every FHIR request in the audit trail that its handler's write transaction did not already record.
+
+Reads, searches, operations, refusals (401/403) and failures each get one ``audit_events`` row, written after the
+response in a small transaction of its own (https://profiles.ihe.net/ITI/BALP/: every RESTful interaction is
+audited, failed ones too). A successful write's row is written inside its transaction (:mod:`fhir_server.audit.trail`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fhir_server.audit import trail
+from fhir_server.auth.audit_events import Origin
+from fhir_server.db.engine import Database
+
+logger = logging.getLogger("fhir_server.audit")
+_FHIR_MODULES = ("fhir_server.fhir.",)
+_MAX_PEEK = 1 << 20
+
+
+def is_fhir_request(scope: Scope) -> bool:
+    """True for a request routed to a FHIR API handler (or an unknown path under ``/fhir``)."""
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        return str(getattr(endpoint, "__module__", "")).startswith(_FHIR_MODULES)
+    path = str(scope.get("path", ""))
+    return path.startswith("/fhir") and not path.startswith(("/fhir/auth", "/fhir/.well-known"))
+
+
+class AuditMiddleware:
+    """Pure ASGI middleware: after each FHIR request, the audit row its handler did not write."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        body = bytearray()
+        peek = scope["method"] == "POST" and scope["path"].rstrip("/") == "/fhir"  # batch or transaction?
+
+        async def receive_peeking() -> Message:
+            message = await receive()
+            if peek and message["type"] == "http.request" and len(body) < _MAX_PEEK:
+                body.extend(message.get("body", b""))
+                if not message.get("more_body", False):  # known before the handler writes anything
+                    scope.setdefault("state", {})[trail.BUNDLE_TYPE] = _bundle_type(bytes(body))
+            return message
+
+        async def send_noting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive_peeking, send_noting)
+        finally:
+            if is_fhir_request(scope) and not scope.get("state", {}).get(trail.RECORDED):
+                await self._record(scope, status)
+
+    async def _record(self, scope: Scope, status: int) -> None:
+        database: Database | None = getattr(scope["app"].state, "database", None)
+        if database is None:
+            return
+        state: dict[str, Any] = scope.get("state", {})
+        interaction = trail.interaction_of(scope)
+        origin = Origin(
+            scope["client"][0] if scope.get("client") else None,
+            _header(scope, b"user-agent"),
+            state.get("request_id"),
+        )
+        try:
+            await run_in_threadpool(_write, database, interaction, state.get("access"), origin, status)
+        except Exception:  # an audit failure must not turn an answered request into another answer
+            logger.exception("could not record the audit event", extra={"request_id": origin.request_id})
+
+
+def _write(database: Database, interaction: trail.Interaction, access: Any, origin: Origin, status: int) -> None:
+    with database.write() as session:
+        trail.add(session, interaction, access, origin, status)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")[:500] or None
+    return None
+
+
+def _bundle_type(body: bytes) -> str | None:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    kind = parsed.get("type") if isinstance(parsed, dict) else None
+    return kind if isinstance(kind, str) else None

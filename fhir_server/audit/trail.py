@@ -1,0 +1,148 @@
+"""The audit trail of FHIR interactions: one ``audit_events`` row per FHIR request (issue 5, item 8).
+
+A successful write records its row inside the write's own transaction (:func:`add_to_write`, called by
+:mod:`fhir_server.fhir.unit_of_work`), so the change and its record commit or vanish together. Every other request
+(reads, searches, failures, refusals) is recorded afterwards in a small transaction of its own by
+:class:`fhir_server.audit.middleware.AuditMiddleware`. Rows are served as FHIR AuditEvent in the IHE BALP shape
+(https://profiles.ihe.net/ITI/BALP/): type ``rest``, subtype the interaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+
+from fhir_server.auth.audit_events import Origin
+from fhir_server.auth.context import AccessContext
+from fhir_server.db import AuditEvent, Patient
+
+RECORDED = "fhir_audit_recorded"
+"""``request.state`` flag: this request's audit row is already committed."""
+BUNDLE_TYPE = "fhir_audit_bundle_type"
+"""``request.state`` entry: the ``type`` of a Bundle POSTed to the base (batch or transaction)."""
+
+_ENDPOINT_INTERACTIONS = {
+    "read": "read",
+    "read_only_instance": "read",
+    "vread": "vread",
+    "history_system": "history-system",
+    "history_type": "history-type",
+    "history_instance": "history-instance",
+    "search_type": "search-type",
+    "search_post": "search-type",
+    "read_only": "search-type",
+    "search_compartment": "search-compartment",
+    "create": "create",
+    "update": "update",
+    "conditional_update": "update",
+    "patch": "patch",
+    "delete": "delete",
+    "conditional_delete": "delete",
+    "metadata": "capabilities",
+    "validate_type": "$validate",
+    "validate_instance": "$validate",
+    "patient_everything": "$everything",
+    "summarize": "$summarize",
+    "stored_summary": "$summarize",
+}
+"""Endpoint function -> restful-interaction code (http://hl7.org/fhir/R4/codesystem-restful-interaction.html), or
+``$name`` for an operation."""
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """What one FHIR request did, as the audit trail records it."""
+
+    action: str
+    resource_type: str | None = None
+    resource_id: str | None = None
+    patient_fhir_id: str | None = None
+
+
+def interaction_of(scope: Mapping[str, Any]) -> Interaction:
+    """The interaction a routed request stands for (its endpoint and path parameters)."""
+    endpoint = scope.get("endpoint")
+    name = getattr(endpoint, "__name__", None)
+    if name == "batch_or_transaction":
+        bundle_type = scope.get("state", {}).get(BUNDLE_TYPE)
+        action = bundle_type if bundle_type in ("batch", "transaction") else "batch"
+    else:
+        action = _ENDPOINT_INTERACTIONS.get(name or "", name or "unknown")
+    params: dict[str, str] = scope.get("path_params") or {}
+    resource_type = params.get("resource_type")
+    patient = params.get("patient_id")
+    if patient is not None:
+        resource_type = resource_type or "Patient"
+    return Interaction(action, resource_type, params.get("resource_id"), patient)
+
+
+def add(
+    session: Session,
+    interaction: Interaction,
+    access: AccessContext | None,
+    origin: Origin,
+    status: int,
+    detail: str | None = None,
+) -> None:
+    """Add the audit row of one FHIR request to ``session`` (committed with it)."""
+    patient_fhir_id = interaction.patient_fhir_id
+    if patient_fhir_id is None and interaction.resource_type == "Patient":
+        patient_fhir_id = interaction.resource_id
+    if patient_fhir_id is None and access is not None:
+        patient_fhir_id = access.patient_id
+    patient = _patient(session, patient_fhir_id)
+    clinic = access.organization_id if access is not None else None
+    session.add(
+        AuditEvent(
+            organization_id=clinic if clinic is not None else (patient[1] if patient else None),
+            user_id=access.user_id if access is not None else None,
+            client_id=access.client_id if access is not None else None,
+            action=interaction.action[:64],
+            resource_type=interaction.resource_type,
+            resource_id=(interaction.resource_id or "")[:64] or None,
+            patient_id=patient[0] if patient else None,
+            outcome=outcome_of(status),
+            outcome_detail=(detail or str(status))[:500],
+            source_address=origin.source_address,
+            user_agent=origin.user_agent,
+            request_id=origin.request_id,
+            detail={"status": status},
+        )
+    )
+
+
+def outcome_of(status: int) -> str:
+    """success below 400, minor-failure for a client's error (4xx), serious-failure for the server's (5xx)."""
+    if status < 400:
+        return "success"
+    return "minor-failure" if status < 500 else "serious-failure"
+
+
+def _patient(session: Session, fhir_id: str | None) -> tuple[uuid.UUID, uuid.UUID] | None:
+    if not fhir_id:
+        return None
+    row = session.execute(select(Patient.id, Patient.organization_id).where(Patient.fhir_id == fhir_id)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def add_to_write(session: Session, request: Request, result: object) -> None:
+    """Record a successful write inside its transaction (the new resource's id when it has one)."""
+    interaction = interaction_of(request.scope)
+    resource = getattr(result, "resource", None)
+    if interaction.resource_id is None and isinstance(resource, dict):
+        interaction = Interaction(
+            interaction.action, resource.get("resourceType"), resource.get("id"), interaction.patient_fhir_id
+        )
+    status = 201 if getattr(result, "created", False) else 200
+    add(session, interaction, getattr(request.state, "access", None), Origin.of(request), status)
+
+
+def mark_recorded(request: Request) -> None:
+    """Note that this request's row is committed (the middleware then records nothing more)."""
+    setattr(request.state, RECORDED, True)
