@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from fhir_server import health
+from fhir_server.audit.middleware import AuditMiddleware
 from fhir_server.auth import routes as auth_routes
 from fhir_server.db.engine import Database
 from fhir_server.fhir import outcomes, routes, validation
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(AuditMiddleware)  # inside the request log: it sees the request id
     app.add_middleware(RequestLogMiddleware)
     # SMART apps run in browsers on other origins and send Bearer tokens, never cookies: every origin may read.
     app.add_middleware(

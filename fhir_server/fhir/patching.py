@@ -91,7 +91,7 @@ def patch(
 ) -> repository.Written:
     """Apply ``change`` to the current version and store the result as the next version."""
     repository.load_row(session, resource_type, resource_id, lock=True)
-    current = repository.read(session, access, resource_type, resource_id)
+    current = repository.read(session, access, resource_type, resource_id, "patch")  # 403 without u
     patched = change.apply(current)
     _check_identity(current, patched)
     try:

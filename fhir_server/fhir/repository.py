@@ -46,11 +46,14 @@ def current_version(session: Session, resource_type: str, resource_id: str) -> R
     return session.scalars(query).first()
 
 
-def read(session: Session, access: AccessContext, resource_type: str, resource_id: str) -> dict[str, Any]:
-    """The current version; 404 when unknown (or beyond the caller's reach), 410 when deleted; 403 without ``r``."""
-    require(access, resource_type, "read")
+def read(
+    session: Session, access: AccessContext, resource_type: str, resource_id: str, interaction: str = "read"
+) -> dict[str, Any]:
+    """The current version; 404 when unknown (or beyond the caller's reach), 410 when deleted; 403 when the token
+    does not permit ``interaction`` (``read``; ``patch`` reads the version it changes) on the type."""
+    require(access, resource_type, interaction)
     version = current_version(session, resource_type, resource_id)
-    if version is None or not admits(session, access, version, "read"):
+    if version is None or not admits(session, access, version, interaction):
         raise not_found(f"{resource_type}/{resource_id} is not known")
     if version.method == "delete" or version.resource is None:
         raise gone(f"{resource_type}/{resource_id} was deleted")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from fhir_server.audit import trail
 from fhir_server.db.engine import Database
 from fhir_server.fhir.outcomes import conflict
 
@@ -45,8 +46,18 @@ def _read(database: Database, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
 
 
 async def write(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """``fn(session, *args)`` in a write transaction, off the event loop."""
-    return await run_in_threadpool(_write, database_of(request), fn, args)
+    """``fn(session, *args)`` in a write transaction, off the event loop; the request's audit row is written in the
+    same transaction (once per request)."""
+
+    def audited(session: Session, *inner: Any) -> T:
+        result = fn(session, *inner)
+        if not getattr(request.state, trail.RECORDED, False):
+            trail.add_to_write(session, request, result)
+        return result
+
+    result = await run_in_threadpool(_write, database_of(request), audited, args)
+    trail.mark_recorded(request)
+    return result
 
 
 async def read(request: Request, fn: Callable[[Session], T] | Callable[..., T], *args: Any) -> T:
