@@ -19,7 +19,7 @@ from fhir_server.auth.audit_events import Origin
 from fhir_server.db.engine import Database
 
 logger = logging.getLogger("fhir_server.audit")
-_FHIR_MODULES = ("fhir_server.fhir.",)
+_FHIR_MODULES = ("fhir_server.fhir.", "fhir_server.audit.")
 _MAX_PEEK = 1 << 20
 
 

@@ -103,3 +103,58 @@ def test_a_transaction_is_recorded_as_one_transaction_event(
     assert response.status_code == 200, response.text
     assert _one(database, "tx-1").action == "transaction"
     assert len([e for e in _events(database) if e.request_id == "tx-1"]) == 1
+
+
+def _officer(database: Database, clinic: Clinic) -> dict[str, str]:
+    with database.write() as session:
+        officer = User(
+            organization_id=clinic.organization_id,
+            email="audit@example.org",
+            full_name="Audit Officer",
+            password_hash="not-a-login",
+            role="compliance_officer",
+        )
+        session.add(officer)
+    return {"Authorization": f"Bearer {token_for(database, clinic, 'user/*.rs', email='audit@example.org')}"}
+
+
+def test_the_trail_is_served_as_balp_audit_events_to_compliance_officers(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    physician = {"Authorization": f"Bearer {token_for(database, clinic, 'user/*.rs')}"}
+    assert client.get(f"{BASE}/Patient/pat-1", headers=physician).status_code == 200
+    officer = _officer(database, clinic)
+    bundle = client.get(f"{BASE}/AuditEvent?patient=Patient/pat-1&subtype=read&type=rest", headers=officer).json()
+    assert bundle["resourceType"] == "Bundle" and len(bundle["entry"]) == 1
+    event = bundle["entry"][0]["resource"]
+    assert event["type"]["code"] == "rest"
+    assert event["subtype"] == [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}]
+    assert event["outcome"] == "0" and event["action"] == "R"
+    assert event["agent"][0]["who"] == {"reference": "Practitioner/doc-1"}
+    assert event["agent"][1]["who"]["identifier"]["value"] == clinic.public_client
+    assert {"reference": "Patient/pat-1"} in [e["what"] for e in event["entity"]]
+    assert client.get(f"{BASE}/AuditEvent/{event['id']}", headers=officer).json() == event
+    for query in (
+        "agent=Practitioner/doc-1",
+        "entity=Patient/pat-1",
+        "date=ge2020-01-01",
+        f"agent={clinic.public_client}",
+    ):
+        found = client.get(f"{BASE}/AuditEvent?{query}&subtype=read", headers=officer).json()
+        assert event["id"] in [e["resource"]["id"] for e in found["entry"]], query
+    assert client.get(f"{BASE}/AuditEvent?date=lt2020-01-01", headers=officer).json()["entry"] == []
+
+
+def test_audit_events_are_refused_to_other_roles_and_checked_like_any_request(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    physician = {"Authorization": f"Bearer {token_for(database, clinic, 'user/*.cruds')}"}
+    response = client.get(f"{BASE}/AuditEvent", headers=physician)
+    assert response.status_code == 403
+    assert response.json()["issue"][0]["code"] == "forbidden"
+    officer = _officer(database, clinic)
+    bad = client.get(f"{BASE}/AuditEvent?color=red", headers=officer)
+    assert bad.status_code == 400
+    assert bad.json()["issue"][0]["expression"] == ["color"]
+    assert client.get(f"{BASE}/AuditEvent/not-a-uuid", headers=officer).status_code == 404
+    assert client.get(f"{BASE}/AuditEvent?date=tomorrow", headers=officer).status_code == 400

@@ -1,0 +1,174 @@
+"""Read-only FHIR AuditEvent: ``GET /fhir/AuditEvent/{id}`` and ``GET /fhir/AuditEvent?...`` over ``audit_events``
+(http://hl7.org/fhir/R4/auditevent.html#search), for users with role ``admin`` or ``compliance_officer`` only (and a
+scope granting AuditEvent ``r``/``s``), within their clinic. Search parameters: ``date`` (with ge/gt/le/lt/eq
+prefixes), ``agent`` (Practitioner/Patient reference, user id or client id), ``entity`` (``Type/id``), ``patient``,
+``type`` (``rest`` or ``110114``), ``subtype`` (interaction), ``_count`` (newest first; at most 1000, no further pages).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import Session, aliased
+from starlette.responses import Response
+
+from fhir_server.audit.fhir_view import LOGIN_ACTIONS, to_fhir
+from fhir_server.auth.context import Access, AccessContext
+from fhir_server.auth.enforcement import forbidden
+from fhir_server.db import AuditEvent, Patient, Practitioner, User
+from fhir_server.db.types import utcnow
+from fhir_server.fhir import unit_of_work
+from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
+from fhir_server.fhir.history import parse_date_range
+from fhir_server.fhir.outcomes import bad_request, not_found
+from fhir_server.fhir.types import valid_id
+from mappings.base import fhir_instant
+
+router = APIRouter(prefix="/fhir", tags=["AuditEvent"])
+AUDIT_ROLES = frozenset({"admin", "compliance_officer"})
+MAX_COUNT = 1000
+_PARAMS = frozenset({"date", "agent", "entity", "patient", "type", "subtype", "_count", "_format", "_pretty"})
+
+
+def _require(access: AccessContext, interaction: str) -> None:
+    """403 unless the caller is an admin or compliance officer holding a scope for AuditEvent."""
+    if access.open:
+        return
+    if access.role not in AUDIT_ROLES or not access.may("AuditEvent", interaction):
+        raise forbidden("AuditEvent", interaction)
+
+
+def _base(access: AccessContext) -> Any:
+    user_practitioner = aliased(Practitioner)
+    statement: Any = (
+        select(AuditEvent, Patient.fhir_id, user_practitioner.fhir_id)
+        .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
+        .outerjoin(User, User.id == AuditEvent.user_id)
+        .outerjoin(user_practitioner, user_practitioner.id == User.practitioner_id)
+    )
+    if access.organization_id is not None:
+        statement = statement.where(AuditEvent.organization_id == access.organization_id)
+    return statement
+
+
+def _render(row: Any, base_url: str) -> dict[str, Any]:
+    event, patient, practitioner = row
+    return to_fhir(event, patient, f"Practitioner/{practitioner}" if practitioner else None, base_url)
+
+
+def read_event(session: Session, access: AccessContext, event_id: str, base_url: str) -> dict[str, Any]:
+    """One AuditEvent; 404 when unknown or of another clinic."""
+    try:
+        key = uuid.UUID(event_id)
+    except ValueError:
+        raise not_found(f"AuditEvent/{event_id} is not known") from None
+    row = session.execute(_base(access).where(AuditEvent.id == key)).first()
+    if row is None:
+        raise not_found(f"AuditEvent/{event_id} is not known")
+    return _render(row, base_url)
+
+
+def search_events(
+    session: Session, access: AccessContext, pairs: list[tuple[str, str]], base_url: str
+) -> dict[str, Any]:
+    """A searchset Bundle of the matching AuditEvents, newest first."""
+    statement, count = _base(access), 50
+    for name, value in pairs:
+        if name not in _PARAMS:
+            raise bad_request(f"AuditEvent search does not support {name!r}", name, code="not-supported")
+        if name == "_count":
+            if not value.isdigit():
+                raise bad_request("_count must be a non-negative integer", "_count")
+            count = min(int(value), MAX_COUNT)
+        elif name not in {"_format", "_pretty"}:
+            statement = statement.where(_criterion(name, value))
+    ordered = statement.order_by(AuditEvent.recorded_at.desc(), AuditEvent.id.desc()).limit(count)
+    events = [_render(row, base_url) for row in session.execute(ordered)]
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": fhir_instant(utcnow())},
+        "type": "searchset",
+        "link": [{"relation": "self", "url": f"{base_url}/AuditEvent"}],
+        "entry": [
+            {"fullUrl": f"{base_url}/AuditEvent/{e['id']}", "resource": e, "search": {"mode": "match"}} for e in events
+        ],
+    }
+
+
+def _criterion(name: str, value: str) -> ColumnElement[bool]:
+    """The SQL condition of one search parameter (values ORed by commas)."""
+    parts = [v for v in value.split(",") if v] if name != "date" else [value]
+    if not parts:
+        raise bad_request(f"{name} needs a value", name)
+    return or_(*(_one(name, part) for part in parts))
+
+
+def _one(name: str, value: str) -> ColumnElement[bool]:
+    if name == "date":
+        return _date(value)
+    if name == "type":
+        code = value.rsplit("|", 1)[-1]
+        if code == "rest":
+            return AuditEvent.action.not_in(LOGIN_ACTIONS)
+        return AuditEvent.action.in_(LOGIN_ACTIONS) if code == "110114" else false()
+    if name == "subtype":
+        return AuditEvent.action == value.rsplit("|", 1)[-1]
+    if name == "patient":
+        return AuditEvent.patient_id.in_(select(Patient.id).where(Patient.fhir_id == value.removeprefix("Patient/")))
+    if name == "entity":
+        resource_type, _, resource_id = value.rpartition("/")
+        if not resource_type:
+            return AuditEvent.resource_id == resource_id
+        return (AuditEvent.resource_type == resource_type) & (AuditEvent.resource_id == resource_id)
+    return _agent(value)
+
+
+def _agent(value: str) -> ColumnElement[bool]:
+    if value.startswith("Practitioner/"):
+        users = select(User.id).join(Practitioner, Practitioner.id == User.practitioner_id)
+        return AuditEvent.user_id.in_(users.where(Practitioner.fhir_id == value.removeprefix("Practitioner/")))
+    if value.startswith("Patient/"):
+        users = select(User.id).join(Patient, Patient.id == User.patient_id)
+        return AuditEvent.user_id.in_(users.where(Patient.fhir_id == value.removeprefix("Patient/")))
+    try:
+        return or_(AuditEvent.user_id == uuid.UUID(value), AuditEvent.client_id == value)
+    except ValueError:
+        return AuditEvent.client_id == value
+
+
+def _date(value: str) -> ColumnElement[bool]:
+    prefix = value[:2] if value[:2] in {"eq", "ge", "gt", "le", "lt"} else "eq"
+    low, high = parse_date_range(value[2:] if value[:2] == prefix else value, "date")
+    column = AuditEvent.recorded_at
+    conditions = {
+        "eq": (column >= low) & (column < high),
+        "ge": column >= low,
+        "gt": column >= high,
+        "le": column < high,
+        "lt": column < low,
+    }
+    return conditions[prefix]
+
+
+@router.get("/AuditEvent/{event_id}", summary="read AuditEvent")
+async def read_audit_event(event_id: str, request: Request, access: Access) -> Response:
+    check_accept(request)
+    valid_id(event_id)
+    _require(access, "read")
+    base_url = request.app.state.settings.base_url
+    event = await unit_of_work.read(request, read_event, access, event_id, base_url)
+    return FhirResponse(event, pretty=is_pretty(request))
+
+
+@router.get("/AuditEvent", summary="search AuditEvent")
+async def search_audit_events(request: Request, access: Access) -> Response:
+    check_accept(request)
+    _require(access, "search-type")
+    base_url = request.app.state.settings.base_url
+    pairs = request.query_params.multi_items()
+    bundle = await unit_of_work.read(request, search_events, access, pairs, base_url)
+    return FhirResponse(bundle, pretty=is_pretty(request))
