@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from fhir_server import health
+from fhir_server.audit import routes as audit_routes
 from fhir_server.audit.middleware import AuditMiddleware
 from fhir_server.auth import routes as auth_routes
 from fhir_server.db.engine import Database
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(Exception, outcomes.handle_unexpected)
     app.include_router(health.router)
     app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
+    app.include_router(audit_routes.router)  # before the FHIR routes: /fhir/AuditEvent is not a mapped type
     app.include_router(routes.router)
     app.include_router(dicomweb_proxy.router)
     return app
