@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, and_, exists, false, or_, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from starlette.requests import Request
 
 from fhir_server.auth.grants import LiveToken, live_access_token
 from fhir_server.auth.scopes import Scope, parse_scopes, permission_for
-from fhir_server.db import Patient, SearchToken
+from fhir_server.db import Organization, Patient, SearchToken
 from fhir_server.fhir.outcomes import FhirError, Issue
 
 SearchRule = Callable[[Any, str], ColumnElement[bool] | None]
@@ -82,7 +82,7 @@ class AccessContext:
         usable = [c for c in clauses if c is not None]
         if not usable:
             return and_(false())
-        clinic = h.organization_id == self.organization_id if self.organization_id is not None else true()
+        clinic = _in_clinic(h, resource_type, self.organization_id) if self.organization_id is not None else true()
         return and_(clinic, or_(*usable))
 
     def _scope_rule(self, h: Any, resource_type: str, scope: Scope) -> ColumnElement[bool] | None:
@@ -99,7 +99,20 @@ class AccessContext:
 
 
 def _clinic_only(clinic: uuid.UUID) -> SearchRule:
-    return lambda h, _resource_type: h.organization_id == clinic
+    return lambda h, resource_type: _in_clinic(h, resource_type, clinic)
+
+
+def _in_clinic(h: Any, resource_type: str, clinic: uuid.UUID) -> ColumnElement[bool]:
+    """Version ``h`` belongs to ``clinic``: its row's clinic, the clinic's own Organization, or (a shared mapping's
+    row, e.g. a Questionnaire, which serves every clinic) no clinic at all."""
+    from mappings.registry import MAPPINGS
+
+    own: ColumnElement[bool] = h.organization_id == clinic
+    if resource_type == "Organization":
+        return or_(own, h.resource_id.in_(select(Organization.fhir_id).where(Organization.id == clinic)))
+    if resource_type in MAPPINGS and MAPPINGS[resource_type].shared:
+        return or_(own, h.organization_id.is_(None))
+    return own
 
 
 def _token_matches(h: Any, param: str, value: str) -> ColumnElement[bool]:

@@ -152,3 +152,17 @@ def test_a_transaction_with_one_forbidden_entry_changes_nothing(
     statuses = [e["response"]["status"] for e in batch["entry"]]
     assert statuses[0].startswith("201") and statuses[1].startswith("403")
     assert batch["entry"][1]["response"]["outcome"]["issue"][0]["code"] == "forbidden"
+
+
+def test_user_scopes_reach_the_own_clinic_organization_but_not_another(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    from fhir_server.db import Organization
+
+    with database.write() as session:
+        session.add(Organization(name="Elsewhere Clinic", fhir_id="elsewhere"))
+    headers = _headers(database, clinic, "user/Organization.rs")
+    assert client.get(f"{BASE}/Organization/test-clinic", headers=headers).status_code == 200
+    assert client.get(f"{BASE}/Organization/elsewhere", headers=headers).status_code == 404
+    found = client.get(f"{BASE}/Organization", headers=headers).json()
+    assert [e["resource"]["id"] for e in found["entry"]] == ["test-clinic"]
