@@ -46,8 +46,11 @@ def test_every_published_structure_definition_is_valid(client: TestClient) -> No
 
 
 def test_published_definitions_are_read_only(client: TestClient) -> None:
-    for method, url in [("POST", "/fhir/ConceptMap"), ("PUT", "/fhir/ConceptMap/appointment-status"),
-                        ("DELETE", "/fhir/ConceptMap/appointment-status")]:
+    for method, url in [
+        ("POST", "/fhir/ConceptMap"),
+        ("PUT", "/fhir/ConceptMap/appointment-status"),
+        ("DELETE", "/fhir/ConceptMap/appointment-status"),
+    ]:
         response = client.request(method, url, json={"resourceType": "ConceptMap"})
         assert response.status_code == 405
         assert response.json()["issue"][0]["code"] == "not-supported"
