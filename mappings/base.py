@@ -71,8 +71,8 @@ class Field:
         current = lens.get(doc, self.path)
         if current is None and value == self.default:
             return doc  # absent means the default: the column adds nothing the client did not send
-        if current is not None and value is not None and self._means(current, value):
-            return doc
+        if current is not None and self._means(current, value):
+            return doc  # also when both mean nothing: a ContactPoint of system email without a value stays
         return lens.put_into(doc, self.path, None if value is None else self.render(value))
 
     def _means(self, current: Any, value: Any) -> bool:
