@@ -1,0 +1,15 @@
+"""Fixtures of the round-trip tests: one server per test module and database kind (tests.roundtrip.server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.roundtrip.server import Server, serving
+
+
+@pytest.fixture(scope="module")
+def server(module_database_url: str) -> Iterator[Server]:
+    with serving(module_database_url) as running:
+        yield running

@@ -1,0 +1,194 @@
+"""Valid R4 values the round-trip properties found the server refusing or changing, pinned as plain examples."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.roundtrip.checks import content, get, put
+from tests.roundtrip.server import BASE_URL, Server
+
+
+def test_a_partial_deceased_date_time_reads_back_as_sent(server: Server) -> None:
+    patient = {
+        "resourceType": "Patient",
+        "id": "rt-deceased-1",
+        "name": [{"family": "Moreau"}],
+        "deceasedDateTime": "2020-05",
+    }
+    put(server, patient, 201)
+    assert get(server, "Patient", "rt-deceased-1")["deceasedDateTime"] == "2020-05"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Patient/rt-patient-1/_history/1",
+        f"{BASE_URL}/Patient/rt-patient-1/_history/1",
+        f"{BASE_URL}/Patient/rt-patient-1",
+    ],
+)
+def test_a_versioned_or_absolute_reference_names_the_subject(server: Server, form: str) -> None:
+    response: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"rt-versioned-{abs(hash(form))}",
+        "questionnaire": "https://forms.example.org/Questionnaire/unheld",
+        "status": "completed",
+        "subject": {"reference": form},
+    }
+    put(server, response, 201)
+    served = get(server, "QuestionnaireResponse", response["id"])
+    assert content(served) == {k: v for k, v in response.items() if k != "id"}
+
+
+def test_versioned_participants_count_as_the_appointments_patient_and_practitioner(server: Server) -> None:
+    appointment = {
+        "resourceType": "Appointment",
+        "id": "rt-versioned-participants",
+        "status": "booked",
+        "start": "2026-03-02T09:00:00Z",
+        "end": "2026-03-02T09:30:00Z",
+        "participant": [
+            {"actor": {"reference": "Practitioner/rt-practitioner-1/_history/1"}, "status": "accepted"},
+            {"actor": {"reference": "Patient/rt-patient-1/_history/1"}, "status": "accepted"},
+        ],
+    }
+    put(server, appointment, 201)
+    served = get(server, "Appointment", "rt-versioned-participants")
+    assert served["participant"] == appointment["participant"]
+
+
+APPOINTMENT_PARTICIPANTS = [
+    {"actor": {"reference": "Patient/rt-patient-1"}, "status": "accepted"},
+    {"actor": {"reference": "Practitioner/rt-practitioner-1"}, "status": "accepted"},
+]
+EDGE_OF_CALENDAR = {
+    "Patient": (
+        "Patient.deceasedDateTime",
+        {"name": [{"family": "Early"}], "deceasedDateTime": "0001-01-01T05:00:00+14:00"},
+    ),
+    "Appointment": (
+        "Appointment.end",
+        {
+            "status": "booked",
+            "start": "9999-12-31T10:00:00-12:00",
+            "end": "9999-12-31T13:00:00-12:00",
+            "participant": APPOINTMENT_PARTICIPANTS,
+        },
+    ),
+    "ImagingStudy": (
+        "ImagingStudy.started",
+        {
+            "status": "available",
+            "subject": {"reference": "Patient/rt-patient-1"},
+            "started": "0001-01-01T00:30:00+01:00",
+            "identifier": [{"system": "urn:dicom:uid", "value": "urn:oid:2.25.4711"}],
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("resource_type", sorted(EDGE_OF_CALENDAR))
+def test_a_mapped_instant_outside_the_calendar_in_utc_answers_422_naming_it(server: Server, resource_type: str) -> None:
+    expression, body = EDGE_OF_CALENDAR[resource_type]
+    resource = {"resourceType": resource_type, "id": f"rt-edge-{resource_type.lower()}", **body}
+    response = server.client.put(f"/fhir/{resource_type}/{resource['id']}", json=resource)
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["issue"]
+    assert issue["code"] == "processing"
+    assert issue["expression"] == [expression]
+
+
+def test_an_unmapped_instant_at_the_edge_of_the_calendar_reads_back_as_sent(server: Server) -> None:
+    extension = {"url": "http://example.org/fhir/StructureDefinition/seen", "valueInstant": "0001-01-01T05:00:00+14:00"}
+    patient = {
+        "resourceType": "Patient",
+        "id": "rt-edge-unmapped",
+        "name": [{"family": "Early"}],
+        "extension": [extension],
+    }
+    put(server, patient, 201)
+    assert get(server, "Patient", "rt-edge-unmapped")["extension"] == [extension]
+
+
+def test_an_appointment_too_long_for_a_minutes_duration_answers_422_naming_its_end(server: Server) -> None:
+    appointment = {
+        "resourceType": "Appointment",
+        "id": "rt-millennia",
+        "status": "booked",
+        "start": "0100-01-01T00:00:00Z",
+        "end": "9000-01-01T00:00:00Z",
+        "participant": APPOINTMENT_PARTICIPANTS,
+    }
+    response = server.client.put("/fhir/Appointment/rt-millennia", json=appointment)
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == ["Appointment.end"]
+    assert "2147483647 minutes" in issue["diagnostics"]
+
+
+def test_a_long_appointment_with_its_own_minutes_duration_reads_back_as_sent(server: Server) -> None:
+    appointment = {
+        "resourceType": "Appointment",
+        "id": "rt-millennia-own",
+        "status": "booked",
+        "minutesDuration": 30,
+        "start": "0100-01-01T00:00:00Z",
+        "end": "9000-01-01T00:00:00Z",
+        "participant": APPOINTMENT_PARTICIPANTS,
+    }
+    put(server, appointment, 201)
+    assert content(get(server, "Appointment", "rt-millennia-own"))["end"] == "9000-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("where", ["name", "extension"])
+def test_a_string_holding_u0000_answers_400_naming_it_on_every_database(server: Server, where: str) -> None:
+    patient: dict[str, Any] = {"resourceType": "Patient", "id": f"rt-nul-{where}", "name": [{"family": "Nul"}]}
+    if where == "name":
+        patient["name"] = [{"family": "Nu\u0000l"}]
+        expression = "Patient.name[0].family"
+    else:
+        patient["extension"] = [{"url": "http://example.org/fhir/StructureDefinition/x", "valueString": "a\u0000b"}]
+        expression = "Patient.extension[0].valueString"
+    response = server.client.put(f"/fhir/Patient/{patient['id']}", json=patient)
+    assert response.status_code == 400, response.text
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == [expression]
+    assert server.client.get(f"/fhir/Patient/{patient['id']}").status_code == 404
+
+
+def test_a_dicom_modality_coding_without_a_code_reads_back_as_sent(server: Server) -> None:
+    study = {
+        "resourceType": "ImagingStudy",
+        "id": "rt-codeless-modality",
+        "status": "available",
+        "subject": {"reference": "Patient/rt-patient-1"},
+        "identifier": [{"system": "urn:dicom:uid", "value": "urn:oid:2.25.4712"}],
+        "modality": [
+            {"system": "http://dicom.nema.org/resources/ontology/DCM", "display": "CT"},
+            {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "MR"},
+        ],
+    }
+    put(server, study, 201)
+    assert get(server, "ImagingStudy", "rt-codeless-modality")["modality"] == study["modality"]
+
+
+def test_a_contact_point_without_a_value_reads_back_as_sent(server: Server) -> None:
+    practitioner = {
+        "resourceType": "Practitioner",
+        "id": "rt-valueless-email",
+        "name": [{"family": "Hart", "given": ["A"]}],
+        "telecom": [{"system": "email", "use": "work"}, {"system": "phone", "rank": 2}],
+    }
+    put(server, practitioner, 201)
+    assert get(server, "Practitioner", "rt-valueless-email")["telecom"] == practitioner["telecom"]
+
+
+def test_a_decimal_reads_back_as_the_same_number(server: Server) -> None:
+    extension = {"url": "http://example.org/fhir/StructureDefinition/weight", "valueDecimal": 3.835572412091922e16}
+    patient = {"resourceType": "Patient", "id": "rt-decimal", "name": [{"family": "Heavy"}], "extension": [extension]}
+    put(server, patient, 201)
+    served = get(server, "Patient", "rt-decimal")["extension"][0]["valueDecimal"]
+    assert Decimal(repr(served)) == Decimal("38355724120919220")
