@@ -18,7 +18,8 @@ Columns and where they are served:
   subject line for lists;
 - ``meeting_url``: the extension ``StructureDefinition/appointment-meeting-url`` (valueUrl);
 - the ``cancellations`` row: cancelationReason, a coding of HL7's appointment-cancellation-reason (ConceptMap
-  ``appointment-cancellation-type``) and the clinic's coding, with the note as text.
+  ``appointment-cancellation-type``) and the clinic's coding, with the note as text; served only while the
+  status is cancelled or noshow (R4 invariant app-4).
 
 ``intake_status`` and ``arrived_at`` stay internal; ``intake_status`` follows the intake forms linked to the
 appointment (fhir_server.intake.appointment_intake), and supportingInformation points at each of them as a
@@ -241,8 +242,26 @@ class AppointmentMapping(ResourceMapping):
 
     @classmethod
     def finish(cls, doc: dict[str, Any], row: Any) -> dict[str, Any]:
-        """supportingInformation: the intake forms (QuestionnaireResponses) linked to the appointment."""
-        return with_intake_forms(doc, linked_form_ids(row))
+        """supportingInformation: the intake forms (QuestionnaireResponses) linked to the appointment; and no
+        cancelationReason unless the appointment is cancelled or a no-show."""
+        return with_intake_forms(without_stale_cancellation(doc), linked_form_ids(row))
+
+
+CANCELLED_STATUSES = ("cancelled", "noshow")
+
+
+def without_stale_cancellation(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` without cancelationReason when its status is neither cancelled nor noshow.
+
+    R4 invariant app-4 (http://hl7.org/fhir/R4/appointment.html#invs): "Cancelation reason is only used for
+    appointments that have been cancelled, or no-show". An appointment the clinic un-cancels keeps its
+    ``cancellations`` row until a FHIR update replaces the resource; the reason shows again if it is cancelled
+    again.
+    """
+    if "cancelationReason" in doc and doc.get("status") not in CANCELLED_STATUSES:
+        doc.pop("cancelationReason")
+        doc.pop("_cancelationReason", None)
+    return doc
 
 
 def with_intake_forms(doc: dict[str, Any], form_ids: list[str]) -> dict[str, Any]:
