@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.roundtrip.checks import content, get, put
+from tests.roundtrip.internal_changes import change_column
 from tests.roundtrip.server import BASE_URL, Server
 
 
@@ -60,6 +61,15 @@ def test_versioned_participants_count_as_the_appointments_patient_and_practition
     assert served["participant"] == appointment["participant"]
 
 
+APPOINTMENT_BODY = {
+    "resourceType": "Appointment",
+    "start": "2026-03-02T09:00:00Z",
+    "end": "2026-03-02T09:30:00Z",
+    "participant": [
+        {"actor": {"reference": "Patient/rt-patient-1"}, "status": "accepted"},
+        {"actor": {"reference": "Practitioner/rt-practitioner-1"}, "status": "accepted"},
+    ],
+}
 APPOINTMENT_PARTICIPANTS = [
     {"actor": {"reference": "Patient/rt-patient-1"}, "status": "accepted"},
     {"actor": {"reference": "Practitioner/rt-practitioner-1"}, "status": "accepted"},
@@ -192,3 +202,18 @@ def test_a_decimal_reads_back_as_the_same_number(server: Server) -> None:
     put(server, patient, 201)
     served = get(server, "Patient", "rt-decimal")["extension"][0]["valueDecimal"]
     assert Decimal(repr(served)) == Decimal("38355724120919220")
+
+
+def test_an_appointment_uncancelled_inside_the_server_hides_its_cancelation_reason_until_cancelled_again(
+    server: Server,
+) -> None:
+    reason = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason",
+                          "code": "pat"}], "text": "Stuck in traffic"}  # fmt: skip
+    appointment = {**APPOINTMENT_BODY, "id": "rt-uncancelled", "status": "cancelled", "cancelationReason": reason}
+    put(server, appointment, 201)
+    change_column(server.database_url, "Appointment", "rt-uncancelled", "status", "confirmed")
+    rebooked = get(server, "Appointment", "rt-uncancelled")
+    assert rebooked["status"] == "booked"
+    assert "cancelationReason" not in rebooked  # R4 app-4: only a cancelled or no-show appointment has one
+    change_column(server.database_url, "Appointment", "rt-uncancelled", "status", "cancelled")
+    assert get(server, "Appointment", "rt-uncancelled")["cancelationReason"] == reason
