@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from fhir_server.db.base import FhirResourceMixin
-from mappings import lens
+from mappings import columns, lens
 
 SERVER_META = ("versionId", "lastUpdated")
 
@@ -193,16 +193,27 @@ class ResourceMapping:
             value = mapped.read(resource)
             if isinstance(mapped, ReferenceField):
                 values.references[mapped.foreign_key] = (mapped, value)
-            else:
-                values.columns[mapped.attr] = value
+                continue
+            problem = columns.too_long(cls.model, mapped.attr, value)
+            if problem is not None:
+                raise MappingError(f"{mapped.expression}: {problem}", mapped.expression)
+            values.columns[mapped.attr] = value
         return values
 
     @classmethod
     def apply(cls, row: Any, values: MappedValues, session: Any) -> None:
-        """Write read values onto ``row`` (references are resolved by the repository first)."""
+        """Write read values onto ``row`` (references are resolved by the repository first); MappingError when a
+        value another row holds under a unique key (an NPI, a Study Instance UID) is written."""
         for name, value in values.columns.items():
             setattr(row, name, value)
         row.extra = values.extra
+        if session is None:
+            return
+        for mapped in cls.fields:
+            if not isinstance(mapped, ReferenceField) and columns.held_elsewhere(session, row, mapped.attr):
+                held = getattr(row, mapped.attr)
+                message = f"{mapped.expression}: {held!r} already belongs to another {cls.resource_type}"
+                raise MappingError(message, mapped.expression)
 
 
 def stored_document(resource: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,12 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from fhir_server.db import Practitioner
 from mappings import CANONICAL_BASE, lens, terminology
-from mappings.base import Field, MappedValues, MappingError, ResourceMapping
+from mappings.base import Field, MappedValues, ResourceMapping
 from mappings.datatypes import NPI_SYSTEM, extension_value, owned_element_field, text
 
 CALENDAR_COLOR_URL = f"{CANONICAL_BASE}/StructureDefinition/practitioner-calendar-color"
@@ -163,19 +160,8 @@ class PractitionerMapping(ResourceMapping):
 
     @classmethod
     def apply(cls, row: Any, values: MappedValues, session: Any) -> None:
-        """Write the values; an NPI another practitioner holds is refused; a new row gets initials."""
+        """Write the values (an NPI another practitioner holds is refused, as every unique key is: see
+        mappings.columns); a new row gets initials."""
         super().apply(row, values, session)
-        if row.npi is not None and session is not None:
-            _check_npi_free(session, row)
         if row.initials is None:
             row.initials = (row.given_name[:1] + row.family_name[:1]).upper() or None
-
-
-def _check_npi_free(session: Session, row: Practitioner) -> None:
-    """NPIs are unique across the server (the column is): name the element instead of failing the insert."""
-    with session.no_autoflush:
-        holder = session.scalars(
-            select(Practitioner.fhir_id).where(Practitioner.npi == row.npi, Practitioner.id != row.id)
-        ).first()
-    if holder is not None:
-        raise MappingError(f"NPI {row.npi} already belongs to another practitioner", _NPI_EXPRESSION)

@@ -199,7 +199,7 @@ def test_a_subject_that_is_not_a_patient_is_refused(client: TestClient, patient:
     assert _issue(client.post("/fhir/ImagingStudy", json=sent))["expression"] == ["ImagingStudy.subject"]
 
 
-def test_a_second_study_with_the_same_uid_conflicts(client: TestClient, patient: str) -> None:
+def test_a_second_study_with_the_same_uid_answers_422_naming_the_identifier(client: TestClient, patient: str) -> None:
     _create(client, _as_sent(patient))
-    issue = _issue(client.post("/fhir/ImagingStudy", json=_as_sent(patient)), 409)
-    assert issue["code"] == "conflict"
+    issue = _issue(client.post("/fhir/ImagingStudy", json=_as_sent(patient)), 422)
+    assert issue["expression"] == ["ImagingStudy.identifier.where(system='urn:dicom:uid').value"]
