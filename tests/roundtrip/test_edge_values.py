@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mappings.patient import MRN_SYSTEM
 from tests.roundtrip.checks import content, get, put
 from tests.roundtrip.internal_changes import change_column
 from tests.roundtrip.server import BASE_URL, Server
@@ -217,3 +218,34 @@ def test_an_appointment_uncancelled_inside_the_server_hides_its_cancelation_reas
     assert "cancelationReason" not in rebooked  # R4 app-4: only a cancelled or no-show appointment has one
     change_column(server.database_url, "Appointment", "rt-uncancelled", "status", "cancelled")
     assert get(server, "Appointment", "rt-uncancelled")["cancelationReason"] == reason
+
+
+TOO_LONG = {
+    "Patient.name[0].family": {"resourceType": "Patient", "name": [{"family": "x" * 101}]},
+    "Patient.telecom.where(system='phone').value": {
+        "resourceType": "Patient",
+        "name": [{"family": "Long"}],
+        "telecom": [{"system": "phone", "value": "1" * 41}],
+    },
+    "Organization.name": {"resourceType": "Organization", "name": "x" * 201},
+}
+
+
+@pytest.mark.parametrize("expression", sorted(TOO_LONG))
+def test_a_value_longer_than_its_column_answers_422_naming_it(server: Server, expression: str) -> None:
+    resource = TOO_LONG[expression]
+    response = server.client.post(f"/fhir/{resource['resourceType']}", json=resource)
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == [expression]
+    assert "characters are kept here" in issue["diagnostics"]
+
+
+def test_a_medical_record_number_another_patient_holds_answers_422_naming_it(server: Server) -> None:
+    mrn = {"system": MRN_SYSTEM, "value": "RT-TWICE"}
+    first = {"resourceType": "Patient", "name": [{"family": "One"}], "identifier": [mrn]}
+    assert server.client.post("/fhir/Patient", json=first).status_code == 201
+    response = server.client.post("/fhir/Patient", json={**first, "name": [{"family": "Two"}]})
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["issue"]
+    assert issue["expression"] == [f"Patient.identifier.where(system='{MRN_SYSTEM}').value"]
