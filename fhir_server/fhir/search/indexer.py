@@ -38,6 +38,7 @@ INDEX_TABLES = (SearchString, SearchToken, SearchDate, SearchReference, SearchNu
 SNAPSHOT_LIFETIME = timedelta(hours=1)
 """How long the index rows of a superseded version are kept for searches paged since before it was replaced."""
 _HISTORY = re.compile(r"/_history/[^/]*$")
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # http://hl7.org/fhir/R4/datatypes.html#id
 _NOT_INDEXED = frozenset({"_id", "_lastUpdated"})  # searched on resource_history's own columns
 
 
@@ -122,7 +123,7 @@ def _references(param: SearchParameter, value: Any) -> Iterator[Row]:
         return
     reference = _HISTORY.sub("", reference)  # Patient/1/_history/2 is a reference to Patient/1 too
     parts = reference.split("/")
-    local = len(parts) >= 2 and parts[-2][:1].isupper()
+    local = len(parts) >= 2 and parts[-2][:1].isupper() and _ID.fullmatch(parts[-1]) is not None
     if "://" not in reference and local:
         yield {"target_type": parts[-2], "target_id": parts[-1], "url": None}
     elif local:
@@ -179,8 +180,22 @@ def index_rows(resource: dict[str, Any]) -> dict[type[Any], list[Row]]:
         for value in evaluate(resource, param.expression):
             for row in extract(param, value):
                 row_table = row.pop("_table", table)
-                rows.setdefault(row_table, []).append({"param": param.code, **row})
+                if _fits(row_table, row):
+                    rows.setdefault(row_table, []).append({"param": param.code, **row})
     return rows
+
+
+def _fits(table: Any, row: Row) -> bool:
+    """False when a value is longer than its index column (a token code or system of more than 500 characters,
+    a quantity unit of more than 100, a reference URL of more than 1000). Such a value is not indexed: the
+    resource is stored and served whole, a search for that value does not find it. (Strings and URIs are
+    indexed by their first characters instead, see ``_strings`` and ``_uris``.)"""
+    columns = table.__table__.columns
+    for name, value in row.items():
+        length = getattr(columns[name].type, "length", None) if name in columns else None
+        if isinstance(value, str) and isinstance(length, int) and len(value) > length:
+            return False
+    return True
 
 
 _BUFFER = "fhir_index_rows"
