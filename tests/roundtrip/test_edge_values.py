@@ -11,6 +11,7 @@ from mappings.patient import MRN_SYSTEM
 from tests.roundtrip.checks import content, get, put
 from tests.roundtrip.internal_changes import change_column
 from tests.roundtrip.server import BASE_URL, Server
+from tests.roundtrip.server_rules import expected
 
 
 def test_a_partial_deceased_date_time_reads_back_as_sent(server: Server) -> None:
@@ -249,3 +250,20 @@ def test_a_medical_record_number_another_patient_holds_answers_422_naming_it(ser
     assert response.status_code == 422, response.text
     [issue] = response.json()["issue"]
     assert issue["expression"] == [f"Patient.identifier.where(system='{MRN_SYSTEM}').value"]
+
+
+def test_values_longer_than_the_search_index_columns_are_stored_and_served_whole(server: Server) -> None:
+    long = "v" * 1500
+    patient = {
+        "resourceType": "Patient",
+        "id": "rt-long-unmapped",
+        "name": [{"family": "Longtoken"}],
+        "identifier": [{"system": f"http://example.org/{long}", "value": long}],
+        "link": [{"type": "seealso", "other": {"reference": f"https://other.example.org/fhir/RelatedPerson/{long}"}}],
+        "address": [{"city": long}],
+    }
+    put(server, patient, 201)
+    served = get(server, "Patient", "rt-long-unmapped")
+    assert content(served) == expected(patient, served, server.clinic_id)
+    found = server.client.get("/fhir/Patient", params={"family": "Longtoken"}).json()
+    assert [entry["resource"]["id"] for entry in found.get("entry", [])] == ["rt-long-unmapped"]
