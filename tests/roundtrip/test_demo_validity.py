@@ -176,3 +176,13 @@ def test_every_reference_in_the_demo_names_a_served_resource(demo: tuple[TestCli
         and target not in known
     ]
     assert dangling == []
+
+
+def test_a_read_of_each_demo_resource_serves_what_the_search_served(demo: tuple[TestClient, SeedResult]) -> None:
+    client, _ = demo
+    differing = []
+    for resource in served(client):
+        read = client.get(f"/fhir/{resource['resourceType']}/{resource['id']}")
+        if read.status_code != 200 or read.json() != resource:
+            differing.append(f"{resource['resourceType']}/{resource['id']}: {read.status_code}")
+    assert differing == []
