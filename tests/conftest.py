@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +22,12 @@ from fhir_server.db.engine import Database
 from fhir_server.db.migrate import upgrade
 
 POSTGRES_URL_ENV = "FHIR_SERVER_TEST_POSTGRES_URL"
+
+# Under CI the property tests draw the same examples every run (a CI verdict must not depend on luck); locally
+# every run draws afresh and keeps exploring.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 AUTH_ENABLED_PATHS = ("tests/auth/", "tests/test_app.py", "tests/test_settings.py")
 """Tests of SMART authorization itself and of the settings' defaults run with the server's default (auth enabled)."""
 
