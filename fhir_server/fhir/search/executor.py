@@ -22,6 +22,7 @@ from fhir_server.fhir.search.dates import MIN
 from fhir_server.fhir.search.params import SearchQuery
 from fhir_server.fhir.search.registry import parameters_for
 from fhir_server.fhir.search.sql import TABLES, Scope, criterion_clause, visible
+from fhir_server.fhir.search.totals import total
 
 _SORT_COLUMN = {
     "string": "normalized",
@@ -42,7 +43,8 @@ class SortColumn:
 
 @dataclass
 class Page:
-    """One page of matches (current JSON of each), the total when asked, and the states of the next/previous page."""
+    """One page of matches (current JSON of each), the total (fhir_server.fhir.search.totals: None when not asked or
+    not counted), and the states of the next/previous page."""
 
     resources: list[dict[str, Any]]
     total: int | None
@@ -75,20 +77,15 @@ def execute(session: Session, query: SearchQuery, scope: Scope, state: dict[str,
         rows.reverse()
     resources = [row[0] for row in rows]
     keys = [[_dump(v) for v in row[1:]] for row in rows]
-    total = _total(session, h, where, query)
+    whole = len(rows) if wanted and state is None and not more else None
+    count = total(session, h, where, query, whole)
     as_of = scope.as_of.isoformat()
     next_state = previous_state = None
     if rows and (more or backward):
         next_state = {"as_of": as_of, "dir": "after", "key": keys[-1]}
     if rows and state is not None and (more or not backward):
         previous_state = {"as_of": as_of, "dir": "before", "key": keys[0]}
-    return Page(resources, total, next_state, previous_state)
-
-
-def _total(session: Session, h: Any, where: ColumnElement[bool], query: SearchQuery) -> int | None:
-    if query.total == "none" and query.summary != "count":
-        return None
-    return int(session.scalar(select(func.count()).select_from(h).where(where)) or 0)
+    return Page(resources, count, next_state, previous_state)
 
 
 def _sort_columns(h: Any, query: SearchQuery) -> list[SortColumn]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
-from fhir_server.db import ResourceHistory, SearchReference
+from fhir_server.db import ResourceHistory, SearchReference, SearchUri
 from fhir_server.fhir.search.params import Include, SearchQuery
-from fhir_server.fhir.search.sql import Scope, names_target, visible
+from fhir_server.fhir.search.sql import Scope, like_escape, local_reference, visible
 
 MAX_ROUNDS = 5
 MAX_INCLUDED = 1000
@@ -32,7 +32,7 @@ def included(session: Session, query: SearchQuery, scope: Scope, matches: list[d
     frontier = matches
     for round_number in range(MAX_ROUNDS):
         specs = [i for i in query.includes if round_number == 0 or i.iterate]
-        new = [r for r in _one_round(session, scope, specs, frontier) if _key(r) not in seen]
+        new = [r for r in _unique(_one_round(session, scope, specs, frontier)) if _key(r) not in seen]
         for resource in new:
             seen.add(_key(resource))
         found.extend(new)
@@ -59,29 +59,78 @@ def _version_keys(resources: list[dict[str, Any]]) -> list[tuple[str, str, int]]
     return [(r["resourceType"], r["id"], int(r["meta"]["versionId"])) for r in resources]
 
 
+def _unique(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for resource in resources:
+        found.setdefault(_key(resource), resource)
+    return list(found.values())
+
+
+def _visible_as(h: Any, types: set[str], scope: Scope) -> ColumnElement[bool]:
+    return or_(*(visible(h, t, scope) for t in sorted(types)))
+
+
 def _forward(session: Session, scope: Scope, spec: Include, sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The targets of the sources' references: the reference rows of the page's versions first (an index lookup),
+    then the targets named by type and id, then (only when some reference is a canonical URL) the resources whose
+    ``url`` it names. Each query is bounded by the page, never by the table."""
     ref = aliased(SearchReference)
-    target = aliased(ResourceHistory)
-    link = [
-        tuple_(ref.resource_type, ref.resource_id, ref.version_id).in_(_version_keys(sources)),
-        names_target(ref, target, scope),
+    of_sources: list[ColumnElement[bool]] = [
+        tuple_(ref.resource_type, ref.resource_id, ref.version_id).in_(_version_keys(sources))
     ]
     if spec.param != "*":
-        link.append(ref.param == spec.param)
+        of_sources.append(ref.param == spec.param)
+    rows = session.execute(select(ref.target_type, ref.target_id, ref.url).where(*of_sources).distinct()).all()
     types = {spec.target_type} if spec.target_type else _served()
+    ours = scope.base_url + "/"
+    by_id = {(t, i) for t, i, url in rows if t in types and i is not None and (url is None or url.startswith(ours))}
+    canonicals = {url for t, _, url in rows if t is None and url is not None}
+    found = _by_id(session, scope, by_id) if by_id else []
+    if canonicals:
+        found.extend(_by_canonical(session, scope, types, canonicals))
+    return _unique(found)
+
+
+def _by_id(session: Session, scope: Scope, keys: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    target = aliased(ResourceHistory)
+    statement = select(target.resource).where(
+        tuple_(target.resource_type, target.resource_id).in_(sorted(keys)),
+        _visible_as(target, {t for t, _ in keys}, scope),
+    )
+    return list(session.scalars(statement))
+
+
+def canonical_candidates(url: str) -> set[str]:
+    """The ``url`` values a canonical reference names: itself and, for ``url|version``, each part before a ``|``
+    (http://hl7.org/fhir/R4/references.html#canonical)."""
+    parts = url.split("|")
+    return {url, *("|".join(parts[:n]) for n in range(1, len(parts)))}
+
+
+def _by_canonical(session: Session, scope: Scope, types: set[str], urls: set[str]) -> list[dict[str, Any]]:
+    target = aliased(ResourceHistory)
+    uri = aliased(SearchUri)
+    candidates = sorted(set().union(*(canonical_candidates(u) for u in urls)))
     statement = (
         select(target.resource)
-        .join(ref, and_(*link))
-        .where(or_(*(visible(target, t, scope) for t in types)))
-        .distinct()
+        .join(
+            uri,
+            and_(
+                uri.resource_type == target.resource_type,
+                uri.resource_id == target.resource_id,
+                uri.version_id == target.version_id,
+            ),
+        )
+        .where(uri.param == "url", uri.uri.in_(candidates), _visible_as(target, types, scope))
     )
     return list(session.scalars(statement))
 
 
 def _reverse(session: Session, scope: Scope, spec: Include, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The resources referring to the targets: by type and id (an index lookup on the reference's target), and,
+    only when some target has a ``url``, by canonical references to it."""
     ref = aliased(SearchReference)
     source = aliased(ResourceHistory)
-    target = aliased(ResourceHistory)
     on_source = [
         ref.resource_type == source.resource_type,
         ref.resource_id == source.resource_id,
@@ -89,19 +138,36 @@ def _reverse(session: Session, scope: Scope, spec: Include, targets: list[dict[s
     ]
     if spec.param != "*":
         on_source.append(ref.param == spec.param)
-    on_target = [
-        tuple_(target.resource_type, target.resource_id, target.version_id).in_(_version_keys(targets)),
-        names_target(ref, target, scope),
-    ]
     types = _served() if spec.source_type == "*" else {spec.source_type}
-    statement = (
-        select(source.resource)
-        .join(ref, and_(*on_source))
-        .join(target, and_(*on_target))
-        .where(or_(*(visible(source, t, scope) for t in types)))
-        .distinct()
+    named = tuple_(ref.target_type, ref.target_id).in_(sorted({_key(t) for t in targets}))
+    found = list(
+        session.scalars(
+            select(source.resource)
+            .join(ref, and_(*on_source))
+            .where(named, local_reference(ref, scope), _visible_as(source, types, scope))
+            .distinct()
+        )
     )
-    return list(session.scalars(statement))
+    urls = _urls(session, targets)
+    if urls:
+        versioned = [ref.url.like(like_escape(u) + "|%", escape="\\") for u in urls]
+        canonical = and_(ref.target_type.is_(None), or_(ref.url.in_(urls), *versioned))
+        found.extend(
+            session.scalars(
+                select(source.resource)
+                .join(ref, and_(*on_source))
+                .where(canonical, _visible_as(source, types, scope))
+                .distinct()
+            )
+        )
+    return _unique(found)
+
+
+def _urls(session: Session, resources: list[dict[str, Any]]) -> list[str]:
+    """The ``url`` index values of these versions (canonical resources have one)."""
+    uri = aliased(SearchUri)
+    keys = tuple_(uri.resource_type, uri.resource_id, uri.version_id).in_(_version_keys(resources))
+    return sorted(set(session.scalars(select(uri.uri).where(keys, uri.param == "url"))))
 
 
 def _served() -> set[str]:

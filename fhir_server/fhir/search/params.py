@@ -81,7 +81,7 @@ class SearchQuery:
     includes: list[Include] = field(default_factory=list)
     summary: str | None = None
     elements: list[str] | None = None
-    total: str = "accurate"
+    total: str | None = None  # _total as asked (none | estimate | accurate); None: not asked
     cursor: str | None = None
     canonical: list[tuple[str, str]] = field(default_factory=list)  # the parameters as understood (self link)
     ignored: list[Issue] = field(default_factory=list)

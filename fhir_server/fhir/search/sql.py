@@ -133,7 +133,7 @@ def _value_clause(table: Any, c: Criterion, value: str, scope: Scope) -> ColumnE
     return clause
 
 
-def _like_escape(text: str) -> str:
+def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -142,14 +142,14 @@ def _string(table: Any, c: Criterion, value: str) -> ColumnElement[bool]:
         return table.normalized == soundex(value)  # type: ignore[no-any-return]
     if c.modifier == "exact":
         return table.exact == value  # type: ignore[no-any-return]
-    needle = _like_escape(normalize(value))
+    needle = like_escape(normalize(value))
     pattern = f"%{needle}%" if c.modifier == "contains" else f"{needle}%"
     return table.normalized.like(pattern, escape="\\")  # type: ignore[no-any-return]
 
 
 def _token(table: Any, c: Criterion, value: str) -> ColumnElement[bool]:
     if c.modifier == "text":
-        return table.text.like(f"{_like_escape(normalize(value))}%", escape="\\")  # type: ignore[no-any-return]
+        return table.text.like(f"{like_escape(normalize(value))}%", escape="\\")  # type: ignore[no-any-return]
     if c.modifier == "of-type":
         type_system, _, rest = value.partition("|")
         type_code, _, identifier = rest.partition("|")
@@ -212,7 +212,7 @@ def _reference(table: Any, c: Criterion, value: str, scope: Scope) -> ColumnElem
     if "://" in local:
         if "|" in value:  # a canonical with its version: that version only
             return table.url == value  # type: ignore[no-any-return]
-        versioned = table.url.like(_like_escape(value) + "|%", escape="\\")  # without: any version of it
+        versioned = table.url.like(like_escape(value) + "|%", escape="\\")  # without: any version of it
         return or_(table.url == value, versioned)
     parts = local.split("/")
     ours = local_reference(table, scope)
@@ -225,7 +225,7 @@ def _reference(table: Any, c: Criterion, value: str, scope: Scope) -> ColumnElem
 
 def _uri(table: Any, c: Criterion, value: str) -> ColumnElement[bool]:
     if c.modifier == "below":
-        return table.uri.like(f"{_like_escape(value)}%", escape="\\")  # type: ignore[no-any-return]
+        return table.uri.like(f"{like_escape(value)}%", escape="\\")  # type: ignore[no-any-return]
     if c.modifier == "above":
         return literal(value).like(func.replace(func.replace(table.uri, "%", "\\%"), "_", "\\_") + "%", escape="\\")
     return table.uri == value  # type: ignore[no-any-return]

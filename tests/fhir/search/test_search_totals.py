@@ -1,0 +1,73 @@
+"""``Bundle.total`` under each ``_total`` (http://hl7.org/fhir/R4/search.html#total), with the count limit lowered
+so that a few patients cross it: accurate counts everything, the default counts up to the limit and otherwise
+leaves the total out, estimate never says fewer than it counted, none says nothing."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from search_clinic import PAGING_FAMILY, PAGING_PATIENTS, Clinic, build_clinic
+from search_support import PUBLIC_BASE_URL, search
+
+from fhir_server.fhir.search import totals
+
+LIMIT = 4
+QUERY = [("family", PAGING_FAMILY), ("_count", "3")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clinic(module_client: TestClient) -> Clinic:
+    return build_clinic(module_client)
+
+
+@pytest.fixture(autouse=True)
+def small_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(totals, "COUNT_LIMIT", LIMIT)
+
+
+def test_accurate_counts_every_match_beyond_the_limit(module_client: TestClient) -> None:
+    assert PAGING_PATIENTS > LIMIT
+    assert search(module_client, "Patient", [*QUERY, ("_total", "accurate")])["total"] == PAGING_PATIENTS
+
+
+def test_default_leaves_the_total_out_beyond_the_limit(module_client: TestClient) -> None:
+    bundle = search(module_client, "Patient", QUERY)
+    assert "total" not in bundle
+    assert len(bundle["entry"]) == 3
+    assert "next" in {link["relation"] for link in bundle["link"]}
+
+
+def test_default_counts_exactly_up_to_the_limit(module_client: TestClient, clinic: Clinic) -> None:
+    some = [clinic.id("patients", name) for name in ("anna", "bob")]
+    bundle = search(module_client, "Patient", [("_id", ",".join(some)), ("_count", "1")])
+    assert bundle["total"] == 2
+    assert len(bundle["entry"]) == 1
+
+
+def test_a_first_page_holding_every_match_gives_its_length(module_client: TestClient) -> None:
+    bundle = search(module_client, "Patient", [("family", PAGING_FAMILY), ("_count", "1000")])
+    assert bundle["total"] == len(bundle["entry"]) == PAGING_PATIENTS
+
+
+def test_estimate_never_says_fewer_than_it_counted(module_client: TestClient) -> None:
+    estimate = search(module_client, "Patient", [*QUERY, ("_total", "estimate")])["total"]
+    assert estimate > LIMIT
+    exact = search(module_client, "Patient", [("family", PAGING_FAMILY), ("_total", "estimate"), ("_count", "1000")])
+    assert exact["total"] == PAGING_PATIENTS
+
+
+def test_none_gives_no_total(module_client: TestClient) -> None:
+    assert "total" not in search(module_client, "Patient", [*QUERY, ("_total", "none")])
+
+
+def test_summary_count_counts_every_match(module_client: TestClient) -> None:
+    bundle = search(module_client, "Patient", [("family", PAGING_FAMILY), ("_summary", "count")])
+    assert bundle["total"] == PAGING_PATIENTS
+    assert "entry" not in bundle
+
+
+def test_a_later_page_keeps_the_rule(module_client: TestClient) -> None:
+    first = search(module_client, "Patient", [*QUERY, ("_total", "accurate")])
+    following = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    page = module_client.get("/fhir" + following[len(PUBLIC_BASE_URL) :]).json()
+    assert page["total"] == PAGING_PATIENTS
