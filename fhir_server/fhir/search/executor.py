@@ -21,7 +21,7 @@ from fhir_server.fhir.search.compartment import in_compartment
 from fhir_server.fhir.search.dates import MIN
 from fhir_server.fhir.search.params import SearchQuery
 from fhir_server.fhir.search.registry import parameters_for
-from fhir_server.fhir.search.sql import TABLES, Scope, criterion_clause, visible
+from fhir_server.fhir.search.sql import TABLES, Scope, criteria_clauses, visible
 from fhir_server.fhir.search.totals import total
 
 _SORT_COLUMN = {
@@ -53,7 +53,7 @@ class Page:
 
 
 def matches_clause(h: Any, query: SearchQuery, scope: Scope) -> ColumnElement[bool]:
-    clauses = [visible(h, query.resource_type, scope), *(criterion_clause(h, c, scope) for c in query.criteria)]
+    clauses = [visible(h, query.resource_type, scope), *criteria_clauses(h, query.criteria, scope)]
     if query.compartment is not None:
         clauses.append(in_compartment(h, query.resource_type, query.compartment, scope.base_url))
     return and_(*clauses)

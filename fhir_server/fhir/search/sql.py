@@ -31,6 +31,7 @@ from fhir_server.db import (
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.search.dates import date_range, shifted
 from fhir_server.fhir.search.params import Criterion, split_prefix
+from fhir_server.fhir.search.shapes import single_valued, widest_date
 from fhir_server.fhir.search.text import normalize, soundex
 
 TABLES: dict[str, Any] = {
@@ -99,6 +100,39 @@ def criterion_clause(h: History, c: Criterion, scope: Scope) -> ColumnElement[bo
     return exists().where(on_version, matches)
 
 
+def criteria_clauses(h: History, criteria: list[Criterion], scope: Scope) -> list[ColumnElement[bool]]:
+    """The predicates ``criteria`` (ANDed) put on version ``h``. Criteria on one single-valued date parameter
+    (``birthdate=ge2000&birthdate=lt2001``) test the same index row: a version has at most one such row, so this
+    means the same as separate tests, and lets one range scan of the date index find the answer."""
+    clauses: list[ColumnElement[bool]] = []
+    merged: dict[str, list[Criterion]] = {}
+    for c in criteria:
+        if _same_row(c):
+            merged.setdefault(c.param.code, []).append(c)
+        else:
+            clauses.append(criterion_clause(h, c, scope))
+    clauses.extend(_on_one_row(h, group, scope) for group in merged.values())
+    return clauses
+
+
+def _same_row(c: Criterion) -> bool:
+    plain = c.has is None and c.chain is None and c.modifier is None and not c.param.code.startswith("_")
+    return plain and c.param.type == "date" and single_valued(c.param)
+
+
+def _on_one_row(h: History, criteria: list[Criterion], scope: Scope) -> ColumnElement[bool]:
+    if len(criteria) == 1:
+        return criterion_clause(h, criteria[0], scope)
+    table = aliased(SearchDate)
+    return exists().where(
+        table.resource_type == h.resource_type,
+        table.resource_id == h.resource_id,
+        table.version_id == h.version_id,
+        table.param == criteria[0].param.code,
+        *(or_(*(_value_clause(table, c, value, scope) for value in c.values)) for c in criteria),
+    )
+
+
 def _index_of(c: Criterion) -> tuple[str, str]:
     """The index table kind and parameter name rows of ``c`` are stored under."""
     if c.modifier in {"of-type", "identifier"}:
@@ -115,7 +149,7 @@ def _value_clause(table: Any, c: Criterion, value: str, scope: Scope) -> ColumnE
     if kind == "token":
         return _token(table, c, value)
     if kind == "date":
-        return _date(table.low, table.high, *split_prefix(value, kind))
+        return _date_value(table, c, value)
     if kind == "reference":
         return _reference(table, c, value, scope)
     if kind == "uri":
@@ -178,6 +212,19 @@ def _date(low: Any, high: Any, prefix: str, value: str) -> ColumnElement[bool]:
         "eb": high < vlo,
     }
     return choices[prefix]
+
+
+def _date_value(table: Any, c: Criterion, value: str) -> ColumnElement[bool]:
+    """A date criterion's value on an index row, with the bounds on ``low`` it implies spelled out (redundant,
+    so the index on (type, param, low) can range-scan them): upper bounds always (``low <= high``), lower bounds
+    when the parameter's values are never wider than a known span (fhir_server.fhir.search.shapes)."""
+    prefix, text = split_prefix(value, "date")
+    clause = _date(table.low, table.high, prefix, text)
+    vlo, vhi = date_range(text)
+    bounds = {"eq": [table.low <= vhi], "le": [table.low <= vhi], "eb": [table.low < vlo]}.get(prefix, [])
+    if (widest := widest_date(c.param)) is not None and prefix in {"ge", "gt"}:
+        bounds.append(table.low >= shifted(vlo if prefix == "ge" else vhi, -widest))
+    return and_(clause, *bounds) if bounds else clause
 
 
 def _number(column: Any, prefix: str, text: str) -> ColumnElement[bool]:
