@@ -80,9 +80,20 @@ def _targets(type_name: str) -> Callable[[Any], bool]:
     return test
 
 
+def _top_level_parts(path: str) -> list[str]:
+    """``path`` split at the dots outside parentheses (``a.where(b.c('x'))`` -> ``a``, ``where(b.c('x'))``)."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(path):
+        depth += (char == "(") - (char == ")")
+        if char == "." and depth == 0:
+            parts.append(path[start:index])
+            start = index + 1
+    return [*parts, path[start:]]
+
+
 def _steps(path: str, cast: str | None) -> list[Step] | None:
     """The steps of ``Type.a.b.where(...)`` (the leading type name is the resource itself)."""
-    parts = re.split(r"\.(?![^(]*\))", path)
+    parts = _top_level_parts(path)
     if len(parts) < 2 or not re.fullmatch(_NAME, parts[0]):
         return None
     steps: list[Step] = []

@@ -76,7 +76,8 @@ def _dict_tokens(param: SearchParameter, value: dict[str, Any]) -> Iterator[Row]
     text = value.get("text")
     if "coding" in value or ("text" in value and "value" not in value and "code" not in value):
         for coding in value.get("coding", []):
-            yield _token(coding.get("system"), coding.get("code"), coding.get("display"))
+            if coding.get("system") or coding.get("code") or coding.get("display"):  # not one of only extensions
+                yield _token(coding.get("system"), coding.get("code"), coding.get("display"))
         if isinstance(text, str) and text:
             yield _token(None, None, text)  # :text matches CodeableConcept.text as well as each Coding.display
     elif "code" in value:
@@ -176,13 +177,21 @@ def index_rows(resource: dict[str, Any]) -> dict[type[Any], list[Row]]:
     for param in parameters_for(resource["resourceType"]).values():
         if param.code in _NOT_INDEXED:
             continue
-        table, extract = _EXTRACTORS[param.type]
-        for value in evaluate(resource, param.expression):
-            for row in extract(param, value):
-                row_table = row.pop("_table", table)
-                if _fits(row_table, row):
-                    rows.setdefault(row_table, []).append({"param": param.code, **row})
+        for row_table, row in extracted_rows(param, evaluate(resource, param.expression)):
+            rows.setdefault(row_table, []).append(row)
     return rows
+
+
+def extracted_rows(param: SearchParameter, values: list[Any]) -> list[tuple[type[Any], Row]]:
+    """(index table, row) of each value ``param``'s expression selected, leaving out values too long to index."""
+    table, extract = _EXTRACTORS[param.type]
+    found: list[tuple[type[Any], Row]] = []
+    for value in values:
+        for row in extract(param, value):
+            row_table = row.pop("_table", table)
+            if _fits(row_table, row):
+                found.append((row_table, {"param": param.code, **row}))
+    return found
 
 
 def _fits(table: Any, row: Row) -> bool:
