@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         finally:
             await watcher.stop(imaging_watcher)
             await upstream.close_upstream(app.state)
+            await app.state.database.close_async_pool()
             if owned:
                 app.state.database.dispose()
 

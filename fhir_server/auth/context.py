@@ -15,18 +15,19 @@ the client's clinic.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, String, Uuid, and_, bindparam, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 from starlette.requests import Request
 
-from fhir_server.auth.grants import LiveToken, live_access_token
-from fhir_server.auth.scopes import Scope, parse_scopes, permission_for
-from fhir_server.db import Organization, Patient, SearchToken
+from fhir_server.auth.bearer import BearerGrant, live_grant
+from fhir_server.auth.scopes import Scope, ScopeSet, parse_scopes, permission_for
+from fhir_server.db import Organization, SearchToken
 from fhir_server.fhir.outcomes import FhirError, Issue
 
 SearchRule = Callable[[Any, str], ColumnElement[bool] | None]
@@ -73,38 +74,74 @@ class AccessContext:
         user only in their own compartment), ``patient/`` scopes within the patient's compartment; granular
         ``?param=value`` restrictions of a scope must match the version's token index.
         """
-        if self.open:
-            return None if self.organization_id is None else _clinic_only(self.organization_id)
-        return lambda h, resource_type: self._rule(h, resource_type, interaction)
+        return self._restriction(interaction, self.patient_id, self.organization_id)
 
-    def _rule(self, h: Any, resource_type: str, interaction: str) -> ColumnElement[bool]:
-        clauses = [self._scope_rule(h, resource_type, s) for s in self.scopes_allowing(resource_type, interaction)]
+    def restriction_template(self, interaction: str) -> tuple[Hashable, SearchRule | None]:
+        """:meth:`search_restriction` with the patient and clinic as the bind parameters :data:`PATIENT_PARAM` and
+        :data:`CLINIC_PARAM` (values in :meth:`template_params`), and a key naming its shape: two callers with equal
+        keys get the same SQL, so a statement built from the rule may be compiled once per key."""
+        key = (
+            interaction,
+            self.open,
+            self.scopes,
+            self.role,
+            self.patient_id is None,
+            bool(self.patient_id),
+            self.organization_id is None,
+        )
+        patient = bindparam(PATIENT_PARAM, type_=String, required=False)
+        clinic = bindparam(CLINIC_PARAM, type_=Uuid, required=False)
+        return key, self._restriction(interaction, patient, clinic)
+
+    def template_params(self) -> dict[str, Any]:
+        """The values of the bind parameters of :meth:`restriction_template`."""
+        return {PATIENT_PARAM: self.patient_id, CLINIC_PARAM: self.organization_id}
+
+    def _restriction(self, interaction: str, patient: Any, clinic: Any) -> SearchRule | None:
+        if self.open:
+            return None if self.organization_id is None else _clinic_only(clinic)
+        return lambda h, resource_type: self._rule(h, resource_type, interaction, patient, clinic)
+
+    def _rule(self, h: Any, resource_type: str, interaction: str, patient: Any, clinic: Any) -> ColumnElement[bool]:
+        scopes = self.scopes_allowing(resource_type, interaction)
+        clauses = [self._scope_rule(h, resource_type, s, patient) for s in sorted(scopes, key=_scope_order)]
         usable = [c for c in clauses if c is not None]
         if not usable:
             return and_(false())
-        clinic = _in_clinic(h, resource_type, self.organization_id) if self.organization_id is not None else true()
-        return and_(clinic, or_(*usable))
+        in_clinic = _in_clinic(h, resource_type, clinic) if self.organization_id is not None else true()
+        return and_(in_clinic, or_(*usable))
 
-    def _scope_rule(self, h: Any, resource_type: str, scope: Scope) -> ColumnElement[bool] | None:
+    def _scope_rule(self, h: Any, resource_type: str, scope: Scope, patient: Any) -> ColumnElement[bool] | None:
+        """``patient`` is the patient in context (its value, or a bind parameter standing for it)."""
         from fhir_server.fhir.search.compartment import in_compartment
 
         confine_to_patient = scope.context == "patient" or (scope.context == "user" and self.role == "patient")
         if confine_to_patient and self.patient_id is None:
             return None
         rule: ColumnElement[bool] = (
-            in_compartment(h, resource_type, self.patient_id) if confine_to_patient and self.patient_id else true()
+            in_compartment(h, resource_type, patient) if confine_to_patient and self.patient_id else true()
         )
         restrictions = [_token_matches(h, name, value) for name, value in scope.restrictions]
         return and_(rule, *restrictions) if restrictions else rule
 
 
-def _clinic_only(clinic: uuid.UUID) -> SearchRule:
+PATIENT_PARAM = "access_patient"
+CLINIC_PARAM = "access_clinic"
+
+
+def _scope_order(scope: Scope) -> tuple[str, str, tuple[tuple[str, str], ...], str]:
+    """A fixed order of scopes, so equal scope sets make equal SQL."""
+    return scope.context, scope.resource_type, scope.restrictions, scope.text
+
+
+def _clinic_only(clinic: Any) -> SearchRule:
     return lambda h, resource_type: _in_clinic(h, resource_type, clinic)
 
 
-def _in_clinic(h: Any, resource_type: str, clinic: uuid.UUID) -> ColumnElement[bool]:
-    """Version ``h`` belongs to ``clinic``: its row's clinic, the clinic's own Organization, or (a shared mapping's
-    row, e.g. a Questionnaire, which serves every clinic) no clinic at all."""
+def _in_clinic(h: Any, resource_type: str, clinic: Any) -> ColumnElement[bool]:
+    """Version ``h`` belongs to ``clinic`` (its id, or a bind parameter standing for it): its row's clinic, the
+    clinic's own Organization, or (a shared mapping's row, e.g. a Questionnaire, which serves every clinic) no clinic
+    at all."""
     from mappings.registry import MAPPINGS
 
     own: ColumnElement[bool] = h.organization_id == clinic
@@ -148,24 +185,25 @@ def unauthorized(realm: str, description: str, error: str | None = "invalid_toke
     return FhirError(401, [issue], _challenge(realm, error, description if error else None))
 
 
-def context_of(session: Session, live: LiveToken) -> AccessContext:
-    """The access context a live token grants (a portal user's own record is their patient in context)."""
-    parsed = parse_scopes(live.token.scope)
-    user = live.user
-    patient = live.grant.context.get("patient")
-    if patient is None and user is not None and user.role == "patient" and user.patient_id is not None:
-        own = session.get(Patient, user.patient_id)
-        patient = own.fhir_id if own is not None else None
+def context_from(grant: BearerGrant) -> AccessContext:
+    """The access context a live token grants."""
+    parsed = _parsed_scopes(grant.scope)
     return AccessContext(
-        user_id=user.id if user else None,
-        client_id=live.client.client_id,
+        user_id=grant.user_id,
+        client_id=grant.client_id,
         scopes=frozenset(parsed.resource),
-        patient_id=patient,
-        organization_id=user.organization_id if user else live.client.organization_id,
-        role=user.role if user else None,
-        scope_text=live.token.scope,
+        patient_id=grant.patient_id,
+        organization_id=grant.organization_id,
+        role=grant.role,
+        scope_text=grant.scope,
         other_scopes=parsed.other,
     )
+
+
+@lru_cache(maxsize=1024)
+def _parsed_scopes(scope: str) -> ScopeSet:
+    """The parsed scope string (a pure function of the text, so kept: tokens of one grant repeat it)."""
+    return parse_scopes(scope)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -174,7 +212,7 @@ def bearer_token(request: Request) -> str | None:
     return credential.strip() or None if scheme.lower() == "bearer" else None
 
 
-def access_context(request: Request) -> AccessContext:
+async def access_context(request: Request) -> AccessContext:
     """FastAPI dependency: the caller's access context (401 FhirError when the token is missing or not live), also
     kept as ``request.state.access`` for the audit trail."""
     settings = request.app.state.settings
@@ -185,11 +223,10 @@ def access_context(request: Request) -> AccessContext:
     token = bearer_token(request)
     if token is None:
         raise unauthorized(realm, "this server requires a SMART access token (Authorization: Bearer ...)", None)
-    with request.app.state.database.read() as session:
-        live = live_access_token(session, token)
-        if live is None:
-            raise unauthorized(realm, "the access token is unknown, expired or revoked")
-        context = context_of(session, live)
+    grant = await live_grant(request.app.state.database, token)
+    if grant is None:
+        raise unauthorized(realm, "the access token is unknown, expired or revoked")
+    context = context_from(grant)
     request.state.access = context  # the audit trail records who asked
     return context
 

@@ -7,14 +7,18 @@ locked"; reads start a plain deferred transaction and run beside writers thanks 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+import psycopg
+from psycopg import pq
+from sqlalchemy import Engine, Select, create_engine, event
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 _IMMEDIATE = "fhir_server_sqlite_immediate"
 
@@ -30,7 +34,9 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
+    # As many pooled connections as the thread pool has threads that may hold one: fewer made every busy moment
+    # open and close "overflow" connections (a new PostgreSQL backend per request).
+    kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
 
@@ -68,6 +74,7 @@ class Database:
         indexer.install()  # ...indexed for search in the same transaction
         self.url = url
         self.engine = create_db_engine(url, **engine_kwargs)
+        self._async_pools: dict[asyncio.AbstractEventLoop, AsyncPool] = {}
         writer = self.engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else self.engine
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         # No autoflush on writes: a row being filled from a resource must not reach the database half-done
@@ -92,3 +99,106 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def async_pool(self) -> AsyncPool | None:
+        """The running event loop's pool of async PostgreSQL connections (None on SQLite): for hot reads that
+        should not hop to a thread. Close it with :meth:`close_async_pool` before the loop ends."""
+        if self.is_sqlite:
+            return None
+        loop = asyncio.get_running_loop()
+        pool = self._async_pools.get(loop)
+        if pool is None:
+            url = self.engine.url.set(drivername="postgresql")
+            pool = self._async_pools[loop] = AsyncPool(url.render_as_string(hide_password=False))
+        return pool
+
+    async def fetch_one(self, statement: Select[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of one read-only ``statement`` with ``params`` for its bind parameters.
+
+        On PostgreSQL it runs on the loop's async pool, compiled once per statement object (so pass module-level or
+        cached statements); on SQLite through the engine, off the event loop. Values come back as the driver (or,
+        on SQLite, the column type) gives them: uuid.UUID, aware datetimes, text for ``CAST(... AS TEXT)``.
+        """
+        pool = self.async_pool()
+        if pool is None:
+            return await run_in_threadpool(self._fetch_one_sync, statement, params)
+        sql, defaults = _compiled(statement, self.engine.dialect)
+        return await pool.fetch_one(sql, {**defaults, **params})
+
+    def _fetch_one_sync(self, statement: Select[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(statement, params).first()
+        return tuple(row) if row is not None else None
+
+    async def close_async_pool(self) -> None:
+        """Close the running loop's async pool, if one was opened."""
+        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
+
+
+_COMPILED: dict[tuple[Select[Any], str], tuple[str, dict[str, Any]]] = {}
+"""Statement -> its PostgreSQL SQL and literal parameters (immutable; a few dozen statements at most)."""
+
+
+def _compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    key = (statement, dialect.name)
+    found = _COMPILED.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        found = _COMPILED[key] = (compiled.string, dict(compiled.params))
+    return found
+
+
+class AsyncPool:
+    """A small pool of autocommit ``psycopg.AsyncConnection``s bound to one event loop, for single-statement reads.
+
+    A connection is checked without a round trip (closed, broken or left inside a transaction: discarded), so a
+    checkout costs nothing; a read that fails on a connection the server dropped is retried once by
+    :meth:`run` on a fresh one. Statements are prepared on the server after their first use on a connection.
+    """
+
+    def __init__(self, conninfo: str, max_size: int = 20) -> None:
+        self._conninfo = conninfo
+        self._slots = asyncio.Semaphore(max_size)
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection for the block; back to the pool afterwards when it is still clean."""
+        async with self._slots:
+            conn = await self._checkout()
+            try:
+                yield conn
+            finally:
+                await self._checkin(conn)
+
+    async def fetch_one(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of one read-only statement (retried once on a dropped connection)."""
+        for attempt in (1, 2):
+            try:
+                async with self.connection() as conn:
+                    cursor = await conn.execute(sql, params, prepare=True)
+                    return await cursor.fetchone()
+            except psycopg.OperationalError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _checkout(self) -> psycopg.AsyncConnection[Any]:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed and not conn.broken:
+                return conn
+        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+
+    async def _checkin(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if not conn.closed and not conn.broken and conn.info.transaction_status == pq.TransactionStatus.IDLE:
+            self._idle.append(conn)
+        else:
+            await conn.close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()

@@ -75,6 +75,29 @@ def check_content_type(request: Request, allowed: frozenset[str] = frozenset(_JS
         raise FhirError.of(415, "not-supported", f"unsupported Content-Type {media_type}. {hint}".strip())
 
 
+_SUMMARY_MODES = {"true", "text", "data", "false"}
+
+
+def subset(request: Request, resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` as the request's ``_summary`` (true, text, data, false) or ``_elements`` shows it
+    (http://hl7.org/fhir/R4/http.html#parameters, search.html#summary); a subset is tagged SUBSETTED.
+    400 for another ``_summary`` value (``count`` means nothing for one resource)."""
+    query = request.query_params
+    summary = query.get("_summary")
+    elements = query.get("_elements")
+    if summary is None and elements is None:
+        return resource
+    from fhir_server.fhir.search.summary import select_elements, summarize
+
+    if summary is not None and summary not in _SUMMARY_MODES:
+        raise FhirError.of(400, "invalid", "_summary on a read takes true, text, data or false", "_summary")
+    if summary is not None and summary != "false":
+        return summarize(resource, summary)
+    if elements is not None:
+        return select_elements(resource, [e.strip() for e in elements.split(",") if e.strip()])
+    return resource
+
+
 def is_pretty(request: Request) -> bool:
     return request.query_params.get("_pretty", "false").lower() == "true"
 

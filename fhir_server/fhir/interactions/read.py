@@ -1,5 +1,5 @@
 """read: ``GET [base]/[type]/[id]`` (http://hl7.org/fhir/R4/http.html#read), with conditional read
-(``If-None-Match``, ``If-Modified-Since`` -> 304)."""
+(``If-None-Match``, ``If-Modified-Since`` -> 304) and ``_summary``/``_elements``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.auth.context import Access
-from fhir_server.fhir import repository, unit_of_work
-from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response
+from fhir_server.fhir import reading
+from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response, subset
 from fhir_server.fhir.types import served_type
+from fhir_server.fhir.unit_of_work import database_of
 
 router = APIRouter()
 
@@ -20,10 +21,10 @@ router = APIRouter()
 async def read(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
     check_accept(request)
     served_type(resource_type)
-    resource = await unit_of_work.read(request, repository.read, access, resource_type, resource_id)
+    resource = await reading.read_current(database_of(request), access, resource_type, resource_id)
     if _not_modified(request, resource["meta"]["versionId"], resource["meta"]["lastUpdated"]):
         return Response(status_code=304, headers={"ETag": etag(resource["meta"]["versionId"])})
-    return resource_response(request, resource)
+    return resource_response(request, subset(request, resource))
 
 
 def _not_modified(request: Request, version_id: str, last_updated: str) -> bool:

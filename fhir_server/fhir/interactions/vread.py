@@ -1,4 +1,5 @@
-"""vread: ``GET [base]/[type]/[id]/_history/[vid]`` (http://hl7.org/fhir/R4/http.html#vread)."""
+"""vread: ``GET [base]/[type]/[id]/_history/[vid]`` (http://hl7.org/fhir/R4/http.html#vread), with
+``_summary``/``_elements``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.auth.context import Access
-from fhir_server.fhir import repository, unit_of_work
-from fhir_server.fhir.content import check_accept, resource_response
+from fhir_server.fhir import reading
+from fhir_server.fhir.content import check_accept, resource_response, subset
 from fhir_server.fhir.types import served_type
+from fhir_server.fhir.unit_of_work import database_of
 
 router = APIRouter()
 
@@ -23,5 +25,5 @@ async def vread(
 ) -> Response:
     check_accept(request)
     served_type(resource_type)
-    resource = await unit_of_work.read(request, repository.vread, access, resource_type, resource_id, version_id)
-    return resource_response(request, resource)
+    resource = await reading.read_version(database_of(request), access, resource_type, resource_id, version_id)
+    return resource_response(request, subset(request, resource))

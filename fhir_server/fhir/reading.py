@@ -1,0 +1,125 @@
+"""The hot read path: read (http://hl7.org/fhir/R4/http.html#read) and vread (#vread) in one SQL statement.
+
+A read serves the stored JSON of the current version from ``resource_history`` (which always equals what the
+mappings serve: every internal change is a new version). One statement fetches the version and, as a column,
+whether the caller may reach it (the same rule as :meth:`AccessContext.search_restriction`, with the caller's
+patient and clinic as bind parameters, so the statement is compiled once per access shape and type). On
+PostgreSQL it runs on the event loop's async connection pool, prepared on the server; on SQLite it runs through
+the engine off the event loop. No ORM objects and no pydantic models are built.
+
+Outcomes, as :mod:`fhir_server.fhir.repository` defines them: 403 without the interaction's permission on the
+type; 404 for an unknown resource or version, or one beyond the caller's reach; 410 for a deleted resource or a
+version that is a deletion (whose reach is that of the version before it, which carries the index rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, select, true
+from sqlalchemy.orm import aliased
+
+from fhir_server.auth.context import AccessContext, SearchRule
+from fhir_server.auth.enforcement import require
+from fhir_server.db import ResourceHistory
+from fhir_server.db.engine import Database
+from fhir_server.fhir.outcomes import gone, not_found
+
+_TYPE, _ID, _VERSION = "read_type", "read_id", "read_version"
+_MAX_VERSION = 2**31 - 1
+"""The largest version id the column holds; a larger one is no version."""
+
+
+@dataclass(frozen=True)
+class _Version:
+    version_id: int
+    resource: dict[str, Any] | None
+    """None for a deletion (stored as SQL NULL, or as JSON null by the SQLite JSON type)."""
+    admitted: bool
+
+
+_STATEMENTS: dict[tuple[str, bool, Hashable], Select[Any]] = {}
+"""(type, current?, access shape) -> statement. Immutable SQL text; bounded by the types and scope sets in use."""
+_MAX_STATEMENTS = 4096
+
+
+def _statement(resource_type: str, current: bool, access: AccessContext, interaction: str) -> Select[Any]:
+    shape, rule = access.restriction_template(interaction)
+    key = (resource_type, current, shape)
+    found = _STATEMENTS.get(key)
+    if found is not None:
+        return found
+    statement = _build(resource_type, current, rule)
+    if len(_STATEMENTS) < _MAX_STATEMENTS:
+        _STATEMENTS[key] = statement
+    return statement
+
+
+def _build(resource_type: str, current: bool, rule: SearchRule | None) -> Select[Any]:
+    h = aliased(ResourceHistory, name="h")
+    clause = None if rule is None else rule(h, resource_type)
+    admitted: ColumnElement[bool] = true() if clause is None else clause
+    which = h.superseded_at.is_(None) if current else h.version_id == bindparam(_VERSION, required=False)
+    columns: list[Any] = [h.version_id, cast(h.resource, Text), admitted.label("admitted")]
+    return select(*columns).where(
+        h.resource_type == bindparam(_TYPE, required=False), h.resource_id == bindparam(_ID, required=False), which
+    )
+
+
+async def _fetch(
+    database: Database,
+    access: AccessContext,
+    interaction: str,
+    resource_type: str,
+    resource_id: str,
+    version_id: int | None,
+) -> _Version | None:
+    statement = _statement(resource_type, version_id is None, access, interaction)
+    params: dict[str, Any] = {_TYPE: resource_type, _ID: resource_id, **access.template_params()}
+    if version_id is not None:
+        params[_VERSION] = version_id
+    row = await database.fetch_one(statement, params)
+    if row is None:
+        return None
+    return _Version(row[0], None if row[1] is None else orjson.loads(row[1]), bool(row[2]))
+
+
+async def _reachable(
+    database: Database, access: AccessContext, interaction: str, resource_type: str, resource_id: str, found: _Version
+) -> bool:
+    """Whether the caller may reach ``found``; a deletion is judged by the version before it."""
+    if found.resource is not None or found.version_id <= 1:
+        return found.admitted
+    before = await _fetch(database, access, interaction, resource_type, resource_id, found.version_id - 1)
+    return before is not None and before.admitted
+
+
+async def read_current(
+    database: Database, access: AccessContext, resource_type: str, resource_id: str, interaction: str = "read"
+) -> dict[str, Any]:
+    """The current version of ``resource_type/resource_id`` as stored (404/410/403 as the module says)."""
+    require(access, resource_type, interaction)
+    found = await _fetch(database, access, interaction, resource_type, resource_id, None)
+    if found is None or not await _reachable(database, access, interaction, resource_type, resource_id, found):
+        raise not_found(f"{resource_type}/{resource_id} is not known")
+    if found.resource is None:
+        raise gone(f"{resource_type}/{resource_id} was deleted")
+    return found.resource
+
+
+async def read_version(
+    database: Database, access: AccessContext, resource_type: str, resource_id: str, version_id: str
+) -> dict[str, Any]:
+    """Version ``version_id`` of ``resource_type/resource_id`` as stored (404/410/403 as the module says)."""
+    require(access, resource_type, "vread")
+    if not version_id.isdigit() or int(version_id) > _MAX_VERSION:
+        raise not_found(f"{resource_type}/{resource_id} has no version {version_id!r}")
+    found = await _fetch(database, access, "vread", resource_type, resource_id, int(version_id))
+    if found is None or not await _reachable(database, access, "vread", resource_type, resource_id, found):
+        raise not_found(f"{resource_type}/{resource_id} has no version {version_id}")
+    if found.resource is None:
+        raise gone(f"version {version_id} of {resource_type}/{resource_id} is a deletion")
+    return found.resource
