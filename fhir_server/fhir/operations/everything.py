@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
@@ -25,7 +25,7 @@ from fhir_server.fhir import cursors, repository, unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.outcomes import bad_request
 from fhir_server.fhir.search.bundle import link, searchset
-from fhir_server.fhir.search.compartment import in_compartment, member_types
+from fhir_server.fhir.search.compartment import compartment_clauses, member_types
 from fhir_server.fhir.search.dates import date_range
 from fhir_server.fhir.search.includes import included
 from fhir_server.fhir.search.params import DEFAULT_COUNT, MAX_COUNT, Include, SearchQuery
@@ -71,14 +71,8 @@ def everything(
         raise bad_request("_cursor belongs to another request; follow the Bundle's links unchanged", "_cursor")
     as_of = datetime.fromisoformat(state["as_of"]) if state else utcnow()
     scope = Scope(as_of=as_of, base_url=base_url, restrict=access.search_restriction())
-    h = aliased(ResourceHistory)
-    members = or_(*(and_(visible(h, t, scope), in_compartment(h, t, patient_id)) for t in types))
-    statement = select(h.resource).where(members)
-    if since is not None:
-        statement = statement.where(h.last_updated >= since)
-    if state is not None:
-        statement = statement.where(tuple_(h.resource_type, h.resource_id) > tuple_(*state["after"]))
-    rows = list(session.scalars(statement.order_by(h.resource_type, h.resource_id).limit(count + 1)))
+    start = (state["after"][0], state["after"][1]) if state is not None else None
+    rows = _page(session, scope, patient_id, types, since, start, count + 1)
     page, more = rows[:count], len(rows) > count
     query = SearchQuery(
         "Patient",
@@ -95,6 +89,47 @@ def everything(
             url, canonical, cursors.encode(key, {"as_of": as_of.isoformat(), "after": after, "q": digest})
         )
     return searchset(base_url, query, page, extra, None, links, [])
+
+
+def _page(
+    session: Session,
+    scope: Scope,
+    patient_id: str,
+    types: list[str],
+    since: datetime | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The first ``limit`` members in (type, id) order after ``after``: the union of one query per type and way of
+    belonging to the compartment, each bounded by the patient's own rows of the index, never by the table."""
+    parts = []
+    for resource_type in types:
+        h = aliased(ResourceHistory)
+        for clause in compartment_clauses(h, resource_type, patient_id):
+            part = select(h.resource_type, h.resource_id, h.version_id).where(visible(h, resource_type, scope), clause)
+            if since is not None:
+                part = part.where(h.last_updated >= since)
+            if after is not None:
+                part = part.where(tuple_(h.resource_type, h.resource_id) > tuple_(*after))
+            parts.append(part)
+    if not parts:
+        return []
+    keys = union(*parts).subquery()
+    h = aliased(ResourceHistory)
+    statement = (
+        select(h.resource)
+        .join(
+            keys,
+            and_(
+                h.resource_type == keys.c.resource_type,
+                h.resource_id == keys.c.resource_id,
+                h.version_id == keys.c.version_id,
+            ),
+        )
+        .order_by(keys.c.resource_type, keys.c.resource_id)
+        .limit(limit)
+    )
+    return [r for r in session.scalars(statement) if r is not None]
 
 
 @router.get("/Patient/{patient_id}/$everything", summary="$everything")
