@@ -1,0 +1,5 @@
+"""``python -m bench.perf``: see bench/perf/runner.py."""
+
+from bench.perf.runner import main
+
+main()
