@@ -48,9 +48,9 @@ def require(access: AccessContext, interaction: str) -> None:
 
 def scope_of(session: Session, access: AccessContext) -> ImagingScope:
     """The caller's imaging scope; 403 when its patient is unknown or has no MRN usable as a PatientID."""
-    if access.patient_id is None:
-        confined = access.organization_id is not None
-        return ImagingScope(confined=confined, organization_id=access.organization_id)
+    known = scope_without_patient(access)
+    if known is not None:
+        return known
     query = select(Patient).where(Patient.fhir_id == access.patient_id, Patient.deleted_at.is_(None))
     patient = session.scalars(query).first()
     if patient is None or forced_patient_id(patient.mrn) is None:
@@ -58,6 +58,21 @@ def scope_of(session: Session, access: AccessContext) -> ImagingScope:
     if access.organization_id is not None and patient.organization_id != access.organization_id:
         raise FhirError.of(403, "forbidden", "the token's patient is not of the token's clinic")
     return ImagingScope(True, patient.organization_id, patient.id, patient.mrn)
+
+
+def scope_without_patient(access: AccessContext) -> ImagingScope | None:
+    """The scope of a token without a patient context (known from the token alone); None for a patient's."""
+    if access.patient_id is not None:
+        return None
+    return ImagingScope(confined=access.organization_id is not None, organization_id=access.organization_id)
+
+
+def scope_checked(session: Session, access: AccessContext, study_uid: str | None) -> ImagingScope:
+    """:func:`scope_of`, then :func:`check_study` for ``study_uid`` when the scope is confined (one session)."""
+    scope = scope_of(session, access)
+    if study_uid is not None and scope.confined:
+        check_study(session, scope, study_uid)
+    return scope
 
 
 def visible(session: Session, scope: ImagingScope, study_uids: Iterable[str]) -> set[str]:

@@ -9,17 +9,15 @@ DICOMweb client expects (4xx for the client's mistakes, 502/503/504 for Orthanc'
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from fhir_server.auth.context import Access
+from fhir_server.auth.context import Access, AccessContext
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.outcomes import FhirError, Issue
 from fhir_server.imaging import errors, media, stow
@@ -28,37 +26,27 @@ from fhir_server.imaging.access import (
     READ,
     SEARCH,
     ImagingScope,
-    check_study,
     owner_clinic,
     require,
-    scope_of,
+    scope_checked,
+    scope_without_patient,
     visible,
 )
 from fhir_server.imaging.dicomweb_paths import Target, parse
-from fhir_server.imaging.endpoints import dicomweb_base
 from fhir_server.imaging.qido_query import retrieve_query, upstream_query
-from fhir_server.imaging.rewrite import PrefixRewriter, upstream_prefix
+from fhir_server.imaging.relay import relayed, rewriter_of
 from fhir_server.imaging.stored import sync_stored
-from fhir_server.imaging.upstream import upstream_of
+from fhir_server.imaging.upstream import read_closing, upstream_of
 
 router = APIRouter(prefix="/dicomweb", tags=["DICOMweb"])
-logger = logging.getLogger("fhir_server.imaging.proxy")
-_PASSED_HEADERS = ("content-type", "content-length", "content-encoding", "warning", "etag", "last-modified")
 STUDY_UID_TAG = "0020000D"
-CHUNK = 1 << 18  # bytes per write downstream: fewer, larger writes (an instance is typically 0.1-50 MB)
-
-
-class UpstreamBrokeError(Exception):
-    """Orthanc failed in the middle of an answer already under way: the connection is dropped, not ended."""
 
 
 @router.get("/{path:path}", summary="QIDO-RS search or WADO-RS retrieve")
 async def search_or_retrieve(path: str, request: Request, access: Access) -> Response:
     target = parse(path, "GET")
     require(access, SEARCH if target.kind == "search" else READ)
-    scope: ImagingScope = await unit_of_work.read(request, scope_of, access)
-    if target.study is not None and scope.confined:
-        await unit_of_work.read(request, check_study, scope, target.study)
+    scope = await _scope(request, access, target.study)
     if target.kind == "search":
         return await _search(request, target, scope)
     return await _retrieve(request, target)
@@ -70,7 +58,7 @@ async def store(path: str, request: Request, access: Access) -> Response:
     require(access, CREATE)
     if access.patient_id is not None:
         raise FhirError.of(403, "forbidden", "a token with a patient context cannot store studies")
-    scope: ImagingScope = await unit_of_work.read(request, scope_of, access)
+    scope = await _scope(request, access, None)
     if target.study is not None and scope.confined:
         owner = await unit_of_work.read(request, owner_clinic, target.study)
         if owner not in (None, scope.organization_id):
@@ -80,24 +68,40 @@ async def store(path: str, request: Request, access: Access) -> Response:
     return await _store(request, target, boundary, scope)
 
 
+async def _scope(request: Request, access: AccessContext, study: str | None) -> ImagingScope:
+    """The caller's scope, with ``study`` (of the path) checked against it before anything reaches Orthanc.
+
+    A token without a patient context needs no database read unless a clinic-bound one names a study; otherwise
+    one read (one worker-thread hop) finds the patient and checks the study together.
+    """
+    scope = scope_without_patient(access)
+    if scope is not None and (study is None or not scope.confined):
+        return scope
+    checked: ImagingScope = await unit_of_work.read(request, scope_checked, access, study)
+    return checked
+
+
 # --- search --------------------------------------------------------------------------------------------------
 
 
 async def _search(request: Request, target: Target, scope: ImagingScope) -> Response:
+    """QIDO-RS. Under a study of the path (already checked) the answer is relayed as it is; a confined search over
+    every study is read whole (bounded by ``limit``) and cut to the studies the scope may see."""
     media.search_accept(request.headers.get("accept"))
     pairs = request.query_params.multi_items()
-    if scope.confined:
+    filtered = scope.confined and target.study is None
+    if filtered:
         pairs.append(("includefield", STUDY_UID_TAG))
     query = upstream_query(pairs, scope.patient_mrn)
     response = await upstream_of(request).open("GET", target.path, query, {"Accept": media.DICOM_JSON})
-    if not scope.confined:
-        return _streamed(request, response)
-    matches = _json_list(await _read(response))
+    if not filtered:
+        return await relayed(request, response)
+    matches = _json_list(await read_closing(response))
     uids = {_study_uid(m) for m in matches} - {None}
     allowed: set[str] = await unit_of_work.read(request, visible, scope, uids)
     kept = [m for m in matches if _study_uid(m) in allowed]
-    body = _rewriter(request).whole(orjson.dumps(kept))
-    return Response(body, response.status_code, media_type=media.DICOM_JSON)
+    body = rewriter_of(request).whole(orjson.dumps(kept))
+    return Response(body, response.status, media_type=media.DICOM_JSON)
 
 
 def _study_uid(match: dict[str, Any]) -> str | None:
@@ -123,44 +127,7 @@ async def _retrieve(request: Request, target: Target) -> Response:
     query = retrieve_query(request.query_params.multi_items())
     headers = {"Accept": accept} if accept else {}
     response = await upstream_of(request).open("GET", target.path, query, headers)
-    return _streamed(request, response)
-
-
-def _streamed(request: Request, response: httpx.Response) -> StreamingResponse:
-    content_type = response.headers.get("content-type")
-    rewriter = _rewriter(request) if media.carries_urls(content_type) else None
-    headers = {k: v for k in _PASSED_HEADERS if (v := response.headers.get(k)) is not None}
-    if rewriter is not None:
-        headers.pop("content-length", None)
-    return StreamingResponse(_relay(response, rewriter), response.status_code, headers)
-
-
-async def _relay(response: httpx.Response, rewriter: PrefixRewriter | None) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in response.aiter_raw(CHUNK):
-            yield rewriter.feed(chunk) if rewriter else chunk
-        if rewriter is not None:
-            yield rewriter.flush()
-    except httpx.HTTPError as exc:
-        logger.warning("Orthanc failed mid-answer; dropping the connection", extra={"error": type(exc).__name__})
-        raise UpstreamBrokeError(type(exc).__name__) from None
-    finally:
-        await response.aclose()
-
-
-def _rewriter(request: Request) -> PrefixRewriter:
-    settings = request.app.state.settings
-    old = upstream_prefix(settings.base_url, settings.orthanc_dicomweb_root)
-    return PrefixRewriter(old, (dicomweb_base(settings.base_url) + "/").encode())
-
-
-async def _read(response: httpx.Response) -> bytes:
-    try:
-        return await response.aread()
-    except httpx.HTTPError as exc:
-        raise errors.from_transport(exc) from None
-    finally:
-        await response.aclose()
+    return await relayed(request, response)
 
 
 # --- store ---------------------------------------------------------------------------------------------------
@@ -191,18 +158,18 @@ async def _store(request: Request, target: Target, boundary: str, scope: Imaging
     if "content-length" in request.headers:
         headers["Content-Length"] = request.headers["content-length"]
     response = await upstream_of(request).open("POST", target.path, "", headers, body(), keep_errors=True)
-    raw = await _read(response)
-    result = _stow_result(response.status_code, raw)
+    raw = await read_closing(response)
+    result = _stow_result(response.status, raw)
     warnings = await run_in_threadpool(
         sync_stored, request.app.state.database, request.app.state.settings, stow.studies_stored(result),
         scope.organization_id,
     )  # fmt: skip
-    answer, status = stow.account(result, sniffer.parts(), response.status_code)
+    answer, status = stow.account(result, sniffer.parts(), response.status)
     if status >= 400:
         code = "conflict" if status == 409 else "invalid"
         raise FhirError(status, [Issue(code, sentence) for sentence in stow.failures(answer)])
     extra = {"Warning": "; ".join(f'299 - "{w}"' for w in warnings)} if warnings else {}
-    content = _rewriter(request).whole(orjson.dumps(answer))
+    content = rewriter_of(request).whole(orjson.dumps(answer))
     return Response(content, status, headers=extra, media_type=media.DICOM_JSON)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 
@@ -37,6 +38,16 @@ def from_transport(exc: httpx.HTTPError) -> FhirError:
     if isinstance(exc, httpx.TimeoutException):
         return too_slow(name)
     if isinstance(exc, httpx.ConnectError):
+        return unreachable(name)
+    return bad_gateway(name)
+
+
+def from_client_error(exc: aiohttp.ClientError | TimeoutError) -> FhirError:
+    """The error of a proxied request (aiohttp, :mod:`fhir_server.imaging.upstream`) that got no usable answer."""
+    name = type(exc).__name__
+    if isinstance(exc, TimeoutError):  # aiohttp's connect and read timeouts are TimeoutErrors too
+        return too_slow(name)
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return unreachable(name)
     return bad_gateway(name)
 

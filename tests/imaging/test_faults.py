@@ -91,9 +91,23 @@ class DyingUpstream(socketserver.BaseRequestHandler):
         self.request.shutdown(socket.SHUT_RDWR)
 
 
-@pytest.fixture
-def dying_upstream() -> Iterator[str]:
-    server = socketserver.TCPServer(("127.0.0.1", 0), DyingUpstream)
+class ClosingUpstream(socketserver.BaseRequestHandler):
+    """An HTTP server that sends a multipart answer delimited by closing the connection, as Orthanc sends a study,
+    and closes it before the closing delimiter: to the client that would look like a whole answer."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        head = (
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+            b'Content-Type: multipart/related; type="application/dicom"; boundary=b\r\n\r\n'
+        )
+        self.request.sendall(head + b"--b\r\nContent-Type: application/dicom\r\n\r\n" + b"x" * 0x8000)
+        self.request.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture(params=[DyingUpstream, ClosingUpstream], ids=["chunked", "close-delimited"])
+def dying_upstream(request: pytest.FixtureRequest) -> Iterator[str]:
+    server = socketserver.TCPServer(("127.0.0.1", 0), request.param)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
