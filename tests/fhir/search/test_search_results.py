@@ -21,7 +21,7 @@ def clinic(module_client: TestClient) -> Clinic:
 def test_count_defaults_to_twenty_and_pages_the_rest(module_client: TestClient) -> None:
     bundle = search(module_client, "Patient", [("family", PAGING_FAMILY)])
     assert len(bundle["entry"]) == 20
-    assert bundle["total"] == PAGING_PATIENTS
+    assert "total" not in bundle  # not counted unless asked: fhir_server.fhir.search.totals
     assert {link["relation"] for link in bundle["link"]} >= {"self", "first", "next"}
     small = search(module_client, "Patient", [("family", PAGING_FAMILY), ("_count", "5")])
     assert len(small["entry"]) == 5
@@ -209,7 +209,8 @@ def follow(client: TestClient, url: str) -> Json:
 
 
 def test_paging_links_use_the_public_base_and_walk_every_match_once(module_client: TestClient) -> None:
-    bundle = search(module_client, "Patient", [("family", PAGING_FAMILY), ("_count", "10"), ("_sort", "given")])
+    query = [("family", PAGING_FAMILY), ("_count", "10"), ("_sort", "given"), ("_total", "accurate")]
+    bundle = search(module_client, "Patient", query)
     seen = ids(bundle)
     for relation in ("self", "first", "next"):
         assert (_link(bundle, relation) or "").startswith(f"{PUBLIC_BASE_URL}/Patient?")
