@@ -1,8 +1,9 @@
 """Records every FHIR request in the audit trail that its handler's write transaction did not already record.
 
-Reads, searches, operations, refusals (401/403) and failures each get one ``audit_events`` row, written after the
-response in a small transaction of its own (https://profiles.ihe.net/ITI/BALP/: every RESTful interaction is
-audited, failed ones too). A successful write's row is written inside its transaction (:mod:`fhir_server.audit.trail`).
+Reads, searches, operations, refusals (401/403) and failures each get one ``audit_events`` row, committed after the
+response by the loop's :class:`fhir_server.audit.writer.AuditWriter` (group commit: the request's task ends once
+its row is in the database) (https://profiles.ihe.net/ITI/BALP/: every RESTful interaction is audited, failed ones
+too). A successful write's row is written inside its transaction (:mod:`fhir_server.audit.trail`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import logging
 from typing import Any
 
 import orjson
-from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_server.audit import trail
+from fhir_server.audit.writer import writer_of
 from fhir_server.auth.audit_events import Origin
 from fhir_server.db.engine import Database
+from fhir_server.db.types import utcnow
 
 logger = logging.getLogger("fhir_server.audit")
 _FHIR_MODULES = ("fhir_server.fhir.", "fhir_server.audit.")
@@ -77,15 +79,11 @@ class AuditMiddleware:
             _header(scope, b"user-agent"),
             state.get("request_id"),
         )
+        record = trail.Record(interaction, state.get("access"), origin, status, None, utcnow())
         try:
-            await run_in_threadpool(_write, database, interaction, state.get("access"), origin, status)
+            await writer_of(scope["app"].state, database).record(record)
         except Exception:  # an audit failure must not turn an answered request into another answer
             logger.exception("could not record the audit event", extra={"request_id": origin.request_id})
-
-
-def _write(database: Database, interaction: trail.Interaction, access: Any, origin: Origin, status: int) -> None:
-    with database.write() as session:
-        trail.add(session, interaction, access, origin, status)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

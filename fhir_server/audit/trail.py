@@ -12,15 +12,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.context import AccessContext
 from fhir_server.db import AuditEvent, Patient
+from fhir_server.db.types import utcnow
 
 RECORDED = "fhir_audit_recorded"
 """``request.state`` flag: this request's audit row is already committed."""
@@ -91,30 +93,60 @@ def add(
     detail: str | None = None,
 ) -> None:
     """Add the audit row of one FHIR request to ``session`` (committed with it)."""
-    patient_fhir_id = interaction.patient_fhir_id
-    if patient_fhir_id is None and interaction.resource_type == "Patient":
-        patient_fhir_id = interaction.resource_id
-    if patient_fhir_id is None and access is not None:
-        patient_fhir_id = access.patient_id
-    patient = _patient(session, patient_fhir_id)
-    clinic = access.organization_id if access is not None else None
-    session.add(
-        AuditEvent(
-            organization_id=clinic if clinic is not None else (patient[1] if patient else None),
-            user_id=access.user_id if access is not None else None,
-            client_id=access.client_id if access is not None else None,
-            action=interaction.action[:64],
-            resource_type=interaction.resource_type,
-            resource_id=(interaction.resource_id or "")[:64] or None,
-            patient_id=patient[0] if patient else None,
-            outcome=outcome_of(status),
-            outcome_detail=(detail or str(status))[:500],
-            source_address=origin.source_address,
-            user_agent=origin.user_agent,
-            request_id=origin.request_id,
-            detail={"status": status},
-        )
-    )
+    record = Record(interaction, access, origin, status, detail, utcnow())
+    patients = _patients(session, {record.patient_fhir_id} - {None})
+    session.add(AuditEvent(**record.values(patients.get(record.patient_fhir_id))))
+
+
+@dataclass(frozen=True)
+class Record:
+    """One FHIR request as the audit trail will record it (see :func:`add_many`)."""
+
+    interaction: Interaction
+    access: AccessContext | None
+    origin: Origin
+    status: int
+    detail: str | None
+    recorded_at: datetime
+
+    @property
+    def patient_fhir_id(self) -> str | None:
+        """The patient the request concerns: its path's, the Patient it names, else the caller's own."""
+        if self.interaction.patient_fhir_id is not None:
+            return self.interaction.patient_fhir_id
+        if self.interaction.resource_type == "Patient" and self.interaction.resource_id:
+            return self.interaction.resource_id
+        return self.access.patient_id if self.access is not None else None
+
+    def values(self, patient: tuple[uuid.UUID, uuid.UUID] | None) -> dict[str, Any]:
+        """The ``audit_events`` column values, given the patient's (id, clinic) if the patient is known."""
+        access, interaction, origin = self.access, self.interaction, self.origin
+        clinic = access.organization_id if access is not None else None
+        return {
+            "id": uuid.uuid4(),
+            "recorded_at": self.recorded_at,
+            "organization_id": clinic if clinic is not None else (patient[1] if patient else None),
+            "user_id": access.user_id if access is not None else None,
+            "client_id": access.client_id if access is not None else None,
+            "action": interaction.action[:64],
+            "resource_type": interaction.resource_type,
+            "resource_id": (interaction.resource_id or "")[:64] or None,
+            "patient_id": patient[0] if patient else None,
+            "outcome": outcome_of(self.status),
+            "outcome_detail": (self.detail or str(self.status))[:500],
+            "source_address": origin.source_address,
+            "user_agent": origin.user_agent,
+            "request_id": origin.request_id,
+            "detail": {"status": self.status},
+        }
+
+
+def add_many(session: Session, records: list[Record]) -> None:
+    """Insert the rows of ``records`` in ``session``: one query for their patients, one multi-row INSERT."""
+    if not records:
+        return
+    patients = _patients(session, {r.patient_fhir_id for r in records} - {None})
+    session.execute(insert(AuditEvent), [r.values(patients.get(r.patient_fhir_id)) for r in records])
 
 
 def outcome_of(status: int) -> str:
@@ -124,11 +156,14 @@ def outcome_of(status: int) -> str:
     return "minor-failure" if status < 500 else "serious-failure"
 
 
-def _patient(session: Session, fhir_id: str | None) -> tuple[uuid.UUID, uuid.UUID] | None:
-    if not fhir_id:
-        return None
-    row = session.execute(select(Patient.id, Patient.organization_id).where(Patient.fhir_id == fhir_id)).first()
-    return (row[0], row[1]) if row is not None else None
+def _patients(session: Session, fhir_ids: set[str | None]) -> dict[str | None, tuple[uuid.UUID, uuid.UUID]]:
+    """FHIR id -> (row id, clinic) of the known patients among ``fhir_ids``."""
+    if not fhir_ids:
+        return {}
+    rows = session.execute(
+        select(Patient.fhir_id, Patient.id, Patient.organization_id).where(Patient.fhir_id.in_(fhir_ids))
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 def add_to_write(session: Session, request: Request, result: object) -> None:

@@ -1,0 +1,94 @@
+"""Group commit of the audit rows of reads, searches, refusals and failures.
+
+Every FHIR request that did not record its row inside its own write transaction hands the row to the event loop's
+:class:`AuditWriter` after its response is sent, and its task waits until the row is committed: nothing is
+acknowledged as done before its audit row is in the database, and an orderly shutdown (which lets in-flight
+requests finish) loses no row. What is saved is the per-row transaction: while one batch commits, the rows of the
+requests finishing meanwhile queue up and are written together in the next one (one patient lookup and one
+multi-row INSERT per batch), so under load a worker commits a few hundred rows per transaction instead of one per
+read; idle, a row is written at once, as before.
+
+Trade-off: a batch that fails is retried row by row, so one bad row costs only itself; a crash of the process
+(SIGKILL, power loss) loses the rows of requests not yet committed, which is also true of one-row transactions
+started after the response. The client's response never waits for the audit write (it is sent first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from fhir_server.audit import trail
+from fhir_server.db.engine import Database
+
+logger = logging.getLogger("fhir_server.audit")
+
+
+class AuditWriter:
+    """The audit rows of one event loop, committed in batches (see the module docstring)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._pending: list[tuple[trail.Record, asyncio.Future[None]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def record(self, record: trail.Record) -> None:
+        """Return once ``record`` is committed (or its failure logged)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await run_in_threadpool(_write_batch, self._database, [record for record, _ in batch])
+            finally:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def close(self) -> None:
+        """Wait until every row handed over so far is written."""
+        while self._drainer is not None and not self._drainer.done():
+            await self._drainer
+
+
+_WRITERS = "audit_writers"
+
+
+def writer_of(state: Any, database: Database) -> AuditWriter:
+    """The running loop's writer kept in the application ``state`` (one per loop: its futures belong to it)."""
+    writers: dict[asyncio.AbstractEventLoop, AuditWriter] = getattr(state, _WRITERS, None) or {}
+    setattr(state, _WRITERS, writers)
+    loop = asyncio.get_running_loop()
+    writer = writers.get(loop)
+    if writer is None:
+        writer = writers[loop] = AuditWriter(database)
+    return writer
+
+
+async def close_writer(state: Any) -> None:
+    """At shutdown: write what the running loop's writer still holds, then forget it."""
+    writers: dict[asyncio.AbstractEventLoop, AuditWriter] = getattr(state, _WRITERS, None) or {}
+    writer = writers.pop(asyncio.get_running_loop(), None)
+    if writer is not None:
+        await writer.close()
+
+
+def _write_batch(database: Database, records: list[trail.Record]) -> None:
+    try:
+        with database.write() as session:
+            trail.add_many(session, records)
+        return
+    except Exception:
+        if len(records) == 1:
+            logger.exception("could not record the audit event", extra={"request_id": records[0].origin.request_id})
+            return
+    for record in records:  # the batch failed: each row alone, so only a bad one is lost
+        _write_batch(database, [record])
