@@ -58,8 +58,16 @@ class SearchString(_IndexRow, Base):
 
     __tablename__ = "search_string"
     __table_args__ = (
-        Index("ix_search_string_lookup", "resource_type", "param", "normalized"),
-        Index("ix_search_string_resource", "resource_type", "resource_id", "version_id"),
+        # varchar_pattern_ops: LIKE 'prefix%' is an index range under any collation on PostgreSQL
+        Index(
+            "ix_search_string_lookup",
+            "resource_type",
+            "param",
+            "normalized",
+            postgresql_ops={"normalized": "varchar_pattern_ops"},
+        ),
+        # param and normalized: a walk in id order tests a name prefix inside the index (migration 0005)
+        Index("ix_search_string_resource", "resource_type", "resource_id", "version_id", "param", "normalized"),
     )
 
     normalized: Mapped[str] = mapped_column(String(255))
