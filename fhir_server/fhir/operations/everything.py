@@ -14,18 +14,18 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from sqlalchemy import and_, select, tuple_, union
+from sqlalchemy import Select, and_, or_, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
 from fhir_server.auth.context import Access, AccessContext
-from fhir_server.db import ResourceHistory
+from fhir_server.db import ResourceHistory, SearchReference
 from fhir_server.db.types import utcnow
 from fhir_server.fhir import cursors, repository, unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.outcomes import bad_request
 from fhir_server.fhir.search.bundle import link, searchset
-from fhir_server.fhir.search.compartment import compartment_clauses, member_types
+from fhir_server.fhir.search.compartment import compartment_params, member_types
 from fhir_server.fhir.search.dates import date_range
 from fhir_server.fhir.search.includes import included
 from fhir_server.fhir.search.params import DEFAULT_COUNT, MAX_COUNT, Include, SearchQuery
@@ -33,6 +33,7 @@ from fhir_server.fhir.search.sql import Scope, visible
 from fhir_server.fhir.types import valid_id
 
 router = APIRouter()
+Keys = Select[str, str, int]  # (resource_type, resource_id, version_id) of versions
 _ALLOWED = {"_type", "_since", "_count", "_cursor", "_format", "_pretty"}
 
 
@@ -100,18 +101,10 @@ def _page(
     after: tuple[str, str] | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """The first ``limit`` members in (type, id) order after ``after``: the union of one query per type and way of
-    belonging to the compartment, each bounded by the patient's own rows of the index, never by the table."""
-    parts = []
-    for resource_type in types:
-        h = aliased(ResourceHistory)
-        for clause in compartment_clauses(h, resource_type, patient_id):
-            part = select(h.resource_type, h.resource_id, h.version_id).where(visible(h, resource_type, scope), clause)
-            if since is not None:
-                part = part.where(h.last_updated >= since)
-            if after is not None:
-                part = part.where(tuple_(h.resource_type, h.resource_id) > tuple_(*after))
-            parts.append(part)
+    """The first ``limit`` members in (type, id) order after ``after``: the Patient itself (by id) and the versions
+    whose compartment references name it (found through the reference index by their target), never a scan of a
+    type's versions."""
+    parts = [_filtered(h, part, since, after) for h, part in _member_parts(scope, patient_id, types)]
     if not parts:
         return []
     keys = union(*parts).subquery()
@@ -130,6 +123,43 @@ def _page(
         .limit(limit)
     )
     return [r for r in session.scalars(statement) if r is not None]
+
+
+def _member_parts(scope: Scope, patient_id: str, types: list[str]) -> list[tuple[Any, Keys]]:
+    """(version alias, query of member version keys): membership as fhir_server.fhir.search.compartment defines it."""
+    parts: list[tuple[Any, Keys]] = []
+    if "Patient" in types:
+        h = aliased(ResourceHistory)
+        by_id = select(h.resource_type, h.resource_id, h.version_id).where(
+            visible(h, "Patient", scope), h.resource_id == patient_id
+        )
+        parts.append((h, by_id))
+    params = {t: [p for p in compartment_params().get(t, ()) if p != "{def}"] for t in types}
+    referring = {t: p for t, p in params.items() if p}
+    if referring:
+        h, ref = aliased(ResourceHistory), aliased(SearchReference)
+        on_version = and_(
+            ref.resource_type == h.resource_type, ref.resource_id == h.resource_id, ref.version_id == h.version_id
+        )
+        by_reference = (
+            select(h.resource_type, h.resource_id, h.version_id)
+            .join(ref, on_version)
+            .where(
+                ref.target_type == "Patient",
+                ref.target_id == patient_id,
+                or_(*(and_(ref.param.in_(p), visible(h, t, scope)) for t, p in referring.items())),
+            )
+        )
+        parts.append((h, by_reference))
+    return parts
+
+
+def _filtered(h: Any, part: Keys, since: datetime | None, after: tuple[str, str] | None) -> Keys:
+    if since is not None:
+        part = part.where(h.last_updated >= since)
+    if after is not None:
+        part = part.where(tuple_(h.resource_type, h.resource_id) > tuple_(*after))
+    return part
 
 
 @router.get("/Patient/{patient_id}/$everything", summary="$everything")
