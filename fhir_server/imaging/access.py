@@ -20,6 +20,7 @@ from fhir_server.auth.context import AccessContext
 from fhir_server.db import ImagingStudy, Patient
 from fhir_server.fhir.outcomes import FhirError
 from fhir_server.imaging.qido_query import forced_patient_id
+from fhir_server.imaging.stow import Part
 
 RESOURCE = "ImagingStudy"
 SEARCH, READ, CREATE = "search-type", "read", "create"
@@ -94,6 +95,31 @@ def check_study(session: Session, scope: ImagingScope, study_uid: str) -> None:
     """404 unless the scope may see the study (checked before a byte of it is streamed)."""
     if study_uid not in visible(session, scope, [study_uid]):
         raise FhirError.of(404, "not-found", f"no study with StudyInstanceUID {study_uid} is known to this token")
+
+
+def check_parts(session: Session, scope: ImagingScope, parts: Iterable[Part]) -> None:
+    """403 unless the clinic-bound ``scope`` may add every DICOM part to its study: a study no clinic holds yet, or
+    one of the scope's clinic (live or deleted rows count). A DICOM part whose StudyInstanceUID could not be read
+    from its first bytes cannot be checked, so it is refused too."""
+    uids: set[str] = set()
+    for number, part in enumerate(parts, start=1):
+        if part.dicom and part.study is None:
+            raise FhirError.of(
+                403,
+                "forbidden",
+                f"part {number}: its StudyInstanceUID was not found in its first bytes, so the study's clinic cannot "
+                "be checked; store it under /studies/{StudyInstanceUID}",
+            )
+        if part.study is not None:
+            uids.add(part.study)
+    if not uids:
+        return
+    query = select(ImagingStudy.study_instance_uid, ImagingStudy.organization_id).where(
+        ImagingStudy.study_instance_uid.in_(uids)
+    )
+    for uid, owner in session.execute(query):
+        if owner != scope.organization_id:
+            raise FhirError.of(403, "forbidden", f"study {uid} belongs to another clinic", "study")
 
 
 def owner_clinic(session: Session, study_uid: str) -> uuid.UUID | None:

@@ -26,6 +26,7 @@ from fhir_server.imaging.access import (
     READ,
     SEARCH,
     ImagingScope,
+    check_parts,
     owner_clinic,
     require,
     scope_checked,
@@ -35,6 +36,7 @@ from fhir_server.imaging.access import (
 from fhir_server.imaging.dicomweb_paths import Target, parse
 from fhir_server.imaging.qido_query import retrieve_query, upstream_query
 from fhir_server.imaging.relay import relayed, rewriter_of
+from fhir_server.imaging.spool import Spool
 from fhir_server.imaging.stored import sync_stored
 from fhir_server.imaging.upstream import read_closing, upstream_of
 
@@ -147,17 +149,19 @@ def _stow_boundary(request: Request) -> str:
 
 
 async def _store(request: Request, target: Target, boundary: str, scope: ImagingScope) -> Response:
+    """STOW-RS: the body streams to Orthanc as it comes, except a clinic user's to bare ``/studies``, which is held
+    (:mod:`fhir_server.imaging.spool`) until every part's study is checked against the clinic."""
     sniffer = stow.PartSniffer(boundary.encode("latin-1"))
-
-    async def body() -> AsyncIterator[bytes]:
-        async for chunk in request.stream():
-            sniffer.feed(chunk)
-            yield chunk
-
     headers = {"Content-Type": request.headers["content-type"], "Accept": media.DICOM_JSON}
-    if "content-length" in request.headers:
-        headers["Content-Length"] = request.headers["content-length"]
-    response = await upstream_of(request).open("POST", target.path, "", headers, body(), keep_errors=True)
+    content: AsyncIterator[bytes]
+    if scope.confined and target.study is None:
+        spool = await _checked_spool(request, sniffer, scope)
+        content, headers["Content-Length"] = spool.pieces(), str(spool.size)
+    else:
+        content = _watched(request, sniffer)
+        if "content-length" in request.headers:
+            headers["Content-Length"] = request.headers["content-length"]
+    response = await upstream_of(request).open("POST", target.path, "", headers, content, keep_errors=True)
     raw = await read_closing(response)
     result = _stow_result(response.status, raw)
     warnings = await run_in_threadpool(
@@ -169,8 +173,26 @@ async def _store(request: Request, target: Target, boundary: str, scope: Imaging
         code = "conflict" if status == 409 else "invalid"
         raise FhirError(status, [Issue(code, sentence) for sentence in stow.failures(answer)])
     extra = {"Warning": "; ".join(f'299 - "{w}"' for w in warnings)} if warnings else {}
-    content = rewriter_of(request).whole(orjson.dumps(answer))
-    return Response(content, status, headers=extra, media_type=media.DICOM_JSON)
+    answer_body = rewriter_of(request).whole(orjson.dumps(answer))
+    return Response(answer_body, status, headers=extra, media_type=media.DICOM_JSON)
+
+
+async def _watched(request: Request, sniffer: stow.PartSniffer) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        sniffer.feed(chunk)
+        yield chunk
+
+
+async def _checked_spool(request: Request, sniffer: stow.PartSniffer, scope: ImagingScope) -> Spool:
+    """The whole body, spooled, once every part may go to its study (403 otherwise, with nothing sent on)."""
+    spool = Spool()
+    try:
+        await spool.fill(request.stream(), sniffer.feed)
+        await unit_of_work.read(request, check_parts, scope, sniffer.parts())
+    except BaseException:
+        spool.close()
+        raise
+    return spool
 
 
 def _stow_result(status: int, raw: bytes) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Orthanc may answer 400 to a request with one valid and one broken part, having stored the valid one and listing
 nothing about the other. So the proxy watches the multipart body as it streams through (:class:`PartSniffer`
-keeps only the first bytes of each part: enough for the Part-10 file meta's SOP Class and Instance UIDs) and
+keeps only the first bytes of each part: enough for its SOP Class, SOP Instance and Study Instance UIDs) and
 afterwards accounts for every part: stored (0008,1199), failed (0008,1198, with a FailureReason), and the status
 is 200 (all stored), 202 (some failed) or, when none was stored, Orthanc's 4xx (409 by default), which the proxy
 answers with an OperationOutcome naming each failed instance.
@@ -11,9 +11,10 @@ answers with an OperationOutcome naming each failed instance.
 from __future__ import annotations
 
 import re
-import struct
 from dataclasses import dataclass, field
 from typing import Any
+
+from fhir_server.imaging import part10
 
 REFERENCED_SOP_SEQUENCE = "00081199"
 FAILED_SOP_SEQUENCE = "00081198"
@@ -23,25 +24,31 @@ SOP_INSTANCE = "00081155"
 FAILURE_REASON = "00081197"
 CANNOT_UNDERSTAND = 0xC000
 """PS3.4 Annex GG.4 / PS3.18 Table I.2-3: "Error: Cannot understand" (not a DICOM object, or not stored)."""
-_HEAD = 4096
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_HEAD = 1 << 16
+"""Bytes kept of each part while it streams through: enough for the file meta and the data set's first elements
+(the StudyInstanceUID is usually within the first few KB; a part whose UID lies further is "not known")."""
 _STUDY_IN_URL = re.compile(r"/studies/([0-9.]+)")
 
 
 @dataclass(frozen=True)
 class Part:
-    """One part of the request: its SOP Class and Instance UIDs when it is a Part-10 DICOM file."""
+    """One part of the request: its SOP Class, SOP Instance and Study Instance UIDs when it is a Part-10 DICOM
+    file (``dicom``) and they were found in its first bytes."""
 
     sop_class: str | None
     sop_instance: str | None
+    study: str | None = None
+    dicom: bool = False
 
 
 @dataclass
 class PartSniffer:
-    """Watches a ``multipart/related`` body chunk by chunk; keeps the first bytes of each part only."""
+    """Watches a ``multipart/related`` body chunk by chunk; reads each part's UIDs from its first bytes, holding only
+    those of the part under way (memory stays bounded however many parts the body has)."""
 
     boundary: bytes
-    _heads: list[bytearray] = field(default_factory=list)
+    _parts: list[Part] = field(default_factory=list)
+    _head: bytearray | None = None
     _tail: bytes = b""
 
     def feed(self, chunk: bytes) -> None:
@@ -50,49 +57,38 @@ class PartSniffer:
         start = 0
         while (found := data.find(delimiter, start)) != -1:
             self._keep(data[start:found])
-            self._heads.append(bytearray())
+            self._close_part()
+            self._head = bytearray()
             start = found + len(delimiter)
         end = max(start, len(data) - (len(delimiter) - 1))
         self._keep(data[start:end])
         self._tail = data[end:]
 
     def _keep(self, data: bytes) -> None:
-        if self._heads and len(self._heads[-1]) < _HEAD:
-            self._heads[-1] += data[: _HEAD - len(self._heads[-1])]
+        if self._head is not None and len(self._head) < _HEAD:
+            self._head += data[: _HEAD - len(self._head)]
+
+    def _close_part(self) -> None:
+        head, self._head = self._head, None
+        if not head or head.startswith(b"--"):  # before the first delimiter, empty, or after the closing one
+            return
+        _, _, body = bytes(head).partition(b"\r\n\r\n")
+        self._parts.append(part_of(body))
 
     def parts(self) -> list[Part]:
         """Every part seen (what follows the closing delimiter is none)."""
         self._keep(self._tail)
         self._tail = b""
-        found = []
-        for head in self._heads:
-            if not head or head.startswith(b"--"):
-                continue
-            _, _, body = bytes(head).partition(b"\r\n\r\n")
-            found.append(part_of(body))
-        return found
+        self._close_part()
+        return list(self._parts)
 
 
 def part_of(body: bytes) -> Part:
-    """The SOP UIDs of the Part-10 file meta (group 0002, Explicit VR Little Endian) at the start of ``body``."""
-    if body[128:132] != b"DICM":
+    """The UIDs of the Part-10 file at the start of ``body`` (all None when it is no Part-10 file)."""
+    head = part10.file_meta(body)
+    if head is None:
         return Part(None, None)
-    values: dict[int, str] = {}
-    pos = 132
-    while pos + 8 <= len(body):
-        group, element = struct.unpack_from("<HH", body, pos)
-        if group != 0x0002:
-            break
-        vr = body[pos + 4 : pos + 6]
-        if vr in _LONG_VRS:
-            (length,) = struct.unpack_from("<I", body, pos + 8)
-            pos += 12
-        else:
-            (length,) = struct.unpack_from("<H", body, pos + 6)
-            pos += 8
-        values[element] = body[pos : pos + length].rstrip(b"\x00 ").decode("ascii", "replace")
-        pos += length
-    return Part(values.get(0x0002), values.get(0x0003))
+    return Part(head.sop_class, head.sop_instance, part10.study_uid(body), dicom=True)
 
 
 def _uid_of(item: dict[str, Any], tag: str) -> str | None:
