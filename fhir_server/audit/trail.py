@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -31,8 +31,10 @@ BUNDLE_TYPE = "fhir_audit_bundle_type"
 
 _ENDPOINT_INTERACTIONS = {
     "read": "read",
+    "read_endpoint": "read",
     "read_only_instance": "read",
     "vread": "vread",
+    "vread_endpoint": "vread",
     "history_system": "history-system",
     "history_type": "history-type",
     "history_instance": "history-instance",
@@ -146,7 +148,8 @@ def add_many(session: Session, records: list[Record]) -> None:
     if not records:
         return
     patients = _patients(session, {r.patient_fhir_id for r in records} - {None})
-    session.execute(insert(AuditEvent), [r.values(patients.get(r.patient_fhir_id)) for r in records])
+    table: Table = AuditEvent.__table__  # type: ignore[assignment]
+    session.connection().execute(insert(table), [r.values(patients.get(r.patient_fhir_id)) for r in records])
 
 
 def outcome_of(status: int) -> str:
@@ -160,8 +163,9 @@ def _patients(session: Session, fhir_ids: set[str | None]) -> dict[str | None, t
     """FHIR id -> (row id, clinic) of the known patients among ``fhir_ids``."""
     if not fhir_ids:
         return {}
-    rows = session.execute(
-        select(Patient.fhir_id, Patient.id, Patient.organization_id).where(Patient.fhir_id.in_(fhir_ids))
+    table = Patient.__table__
+    rows = session.connection().execute(
+        select(table.c.fhir_id, table.c.id, table.c.organization_id).where(table.c.fhir_id.in_(fhir_ids))
     )
     return {row[0]: (row[1], row[2]) for row in rows}
 

@@ -14,6 +14,7 @@ the client's clinic.
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -76,11 +77,10 @@ class AccessContext:
         """
         return self._restriction(interaction, self.patient_id, self.organization_id)
 
-    def restriction_template(self, interaction: str) -> tuple[Hashable, SearchRule | None]:
-        """:meth:`search_restriction` with the patient and clinic as the bind parameters :data:`PATIENT_PARAM` and
-        :data:`CLINIC_PARAM` (values in :meth:`template_params`), and a key naming its shape: two callers with equal
-        keys get the same SQL, so a statement built from the rule may be compiled once per key."""
-        key = (
+    def restriction_shape(self, interaction: str) -> Hashable:
+        """A key naming the SQL of :meth:`restriction_template`: two callers with equal keys get the same SQL, so a
+        statement built from the template may be compiled once per key."""
+        return (
             interaction,
             self.open,
             self.scopes,
@@ -89,9 +89,13 @@ class AccessContext:
             bool(self.patient_id),
             self.organization_id is None,
         )
+
+    def restriction_template(self, interaction: str) -> SearchRule | None:
+        """:meth:`search_restriction` with the patient and clinic as the bind parameters :data:`PATIENT_PARAM` and
+        :data:`CLINIC_PARAM` (their values: :meth:`template_params`)."""
         patient = bindparam(PATIENT_PARAM, type_=String, required=False)
         clinic = bindparam(CLINIC_PARAM, type_=Uuid, required=False)
-        return key, self._restriction(interaction, patient, clinic)
+        return self._restriction(interaction, patient, clinic)
 
     def template_params(self) -> dict[str, Any]:
         """The values of the bind parameters of :meth:`restriction_template`."""
@@ -229,6 +233,18 @@ async def access_context(request: Request) -> AccessContext:
     context = context_from(grant)
     request.state.access = context  # the audit trail records who asked
     return context
+
+
+async def resolve_access(request: Request) -> AccessContext:
+    """:func:`access_context` for a plain Starlette endpoint (no FastAPI dependency solving), honouring an
+    override of it installed in ``app.dependency_overrides`` as FastAPI would."""
+    override = request.app.dependency_overrides.get(access_context)
+    if override is None:
+        return await access_context(request)
+    context = override(request)
+    resolved: AccessContext = await context if inspect.isawaitable(context) else context
+    request.state.access = resolved
+    return resolved
 
 
 Access = Annotated[AccessContext, Depends(access_context)]

@@ -47,12 +47,11 @@ _MAX_STATEMENTS = 4096
 
 
 def _statement(resource_type: str, current: bool, access: AccessContext, interaction: str) -> Select[Any]:
-    shape, rule = access.restriction_template(interaction)
-    key = (resource_type, current, shape)
+    key = (resource_type, current, access.restriction_shape(interaction))
     found = _STATEMENTS.get(key)
     if found is not None:
         return found
-    statement = _build(resource_type, current, rule)
+    statement = _build(resource_type, current, access.restriction_template(interaction))
     if len(_STATEMENTS) < _MAX_STATEMENTS:
         _STATEMENTS[key] = statement
     return statement

@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access
+from fhir_server.auth.context import Access, AccessContext, resolve_access
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response, subset
 from fhir_server.fhir.types import served_type
@@ -19,6 +19,17 @@ router = APIRouter()
 
 @router.get("/{resource_type}/{resource_id}", summary="read")
 async def read(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
+    return await _respond(request, access, resource_type, resource_id)
+
+
+async def read_endpoint(request: Request) -> Response:
+    """The same read as a plain Starlette endpoint (no FastAPI dependency solving): for the route the application
+    matches first (see ``fhir_server.app``); audited as ``read``."""
+    params = request.path_params
+    return await _respond(request, await resolve_access(request), params["resource_type"], params["resource_id"])
+
+
+async def _respond(request: Request, access: AccessContext, resource_type: str, resource_id: str) -> Response:
     check_accept(request)
     served_type(resource_type)
     resource = await reading.read_current(database_of(request), access, resource_type, resource_id)

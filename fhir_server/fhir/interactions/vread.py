@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access
+from fhir_server.auth.context import Access, AccessContext, resolve_access
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, resource_response, subset
 from fhir_server.fhir.types import served_type
@@ -22,6 +22,20 @@ async def vread(
     version_id: str,
     request: Request,
     access: Access,
+) -> Response:
+    return await _respond(request, access, resource_type, resource_id, version_id)
+
+
+async def vread_endpoint(request: Request) -> Response:
+    """The same vread as a plain Starlette endpoint (no FastAPI dependency solving): for the route the application
+    matches first (see ``fhir_server.app``); audited as ``vread``."""
+    params = request.path_params
+    access = await resolve_access(request)
+    return await _respond(request, access, params["resource_type"], params["resource_id"], params["version_id"])
+
+
+async def _respond(
+    request: Request, access: AccessContext, resource_type: str, resource_id: str, version_id: str
 ) -> Response:
     check_accept(request)
     served_type(resource_type)
