@@ -22,6 +22,7 @@ import httpx
 
 VENV_BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 FHIR_SERVER = str(VENV_BIN / "fhir-server")
 
 
@@ -75,26 +76,60 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-class RssSampler:
-    """While in its ``with`` block, samples the RSS of every worker of ``served`` every ``interval`` seconds;
-    ``peaks`` maps each worker's pid to the most it held."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds ``pid`` has used (fields 14 and 15 of /proc/<pid>/stat; None when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
-    def __init__(self, served: Served, interval: float = 0.25) -> None:
+
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    """CPU seconds of each of ``pids`` still running."""
+    found = {pid: cpu_seconds(pid) for pid in pids}
+    return {pid: used for pid, used in found.items() if used is not None}
+
+
+def postmaster(data_directory: Path) -> int:
+    """The pid of the PostgreSQL server of ``data_directory`` (first line of its postmaster.pid)."""
+    return int((data_directory / "postmaster.pid").read_text().split()[0])
+
+
+class RssSampler:
+    """While in its ``with`` block, samples the RSS of every worker of ``served`` every ``interval`` seconds
+    (``peaks``: each worker's pid to the most it held), and counts the CPU seconds the workers used from start to end
+    (``worker_cpu``), and those of PostgreSQL's processes (``database_cpu``, when its postmaster pid is given: the
+    backends and background processes, its children)."""
+
+    def __init__(self, served: Served, interval: float = 0.25, postgres: int | None = None) -> None:
         self.served = served
         self.interval = interval
+        self.postgres = postgres
         self.peaks: dict[int, float] = {}
+        self.worker_cpu = 0.0
+        self.database_cpu: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started: tuple[dict[int, float], dict[int, float]] = ({}, {})
 
     def __enter__(self) -> RssSampler:
         self._sample()
+        self._started = (cpu_of(self.served.workers()), self._database())
         self._thread.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        ended = (cpu_of(self.served.workers()), self._database())
         self._stop.set()
         self._thread.join()
         self._sample()
+        self.worker_cpu = used(self._started[0], ended[0])
+        if self.postgres is not None:
+            self.database_cpu = used(self._started[1], ended[1])
+
+    def _database(self) -> dict[int, float]:
+        return cpu_of(children(self.postgres)) if self.postgres is not None else {}
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -105,6 +140,11 @@ class RssSampler:
             size = rss_mb(pid)
             if size is not None:
                 self.peaks[pid] = max(size, self.peaks.get(pid, 0.0))
+
+
+def used(started: dict[int, float], ended: dict[int, float]) -> float:
+    """CPU seconds used between two readings (a process that started in between counts from zero)."""
+    return sum(seconds - started.get(pid, 0.0) for pid, seconds in ended.items())
 
 
 def wait_until_alive(process: subprocess.Popen[bytes], root: str, log: Path, seconds: float = 90) -> None:

@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Outcome:
-    """One scenario's figures: wrk's result, the most RSS any worker held (MB), the 1-minute load average when
-    it started, and the concurrency it ran at."""
+    """One scenario's figures: wrk's result, the most RSS any worker held (MB), the CPU seconds the workers (and
+    PostgreSQL, when known) used during the measured run, the 1-minute load average when it started, and the
+    concurrency it ran at."""
 
     name: str
     request: str
@@ -28,6 +29,14 @@ class Outcome:
     rss_mb: float
     workers: int
     load: float
+    worker_cpu: float
+    database_cpu: float | None = None
+
+    def cpu_ms(self, seconds: float | None) -> str:
+        """CPU milliseconds per request (``-`` when unknown): unlike throughput, hardly moved by other load."""
+        if seconds is None or not self.result.requests:
+            return "-"
+        return f"{1000 * seconds / self.result.requests:.2f}"
 
     @property
     def resources_per_second(self) -> float:
@@ -90,8 +99,8 @@ def table(outcomes: list[Outcome]) -> str:
     ceiling = next((o for o in outcomes if o.name == "ceiling"), None)
     lines = [
         "| scenario | request | conn | req/s | resources/s | x ceiling | p50 ms | p95 ms | p99 ms | non-2xx "
-        "| socket errors | max worker RSS MB | load 1m |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| socket errors | max worker RSS MB | worker CPU ms/req | PostgreSQL CPU ms/req | load 1m |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for o in outcomes:
         r = o.result
@@ -100,7 +109,8 @@ def table(outcomes: list[Outcome]) -> str:
         lines.append(
             f"| {o.name} | `{o.request}` | {o.connections} | {rate(r.rate)} | {rate(o.resources_per_second)} "
             f"| {ratio(o, ceiling)} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {non_2xx} "
-            f"| {r.socket_errors} | {o.rss_mb:.0f} ({o.workers} workers) | {o.load:.2f} |"
+            f"| {r.socket_errors} | {o.rss_mb:.0f} ({o.workers} workers) | {o.cpu_ms(o.worker_cpu)} "
+            f"| {o.cpu_ms(o.database_cpu)} | {o.load:.2f} |"
         )
     return "\n".join(lines)
 

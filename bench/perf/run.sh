@@ -13,7 +13,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-sqlite=0 args=()
+sqlite=0 args=() database=()
 for arg in "$@"; do
   if [ "$arg" = --sqlite ]; then sqlite=1; else args+=("$arg"); fi
 done
@@ -33,9 +33,10 @@ else
   FHIR_SERVER_TEST_POSTGRES_PORT=${BENCH_PG_PORT:-55471} pg_start
   "$PG_TEST_BIN/psql" -q -h 127.0.0.1 -p "${BENCH_PG_PORT:-55471}" -U postgres -c "CREATE DATABASE fhir_bench"
   url="${FHIR_SERVER_TEST_POSTGRES_URL%/postgres}/fhir_bench"
+  database=(--postgres-data "$PG_TEST_DIR/data")  # only this run's PostgreSQL: its CPU per request is reported
 fi
 
 # The server and the suite run the code of this checkout, whatever the virtualenv's editable install points at.
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 BENCH_COMMAND="bench/perf/run.sh $*" .venv/bin/python -m bench.perf --database-url "$url" \
-  --port "${BENCH_HTTP_PORT:-58471}" --ceiling-port "${BENCH_CEILING_PORT:-58472}" "${args[@]}"
+  --port "${BENCH_HTTP_PORT:-58471}" --ceiling-port "${BENCH_CEILING_PORT:-58472}" "${database[@]}" "${args[@]}"

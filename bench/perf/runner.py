@@ -58,6 +58,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add("--bundle-entries", type=int, default=100, help="entries of each transaction Bundle (even)")
     add("--subjects", type=int, default=1000, help="most patients and appointments the requests cycle through")
     add("--dicomweb-args", default="", help="arguments of bench.imaging.dicomweb_overhead (dicomweb scenario)")
+    add("--postgres-data", type=Path, help="the PostgreSQL data directory (its CPU use per request is reported)")
     add("--json", type=Path, help="also write the outcomes to this file as JSON")
     return parser.parse_args(argv)
 
@@ -97,7 +98,10 @@ def measure(
     if run.options.warmup > 0 and scenario.warmup:
         send(run, scenario, context, served, replace(load, seconds=run.options.warmup), headers)
     started_load = report.load_average()[0]
-    with RssSampler(served) as sampler:
+    postgres = processes.postmaster(run.options.postgres_data) if run.options.postgres_data else None
+    if scenario.target == "ceiling":
+        postgres = None  # the ceiling asks no database
+    with RssSampler(served, postgres=postgres) as sampler:
         result = send(run, scenario, context, served, load, headers)
     return report.Outcome(
         name=scenario.name,
@@ -108,6 +112,8 @@ def measure(
         rss_mb=max(sampler.peaks.values(), default=0.0),
         workers=len(sampler.peaks),
         load=started_load,
+        worker_cpu=sampler.worker_cpu,
+        database_cpu=sampler.database_cpu,
     )
 
 

@@ -61,7 +61,7 @@ def test_every_scenario_yields_throughput_latency_and_worker_memory(outcomes: li
         result = outcome["result"]
         assert result["requests"] > 0 and outcome["rate"] > 0, outcome["name"]
         assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"], outcome["name"]
-        assert outcome["workers"] == 2 and outcome["rss_mb"] > 0, outcome["name"]
+        assert outcome["workers"] == 2 and outcome["rss_mb"] > 0 and outcome["worker_cpu"] > 0, outcome["name"]
 
 
 def test_no_scenario_got_an_error_answer(outcomes: list[dict[str, Any]]) -> None:
