@@ -39,6 +39,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import object_session
 
 from fhir_server.db import Appointment, Cancellation
+from fhir_server.db.created_rows import created_in_transaction
 from fhir_server.intake.appointment_intake import linked_form_ids
 from mappings import CANONICAL_BASE, lens, terminology
 from mappings.base import Field, MappedValues, MappingError, ResourceMapping, fhir_instant, parse_instant
@@ -106,7 +107,7 @@ def _render_cancellation(value: CancellationValue) -> dict[str, Any]:
 def current_cancellation(row: Appointment) -> Cancellation | None:
     """The appointment's cancellation row as stored now (the relationship may predate a change to the table)."""
     session = object_session(row)
-    if session is None or not inspect(row).persistent:
+    if session is None or not inspect(row).persistent or created_in_transaction(session, row):
         return row.cancellation
     with session.no_autoflush:
         return session.scalars(select(Cancellation).where(Cancellation.appointment_id == row.id)).first()

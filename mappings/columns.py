@@ -49,6 +49,8 @@ def held_elsewhere(session: Session, row: Any, attr: str) -> bool:
         values = {name: getattr(row, name) for name in key}
         if any(value is None for value in values.values()):
             continue
+        if any(_holds(other, row, values) for other in session.new):  # written earlier in this transaction
+            return True
         same = and_(*(getattr(model, name) == value for name, value in values.items()))
         query = select(model.id).where(same)
         if row.id is not None:
@@ -57,3 +59,7 @@ def held_elsewhere(session: Session, row: Any, attr: str) -> bool:
             if session.scalars(query.limit(1)).first() is not None:
                 return True
     return False
+
+
+def _holds(other: Any, row: Any, values: dict[str, Any]) -> bool:
+    return other is not row and type(other) is type(row) and all(getattr(other, k) == v for k, v in values.items())

@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 _IMMEDIATE = "fhir_server_sqlite_immediate"
+COUNTERS_ENGINE = "fhir_server_counters_engine"
+"""Key of a write session's ``info``: the engine for counters (None on SQLite, whose one writer needs none)."""
+_COUNTERS: dict[str, Any] = {"connect_args": {"options": "-c synchronous_commit=off -c lock_timeout=10s"}}
 
 
 def _json_text(value: Any) -> str:
@@ -79,7 +82,14 @@ class Database:
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         # No autoflush on writes: a row being filled from a resource must not reach the database half-done
         # because a lookup ran in between; the versioning hook flushes when the write is complete.
-        self._writer = sessionmaker(writer, expire_on_commit=False, autoflush=False)
+        # Counters (medical record numbers) are taken in short transactions of their own, on a few connections kept
+        # apart from the pool the requests hold, so a write never waits for a counter another write holds.
+        # synchronous_commit is off there: the commit of the transaction that uses a number makes the counter
+        # durable. A lock wait that should never happen fails after 10 s instead of hanging.
+        self.counters = None if self.is_sqlite else create_db_engine(url, pool_size=2, max_overflow=8, **_COUNTERS)
+        self._writer = sessionmaker(
+            writer, expire_on_commit=False, autoflush=False, info={COUNTERS_ENGINE: self.counters}
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -99,6 +109,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.counters is not None:
+            self.counters.dispose()
 
     def async_pool(self) -> AsyncPool | None:
         """The running event loop's pool of async PostgreSQL connections (None on SQLite): for hot reads that

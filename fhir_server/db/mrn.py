@@ -3,37 +3,88 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from fhir_server.db.engine import COUNTERS_ENGINE
 from fhir_server.db.people import MrnCounter
 
 MRN_PREFIX = "CLI"
+_BLOCKS = "fhir_mrn_blocks"
+_EXPECTED = "fhir_mrn_expected"
+_INSIDE = "fhir_mrn_inside"
 
 
 def allocate_mrn(session: Session, organization_id: uuid.UUID, year: int) -> str:
     """Take the next MRN of ``organization_id`` for ``year``.
 
-    One atomic upsert bumps the counter row and returns the new value: PostgreSQL row-locks it until the
-    caller's transaction ends, so concurrent transactions queue and each gets its own number; SQLite has one
-    writer at a time. A rolled-back transaction also rolls back its number, which no committed patient holds.
+    One atomic upsert bumps the counter row of (clinic, year) and returns the new value. On PostgreSQL it runs in a
+    short transaction of its own, on the session's counters engine: the row lock lasts one statement, so concurrent
+    patient-creating transactions of a clinic run side by side instead of queueing behind the one that holds the
+    counter until it commits. A number is then taken even when the caller's transaction rolls back: it leaves a gap
+    and is never given again. (A clinic created in the caller's own, uncommitted transaction is not visible there
+    yet; its numbers are taken inside the caller's transaction.) SQLite has one writer at a time: the upsert runs in
+    the caller's transaction, and a rolled-back number is rolled back with it.
+
+    When the transaction announced more patients (:func:`expect_patients`), the upsert takes that many numbers at
+    once and the next calls hand them out in order.
     """
-    dialect = session.get_bind().dialect.name
-    insert: postgresql.Insert | sqlite.Insert = (
-        postgresql.insert(MrnCounter) if dialect == "postgresql" else sqlite.insert(MrnCounter)
-    )
+    blocks: dict[tuple[uuid.UUID, int], list[int]] = session.info.setdefault(_BLOCKS, {})
+    block = blocks.setdefault((organization_id, year), [])
+    if not block:
+        count = max(1, session.info.pop(_EXPECTED, 1))
+        last = _take(session, organization_id, year, count)
+        block.extend(range(last - count + 1, last + 1))
+    return format_mrn(year, block.pop(0))
+
+
+def expect_patients(session: Session, count: int) -> None:
+    """Announce that the session's transaction is about to create ``count`` patients (a transaction Bundle)."""
+    session.info[_EXPECTED] = count
+
+
+def _take(session: Session, organization_id: uuid.UUID, year: int, count: int) -> int:
+    """Advance the counter by ``count``; its new value."""
+    counters: Engine | None = session.info.get(COUNTERS_ENGINE)
+    inside: set[uuid.UUID] = session.info.setdefault(_INSIDE, set())
+    if counters is not None and organization_id not in inside:
+        try:
+            with counters.begin() as connection:
+                return _bump(connection, organization_id, year, count)
+        except IntegrityError:  # the clinic is not committed yet: it was created by the caller's transaction
+            inside.add(organization_id)  # from now on its counter row is this transaction's (locked by it)
+    return _bump(session, organization_id, year, count)
+
+
+def _bump(executor: Session | Connection, organization_id: uuid.UUID, year: int, count: int) -> int:
+    dialect = executor.get_bind().dialect.name if isinstance(executor, Session) else executor.dialect.name
+    insert: Any = postgresql.insert(MrnCounter) if dialect == "postgresql" else sqlite.insert(MrnCounter)
     statement = (
-        insert.values(organization_id=organization_id, year=year, last_value=1)
+        insert.values(organization_id=organization_id, year=year, last_value=count)
         .on_conflict_do_update(
             index_elements=[MrnCounter.organization_id, MrnCounter.year],
-            set_={"last_value": MrnCounter.last_value + 1},
+            set_={"last_value": MrnCounter.last_value + count},
         )
         .returning(MrnCounter.last_value)
     )
-    number: int = session.execute(statement).scalar_one()
-    return format_mrn(year, number)
+    number: int = executor.execute(statement).scalar_one()
+    return number
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_BLOCKS, None)  # on SQLite a rollback takes the numbers back: they must not be handed out
+    session.info.pop(_EXPECTED, None)
+    session.info.pop(_INSIDE, None)
 
 
 def format_mrn(year: int, number: int) -> str:
     return f"{MRN_PREFIX}-{year:04d}-{number:05d}"
+
+
+if not event.contains(Session, "after_commit", _forget):
+    event.listen(Session, "after_commit", _forget)
+    event.listen(Session, "after_soft_rollback", _forget)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from sqlalchemy.orm import Session
 
 from fhir_server.auth.context import AccessContext
+from fhir_server.db.mrn import expect_patients
 from fhir_server.fhir import conditional, patching, repository
 from fhir_server.fhir.bundle_entries import METHOD_ORDER, Entry
 from fhir_server.fhir.outcomes import (
@@ -29,6 +30,7 @@ from fhir_server.fhir.outcomes import (
 )
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.service import search
+from fhir_server.fhir.versioning import record_versions, recorded_resource
 from mappings.registry import MAPPINGS
 
 
@@ -47,12 +49,47 @@ def process(session: Session, access: AccessContext, entries: list[Entry], ctx: 
         if entry.resource is not None:
             entry.resource = _rewrite(session, access, entry, entry.resource, assigned, ctx)
     responses: dict[int, dict[str, Any]] = {}
+    staged: dict[int, tuple[str, str]] = {}
+    expect_patients(session, sum(1 for e in entries if e.resource_type == "Patient" and _stageable(e, access)))
     for entry in _in_order(entries, assigned):
         try:
+            if _stageable(entry, access):
+                staged[entry.index] = _stage(session, access, entry)
+                continue
+            if staged:
+                record_versions(session)  # what follows reads the versions staged so far
             responses[entry.index] = _execute(session, access, entry, ctx)
         except FhirError as exc:
             raise _located(exc, entry) from None
+    record_versions(session)
+    for index, (resource_type, resource_id) in staged.items():
+        responses[index] = _written(_recorded(session, resource_type, resource_id), 201, ctx)
     return [responses[i] for i in sorted(responses)]
+
+
+def _stageable(entry: Entry, access: AccessContext) -> bool:
+    """A plain create, by a caller whose writes need no reach check: staged, and recorded with the others."""
+    return entry.method == "POST" and not entry.existing and access.search_restriction("create") is None
+
+
+def _stage(session: Session, access: AccessContext, entry: Entry) -> tuple[str, str]:
+    """Stage a create. Lookups made while filling it first write the rows staged before (autoflush), so a clinic,
+    a Questionnaire or a unique value created earlier in the Bundle is seen; the row being filled is not in the
+    session yet."""
+    assert entry.resource is not None
+    autoflush, session.autoflush = session.autoflush, True
+    try:
+        row = repository.add(session, access, entry.resource, entry.resource_id)
+    finally:
+        session.autoflush = autoflush
+    return entry.resource_type, row.fhir_id
+
+
+def _recorded(session: Session, resource_type: str, resource_id: str) -> dict[str, Any]:
+    resource = recorded_resource(session, resource_type, resource_id)
+    if resource is None:
+        raise RuntimeError(f"{resource_type}/{resource_id} was staged but not recorded")  # a bug of ours
+    return resource
 
 
 def _located(exc: FhirError, entry: Entry) -> FhirError:
@@ -132,7 +169,8 @@ def _in_order(entries: list[Entry], assigned: dict[str, str]) -> list[Entry]:
     """DELETE, then POST (each after the creates it references), PUT/PATCH, GET/HEAD."""
     ordered = sorted(entries, key=lambda e: METHOD_ORDER[e.method])
     creates = [e for e in ordered if e.method == "POST" and not e.existing]
-    rest = [e for e in ordered if e not in creates]
+    created = {e.index for e in creates}
+    rest = [e for e in ordered if e.index not in created]
     deletes = [e for e in rest if e.method == "DELETE"]
     later = [e for e in rest if e.method != "DELETE"]
     return deletes + _dependency_order(creates) + later
@@ -141,16 +179,18 @@ def _in_order(entries: list[Entry], assigned: dict[str, str]) -> list[Entry]:
 def _dependency_order(creates: list[Entry]) -> list[Entry]:
     by_ref = {f"{e.resource_type}/{e.resource_id}": e for e in creates}
     done: list[Entry] = []
+    placed: set[int] = set()
     visiting: set[int] = set()
 
     def visit(entry: Entry) -> None:
-        if entry in done or entry.index in visiting:
+        if entry.index in placed or entry.index in visiting:
             return  # already placed, or a cycle: keep Bundle order from here
         visiting.add(entry.index)
         for target in _references(entry.resource):
             if target in by_ref and by_ref[target] is not entry:
                 visit(by_ref[target])
         visiting.discard(entry.index)
+        placed.add(entry.index)
         done.append(entry)
 
     for entry in creates:

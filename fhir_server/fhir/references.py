@@ -21,6 +21,10 @@ at once, with its element) and :func:`check_clinic` once the written row's clini
 
 The base URL comes from the request (:func:`use_base_url`, called for every FHIR request); outside a request
 (CLI, seed) absolute URLs are treated as another server's.
+
+Rows a transaction wrote or looked up are kept for the rest of that transaction (:func:`remember`), so a
+transaction Bundle of appointments naming the same practitioners, or a patient created a few entries earlier, looks
+each of them up once; the memory ends with the transaction (commit or rollback).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import null, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from fhir_server.db import Organization, ResourceHistory
@@ -42,6 +46,9 @@ from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
 
 _BASE_URL: ContextVar[str | None] = ContextVar("fhir_base_url", default=None)
+_ROWS = "fhir_rows_of_transaction"
+ONLY_CLINIC = "fhir_only_clinic"
+"""session.info key of the transaction's one clinic, when the database holds exactly one (the repository's)."""
 _LITERAL = re.compile(r"^(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<vid>[A-Za-z0-9\-.]{1,64}))?$")
 
 
@@ -66,10 +73,14 @@ class Target:
 
 @dataclass(frozen=True)
 class Resolved:
-    """A reference that names a live resource, and the clinic that resource belongs to (None: shared)."""
+    """A reference that names a live resource: its row, and the clinic that row belongs to (None: shared)."""
 
     target: Target
-    clinic: uuid.UUID | None
+    row: Any
+
+    @property
+    def clinic(self) -> uuid.UUID | None:
+        return clinic_of(self.row)
 
 
 def resolve_references(session: Session, resource: Mapping[str, Any]) -> list[Resolved]:
@@ -174,27 +185,53 @@ def _contained_ids(resource: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _lookup(session: Session, targets: list[Target]) -> list[Resolved]:
-    """The targets that name a live resource (and, when versioned, a stored version), with their clinics."""
+    """The targets that name a live resource (and, when versioned, a stored version), with their rows."""
     by_type: dict[str, list[Target]] = defaultdict(list)
     for target in targets:
         by_type[target.resource_type].append(target)
     resolved: list[Resolved] = []
     for resource_type, typed in by_type.items():
-        clinics = _clinics(session, resource_type, {t.resource_id for t in typed})
+        rows = _live_rows(session, resource_type, {t.resource_id for t in typed})
         resolved.extend(
-            Resolved(t, clinics[t.resource_id])
-            for t in typed
-            if t.resource_id in clinics and _version_exists(session, t)
+            Resolved(t, rows[t.resource_id]) for t in typed if t.resource_id in rows and _version_exists(session, t)
         )
     return resolved
 
 
-def _clinics(session: Session, resource_type: str, ids: set[str]) -> dict[str, uuid.UUID | None]:
-    """fhir id -> clinic of every live resource of ``resource_type`` among ``ids``."""
-    model: Any = MAPPINGS[resource_type].model
-    owner = model.id if model is Organization else getattr(model, "organization_id", null())
-    query = select(model.fhir_id, owner).where(model.fhir_id.in_(sorted(ids)), model.deleted_at.is_(None))
-    return {fhir_id: clinic for fhir_id, clinic in session.execute(query)}
+def remember(session: Session, resource_type: str, row: Any) -> None:
+    """Keep ``row`` (written or read by this transaction) for the references of the transaction's later writes."""
+    session.info.setdefault(_ROWS, {})[(resource_type, row.fhir_id)] = row
+
+
+def _live_rows(session: Session, resource_type: str, ids: set[str]) -> dict[str, Any]:
+    """fhir id -> row of every live resource of ``resource_type`` among ``ids``: the rows this transaction already
+    holds, the others in one query."""
+    known: dict[tuple[str, str], Any] = session.info.setdefault(_ROWS, {})
+    found: dict[str, Any] = {}
+    missing: list[str] = []
+    for fhir_id in sorted(ids):
+        row = known.get((resource_type, fhir_id))
+        if row is None:
+            missing.append(fhir_id)
+        elif row.deleted_at is None and row not in session.deleted:
+            found[fhir_id] = row
+    if missing:
+        model: Any = MAPPINGS[resource_type].model
+        for row in session.scalars(select(model).where(model.fhir_id.in_(missing), model.deleted_at.is_(None))):
+            known[(resource_type, row.fhir_id)] = found[row.fhir_id] = row
+    return found
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_ROWS, None)
+    session.info.pop(ONLY_CLINIC, None)
+
+
+def install() -> None:
+    """End the rows' memory with each transaction (idempotent)."""
+    if not event.contains(Session, "after_commit", _forget):
+        event.listen(Session, "after_commit", _forget)
+        event.listen(Session, "after_soft_rollback", _forget)
 
 
 def _missing(target: Target) -> Issue:
@@ -214,3 +251,6 @@ def _version_exists(session: Session, target: Target) -> bool:
         ResourceHistory.version_id == int(target.version),
     )
     return session.scalars(query.limit(1)).first() is not None
+
+
+install()

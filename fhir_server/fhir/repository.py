@@ -20,7 +20,7 @@ from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
-from fhir_server.fhir.references import check_clinic, is_foreign, resolve_references
+from fhir_server.fhir.references import ONLY_CLINIC, Resolved, check_clinic, is_foreign, remember, resolve_references
 from fhir_server.fhir.search.indexer import flush_index
 from fhir_server.fhir.versioning import record_versions
 from mappings import lens
@@ -98,14 +98,27 @@ def create(
     403 without ``c`` on the type, or when the new resource would lie beyond the caller's reach.
     """
     mapping = MAPPINGS[resource["resourceType"]]
-    require(access, mapping.resource_type, "create")
-    row = mapping.model()
-    row.fhir_id = resource_id or str(uuid.uuid4())
-    _fill(session, access, mapping, row, resource, new=True)
-    session.add(row)
+    row = add(session, access, resource, resource_id)
     written = Written(_recorded(session, row, mapping), created=True)
     _check_reach(session, access, mapping.resource_type, row.fhir_id, "create")
     return written
+
+
+def add(session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str | None = None) -> Any:
+    """Stage a new resource's row without recording its version yet (the next :func:`record_versions` does, at the
+    latest before commit): a transaction's creates are then written and rendered together. Callers whose access
+    has a search restriction must use :func:`create`, which checks the stored version's reach."""
+    mapping = MAPPINGS[resource["resourceType"]]
+    require(access, mapping.resource_type, "create")
+    row: Any = mapping.model()
+    row.id = uuid.uuid4()
+    row.fhir_id = resource_id or str(uuid.uuid4())
+    _fill(session, access, mapping, row, resource, new=True)
+    session.add(row)
+    remember(session, mapping.resource_type, row)
+    if mapping.resource_type == "Organization":
+        session.info.pop(ONLY_CLINIC, None)
+    return row
 
 
 def update(
@@ -126,6 +139,7 @@ def update(
     check_version(row, if_match)
     row.deleted_at = None
     _fill(session, access, mapping, row, resource, new=False)
+    remember(session, mapping.resource_type, row)
     written = Written(_recorded(session, row, mapping), created=False)
     _check_reach(session, access, mapping.resource_type, resource_id, "update")
     return written
@@ -147,6 +161,8 @@ def delete(
     if row.deleted_at is not None:
         return False
     row.deleted_at = utcnow()
+    if resource_type == "Organization":
+        session.info.pop(ONLY_CLINIC, None)
     record_versions(session)
     return True
 
@@ -193,7 +209,7 @@ def _fill(
         values = mapping.from_fhir(resource)
     except MappingError as exc:
         raise unprocessable(str(exc), exc.expression) from None
-    targets = _resolve_references(session, row, values, resource)
+    targets = _resolve_references(row, values, resource, resolved)
     if hasattr(row, "organization_id"):
         row.organization_id = _tenant(session, access, mapping, targets, values, current_clinic)
     check_clinic(resolved, row)
@@ -205,8 +221,12 @@ def _fill(
         hook(session, row, new)
 
 
-def _resolve_references(session: Session, row: Any, values: MappedValues, resource: dict[str, Any]) -> list[Any]:
-    """Fill the row's foreign keys from its mapped references, which must name resources of this server."""
+def _resolve_references(
+    row: Any, values: MappedValues, resource: dict[str, Any], resolved: list[Resolved]
+) -> list[Any]:
+    """Fill the row's foreign keys from its mapped references, which must name resources of this server (the
+    ``resolved`` references of the resource: one lookup serves the integrity check and the foreign keys)."""
+    rows = {(r.target.resource_type, r.target.resource_id): r.row for r in resolved}
     targets: list[Any] = []
     for foreign_key, (field, fhir_id) in values.references.items():
         if fhir_id is None:
@@ -214,8 +234,7 @@ def _resolve_references(session: Session, row: Any, values: MappedValues, resour
             continue
         if is_foreign(str(lens.get(resource, field.path))):
             raise unprocessable(f"{field.expression} must reference a resource of this server", field.expression)
-        model = MAPPINGS[field.target].model
-        target: Any = session.scalars(select(model).where(model.fhir_id == fhir_id, model.deleted_at.is_(None))).first()
+        target = rows.get((field.target, fhir_id))
         if target is None:
             raise unprocessable(f"{field.target}/{fhir_id} does not exist", field.expression)
         setattr(row, foreign_key, target.id)
@@ -247,9 +266,12 @@ def _tenant(
         return clinics.pop()
     if mapping.shared or current is not None:
         return current  # an existing row stays in its clinic unless its references say otherwise
-    only = session.scalars(select(Organization.id).where(Organization.deleted_at.is_(None)).limit(2)).all()
-    if len(only) == 1:
-        return only[0]
+    only = session.info.get(ONLY_CLINIC)  # known for the rest of the transaction, unless it creates a clinic
+    if only is None:
+        clinics_now = session.scalars(select(Organization.id).where(Organization.deleted_at.is_(None)).limit(2)).all()
+        only = session.info[ONLY_CLINIC] = clinics_now[0] if len(clinics_now) == 1 else None
+    if only is not None:
+        return only
     count = session.scalar(select(func.count()).select_from(Organization)) or 0
     hint = "create an Organization first" if count == 0 else "say which clinic (e.g. Patient.managingOrganization)"
     raise FhirError.of(422, "processing", f"cannot tell which clinic this {mapping.resource_type} belongs to: {hint}")

@@ -2,7 +2,7 @@
 
 SQLAlchemy session events do the bookkeeping: before a flush, each new, changed or deleted row of a served table
 (or of a table its mapping reads, such as an appointment's cancellation) gets ``version_id`` + 1 and a new
-``last_updated``, once per transaction; :func:`record_versions` (also run just before commit) renders each such
+``last_updated``, once per recorded version; :func:`record_versions` (also run just before commit) renders each such
 row through its mapping and stores that JSON in ``resource_history``, where reads, vreads and history find it.
 Listeners registered with :func:`on_version` (the search indexer) see each new version in the same transaction.
 """
@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from fhir_server.db import ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
+from fhir_server.db.created_rows import forget_created, note_created
 from fhir_server.db.types import utcnow
 from mappings.registry import BY_MODEL, DEPENDENTS
 
 _PENDING = "fhir_pending_versions"
 _BUMPED = "fhir_bumped_rows"
+_RECORDED = "fhir_recorded_resources"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ def _mark(session: Session, row: FhirResourceMixin, method: str) -> None:
     if previous == "create":
         method = "delete" if method == "delete" else "create"
     pending[id(row)] = (row, method)
+    if method == "create":
+        note_created(session, row)
     if id(row) in bumped:
         return
     bumped.add(id(row))
@@ -99,8 +103,11 @@ def record_versions(session: Session) -> list[NewVersion]:
     """Flush, then store the JSON of every version made in this transaction so far (idempotent)."""
     session.flush()
     pending: dict[int, tuple[FhirResourceMixin, str]] = session.info.pop(_PENDING, {})
+    session.info.get(_BUMPED, set()).difference_update(pending)  # a later change to a row makes another version
     versions = [_version_of(session, row, method) for row, method in pending.values()]
+    recorded: dict[tuple[str, str], dict[str, Any] | None] = session.info.setdefault(_RECORDED, {})
     for version in versions:
+        recorded[(version.resource_type, version.resource_id)] = version.resource
         if version.method != "create":  # a new resource has no earlier version to supersede
             _supersede(session, version)
         session.add(
@@ -119,6 +126,12 @@ def record_versions(session: Session) -> list[NewVersion]:
     if versions:
         session.flush()
     return versions
+
+
+def recorded_resource(session: Session, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+    """The resource as this transaction last recorded it (after :func:`record_versions`); None if it did not."""
+    found: dict[str, Any] | None = session.info.get(_RECORDED, {}).get((resource_type, resource_id))
+    return found
 
 
 def _supersede(session: Session, version: NewVersion) -> None:
@@ -157,6 +170,8 @@ def _before_commit(session: Session) -> None:
 def _forget(session: Session, *_args: Any) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_BUMPED, None)
+    session.info.pop(_RECORDED, None)
+    forget_created(session)
 
 
 def install() -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import flag_modified
 
 from fhir_server.db import Appointment, IntakeForm
+from fhir_server.db.created_rows import created_in_transaction
 
 COMPLETED_FORM_STATUSES = ("submitted", "reviewed")
 
@@ -38,6 +39,8 @@ def linked_form_ids(appointment: Appointment) -> list[str]:
     session = object_session(appointment)
     if session is None or not inspect(appointment).persistent:
         return []
+    if created_in_transaction(session, appointment) and not any(isinstance(o, IntakeForm) for o in session):
+        return []  # a new appointment's forms would be this transaction's, and it holds none
     query = select(IntakeForm.fhir_id).where(
         IntakeForm.appointment_id == appointment.id, IntakeForm.deleted_at.is_(None)
     )

@@ -6,6 +6,7 @@ import threading
 import uuid
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from fhir_server.db import Organization, Patient
@@ -84,3 +85,20 @@ def test_concurrent_patient_creations_never_share_an_mrn(database: Database) -> 
     with database.read() as session:
         stored = session.scalars(select(Patient.mrn).where(Patient.organization_id == clinic)).all()
     assert sorted(stored) == sorted(created)
+
+
+def test_an_open_patient_creation_does_not_hold_up_another_in_the_same_clinic(database: Database) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite has one writer at a time by design")
+    clinic = _clinic(database)
+    other: list[str] = []
+    with database.write() as session:
+        held = allocate_mrn(session, clinic, 2026)  # this transaction stays open while the other one runs
+        worker = threading.Thread(target=lambda: other.append(_create_patient(database, clinic)))
+        worker.start()
+        worker.join(timeout=60)
+        finished_while_open = not worker.is_alive()
+        session.add(Patient(organization_id=clinic, mrn=held, given_name="Ada", family_name="Held"))
+    worker.join()
+    assert finished_while_open
+    assert other and other[0] != held

@@ -224,12 +224,26 @@ def index_version(session: Session, version: NewVersion) -> None:
 
 
 def flush_index(session: Session) -> None:
-    """Write every queued index row, one multi-row INSERT per table. Called before commit and before any search
-    inside a writing transaction (conditional writes), so searches always see this transaction's own writes."""
+    """Write every queued index row: one COPY per table on PostgreSQL, one multi-row INSERT elsewhere. Called before
+    commit and before any search inside a writing transaction (conditional writes), so searches always see this
+    transaction's own writes."""
     buffer: dict[type[Any], list[Row]] = session.info.pop(_BUFFER, {})
     for table, rows in buffer.items():
-        if rows:
-            session.execute(insert(table), rows)
+        if not rows:
+            continue
+        columns = [c.name for c in table.__table__.columns if not c.primary_key]
+        if session.get_bind().dialect.name == "postgresql":
+            _copy(session, table.__tablename__, columns, rows)
+        else:  # every row with every column, so the rows go as one statement
+            session.execute(insert(table.__table__), [{c: row.get(c) for c in columns} for row in rows])
+
+
+def _copy(session: Session, table_name: str, columns: list[str], rows: list[Row]) -> None:
+    """COPY ``rows`` into ``table_name`` on the session's connection (inside its transaction)."""
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(c) for c in columns])
 
 
 def _forget(session: Session, *_args: Any) -> None:

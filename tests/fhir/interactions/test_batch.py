@@ -220,3 +220,38 @@ def test_malformed_bundles_are_refused(client: TestClient, body: dict[str, Any],
     issue = response.json()["issue"][0]
     if expression:
         assert issue["expression"] == [expression]
+
+
+def test_a_transaction_creating_patients_gives_them_consecutive_mrns_and_each_its_own(client: TestClient) -> None:
+    body = bundle("transaction", *(post(patient(f"M{n}", f"Mrn{n}")) for n in range(4)))
+    answer = client.post("/fhir", json=body, headers=JSON)
+    assert answer.status_code == 200, answer.text
+    mrns = []
+    for entry in answer.json()["entry"]:
+        stored = client.get("/fhir/" + entry["response"]["location"].split("/_history")[0]).json()
+        mrns += [
+            i["value"] for i in stored["identifier"] if i.get("type", {}).get("coding", [{}])[0].get("code") == "MR"
+        ]
+    numbers = sorted(int(m.rsplit("-", 1)[1]) for m in mrns)
+    assert len(numbers) == 4 and numbers == list(range(numbers[0], numbers[0] + 4))
+
+
+def test_a_transaction_giving_two_practitioners_one_npi_is_refused_naming_the_npi(client: TestClient) -> None:
+    npi = {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}
+    twins = [{**practitioner(), "identifier": [npi]} for _ in range(2)]
+    answer = client.post("/fhir", json=bundle("transaction", *(post(t) for t in twins)), headers=JSON)
+    assert answer.status_code == 422, answer.text
+    assert "already belongs to another Practitioner" in answer.text
+    assert client.get("/fhir/Practitioner").json().get("total") == 0
+
+
+def test_a_transaction_creating_the_first_clinic_and_its_patient_files_the_patient_there(database_url: str) -> None:
+    settings = load_settings(database_url=database_url, log_level="warning")
+    with TestClient(create_app(settings)) as fresh:
+        clinic = {"resourceType": "Organization", "name": "First Clinic"}
+        body = bundle("transaction", post(clinic, "urn:uuid:7c1d2a2e-4f43-4b3e-9d0e-1f5a8c3b2d10"), post(patient("F1")))
+        answer = fresh.post("/fhir", json=body, headers=JSON)
+        assert answer.status_code == 200, answer.text
+        clinic_id = answer.json()["entry"][0]["response"]["location"].split("/")[1]
+        stored = fresh.get("/fhir/Patient", params={"identifier": "urn:ids|F1"}).json()["entry"][0]["resource"]
+        assert stored["managingOrganization"]["reference"] == f"Organization/{clinic_id}"
