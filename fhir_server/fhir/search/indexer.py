@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from sqlalchemy import delete, event, insert, select
@@ -199,12 +200,19 @@ def _fits(table: Any, row: Row) -> bool:
     a quantity unit of more than 100, a reference URL of more than 1000). Such a value is not indexed: the
     resource is stored and served whole, a search for that value does not find it. (Strings and URIs are
     indexed by their first characters instead, see ``_strings`` and ``_uris``.)"""
-    columns = table.__table__.columns
+    lengths = _lengths(table)
     for name, value in row.items():
-        length = getattr(columns[name].type, "length", None) if name in columns else None
-        if isinstance(value, str) and isinstance(length, int) and len(value) > length:
+        length = lengths.get(name)
+        if length is not None and isinstance(value, str) and len(value) > length:
             return False
     return True
+
+
+@cache
+def _lengths(table: Any) -> dict[str, int]:
+    """Column name -> the most characters it holds, for the length-limited columns of an index table."""
+    found = {c.name: getattr(c.type, "length", None) for c in table.__table__.columns}
+    return {name: length for name, length in found.items() if isinstance(length, int)}
 
 
 _BUFFER = "fhir_index_rows"
