@@ -6,8 +6,11 @@ Run from the repository root (needs Debian's orthanc + orthanc-dicomweb, and the
 
 It starts its own Orthanc (as the imaging tests do) and ``fhir-server serve`` (SQLite, one worker, authorization
 disabled so both sides do the same work apart from the proxy), stores one study of N clones of pydicom's CT_small
-straight into Orthanc, then measures sequential requests on loopback, and, when ``wrk`` is installed, QIDO at 8
-connections for 10 s. Prints a Markdown table for bench/RESULTS.md. Nothing here is asserted by the tests.
+straight into Orthanc, then measures sequential requests on loopback with curl (httpx without it), direct and
+proxied **interleaved** in batches of 10 so a shared machine's load swings hit both sides alike, with the proxy
+process's CPU time per request (from /proc: steadier than wall time on a loaded box); and, when ``wrk`` is
+installed, QIDO at 8 connections for 10 s. Prints a Markdown table for bench/RESULTS.md. Nothing here is asserted
+by the tests.
 """
 
 from __future__ import annotations
@@ -23,19 +26,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pydicom
 from pydicom.data import get_testdata_file
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import generate_uid
 
-from fhir_server.db.migrate import upgrade
+from bench.imaging.common import Server, cpu_seconds, fetch_seconds, fhir_server, load_average
 from tests.imaging.orthanc_process import OrthancProcess
-from tests.servers import serving
 
 STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
 RETRIEVE = {"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}
@@ -52,15 +53,33 @@ def clones(count: int) -> Iterator[bytes]:
         yield buffer.getvalue()
 
 
-def timings(call: Callable[[], httpx.Response], repeat: int) -> list[float]:
-    call()  # warm-up: connections, caches
-    found = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        response = call()
-        found.append(time.perf_counter() - start)
-        response.raise_for_status()
-    return found
+BATCH = 10
+
+
+@dataclass
+class Measured:
+    """Seconds per request of each side, and the proxy's CPU seconds over its requests."""
+
+    direct: list[float] = field(default_factory=list)
+    proxy: list[float] = field(default_factory=list)
+    proxy_cpu: float = 0.0
+
+
+def interleaved(
+    server: Server, sides: dict[str, tuple[str, dict[str, str]]], path: str, repeat: int, headers: dict[str, str]
+) -> Measured:
+    """``repeat`` requests a side, alternating batches of :data:`BATCH` between direct and proxy."""
+    measured = Measured()
+    for _ in range(max(1, repeat // BATCH)):
+        for side, (base, auth) in sides.items():
+            before = cpu_seconds(server.pid)
+            found = fetch_seconds(f"{base}{path}", {**auth, **headers}, BATCH)
+            if side == "proxy":
+                measured.proxy += found
+                measured.proxy_cpu += cpu_seconds(server.pid) - before
+            else:
+                measured.direct += found
+    return measured
 
 
 def wrk(url: str, headers: dict[str, str]) -> float | None:
@@ -73,29 +92,14 @@ def wrk(url: str, headers: dict[str, str]) -> float | None:
     return float(line.split()[1])
 
 
-@contextmanager
-def fhir_server(orthanc: OrthancProcess, directory: Path) -> Iterator[str]:
-    url = f"sqlite:///{directory / 'bench.db'}"
-    upgrade(url)
-    env = {
-        "FHIR_SERVER_DATABASE_URL": url,
-        "FHIR_SERVER_AUTH": "disabled",
-        "FHIR_SERVER_ORTHANC_URL": orthanc.url,
-        "FHIR_SERVER_ORTHANC_USERNAME": orthanc.auth[0],
-        "FHIR_SERVER_ORTHANC_PASSWORD": orthanc.auth[1],
-        "FHIR_SERVER_IMAGING_WATCH": "false",
-        "FHIR_SERVER_LOG_LEVEL": "warning",
-    }
-    with serving([], directory, env) as root:
-        yield root
+def row(name: str, measured: Measured) -> str:
+    def ms(values: list[float]) -> str:
+        p95 = statistics.quantiles(values, n=100)[94] if len(values) > 1 else values[0]
+        return f"{statistics.median(values) * 1000:.1f} / {p95 * 1000:.1f}"
 
-
-def row(name: str, direct: list[float], proxied: list[float]) -> str:
-    def ms(values: list[float], q: float) -> float:
-        return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if q < 100 else max(values) * 1000
-
-    d50, p50 = statistics.median(direct) * 1000, statistics.median(proxied) * 1000
-    return f"| {name} | {d50:.1f} / {ms(direct, 95):.1f} | {p50:.1f} / {ms(proxied, 95):.1f} | +{p50 - d50:.1f} |"
+    overhead = (statistics.median(measured.proxy) - statistics.median(measured.direct)) * 1000
+    cpu = measured.proxy_cpu / len(measured.proxy) * 1000
+    return f"| {name} | {ms(measured.direct)} | {ms(measured.proxy)} | {overhead:+.1f} | {cpu:.2f} |"
 
 
 def main() -> None:
@@ -122,44 +126,53 @@ def run(orthanc: OrthancProcess, directory: Path, args: argparse.Namespace) -> N
             rest.post("/instances", content=blob).raise_for_status()
     direct_root = f"{orthanc.url}/dicom-web"
     basic = "Basic " + base64.b64encode(":".join(orthanc.auth).encode()).decode()
-    with fhir_server(orthanc, directory) as root, httpx.Client(timeout=60) as http:
-        proxy_root = f"{root}/dicomweb"
-        roots = {"direct": (direct_root, {"Authorization": basic}), "proxy": (proxy_root, {})}
-
-        def measure(path: str, repeat: int, headers: dict[str, str] | None = None) -> dict[str, list[float]]:
-            return {
-                side: timings(lambda b=base, h=auth: http.get(f"{b}{path}", headers={**h, **(headers or {})}), repeat)
-                for side, (base, auth) in roots.items()
-            }
-
-        qido = measure("/studies?PatientID=1CT1", args.queries)
-        series = measure(f"/studies/{STUDY}/series", args.queries)
-        metadata = measure(f"/studies/{STUDY}/metadata", args.retrieves)
-        study = measure(f"/studies/{STUDY}", args.retrieves, RETRIEVE)
-        rps = {side: wrk(f"{base}/studies?PatientID=1CT1", auth) for side, (base, auth) in roots.items()}
-    report(args, size, qido, series, metadata, study, rps)
+    loads = [load_average()]
+    with fhir_server(orthanc, directory) as server:
+        sides = {"direct": (direct_root, {"Authorization": basic}), "proxy": (f"{server.root}/dicomweb", {})}
+        json_accept = {"Accept": "application/dicom+json"}
+        results = {
+            f"QIDO studies?PatientID= (x{args.queries})": interleaved(
+                server, sides, "/studies?PatientID=1CT1", args.queries, json_accept
+            ),
+            f"QIDO series of the study (x{args.queries})": interleaved(
+                server, sides, f"/studies/{STUDY}/series", args.queries, json_accept
+            ),
+            f"WADO study metadata (x{args.retrieves})": interleaved(
+                server, sides, f"/studies/{STUDY}/metadata", args.retrieves, json_accept
+            ),
+            f"WADO study, transfer-syntax=* (x{args.retrieves})": interleaved(
+                server, sides, f"/studies/{STUDY}", args.retrieves, RETRIEVE
+            ),
+        }
+        loads.append(load_average())
+        rps = {side: wrk(f"{base}/studies?PatientID=1CT1", auth) for side, (base, auth) in sides.items()}
+        loads.append(load_average())
+    report(args, size, results, rps, loads)
 
 
 def report(
     args: argparse.Namespace,
     size: int,
-    qido: dict[str, list[float]],
-    series: dict[str, list[float]],
-    metadata: dict[str, list[float]],
-    study: dict[str, list[float]],
+    results: dict[str, Measured],
     rps: dict[str, float | None],
+    loads: list[str],
 ) -> None:
     mb = size / 1e6
-    print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%F')}")
-    print(f"study: {args.instances} x CT_small clones, {mb:.1f} MB; sequential requests on loopback\n")
-    print("| request | direct median / p95 ms | proxy median / p95 ms | overhead (median) ms |")
-    print("|---|---|---|---|")
-    print(row(f"QIDO studies?PatientID= (x{args.queries})", qido["direct"], qido["proxy"]))
-    print(row(f"QIDO series of the study (x{args.queries})", series["direct"], series["proxy"]))
-    print(row(f"WADO study metadata (x{args.retrieves})", metadata["direct"], metadata["proxy"]))
-    print(row(f"WADO study, transfer-syntax=* (x{args.retrieves})", study["direct"], study["proxy"]))
-    direct, proxied = mb / statistics.median(study["direct"]), mb / statistics.median(study["proxy"])
-    print(f"\nWADO study throughput (median): direct {direct:.0f} MB/s, proxy {proxied:.0f} MB/s")
+    client = "curl" if shutil.which("curl") else "httpx"
+    when = time.strftime("%F %H:%MZ", time.gmtime())
+    print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {sys.version.split()[0]}, {when}")
+    print(f"load average (1/5/15 min) at start, after the sequential part, after wrk: {' | '.join(loads)}")
+    print(f"study: {args.instances} x CT_small clones, {mb:.1f} MB; sequential requests on loopback ({client}), ")
+    print(f"direct and proxied interleaved in batches of {BATCH}\n")
+    print("| request | direct median / p95 ms | proxy median / p95 ms | overhead (median) ms | proxy CPU ms/request |")
+    print("|---|---|---|---|---|")
+    for name, measured in results.items():
+        print(row(name, measured))
+    study = list(results.values())[-1]
+    direct, proxied = mb / statistics.median(study.direct), mb / statistics.median(study.proxy)
+    print(
+        f"\nWADO study throughput (median): direct {direct:.0f} MB/s, proxy {proxied:.0f} MB/s ({proxied / direct:.0%})"
+    )
     if rps["direct"] is not None and rps["proxy"] is not None:
         print(f"QIDO with wrk -t2 -c8 -d10s: direct {rps['direct']:.0f} req/s, proxy {rps['proxy']:.0f} req/s")
 

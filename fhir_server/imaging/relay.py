@@ -2,9 +2,10 @@
 
 - A small answer with a known length (a QIDO match list, metadata of a series) is read whole and sent as one
   response with its exact length: one write downstream, no chunked framing, no streaming task.
-- Anything else streams in the pieces the socket delivers (aiohttp's ``iter_any``: no re-chunking, no copies in
-  Python), so a study of any size crosses the proxy in constant memory. Bodies are relayed untouched, except
-  JSON and XML (which may hold RetrieveURL / BulkDataURI values), whose Orthanc URLs are rewritten on the fly.
+- Anything else streams in the pieces the socket reads delivered (aiohttp's ``iter_chunks``: no re-chunking, no
+  joining, no copies in Python), so a study of any size crosses the proxy in constant memory. Bodies are relayed
+  untouched, except JSON and XML (which may hold RetrieveURL / BulkDataURI values), whose Orthanc URLs are
+  rewritten on the fly.
 - Orthanc sends a retrieved study without a length, ending it by closing the connection; an early close would
   look like a complete answer, so a multipart answer must end with its closing delimiter (RFC 2046 §5.1.1) or the
   client's connection is broken off too, never ended cleanly. A transport failure mid-answer does the same.
@@ -70,7 +71,7 @@ async def _pieces(
 ) -> AsyncIterator[bytes]:
     tail = b""
     try:
-        async for piece in response.content.iter_any():
+        async for piece, _ in response.content.iter_chunks():
             if ending is not None:
                 tail = (tail + piece[-len(ending) - 8 :])[-len(ending) - 8 :]
             yield rewriter.feed(piece) if rewriter else piece
