@@ -75,3 +75,34 @@ def test_if_modified_since_is_304_when_unchanged_and_200_when_changed(
     assert client.get(url, headers={"If-Modified-Since": later}).status_code == 304
     assert client.get(url, headers={"If-Modified-Since": earlier}).status_code == 200
     assert client.get(url, headers={"If-Modified-Since": "not a date"}).status_code == 200
+
+
+def test_read_with_summary_true_keeps_the_summary_elements_tagged_subsetted(
+    client: TestClient, make_patient: MakePatient
+) -> None:
+    patient = make_patient(birthDate="1980-05-06", maritalStatus={"text": "married"})
+    shown = client.get(f"/fhir/Patient/{patient['id']}", params={"_summary": "true"}).json()
+    assert shown["birthDate"] == "1980-05-06" and shown["name"] == patient["name"]
+    assert "maritalStatus" not in shown  # not a summary element of Patient
+    assert any(tag["code"] == "SUBSETTED" for tag in shown["meta"]["tag"])
+    assert client.get(f"/fhir/Patient/{patient['id']}", params={"_summary": "false"}).json() == patient
+
+
+def test_read_with_elements_keeps_the_named_and_mandatory_elements(
+    client: TestClient, make_patient: MakePatient
+) -> None:
+    patient = make_patient(birthDate="1980-05-06", gender="female")
+    shown = client.get(f"/fhir/Patient/{patient['id']}", params={"_elements": "gender"}).json()
+    assert shown["gender"] == "female" and shown["id"] == patient["id"]
+    assert "birthDate" not in shown and "name" not in shown
+
+
+def test_read_with_summary_count_is_400_naming_the_parameter(client: TestClient, make_patient: MakePatient) -> None:
+    patient = make_patient()
+    issue = _issue(client.get(f"/fhir/Patient/{patient['id']}", params={"_summary": "count"}), 400)
+    assert issue["expression"] == ["_summary"]
+
+
+def test_read_of_an_id_no_fast_route_takes_is_still_answered(client: TestClient) -> None:
+    """Ids outside FHIR's id syntax are routed the general way and answer the same 404."""
+    assert _issue(client.get("/fhir/Patient/not_a~fhir-id"), 404)["code"] == "not-found"

@@ -30,7 +30,7 @@ def test_vread_returns_each_version_as_it_was(client: TestClient, make_patient: 
     assert old.headers["content-location"] == f"{base_url}/Patient/{first['id']}/_history/1"
 
 
-@pytest.mark.parametrize("version", ["9", "0", "abc", "-1"])
+@pytest.mark.parametrize("version", ["9", "0", "abc", "-1", "99999999999", "0001x"])
 def test_vread_of_an_unknown_version_is_404(client: TestClient, make_patient: MakePatient, version: str) -> None:
     patient = make_patient()
     assert _issue(client.get(f"/fhir/Patient/{patient['id']}/_history/{version}"), 404)["code"] == "not-found"
@@ -47,3 +47,10 @@ def test_vread_of_a_deletion_is_410_and_older_versions_stay_readable(
     client.delete(f"/fhir/Patient/{patient['id']}")
     assert _issue(client.get(f"/fhir/Patient/{patient['id']}/_history/2"), 410)["code"] == "deleted"
     assert client.get(f"/fhir/Patient/{patient['id']}/_history/1").json() == patient
+
+
+def test_vread_shows_a_summary_tagged_subsetted(client: TestClient, make_patient: MakePatient) -> None:
+    patient = make_patient(text={"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">Jane</div>'})
+    shown = client.get(f"/fhir/Patient/{patient['id']}/_history/1", params={"_summary": "data"}).json()
+    assert "text" not in shown and shown["name"] == patient["name"]
+    assert any(tag["code"] == "SUBSETTED" for tag in shown["meta"]["tag"])
