@@ -107,7 +107,16 @@ class SearchReference(_IndexRow, Base):
     __tablename__ = "search_reference"
     __table_args__ = (
         Index("ix_search_reference_lookup", "resource_type", "param", "target_id", "target_type"),
-        Index("ix_search_reference_target", "target_type", "target_id"),
+        # the referring versions in (type, id) order, with the parameter (migration 0005)
+        Index(
+            "ix_search_reference_target",
+            "target_type",
+            "target_id",
+            "resource_type",
+            "resource_id",
+            "version_id",
+            "param",
+        ),
         Index("ix_search_reference_resource", "resource_type", "resource_id", "version_id"),
     )
 

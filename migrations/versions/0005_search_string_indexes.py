@@ -1,5 +1,6 @@
-"""search_string indexes for name searches at scale: the resource index covers (param, normalized), and the
-lookup index compares prefixes on PostgreSQL whatever the database's collation
+"""search indexes for searches at scale: search_string's resource index covers (param, normalized), its lookup
+index compares prefixes on PostgreSQL whatever the database's collation; search_reference's target index orders
+the referring versions
 
 Revision ID: 0005
 Revises: 0004
@@ -8,6 +9,8 @@ Revises: 0004
 page) tests a name prefix inside the index, without reading the table's rows. ``ix_search_string_lookup`` uses
 the ``varchar_pattern_ops`` operator class on PostgreSQL, so ``normalized LIKE 'prefix%'`` is an index range
 under any collation (the default operator class serves LIKE only under the C collation).
+``ix_search_reference_target`` gains the referring version and the parameter: the versions referring to a
+resource come out in (type, id) order, so a page of them (``$everything``, ``_revinclude``) stops after the page.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ depends_on: str | Sequence[str] | None = None
 
 RESOURCE = ["resource_type", "resource_id", "version_id"]
 LOOKUP = ["resource_type", "param", "normalized"]
+TARGET = ["target_type", "target_id"]
 
 
 def upgrade() -> None:
@@ -33,9 +37,15 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_search_string_lookup", LOOKUP, unique=False, postgresql_ops={"normalized": "varchar_pattern_ops"}
         )
+    with op.batch_alter_table("search_reference") as batch_op:
+        batch_op.drop_index("ix_search_reference_target")
+        batch_op.create_index("ix_search_reference_target", [*TARGET, *RESOURCE, "param"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("search_reference") as batch_op:
+        batch_op.drop_index("ix_search_reference_target")
+        batch_op.create_index("ix_search_reference_target", TARGET, unique=False)
     with op.batch_alter_table("search_string") as batch_op:
         batch_op.drop_index("ix_search_string_lookup")
         batch_op.create_index("ix_search_string_lookup", LOOKUP, unique=False)

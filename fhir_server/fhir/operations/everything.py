@@ -104,7 +104,7 @@ def _page(
     """The first ``limit`` members in (type, id) order after ``after``: the Patient itself (by id) and the versions
     whose compartment references name it (found through the reference index by their target), never a scan of a
     type's versions."""
-    parts = [_filtered(h, part, since, after) for h, part in _member_parts(scope, patient_id, types)]
+    parts = [_first(h, part, since, after, limit) for h, part in _member_parts(scope, patient_id, types)]
     if not parts:
         return []
     keys = union(*parts).subquery()
@@ -154,12 +154,15 @@ def _member_parts(scope: Scope, patient_id: str, types: list[str]) -> list[tuple
     return parts
 
 
-def _filtered(h: Any, part: Keys, since: datetime | None, after: tuple[str, str] | None) -> Keys:
+def _first(h: Any, part: Keys, since: datetime | None, after: tuple[str, str] | None, limit: int) -> Keys:
+    """The first ``limit`` distinct keys of ``part`` in (type, id) order after ``after``: a page of a patient with
+    thousands of resources reads a page's worth of the reference index, not all of them."""
     if since is not None:
         part = part.where(h.last_updated >= since)
     if after is not None:
         part = part.where(tuple_(h.resource_type, h.resource_id) > tuple_(*after))
-    return part
+    first = part.distinct().order_by(h.resource_type, h.resource_id, h.version_id).limit(limit).subquery()
+    return select(first.c.resource_type, first.c.resource_id, first.c.version_id)
 
 
 @router.get("/Patient/{patient_id}/$everything", summary="$everything")
