@@ -99,7 +99,7 @@ def table(outcomes: list[Outcome]) -> str:
     ceiling = next((o for o in outcomes if o.name == "ceiling"), None)
     lines = [
         "| scenario | request | conn | req/s | resources/s | x ceiling | p50 ms | p95 ms | p99 ms | non-2xx "
-        "| socket errors | max worker RSS MB | worker CPU ms/req | PostgreSQL CPU ms/req | load 1m |",
+        "| socket errors | max worker RSS MB (pids seen) | worker CPU ms/req | PostgreSQL CPU ms/req | load 1m |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for o in outcomes:
@@ -109,7 +109,7 @@ def table(outcomes: list[Outcome]) -> str:
         lines.append(
             f"| {o.name} | `{o.request}` | {o.connections} | {rate(r.rate)} | {rate(o.resources_per_second)} "
             f"| {ratio(o, ceiling)} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {non_2xx} "
-            f"| {r.socket_errors} | {o.rss_mb:.0f} ({o.workers} workers) | {o.cpu_ms(o.worker_cpu)} "
+            f"| {r.socket_errors} | {o.rss_mb:.0f} ({o.workers}) | {o.cpu_ms(o.worker_cpu)} "
             f"| {o.cpu_ms(o.database_cpu)} | {o.load:.2f} |"
         )
     return "\n".join(lines)

@@ -59,6 +59,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add("--subjects", type=int, default=1000, help="most patients and appointments the requests cycle through")
     add("--dicomweb-args", default="", help="arguments of bench.imaging.dicomweb_overhead (dicomweb scenario)")
     add("--postgres-data", type=Path, help="the PostgreSQL data directory (its CPU use per request is reported)")
+    add("--keep", type=Path, help="keep the servers' logs and the request files in this directory")
     add("--json", type=Path, help="also write the outcomes to this file as JSON")
     return parser.parse_args(argv)
 
@@ -199,8 +200,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk; or .ci/wrk.sh)")
     shown = os.environ.get("BENCH_COMMAND") or shlex.join(["python", "-m", "bench.perf", *(argv or sys.argv[1:])])
     started = report.machine()
-    with tempfile.TemporaryDirectory(prefix="fhir-perf-") as directory:
-        outcomes = open_scenarios(Run(options, Path(directory)), scenarios)
+    with tempfile.TemporaryDirectory(prefix="fhir-perf-") as scratch:
+        directory = options.keep or Path(scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        outcomes = open_scenarios(Run(options, directory), scenarios)
+
     notes = dicomweb(options) if with_dicomweb else ""
     size = f"{options.patients} synthetic patients x {options.appointments} appointments"
     if options.data == "demo":
@@ -212,6 +216,12 @@ def main(argv: list[str] | None = None) -> None:
     timing = f"wrk -t{options.threads}, {options.seconds:g} s per scenario after {options.warmup:g} s of warm-up"
     print(f"Data: {size}; server {server}; {timing}\n")
     print(report.table(outcomes))
+    replaced = [o.name for o in outcomes if o.workers > options.workers]
+    if replaced:
+        print(
+            f"\nMore worker pids than workers during {', '.join(replaced)}: uvicorn replaced a worker that died or "
+            "missed its health check (it kills a worker that does not answer its ping within 5 s)."
+        )
     if notes:
         print(f"\n{notes}")
     if options.json:
