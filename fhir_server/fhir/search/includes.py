@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from fhir_server.db import ResourceHistory, SearchReference, SearchUri
@@ -17,6 +17,8 @@ from fhir_server.fhir.search.sql import Scope, like_escape, local_reference, vis
 
 MAX_ROUNDS = 5
 MAX_INCLUDED = 1000
+"""Included resources per page at most (each query stops there too: a patient with 5,000 appointments costs a
+page of them, not all)."""
 
 
 def _key(resource: dict[str, Any]) -> tuple[str, str]:
@@ -97,7 +99,7 @@ def _by_id(session: Session, scope: Scope, keys: set[tuple[str, str]]) -> list[d
         tuple_(target.resource_type, target.resource_id).in_(sorted(keys)),
         _visible_as(target, {t for t, _ in keys}, scope),
     )
-    return list(session.scalars(statement))
+    return list(session.scalars(statement.limit(MAX_INCLUDED)))
 
 
 def canonical_candidates(url: str) -> set[str]:
@@ -123,44 +125,42 @@ def _by_canonical(session: Session, scope: Scope, types: set[str], urls: set[str
         )
         .where(uri.param == "url", uri.uri.in_(candidates), _visible_as(target, types, scope))
     )
-    return list(session.scalars(statement))
+    return list(session.scalars(statement.limit(MAX_INCLUDED)))
 
 
 def _reverse(session: Session, scope: Scope, spec: Include, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The resources referring to the targets: by type and id (an index lookup on the reference's target), and,
-    only when some target has a ``url``, by canonical references to it."""
+    only when some target has a ``url``, by canonical references to it. Each is a semi-join (no DISTINCT over the
+    resources' JSON), so it stops at :data:`MAX_INCLUDED`."""
     ref = aliased(SearchReference)
+    named = tuple_(ref.target_type, ref.target_id).in_(sorted({_key(t) for t in targets}))
+    found = _referring(session, scope, spec, ref, and_(named, local_reference(ref, scope)))
+    urls = _urls(session, targets)
+    if urls:
+        ref = aliased(SearchReference)
+        versioned = [ref.url.like(like_escape(u) + "|%", escape="\\") for u in urls]
+        found.extend(
+            _referring(session, scope, spec, ref, and_(ref.target_type.is_(None), or_(ref.url.in_(urls), *versioned)))
+        )
+    return _unique(found)
+
+
+def _referring(
+    session: Session, scope: Scope, spec: Include, ref: Any, names: ColumnElement[bool]
+) -> list[dict[str, Any]]:
+    """Versions of the spec's source types (visible to the caller) with a reference row ``ref`` meeting ``names``."""
     source = aliased(ResourceHistory)
     on_source = [
         ref.resource_type == source.resource_type,
         ref.resource_id == source.resource_id,
         ref.version_id == source.version_id,
+        names,
     ]
     if spec.param != "*":
         on_source.append(ref.param == spec.param)
     types = _served() if spec.source_type == "*" else {spec.source_type}
-    named = tuple_(ref.target_type, ref.target_id).in_(sorted({_key(t) for t in targets}))
-    found = list(
-        session.scalars(
-            select(source.resource)
-            .join(ref, and_(*on_source))
-            .where(named, local_reference(ref, scope), _visible_as(source, types, scope))
-            .distinct()
-        )
-    )
-    urls = _urls(session, targets)
-    if urls:
-        versioned = [ref.url.like(like_escape(u) + "|%", escape="\\") for u in urls]
-        canonical = and_(ref.target_type.is_(None), or_(ref.url.in_(urls), *versioned))
-        found.extend(
-            session.scalars(
-                select(source.resource)
-                .join(ref, and_(*on_source))
-                .where(canonical, _visible_as(source, types, scope))
-                .distinct()
-            )
-        )
-    return _unique(found)
+    statement = select(source.resource).where(_visible_as(source, types, scope), exists().where(*on_source))
+    return list(session.scalars(statement.limit(MAX_INCLUDED)))
 
 
 def _urls(session: Session, resources: list[dict[str, Any]]) -> list[str]:
