@@ -91,6 +91,22 @@ def visible(session: Session, scope: ImagingScope, study_uids: Iterable[str]) ->
     return set(session.scalars(query))
 
 
+def patient_studies(session: Session, scope: ImagingScope, at_most: int) -> list[str]:
+    """Up to ``at_most`` UIDs of the live studies of the scope's patient (none for a scope without a patient)."""
+    if scope.patient_row is None:
+        return []
+    query = (
+        select(ImagingStudy.study_instance_uid)
+        .where(
+            ImagingStudy.patient_id == scope.patient_row,
+            ImagingStudy.organization_id == scope.organization_id,
+            ImagingStudy.deleted_at.is_(None),
+        )
+        .limit(at_most)
+    )
+    return list(session.scalars(query))
+
+
 def check_study(session: Session, scope: ImagingScope, study_uid: str) -> None:
     """404 unless the scope may see the study (checked before a byte of it is streamed)."""
     if study_uid not in visible(session, scope, [study_uid]):

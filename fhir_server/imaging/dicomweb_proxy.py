@@ -28,13 +28,14 @@ from fhir_server.imaging.access import (
     ImagingScope,
     check_parts,
     owner_clinic,
+    patient_studies,
     require,
     scope_checked,
     scope_without_patient,
     visible,
 )
 from fhir_server.imaging.dicomweb_paths import Target, parse
-from fhir_server.imaging.qido_query import retrieve_query, upstream_query
+from fhir_server.imaging.qido_query import retrieve_query, upstream_query, within_studies
 from fhir_server.imaging.relay import relayed, rewriter_of
 from fhir_server.imaging.spool import Spool
 from fhir_server.imaging.stored import sync_stored
@@ -42,6 +43,8 @@ from fhir_server.imaging.upstream import read_closing, upstream_of
 
 router = APIRouter(prefix="/dicomweb", tags=["DICOMweb"])
 STUDY_UID_TAG = "0020000D"
+LISTED_STUDIES = 100
+"""A patient with at most this many studies has them listed in the upstream query (about 6.5 KB of UIDs at most)."""
 
 
 @router.get("/{path:path}", summary="QIDO-RS search or WADO-RS retrieve")
@@ -87,11 +90,18 @@ async def _scope(request: Request, access: AccessContext, study: str | None) -> 
 
 
 async def _search(request: Request, target: Target, scope: ImagingScope) -> Response:
-    """QIDO-RS. Under a study of the path (already checked) the answer is relayed as it is; a confined search over
-    every study is read whole (bounded by ``limit``) and cut to the studies the scope may see."""
+    """QIDO-RS. Under a study of the path (already checked) the answer is relayed as it is, as is a patient's search
+    narrowed upstream to the patient's own studies; another confined search over every study is read whole
+    (bounded by ``limit``) and cut to the studies the scope may see."""
     media.search_accept(request.headers.get("accept"))
     pairs = request.query_params.multi_items()
     filtered = scope.confined and target.study is None
+    if filtered and scope.patient_row is not None:
+        narrowed = await _patients_own(request, scope, pairs)
+        if narrowed == []:
+            return Response(b"[]", 200, media_type=media.DICOM_JSON)  # none of the studies asked for is the patient's
+        if narrowed is not None:
+            pairs, filtered = narrowed, False
     if filtered:
         pairs.append(("includefield", STUDY_UID_TAG))
     query = upstream_query(pairs, scope.patient_mrn)
@@ -104,6 +114,19 @@ async def _search(request: Request, target: Target, scope: ImagingScope) -> Resp
     kept = [m for m in matches if _study_uid(m) in allowed]
     body = rewriter_of(request).whole(orjson.dumps(kept))
     return Response(body, response.status, media_type=media.DICOM_JSON)
+
+
+async def _patients_own(
+    request: Request, scope: ImagingScope, pairs: list[tuple[str, str]]
+) -> list[tuple[str, str]] | None:
+    """The query pairs narrowed to the patient's own studies ([]: none left to ask for); None when they cannot be
+    (a wildcard StudyInstanceUID filter, or more studies than :data:`LISTED_STUDIES`)."""
+    studies: list[str] = await unit_of_work.read(request, patient_studies, scope, LISTED_STUDIES + 1)
+    narrowed = within_studies(pairs, studies) if len(studies) <= LISTED_STUDIES else None
+    if narrowed is None:
+        return None
+    rest, kept = narrowed
+    return [*rest, ("StudyInstanceUID", ",".join(kept))] if kept else []
 
 
 def _study_uid(match: dict[str, Any]) -> str | None:

@@ -67,6 +67,32 @@ def _value(key: str, value: str) -> str:
     return sendable
 
 
+STUDY_UID_KEYS = frozenset({"studyinstanceuid", "0020000d"})
+
+
+def within_studies(
+    pairs: Iterable[tuple[str, str]], allowed: Iterable[str]
+) -> tuple[list[tuple[str, str]], list[str]] | None:
+    """The client's ``pairs`` without their StudyInstanceUID filter, and the ``allowed`` studies that filter names
+    (every allowed one when there is none); None when the filter holds a wildcard, which only Orthanc can apply.
+
+    Sending the allowed studies as a UID list (PS3.4 C.2.2.2.2) makes Orthanc's answer the caller's own, so it can
+    stream, and ``limit``/``offset`` page over what the caller may see."""
+    asked: set[str] | None = None
+    rest: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if key.lower() not in STUDY_UID_KEYS:
+            rest.append((key, value))
+            continue
+        if any(ch in "*?\\" for ch in value):
+            return None
+        if value:  # an empty value asks for the attribute, matching any
+            named = set(value.split(","))
+            asked = named if asked is None else asked & named
+    kept = sorted(set(allowed) if asked is None else set(allowed) & asked)
+    return rest, kept
+
+
 def forced_patient_id(mrn: str) -> str | None:
     """The MRN as an exact PatientID filter; None when it cannot be one (a wildcard would widen the match)."""
     if not mrn or any(ch in WILDCARDS or ch == " " for ch in mrn) or not _SAFE.match(mrn):

@@ -21,9 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from fhir_server.imaging import media
-from fhir_server.imaging.endpoints import dicomweb_base
-from fhir_server.imaging.rewrite import PrefixRewriter, upstream_prefix
-from fhir_server.imaging.upstream import read_closing
+from fhir_server.imaging.rewrite import PrefixRewriter
+from fhir_server.imaging.upstream import read_closing, upstream_of
 
 logger = logging.getLogger("fhir_server.imaging.proxy")
 PASSED_HEADERS = ("content-type", "content-length", "content-encoding", "warning", "etag", "last-modified")
@@ -53,9 +52,7 @@ async def relayed(request: Request, response: aiohttp.ClientResponse) -> Respons
 
 def rewriter_of(request: Request) -> PrefixRewriter:
     """Orthanc's URL prefix (as built from our ``Forwarded`` header) -> this proxy's DICOMweb base."""
-    settings = request.app.state.settings
-    old = upstream_prefix(settings.base_url, settings.orthanc_dicomweb_root)
-    return PrefixRewriter(old, (dicomweb_base(settings.base_url) + "/").encode())
+    return PrefixRewriter(*upstream_of(request).url_prefixes)
 
 
 def _closing_delimiter(response: aiohttp.ClientResponse, content_type: str | None) -> bytes | None:

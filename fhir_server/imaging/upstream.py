@@ -22,8 +22,9 @@ from starlette.requests import Request
 from yarl import URL
 
 from fhir_server.imaging import errors
+from fhir_server.imaging.endpoints import dicomweb_base
 from fhir_server.imaging.orthanc import basic_auth
-from fhir_server.imaging.rewrite import forwarded
+from fhir_server.imaging.rewrite import forwarded, upstream_prefix
 from fhir_server.settings import Settings
 
 _STATE = "dicomweb_upstream"
@@ -41,6 +42,11 @@ class Upstream:
         self.settings = settings
         self.root = settings.orthanc_url + settings.orthanc_dicomweb_root
         self.headers = {"Forwarded": forwarded(settings.base_url), "Accept-Encoding": "identity"}
+        self.url_prefixes = (
+            upstream_prefix(settings.base_url, settings.orthanc_dicomweb_root),
+            (dicomweb_base(settings.base_url) + "/").encode(),
+        )
+        """Orthanc's URL prefix in its answers (built from our ``Forwarded`` header) and this proxy's, for rewriting."""
         credentials = basic_auth(settings)
         if credentials is not None:
             self.headers["Authorization"] = "Basic " + base64.b64encode(":".join(credentials).encode()).decode()

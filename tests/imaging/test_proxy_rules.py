@@ -10,7 +10,7 @@ from fhir_server.fhir.outcomes import FhirError
 from fhir_server.imaging import media, stow
 from fhir_server.imaging.dicomweb_paths import parse
 from fhir_server.imaging.patients import person_name
-from fhir_server.imaging.qido_query import forced_patient_id, retrieve_query, upstream_query
+from fhir_server.imaging.qido_query import forced_patient_id, retrieve_query, upstream_query, within_studies
 from fhir_server.imaging.rewrite import PrefixRewriter
 from fhir_server.imaging.study_values import dicom_instant
 from tests.imaging.conftest import CT, dicom_bytes
@@ -129,3 +129,12 @@ def test_study_date_and_time_become_an_instant_in_the_studys_zone_else_the_clini
 def test_dicom_person_names_give_family_and_given() -> None:
     assert person_name("CompressedSamples^CT1") == ("CompressedSamples", "CT1")
     assert person_name("") == ("Unknown", "Unknown")
+
+
+def test_a_patients_study_filter_becomes_the_list_of_its_own_studies_named() -> None:
+    allowed = ["1.2", "1.3"]
+    assert within_studies([("StudyInstanceUID", "1.3,9.9"), ("limit", "5")], allowed) == ([("limit", "5")], ["1.3"])
+    assert within_studies([("PatientName", "A*")], allowed) == ([("PatientName", "A*")], ["1.2", "1.3"])
+    assert within_studies([("0020000D", "")], allowed) == ([], ["1.2", "1.3"])
+    assert within_studies([("StudyInstanceUID", "9.9")], allowed) == ([], [])
+    assert within_studies([("studyinstanceuid", "1.*")], allowed) is None
