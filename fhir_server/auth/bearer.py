@@ -22,7 +22,6 @@ from fhir_server.db import AccessToken, Grant, OAuthClient, Patient, User
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
 
-_HASH = "bearer_token_hash"
 _MAX_TOKEN = 200
 
 
@@ -39,7 +38,9 @@ class BearerGrant:
     patient_id: str | None
 
 
-def _lookup() -> Select[Any]:
+def lookup(token_hash: Any = None) -> Select[Any]:
+    """The token's row (:data:`WIDTH` columns, read by :func:`grant_of`) for the hash ``token_hash`` (a value or
+    a bind parameter; by default the bind parameter :data:`HASH_PARAM`)."""
     columns: list[Any] = [
         AccessToken.scope,
         AccessToken.expires_at,
@@ -57,30 +58,43 @@ def _lookup() -> Select[Any]:
         User.organization_id,
         Patient.fhir_id,
     ]
+    wanted = bindparam(HASH_PARAM, required=False) if token_hash is None else token_hash
     return (
         select(*columns)
         .join(Grant, Grant.id == AccessToken.grant_id)
         .join(OAuthClient, OAuthClient.client_id == Grant.client_id)
         .outerjoin(User, User.id == Grant.user_id)
         .outerjoin(Patient, Patient.id == User.patient_id)
-        .where(AccessToken.token_hash == bindparam(_HASH, required=False))
+        .where(AccessToken.token_hash == wanted)
     )
 
 
-_LOOKUP = _lookup()
+HASH_PARAM = "bearer_token_hash"
+WIDTH = 15
+"""The number of columns of :func:`lookup`."""
+_LOOKUP = lookup()
+
+
+def token_hash(token: str) -> str | None:
+    """The stored hash of ``token``; None when it cannot be a token of ours (empty or overlong)."""
+    return digest(token) if token and len(token) <= _MAX_TOKEN else None
 
 
 async def live_grant(database: Database, token: str) -> BearerGrant | None:
     """What ``token`` grants when it is a live access token; None when it is unknown, expired or revoked."""
-    if not token or len(token) > _MAX_TOKEN:
+    hashed = token_hash(token)
+    if hashed is None:
         return None
-    row = await database.fetch_one(_LOOKUP, {_HASH: digest(token)})
-    if row is None:
-        return None
+    row = await database.fetch_one(_LOOKUP, {HASH_PARAM: hashed})
+    return None if row is None else grant_of(row[:WIDTH])
+
+
+def grant_of(row: tuple[Any, ...]) -> BearerGrant | None:
+    """What the token of a :func:`lookup` row grants, when it is live (else None)."""
     scope, expires_at, revoked_at, grant_revoked_at, context, grant_user = row[:6]
     client_id, client_revoked_at, client_organization = row[6:9]
-    user_id, active, deleted_at, role, user_organization, own_patient = row[9:]
-    if revoked_at or grant_revoked_at or client_revoked_at or _expired(expires_at):
+    user_id, active, deleted_at, role, user_organization, own_patient = row[9:WIDTH]
+    if scope is None or revoked_at or grant_revoked_at or client_revoked_at or _expired(expires_at):
         return None
     if grant_user is not None and (user_id is None or not active or deleted_at is not None):
         return None

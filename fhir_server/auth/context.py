@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, String, Uuid, and_, bindparam, exists, fal
 from sqlalchemy.orm import aliased
 from starlette.requests import Request
 
-from fhir_server.auth.bearer import BearerGrant, live_grant
+from fhir_server.auth.bearer import BearerGrant, live_grant, token_hash
 from fhir_server.auth.scopes import Scope, ScopeSet, parse_scopes, permission_for
 from fhir_server.db import Organization, SearchToken
 from fhir_server.fhir.outcomes import FhirError, Issue
@@ -235,12 +235,51 @@ async def access_context(request: Request) -> AccessContext:
     return context
 
 
+_GUESSES: dict[str, AccessContext] = {}
+"""Token hash -> the context it granted when last checked. Only a hint of the SQL a read may combine with the token
+check (see :mod:`fhir_server.fhir.reading`): it never grants anything; the answer always rests on the token's row
+read in that same statement."""
+_MAX_GUESSES = 10_000
+
+
+def token_guess(request: Request) -> tuple[str, AccessContext] | None:
+    """The request's token hash and the context the token granted last time, when the token was seen before by
+    this process, authorization is enabled and no override of :func:`access_context` is installed."""
+    if request.app.state.settings.auth == "disabled" or access_context in request.app.dependency_overrides:
+        return None
+    hashed = token_hash(bearer_token(request) or "")
+    guess = _GUESSES.get(hashed) if hashed is not None else None
+    return None if hashed is None or guess is None else (hashed, guess)
+
+
+def accept_grant(request: Request, hashed: str, grant: BearerGrant | None) -> AccessContext:
+    """The context of a live token found by a combined statement (401 when it is not live), noted as the request's
+    caller (``request.state.access``)."""
+    if grant is None:
+        _GUESSES.pop(hashed, None)
+        raise unauthorized(request.app.state.settings.base_url, "the access token is unknown, expired or revoked")
+    context = context_from(grant)
+    _remember(hashed, context)
+    request.state.access = context
+    return context
+
+
+def _remember(hashed: str, context: AccessContext) -> None:
+    if len(_GUESSES) >= _MAX_GUESSES:
+        _GUESSES.pop(next(iter(_GUESSES)))
+    _GUESSES[hashed] = context
+
+
 async def resolve_access(request: Request) -> AccessContext:
     """:func:`access_context` for a plain Starlette endpoint (no FastAPI dependency solving), honouring an
     override of it installed in ``app.dependency_overrides`` as FastAPI would."""
     override = request.app.dependency_overrides.get(access_context)
     if override is None:
-        return await access_context(request)
+        context = await access_context(request)
+        hashed = token_hash(bearer_token(request) or "") if not context.open else None
+        if hashed is not None:
+            _remember(hashed, context)
+        return context
     context = override(request)
     resolved: AccessContext = await context if inspect.isawaitable(context) else context
     request.state.access = resolved

@@ -19,14 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, select, true
+from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, select, true
 from sqlalchemy.orm import aliased
+from starlette.requests import Request
 
-from fhir_server.auth.context import AccessContext, SearchRule
+from fhir_server.auth import bearer
+from fhir_server.auth.context import AccessContext, SearchRule, accept_grant, resolve_access, token_guess
 from fhir_server.auth.enforcement import require
 from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
 from fhir_server.fhir.outcomes import gone, not_found
+from fhir_server.fhir.unit_of_work import database_of
 
 _TYPE, _ID, _VERSION = "read_type", "read_id", "read_version"
 _MAX_VERSION = 2**31 - 1
@@ -41,7 +44,7 @@ class _Version:
     admitted: bool
 
 
-_STATEMENTS: dict[tuple[str, bool, Hashable], Select[Any]] = {}
+_STATEMENTS: dict[tuple[Hashable, ...], Select[Any]] = {}
 """(type, current?, access shape) -> statement. Immutable SQL text; bounded by the types and scope sets in use."""
 _MAX_STATEMENTS = 4096
 
@@ -68,6 +71,72 @@ def _build(resource_type: str, current: bool, rule: SearchRule | None) -> Select
     )
 
 
+def _token_statement(resource_type: str, current: bool, guess: AccessContext, interaction: str) -> Select[Any]:
+    """The token's row (:func:`fhir_server.auth.bearer.lookup`) and the version of :func:`_build` for the access
+    shape of ``guess``, in one statement (no token: no row; no version: its columns NULL)."""
+    key = ("token", resource_type, current, guess.restriction_shape(interaction))
+    found = _STATEMENTS.get(key)
+    if found is not None:
+        return found
+    h = aliased(ResourceHistory, name="h")
+    rule = guess.restriction_template(interaction)
+    clause = None if rule is None else rule(h, resource_type)
+    admitted: ColumnElement[bool] = true() if clause is None else clause
+    which = h.superseded_at.is_(None) if current else h.version_id == bindparam(_VERSION, required=False)
+    on = and_(h.resource_type == bindparam(_TYPE, required=False), h.resource_id == bindparam(_ID, required=False))
+    token = bearer.lookup().subquery("t")
+    columns: list[Any] = [*token.c, h.version_id, cast(h.resource, Text), admitted.label("admitted")]
+    statement = select(*columns).select_from(token.outerjoin(h, and_(on, which)))
+    if len(_STATEMENTS) < _MAX_STATEMENTS:
+        _STATEMENTS[key] = statement
+    return statement
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """A version read in the token's own statement, under the access shape (and patient and clinic) of the context
+    the token granted before: valid for the caller only when the token still grants that shape and those values."""
+
+    shape: Hashable
+    params: dict[str, Any]
+    found: _Version | None
+
+    def valid_for(self, access: AccessContext, interaction: str) -> bool:
+        return access.restriction_shape(interaction) == self.shape and access.template_params() == self.params
+
+
+async def authorize(
+    request: Request, interaction: str, resource_type: str, resource_id: str, version_id: int | None
+) -> tuple[AccessContext, Prefetched | None]:
+    """The caller (401 when its token is not live) and, when its token was seen before, the version asked for
+    (``version_id``, else the current one), both from one statement: the token check and the read share a round
+    trip. A token seen for the first time is checked alone (:func:`resolve_access`)."""
+    guess = token_guess(request)
+    if guess is None:
+        return await resolve_access(request), None
+    hashed, guessed = guess
+    params: dict[str, Any] = {
+        bearer.HASH_PARAM: hashed,
+        _TYPE: resource_type,
+        _ID: resource_id,
+        _VERSION: version_id,
+        **guessed.template_params(),
+    }
+    statement = _token_statement(resource_type, version_id is None, guessed, interaction)
+    row = await database_of(request).fetch_one(statement, params)
+    access = accept_grant(request, hashed, None if row is None else bearer.grant_of(row[: bearer.WIDTH]))
+    assert row is not None  # accept_grant refused a missing token
+    found = _version_of(row[bearer.WIDTH :])
+    return access, Prefetched(guessed.restriction_shape(interaction), guessed.template_params(), found)
+
+
+def _version_of(columns: tuple[Any, ...]) -> _Version | None:
+    version_id, text, admitted = columns
+    if version_id is None:
+        return None
+    return _Version(version_id, None if text is None else orjson.loads(text), bool(admitted))
+
+
 async def _fetch(
     database: Database,
     access: AccessContext,
@@ -81,9 +150,7 @@ async def _fetch(
     if version_id is not None:
         params[_VERSION] = version_id
     row = await database.fetch_one(statement, params)
-    if row is None:
-        return None
-    return _Version(row[0], None if row[1] is None else orjson.loads(row[1]), bool(row[2]))
+    return None if row is None else _version_of(row)
 
 
 async def _reachable(
@@ -97,11 +164,20 @@ async def _reachable(
 
 
 async def read_current(
-    database: Database, access: AccessContext, resource_type: str, resource_id: str, interaction: str = "read"
+    database: Database,
+    access: AccessContext,
+    resource_type: str,
+    resource_id: str,
+    interaction: str = "read",
+    prefetched: Prefetched | None = None,
 ) -> dict[str, Any]:
-    """The current version of ``resource_type/resource_id`` as stored (404/410/403 as the module says)."""
+    """The current version of ``resource_type/resource_id`` as stored (404/410/403 as the module says); read
+    already when ``prefetched`` (by :func:`authorize`) holds it for this caller."""
     require(access, resource_type, interaction)
-    found = await _fetch(database, access, interaction, resource_type, resource_id, None)
+    if prefetched is not None and prefetched.valid_for(access, interaction):
+        found = prefetched.found
+    else:
+        found = await _fetch(database, access, interaction, resource_type, resource_id, None)
     if found is None or not await _reachable(database, access, interaction, resource_type, resource_id, found):
         raise not_found(f"{resource_type}/{resource_id} is not known")
     if found.resource is None:
@@ -109,14 +185,29 @@ async def read_current(
     return found.resource
 
 
+def version_number(version_id: str) -> int | None:
+    """The version ``version_id`` names, when it can name one."""
+    return int(version_id) if version_id.isdigit() and int(version_id) <= _MAX_VERSION else None
+
+
 async def read_version(
-    database: Database, access: AccessContext, resource_type: str, resource_id: str, version_id: str
+    database: Database,
+    access: AccessContext,
+    resource_type: str,
+    resource_id: str,
+    version_id: str,
+    prefetched: Prefetched | None = None,
 ) -> dict[str, Any]:
-    """Version ``version_id`` of ``resource_type/resource_id`` as stored (404/410/403 as the module says)."""
+    """Version ``version_id`` of ``resource_type/resource_id`` as stored (404/410/403 as the module says); read
+    already when ``prefetched`` (by :func:`authorize`) holds it for this caller."""
     require(access, resource_type, "vread")
-    if not version_id.isdigit() or int(version_id) > _MAX_VERSION:
+    number = version_number(version_id)
+    if number is None:
         raise not_found(f"{resource_type}/{resource_id} has no version {version_id!r}")
-    found = await _fetch(database, access, "vread", resource_type, resource_id, int(version_id))
+    if prefetched is not None and prefetched.valid_for(access, "vread"):
+        found = prefetched.found
+    else:
+        found = await _fetch(database, access, "vread", resource_type, resource_id, number)
     if found is None or not await _reachable(database, access, "vread", resource_type, resource_id, found):
         raise not_found(f"{resource_type}/{resource_id} has no version {version_id}")
     if found.resource is None:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from fhir_server.auth.grants import revoke_grant
-from fhir_server.db import AccessToken, Grant, User
+from fhir_server.db import AccessToken, Grant, Patient, User
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
 from tests.auth.conftest import BASE, Clinic, token_for
@@ -54,3 +54,21 @@ def test_a_portal_user_reads_only_their_own_record(client: TestClient, database:
 def test_an_unknown_or_overlong_token_is_refused(client: TestClient, clinic: Clinic) -> None:
     assert _read(client, "not-a-token") == 401
     assert _read(client, "x" * 500) == 401
+
+
+def test_a_token_read_again_is_judged_by_what_it_grants_now(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    """A known token's check and read share one statement, built for what the token granted before; when the
+    token now grants another patient, the read is judged again for that one."""
+    token = token_for(database, clinic, "user/Patient.rs", email=clinic.patient_email)
+    assert [_read(client, token, clinic.patient_id) for _ in range(2)] == [200, 200]
+    with database.write() as session:
+        other = session.scalar(select(Patient.id).where(Patient.fhir_id == clinic.other_patient_id))
+        session.execute(update(User).where(User.email == clinic.patient_email).values(patient_id=other))
+    assert _read(client, token, clinic.patient_id) == 404
+    assert _read(client, token, clinic.other_patient_id) == 200
+    version = client.get(
+        f"{BASE}/Patient/{clinic.other_patient_id}/_history/1", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert version.status_code == 200

@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext, resolve_access
+from fhir_server.auth.context import Access, AccessContext
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response, subset
 from fhir_server.fhir.types import served_type
@@ -25,14 +25,22 @@ async def read(resource_type: str, resource_id: str, request: Request, access: A
 async def read_endpoint(request: Request) -> Response:
     """The same read as a plain Starlette endpoint (no FastAPI dependency solving): for the route the application
     matches first (see ``fhir_server.app``); audited as ``read``."""
-    params = request.path_params
-    return await _respond(request, await resolve_access(request), params["resource_type"], params["resource_id"])
+    resource_type, resource_id = request.path_params["resource_type"], request.path_params["resource_id"]
+    access, prefetched = await reading.authorize(request, "read", resource_type, resource_id, None)
+    return await _respond(request, access, resource_type, resource_id, prefetched)
 
 
-async def _respond(request: Request, access: AccessContext, resource_type: str, resource_id: str) -> Response:
+async def _respond(
+    request: Request,
+    access: AccessContext,
+    resource_type: str,
+    resource_id: str,
+    prefetched: reading.Prefetched | None = None,
+) -> Response:
     check_accept(request)
     served_type(resource_type)
-    resource = await reading.read_current(database_of(request), access, resource_type, resource_id)
+    database = database_of(request)
+    resource = await reading.read_current(database, access, resource_type, resource_id, prefetched=prefetched)
     if _not_modified(request, resource["meta"]["versionId"], resource["meta"]["lastUpdated"]):
         return Response(status_code=304, headers={"ETag": etag(resource["meta"]["versionId"])})
     return resource_response(request, subset(request, resource))

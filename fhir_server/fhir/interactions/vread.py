@@ -30,14 +30,24 @@ async def vread_endpoint(request: Request) -> Response:
     """The same vread as a plain Starlette endpoint (no FastAPI dependency solving): for the route the application
     matches first (see ``fhir_server.app``); audited as ``vread``."""
     params = request.path_params
-    access = await resolve_access(request)
-    return await _respond(request, access, params["resource_type"], params["resource_id"], params["version_id"])
+    resource_type, resource_id, version_id = params["resource_type"], params["resource_id"], params["version_id"]
+    number = reading.version_number(version_id)
+    if number is None:
+        return await _respond(request, await resolve_access(request), resource_type, resource_id, version_id)
+    access, prefetched = await reading.authorize(request, "vread", resource_type, resource_id, number)
+    return await _respond(request, access, resource_type, resource_id, version_id, prefetched)
 
 
 async def _respond(
-    request: Request, access: AccessContext, resource_type: str, resource_id: str, version_id: str
+    request: Request,
+    access: AccessContext,
+    resource_type: str,
+    resource_id: str,
+    version_id: str,
+    prefetched: reading.Prefetched | None = None,
 ) -> Response:
     check_accept(request)
     served_type(resource_type)
-    resource = await reading.read_version(database_of(request), access, resource_type, resource_id, version_id)
+    database = database_of(request)
+    resource = await reading.read_version(database, access, resource_type, resource_id, version_id, prefetched)
     return resource_response(request, subset(request, resource))
