@@ -89,9 +89,18 @@ def machine() -> str:
 
 
 def ratio(outcome: Outcome, ceiling: Outcome | None) -> str:
+    """Resources/s as a fraction of the ceiling's reads/s (for a Bundle: its entries count)."""
     if ceiling is None or ceiling.result.rate == 0 or outcome is ceiling:
         return "1" if outcome is ceiling else "-"
-    return f"{outcome.result.rate / ceiling.result.rate:.3f}"
+    return f"{outcome.resources_per_second / ceiling.result.rate:.3f}"
+
+
+def cpu_ratio(outcome: Outcome, ceiling: Outcome | None) -> str:
+    """Worker CPU per resource as a multiple of the ceiling's per read: the ratio other load hardly moves."""
+    if ceiling is None or not ceiling.result.requests or not ceiling.worker_cpu or not outcome.result.requests:
+        return "-"
+    per_resource = outcome.worker_cpu / (outcome.result.requests * outcome.resources_per_request)
+    return f"{per_resource / (ceiling.worker_cpu / ceiling.result.requests):.1f}"
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -99,8 +108,9 @@ def table(outcomes: list[Outcome]) -> str:
     ceiling = next((o for o in outcomes if o.name == "ceiling"), None)
     lines = [
         "| scenario | request | conn | req/s | resources/s | x ceiling | p50 ms | p95 ms | p99 ms | non-2xx "
-        "| socket errors | max worker RSS MB (pids seen) | worker CPU ms/req | PostgreSQL CPU ms/req | load 1m |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| socket errors | max worker RSS MB (pids seen) | worker CPU ms/req | CPU/resource x ceiling "
+        "| PostgreSQL CPU ms/req | load 1m |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for o in outcomes:
         r = o.result
@@ -109,7 +119,7 @@ def table(outcomes: list[Outcome]) -> str:
         lines.append(
             f"| {o.name} | `{o.request}` | {o.connections} | {rate(r.rate)} | {rate(o.resources_per_second)} "
             f"| {ratio(o, ceiling)} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} | {non_2xx} "
-            f"| {r.socket_errors} | {o.rss_mb:.0f} ({o.workers}) | {o.cpu_ms(o.worker_cpu)} "
+            f"| {r.socket_errors} | {o.rss_mb:.0f} ({o.workers}) | {o.cpu_ms(o.worker_cpu)} | {cpu_ratio(o, ceiling)} "
             f"| {o.cpu_ms(o.database_cpu)} | {o.load:.2f} |"
         )
     return "\n".join(lines)
