@@ -97,13 +97,14 @@ def measure(
     request = scenario.request.replace("{entries}", str(context.bundle_entries))
     print(f"== {scenario.name}: {request}", file=sys.stderr, flush=True)
     if run.options.warmup > 0 and scenario.warmup:
-        send(run, scenario, context, served, replace(load, seconds=run.options.warmup), headers)
+        send(scenario, served, replace(load, seconds=run.options.warmup), headers, prepare(run, scenario, context))
+    requests = prepare(run, scenario, context)  # outside the measure: an update's set-up writes to the server
     started_load = report.load_average()[0]
     postgres = processes.postmaster(run.options.postgres_data) if run.options.postgres_data else None
     if scenario.target == "ceiling":
         postgres = None  # the ceiling asks no database
     with RssSampler(served, postgres=postgres) as sampler:
-        result = send(run, scenario, context, served, load, headers)
+        result = send(scenario, served, load, headers, requests)
     return report.Outcome(
         name=scenario.name,
         request=request,
@@ -118,13 +119,16 @@ def measure(
     )
 
 
+def prepare(run: Run, scenario: Scenario, context: Context) -> Path:
+    """Build the scenario's requests afresh (an update's versions change with every run); the file wrk reads."""
+    return wrk.write_requests(run.directory / f"{scenario.name}.requests", scenario.build(context))
+
+
 def send(
-    run: Run, scenario: Scenario, context: Context, served: Served, load: wrk.Load, headers: dict[str, str] | None
+    scenario: Scenario, served: Served, load: wrk.Load, headers: dict[str, str] | None, requests: Path
 ) -> wrk.WrkResult:
-    """Build the requests afresh (an update's versions change with every run) and let wrk send them."""
-    requests = wrk.write_requests(run.directory / f"{scenario.name}.requests", scenario.build(context))
-    own = scenario.updates
-    return wrk.run(served.root, requests, load, own=own, updates=scenario.updates, headers=headers)
+    """Let wrk send the requests of the file (each thread its own lines for updates)."""
+    return wrk.run(served.root, requests, load, own=scenario.updates, updates=scenario.updates, headers=headers)
 
 
 @contextmanager
