@@ -62,7 +62,11 @@ class Upstream:
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=IDLE_KEEPALIVE)
             session = aiohttp.ClientSession(
-                connector=connector, timeout=self.timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
+                connector=connector,
+                timeout=self.timeout,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent",),
+                cookie_jar=aiohttp.DummyCookieJar(),  # one session serves every caller: no cookie may carry over
             )
             self._sessions[loop] = session
         return session
