@@ -78,6 +78,29 @@ def _given(field: str) -> str:
     return _pick("g", values[field], "given")
 
 
+SERVICE_TYPE = (
+    ("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB", "ambulatory"),
+    ("http://fhir-server.dev/fhir/CodeSystem/visit-type", "in-clinic", "In clinic"),
+)
+VISIT_TYPE = (
+    ("http://terminology.hl7.org/CodeSystem/v2-0276", "FOLLOWUP", "A follow up visit from a previous appointment"),
+    ("http://fhir-server.dev/fhir/CodeSystem/visit-category", "follow-up", "Follow-up"),
+)
+
+
+def _concept(codings: tuple[tuple[str, str, str], ...]) -> str:
+    """A CodeableConcept of ``codings`` (system, code, display), as the appointment mapping serves them."""
+    items = ", ".join(
+        f"jsonb_build_object('system', '{system}', 'code', '{code}', 'display', '{display}')"
+        for system, code, display in codings
+    )
+    return f"jsonb_build_object('coding', jsonb_build_array({items}))"
+
+
+def _text(text: str | None) -> str:
+    return "NULL::text" if text is None else "'" + text.replace("'", "''") + "'"
+
+
 BIRTH = "(date '1935-01-01' + abs(hashtext('birth' || i)) % 32850)"
 START = (
     "(timestamptz '2025-01-06 00:00:00+00' + (abs(hashtext('day' || i || '-' || k)) % 730) * interval '1 day'"
@@ -148,32 +171,27 @@ def appointment_sql(lo: int, hi: int, per_patient: int) -> list[str]:
     doctor = _practitioner_id(f"(abs(hashtext('doctor' || i || '-' || k)) % {PRACTITIONERS})")
     updated = f"{WRITTEN} + i * interval '1 millisecond' + k * interval '1 microsecond'"
     stamp = '\'YYYY-MM-DD"T"HH24:MI:SS"Z"\''
-    coding = "jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', '{}', 'code', '{}')))"
     resource = (
         f"jsonb_build_object('resourceType', 'Appointment', 'id', {aid}, 'meta', jsonb_build_object('versionId',"
         f" '1', 'lastUpdated', to_char(({updated}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')),"
         f" 'status', 'booked', 'start', to_char({START} AT TIME ZONE 'UTC', {stamp}),"
         f" 'end', to_char(({START} + interval '30 minutes') AT TIME ZONE 'UTC', {stamp}), 'minutesDuration', 30,"
-        " 'serviceType',"
-        f" jsonb_build_array({coding.format('http://terminology.hl7.org/CodeSystem/v3-ActCode', 'AMB')}),"
-        " 'appointmentType',"
-        f" {coding.format('http://terminology.hl7.org/CodeSystem/v2-0276', 'FOLLOWUP')},"
+        f" 'serviceType', jsonb_build_array({_concept(SERVICE_TYPE)}), 'appointmentType', {_concept(VISIT_TYPE)},"
         " 'participant', jsonb_build_array("
         f"jsonb_build_object('actor', jsonb_build_object('reference', 'Patient/' || {pid}), 'status', 'accepted'),"
         f" jsonb_build_object('actor', jsonb_build_object('reference', 'Practitioner/' || {doctor}),"
         " 'status', 'accepted')))"
     )
     token_rows = (
-        ("appointment-type", "http://terminology.hl7.org/CodeSystem/v2-0276", "FOLLOWUP"),
-        ("appointment-type", "http://fhir-server.dev/fhir/CodeSystem/visit-category", "follow-up"),
-        ("part-status", "http://hl7.org/fhir/participationstatus", "accepted"),
-        ("part-status", "http://hl7.org/fhir/participationstatus", "accepted"),
-        ("service-type", "http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB"),
-        ("service-type", "http://fhir-server.dev/fhir/CodeSystem/visit-type", "in-clinic"),
-        ("status", "http://hl7.org/fhir/appointmentstatus", "booked"),
+        *(("appointment-type", system, code, normalize(display)) for system, code, display in VISIT_TYPE),
+        ("part-status", "http://hl7.org/fhir/participationstatus", "accepted", None),
+        ("part-status", "http://hl7.org/fhir/participationstatus", "accepted", None),
+        *(("service-type", system, code, normalize(display)) for system, code, display in SERVICE_TYPE),
+        ("status", "http://hl7.org/fhir/appointmentstatus", "booked", None),
     )
     tokens = " UNION ALL ".join(
-        f"SELECT {aid}, '{param}', '{system}', '{code}' FROM {series}" for param, system, code in token_rows
+        f"SELECT {aid}, '{param}', '{system}', '{code}', {_text(text)} FROM {series}"
+        for param, system, code, text in token_rows
     )
     references = " UNION ALL ".join(
         f"SELECT {aid}, '{param}', '{kind}', {target} FROM {series}"
@@ -188,8 +206,9 @@ def appointment_sql(lo: int, hi: int, per_patient: int) -> list[str]:
         "INSERT INTO resource_history (resource_type, resource_id, version_id, organization_id, last_updated,"
         f" method, resource) SELECT 'Appointment', {aid}, 1, '{CLINIC}', {updated}, 'create', {resource}"
         f" FROM {series}",
-        "INSERT INTO search_token (resource_type, resource_id, version_id, param, system, code)"
-        f" SELECT 'Appointment', t.id, 1, t.param, t.system, t.code FROM ({tokens}) AS t(id, param, system, code)",
+        "INSERT INTO search_token (resource_type, resource_id, version_id, param, system, code, text)"
+        f" SELECT 'Appointment', t.id, 1, t.param, t.system, t.code, t.text"
+        f" FROM ({tokens}) AS t(id, param, system, code, text)",
         "INSERT INTO search_date (resource_type, resource_id, version_id, param, low, high)"
         f" SELECT 'Appointment', {aid}, 1, 'date', {START}, {START} + interval '999999 microseconds' FROM {series}",
         "INSERT INTO search_reference (resource_type, resource_id, version_id, param, target_type, target_id)"
