@@ -87,6 +87,8 @@ def _dict_tokens(param: SearchParameter, value: dict[str, Any]) -> Iterator[Row]
         identifier_type = value.get("type") or {}
         yield _token(value.get("system"), str(value["value"]), identifier_type.get("text"))
         for coding in identifier_type.get("coding", []):
+            if not (coding.get("system") or coding.get("code")):
+                continue  # a coding of only extensions names no type
             yield {
                 "param": f"{param.code}:of-type",
                 "system": f"{coding.get('system', '')}|{coding.get('code', '')}",
