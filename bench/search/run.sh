@@ -37,6 +37,11 @@ pg_sql() {  # one session: each argument a statement
 }
 
 cleanup() {
+  local status=$?
+  if [ "$status" != 0 ] && [ -f "$work/server.log" ]; then
+    echo "== failed ($status): the server's log ends with" >&2
+    tail -n 60 "$work/server.log" >&2
+  fi
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   [ "$sqlite" = 1 ] || pg_stop
   rm -rf "$work"

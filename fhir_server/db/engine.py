@@ -23,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 _IMMEDIATE = "fhir_server_sqlite_immediate"
 COUNTERS_ENGINE = "fhir_server_counters_engine"
 """Key of a write session's ``info``: the engine for counters (None on SQLite, whose one writer needs none)."""
-_COUNTERS: dict[str, Any] = {"connect_args": {"options": "-c synchronous_commit=off -c lock_timeout=10s"}}
+_NO_JIT = "-c jit=off"
+_COUNTERS: dict[str, Any] = {"connect_args": {"options": f"{_NO_JIT} -c synchronous_commit=off -c lock_timeout=10s"}}
 
 
 def _json_text(value: Any) -> str:
@@ -37,6 +38,8 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    # No JIT: it compiles an over-estimated search for over a second; every query of ours is short.
+    kwargs.setdefault("connect_args", {"options": _NO_JIT})
     # As many pooled connections as the thread pool has threads that may hold one: fewer made every busy moment
     # open and close "overflow" connections (a new PostgreSQL backend per request).
     kwargs.setdefault("pool_size", 20)
@@ -202,7 +205,7 @@ class AsyncPool:
             conn = self._idle.pop()
             if not conn.closed and not conn.broken:
                 return conn
-        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, options=_NO_JIT)
 
     async def _checkin(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if not conn.closed and not conn.broken and conn.info.transaction_status == pq.TransactionStatus.IDLE:
