@@ -35,7 +35,7 @@ from fhir_server.imaging.access import (
     visible,
 )
 from fhir_server.imaging.dicomweb_paths import Target, parse
-from fhir_server.imaging.qido_query import retrieve_query, upstream_query, within_studies
+from fhir_server.imaging.qido_query import capped, retrieve_query, upstream_query, within_studies
 from fhir_server.imaging.relay import relayed, rewriter_of
 from fhir_server.imaging.spool import Spool
 from fhir_server.imaging.stored import sync_stored
@@ -44,6 +44,12 @@ from fhir_server.imaging.upstream import read_closing, upstream_of
 router = APIRouter(prefix="/dicomweb", tags=["DICOMweb"])
 STUDY_UID_TAG = "0020000D"
 LISTED_STUDIES = 100
+"""A patient with at most this many studies has them listed in the upstream query (about 6.5 KB of UIDs at most)."""
+FILTERED_LIMIT = 1000
+"""Most matches a search read whole to be filtered may ask Orthanc for (its memory stays bounded)."""
+TOO_MANY = (
+    '299 - "The number of results exceeded the maximum supported by the server. Additional results can be requested."'
+)
 """A patient with at most this many studies has them listed in the upstream query (about 6.5 KB of UIDs at most)."""
 
 
@@ -92,7 +98,8 @@ async def _scope(request: Request, access: AccessContext, study: str | None) -> 
 async def _search(request: Request, target: Target, scope: ImagingScope) -> Response:
     """QIDO-RS. Under a study of the path (already checked) the answer is relayed as it is, as is a patient's search
     narrowed upstream to the patient's own studies; another confined search over every study is read whole
-    (bounded by ``limit``) and cut to the studies the scope may see."""
+    (at most :data:`FILTERED_LIMIT` matches, with the 299 Warning of PS3.18 §8.3.4.4 when that cut the answer) and
+    cut to the studies the scope may see."""
     media.search_accept(request.headers.get("accept"))
     pairs = request.query_params.multi_items()
     filtered = scope.confined and target.study is None
@@ -102,8 +109,9 @@ async def _search(request: Request, target: Target, scope: ImagingScope) -> Resp
             return Response(b"[]", 200, media_type=media.DICOM_JSON)  # none of the studies asked for is the patient's
         if narrowed is not None:
             pairs, filtered = narrowed, False
+    bites = False
     if filtered:
-        pairs.append(("includefield", STUDY_UID_TAG))
+        pairs, bites = capped([*pairs, ("includefield", STUDY_UID_TAG)], FILTERED_LIMIT)
     query = upstream_query(pairs, scope.patient_mrn)
     response = await upstream_of(request).open("GET", target.path, query, {"Accept": media.DICOM_JSON})
     if not filtered:
@@ -113,7 +121,8 @@ async def _search(request: Request, target: Target, scope: ImagingScope) -> Resp
     allowed: set[str] = await unit_of_work.read(request, visible, scope, uids)
     kept = [m for m in matches if _study_uid(m) in allowed]
     body = rewriter_of(request).whole(orjson.dumps(kept))
-    return Response(body, response.status, media_type=media.DICOM_JSON)
+    headers = {"Warning": TOO_MANY} if bites and len(matches) >= FILTERED_LIMIT else None
+    return Response(body, response.status, headers, media_type=media.DICOM_JSON)
 
 
 async def _patients_own(

@@ -93,6 +93,20 @@ def within_studies(
     return rest, kept
 
 
+def capped(pairs: Iterable[tuple[str, str]], maximum: int) -> tuple[list[tuple[str, str]], bool]:
+    """``pairs`` with ``limit`` at most ``maximum`` (PS3.18 §8.3.4.4: a server may answer fewer results than asked),
+    and whether the cap bites (no limit was asked, or a larger one): then a full page warrants the 299 Warning."""
+    kept: list[tuple[str, str]] = []
+    asked: int | None = None
+    for key, value in pairs:
+        if key == "limit" and value.isdigit():
+            asked = int(value) if asked is None else min(asked, int(value))
+        else:
+            kept.append((key, value))
+    bites = not asked or asked > maximum  # none, 0 (which Orthanc may read as "no limit"), or more than the cap
+    return [*kept, ("limit", str(maximum if bites or asked is None else asked))], bites
+
+
 def forced_patient_id(mrn: str) -> str | None:
     """The MRN as an exact PatientID filter; None when it cannot be one (a wildcard would widen the match)."""
     if not mrn or any(ch in WILDCARDS or ch == " " for ch in mrn) or not _SAFE.match(mrn):

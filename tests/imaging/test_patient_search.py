@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import generate_uid
 
+from fhir_server.imaging import dicomweb_proxy
 from tests.imaging.conftest import CT, CT_STUDY, MR, MR_STUDY, bearer, dicom_bytes, dicom_file
 from tests.imaging.multipart import stow_body
 
@@ -60,3 +61,14 @@ def test_a_patients_study_filter_is_kept_within_its_studies(two_ct_studies: tupl
     wildcard = proxy.get("/dicomweb/studies", params={"StudyInstanceUID": "1.3.6.1.4.1.5962.*"}, headers=patient)
     assert wildcard.status_code == 400  # UIDs match whole or by list only (PS3.4 C.2.2.2.2): Orthanc refuses it
     assert sorted(uids(proxy.get("/dicomweb/studies", headers=bearer("a-user")))) == sorted([CT_STUDY, MR_STUDY, other])
+
+
+def test_a_clinic_search_cut_by_the_servers_maximum_says_so(
+    two_ct_studies: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy, _ = two_ct_studies
+    monkeypatch.setattr(dicomweb_proxy, "FILTERED_LIMIT", 2)
+    cut = proxy.get("/dicomweb/studies", headers=bearer("a-user"))
+    assert len(uids(cut)) == 2 and "exceeded the maximum" in cut.headers["warning"]
+    whole = proxy.get("/dicomweb/studies", params={"limit": 1}, headers=bearer("a-user"))
+    assert len(uids(whole)) == 1 and "warning" not in whole.headers

@@ -10,7 +10,13 @@ from fhir_server.fhir.outcomes import FhirError
 from fhir_server.imaging import media, stow
 from fhir_server.imaging.dicomweb_paths import parse
 from fhir_server.imaging.patients import person_name
-from fhir_server.imaging.qido_query import forced_patient_id, retrieve_query, upstream_query, within_studies
+from fhir_server.imaging.qido_query import (
+    capped,
+    forced_patient_id,
+    retrieve_query,
+    upstream_query,
+    within_studies,
+)
 from fhir_server.imaging.rewrite import PrefixRewriter
 from fhir_server.imaging.study_values import dicom_instant
 from tests.imaging.conftest import CT, dicom_bytes
@@ -138,3 +144,10 @@ def test_a_patients_study_filter_becomes_the_list_of_its_own_studies_named() -> 
     assert within_studies([("0020000D", "")], allowed) == ([], ["1.2", "1.3"])
     assert within_studies([("StudyInstanceUID", "9.9")], allowed) == ([], [])
     assert within_studies([("studyinstanceuid", "1.*")], allowed) is None
+
+
+def test_a_search_read_whole_asks_for_at_most_the_cap_and_says_when_the_cap_bites() -> None:
+    assert capped([("PatientID", "1")], 50) == ([("PatientID", "1"), ("limit", "50")], True)
+    assert capped([("limit", "10"), ("offset", "20")], 50) == ([("offset", "20"), ("limit", "10")], False)
+    assert capped([("limit", "500")], 50) == ([("limit", "50")], True)
+    assert capped([("limit", "0")], 50) == ([("limit", "50")], True)
