@@ -50,7 +50,7 @@ FILTERED_LIMIT = 1000
 TOO_MANY = (
     '299 - "The number of results exceeded the maximum supported by the server. Additional results can be requested."'
 )
-"""A patient with at most this many studies has them listed in the upstream query (about 6.5 KB of UIDs at most)."""
+"""The Warning of a search answer cut by :data:`FILTERED_LIMIT` (PS3.18 §8.3.4.4)."""
 
 
 @router.get("/{path:path}", summary="QIDO-RS search or WADO-RS retrieve")
