@@ -181,11 +181,31 @@ def _stow_boundary(request: Request) -> str:
 
 
 async def _store(request: Request, target: Target, boundary: str, scope: ImagingScope) -> Response:
-    """STOW-RS: the body streams to Orthanc as it comes, except a clinic user's to bare ``/studies``, which is held
-    (:mod:`fhir_server.imaging.spool`) until every part's study is checked against the clinic."""
+    """STOW-RS: the body sent on, the stored studies' ImagingStudy rows synced, and every part accounted for."""
     sniffer = stow.PartSniffer(boundary.encode("latin-1"))
+    upstream_status, raw = await _sent_on(request, target, sniffer, scope)
+    result = _stow_result(upstream_status, raw)
+    warnings = await run_in_threadpool(
+        sync_stored, request.app.state.database, request.app.state.settings, stow.studies_stored(result),
+        scope.organization_id,
+    )  # fmt: skip
+    answer, status = stow.account(result, sniffer.parts(), upstream_status)
+    if status >= 400:
+        code = "conflict" if status == 409 else "invalid"
+        raise FhirError(status, [Issue(code, sentence) for sentence in stow.failures(answer)])
+    extra = {"Warning": "; ".join(f'299 - "{w}"' for w in warnings)} if warnings else {}
+    answer_body = rewriter_of(request).whole(orjson.dumps(answer))
+    return Response(answer_body, status, headers=extra, media_type=media.DICOM_JSON)
+
+
+async def _sent_on(
+    request: Request, target: Target, sniffer: stow.PartSniffer, scope: ImagingScope
+) -> tuple[int, bytes]:
+    """Orthanc's status and answer for the STOW body. It streams to Orthanc as it comes, except a clinic user's to
+    bare ``/studies``, which is held (:mod:`fhir_server.imaging.spool`) until every part's study is checked."""
     headers = {"Content-Type": request.headers["content-type"], "Accept": media.DICOM_JSON}
     content: AsyncIterator[bytes]
+    spool: Spool | None = None
     if scope.confined and target.study is None:
         spool = await _checked_spool(request, sniffer, scope)
         content, headers["Content-Length"] = spool.pieces(), str(spool.size)
@@ -193,20 +213,12 @@ async def _store(request: Request, target: Target, boundary: str, scope: Imaging
         content = _watched(request, sniffer)
         if "content-length" in request.headers:
             headers["Content-Length"] = request.headers["content-length"]
-    response = await upstream_of(request).open("POST", target.path, "", headers, content, keep_errors=True)
-    raw = await read_closing(response)
-    result = _stow_result(response.status, raw)
-    warnings = await run_in_threadpool(
-        sync_stored, request.app.state.database, request.app.state.settings, stow.studies_stored(result),
-        scope.organization_id,
-    )  # fmt: skip
-    answer, status = stow.account(result, sniffer.parts(), response.status)
-    if status >= 400:
-        code = "conflict" if status == 409 else "invalid"
-        raise FhirError(status, [Issue(code, sentence) for sentence in stow.failures(answer)])
-    extra = {"Warning": "; ".join(f'299 - "{w}"' for w in warnings)} if warnings else {}
-    answer_body = rewriter_of(request).whole(orjson.dumps(answer))
-    return Response(answer_body, status, headers=extra, media_type=media.DICOM_JSON)
+    try:
+        response = await upstream_of(request).open("POST", target.path, "", headers, content, keep_errors=True)
+        return response.status, await read_closing(response)
+    finally:
+        if spool is not None:
+            spool.close()  # also when Orthanc could not be reached and the body was never read
 
 
 async def _watched(request: Request, sniffer: stow.PartSniffer) -> AsyncIterator[bytes]:
