@@ -68,7 +68,7 @@ class Measured:
 def interleaved(
     server: Server, sides: dict[str, tuple[str, dict[str, str]]], path: str, repeat: int, headers: dict[str, str]
 ) -> Measured:
-    """``repeat`` requests a side, alternating batches of :data:`BATCH` between direct and proxy."""
+    """``repeat`` requests a side (in whole batches of :data:`BATCH`, at least one), alternating direct and proxy."""
     measured = Measured()
     for _ in range(max(1, repeat // BATCH)):
         for side, (base, auth) in sides.items():
@@ -99,7 +99,8 @@ def row(name: str, measured: Measured) -> str:
 
     overhead = (statistics.median(measured.proxy) - statistics.median(measured.direct)) * 1000
     cpu = measured.proxy_cpu / len(measured.proxy) * 1000
-    return f"| {name} | {ms(measured.direct)} | {ms(measured.proxy)} | {overhead:+.1f} | {cpu:.2f} |"
+    count = f"{name} (x{len(measured.proxy)} a side)"
+    return f"| {count} | {ms(measured.direct)} | {ms(measured.proxy)} | {overhead:+.1f} | {cpu:.2f} |"
 
 
 def main() -> None:
@@ -131,18 +132,14 @@ def run(orthanc: OrthancProcess, directory: Path, args: argparse.Namespace) -> N
         sides = {"direct": (direct_root, {"Authorization": basic}), "proxy": (f"{server.root}/dicomweb", {})}
         json_accept = {"Accept": "application/dicom+json"}
         results = {
-            f"QIDO studies?PatientID= (x{args.queries})": interleaved(
-                server, sides, "/studies?PatientID=1CT1", args.queries, json_accept
-            ),
-            f"QIDO series of the study (x{args.queries})": interleaved(
+            "QIDO studies?PatientID=": interleaved(server, sides, "/studies?PatientID=1CT1", args.queries, json_accept),
+            "QIDO series of the study": interleaved(
                 server, sides, f"/studies/{STUDY}/series", args.queries, json_accept
             ),
-            f"WADO study metadata (x{args.retrieves})": interleaved(
+            "WADO study metadata": interleaved(
                 server, sides, f"/studies/{STUDY}/metadata", args.retrieves, json_accept
             ),
-            f"WADO study, transfer-syntax=* (x{args.retrieves})": interleaved(
-                server, sides, f"/studies/{STUDY}", args.retrieves, RETRIEVE
-            ),
+            "WADO study, transfer-syntax=*": interleaved(server, sides, f"/studies/{STUDY}", args.retrieves, RETRIEVE),
         }
         loads.append(load_average())
         rps = {side: wrk(f"{base}/studies?PatientID=1CT1", auth) for side, (base, auth) in sides.items()}
