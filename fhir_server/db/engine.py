@@ -40,10 +40,11 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     # No JIT: it compiles an over-estimated search for over a second; every query of ours is short.
     kwargs.setdefault("connect_args", {"options": _NO_JIT})
-    # As many pooled connections as the thread pool has threads that may hold one: fewer made every busy moment
-    # open and close "overflow" connections (a new PostgreSQL backend per request).
-    kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 20)
+    # At most 30 connections per process, as before, but more of them kept: a pool much smaller than the thread
+    # pool opened and closed "overflow" connections (a new PostgreSQL backend) in every busy moment. Hot reads use
+    # the async pool (at most AsyncPool.max_size more).
+    kwargs.setdefault("pool_size", 15)
+    kwargs.setdefault("max_overflow", 15)
     return create_engine(url, **kwargs)
 
 
@@ -170,10 +171,10 @@ class AsyncPool:
 
     A connection is checked without a round trip (closed, broken or left inside a transaction: discarded), so a
     checkout costs nothing; a read that fails on a connection the server dropped is retried once by
-    :meth:`run` on a fresh one. Statements are prepared on the server after their first use on a connection.
+    :meth:`fetch_one` on a fresh one. Statements are prepared on the server at their first use on a connection.
     """
 
-    def __init__(self, conninfo: str, max_size: int = 20) -> None:
+    def __init__(self, conninfo: str, max_size: int = 10) -> None:
         self._conninfo = conninfo
         self._slots = asyncio.Semaphore(max_size)
         self._idle: list[psycopg.AsyncConnection[Any]] = []
