@@ -102,6 +102,9 @@ def serve(
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        # uvicorn kills a worker whose health-check thread does not answer in time; a worker busy with a large
+        # transaction on a loaded machine can miss the default 5 s and lose the requests in flight.
+        timeout_worker_healthcheck=30,
     )
 
 
