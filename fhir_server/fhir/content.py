@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
@@ -135,8 +135,16 @@ def parse_etag(value: str, header: str) -> str:
     return match.group(1)
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(value: datetime) -> str:
-    return format_datetime(value, usegmt=True)
+    """``value`` as an HTTP-date (RFC 9110 section 5.6.7, IMF-fixdate), whatever its zone; on every response, so
+    formatted directly rather than through ``email.utils``."""
+    t = value.astimezone(UTC)
+    clock = f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+    return f"{_DAYS[t.weekday()]}, {t.day:02d} {_MONTHS[t.month - 1]} {t.year:04d} {clock} GMT"
 
 
 def parse_http_date(value: str) -> datetime | None:
