@@ -94,9 +94,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(RequestValidationError, outcomes.handle_validation_error)
     app.add_exception_handler(Exception, outcomes.handle_unexpected)
     _route_reads_first(app)
+    app.include_router(dicomweb_proxy.router)  # early: its /dicomweb paths share nothing with the others
     app.include_router(health.router)
     app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
     app.include_router(audit_routes.router)  # before the FHIR routes: /fhir/AuditEvent is not a mapped type
     app.include_router(routes.router)
-    app.include_router(dicomweb_proxy.router)
     return app
