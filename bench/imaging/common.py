@@ -9,9 +9,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,18 @@ def _wait_alive(process: subprocess.Popen[bytes], root: str) -> None:
         except httpx.HTTPError:
             time.sleep(0.2)
     raise RuntimeError("the server did not answer /health within 60 s")
+
+
+def with_orthanc(run: Callable[[OrthancProcess, Path], None], prefix: str) -> None:
+    """Start a throw-away Orthanc and a scratch directory, ``run(orthanc, directory)``, then remove both."""
+    orthanc = OrthancProcess()
+    orthanc.start()
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        run(orthanc, directory)
+    finally:
+        orthanc.remove()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def cpu_seconds(pid: int) -> float:

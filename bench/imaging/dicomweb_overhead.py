@@ -24,7 +24,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from pydicom.data import get_testdata_file
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import generate_uid
 
-from bench.imaging.common import Server, cpu_seconds, fetch_seconds, fhir_server, load_average
+from bench.imaging.common import Server, cpu_seconds, fetch_seconds, fhir_server, load_average, with_orthanc
 from tests.imaging.orthanc_process import OrthancProcess
 
 STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
@@ -109,14 +108,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--retrieves", type=int, default=30)
     args = parser.parse_args()
-    orthanc = OrthancProcess()
-    orthanc.start()
-    directory = Path(tempfile.mkdtemp(prefix="bench-imaging-"))
-    try:
-        run(orthanc, directory, args)
-    finally:
-        orthanc.remove()
-        shutil.rmtree(directory, ignore_errors=True)
+    with_orthanc(lambda orthanc, directory: run(orthanc, directory, args), "bench-imaging-")
 
 
 def run(orthanc: OrthancProcess, directory: Path, args: argparse.Namespace) -> None:

@@ -17,9 +17,7 @@ import argparse
 import base64
 import copy
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ from pydicom.data import get_testdata_file
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import generate_uid
 
-from bench.imaging.common import RssPeak, cpu_seconds, fetch_seconds, fhir_server, load_average, rss_mb
+from bench.imaging.common import RssPeak, cpu_seconds, fetch_seconds, fhir_server, load_average, rss_mb, with_orthanc
 from tests.imaging.orthanc_process import OrthancProcess
 
 RETRIEVE = {"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}
@@ -59,14 +57,7 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    orthanc = OrthancProcess()
-    orthanc.start()
-    directory = Path(tempfile.mkdtemp(prefix="bench-imaging-large-"))
-    try:
-        run(orthanc, directory, args)
-    finally:
-        orthanc.remove()
-        shutil.rmtree(directory, ignore_errors=True)
+    with_orthanc(lambda orthanc, directory: run(orthanc, directory, args), "bench-imaging-large-")
 
 
 def run(orthanc: OrthancProcess, directory: Path, args: argparse.Namespace) -> None:
