@@ -109,11 +109,6 @@ def check_clinic(resolved: list[Resolved], row: Any) -> None:
         raise FhirError(422, issues)
 
 
-def check_references(session: Session, row: Any, resource: Mapping[str, Any]) -> None:
-    """Both checks at once, for a row whose clinic is already known."""
-    check_clinic(resolve_references(session, resource), row)
-
-
 def clinic_of(row: Any) -> uuid.UUID | None:
     """The clinic a row belongs to: an Organization is its own, other rows have ``organization_id``."""
     return row.id if isinstance(row, Organization) else getattr(row, "organization_id", None)

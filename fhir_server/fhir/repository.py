@@ -22,7 +22,7 @@ from fhir_server.db.types import utcnow
 from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir.references import ONLY_CLINIC, Resolved, check_clinic, is_foreign, remember, resolve_references
 from fhir_server.fhir.search.indexer import flush_index
-from fhir_server.fhir.versioning import record_versions
+from fhir_server.fhir.versioning import record_versions, recorded_resource
 from mappings import lens
 from mappings.base import MappedValues, MappingError, ResourceMapping
 from mappings.registry import MAPPINGS
@@ -188,10 +188,9 @@ def _check_reach(
 
 
 def _recorded(session: Session, row: FhirResourceMixin, mapping: type[ResourceMapping]) -> dict[str, Any]:
-    for version in record_versions(session):
-        if version.resource_id == row.fhir_id and version.resource_type == mapping.resource_type:
-            return version.resource or {}
-    return mapping.to_fhir(row)  # nothing changed: the stored version stands
+    record_versions(session)
+    recorded = recorded_resource(session, mapping.resource_type, row.fhir_id)
+    return recorded if recorded is not None else mapping.to_fhir(row)  # unchanged: the stored version stands
 
 
 def _fill(
