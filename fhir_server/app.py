@@ -18,6 +18,8 @@ from fhir_server.audit import routes as audit_routes
 from fhir_server.audit.middleware import AuditMiddleware
 from fhir_server.audit.writer import close_writer
 from fhir_server.auth import routes as auth_routes
+from fhir_server.auth.route_guard import RouteGuardMiddleware
+from fhir_server.body_limit import BodyLimitMiddleware
 from fhir_server.db.engine import Database
 from fhir_server.fhir import outcomes, routes, validation
 from fhir_server.fhir.interactions import read, vread
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(RouteGuardMiddleware)  # inside the audit trail, which records its 401s
+    app.add_middleware(BodyLimitMiddleware, settings=settings)  # counts what the audit trail's peek lets through
     app.add_middleware(AuditMiddleware)  # inside the request log: it sees the request id
     app.add_middleware(RequestLogMiddleware)
     # SMART apps run in browsers on other origins and send Bearer tokens, never cookies: every origin may read.

@@ -98,6 +98,17 @@ class Settings(BaseSettings):
     authorization_code_lifetime: int = Field(300, ge=10, le=600, description="Seconds an authorization code lives")
     launch_lifetime: int = Field(600, ge=10, description="Seconds an EHR launch handle lives")
     login_session_lifetime: int = Field(8 * 3600, ge=60, description="Seconds a login at the authorization pages lasts")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body in bytes (FHIR API, $validate, transactions); a larger one answers 413 "
+        "before it is parsed, counted while it arrives",
+    )
+    max_stow_body_bytes: int = Field(
+        4 * 1024**3,
+        ge=1024,
+        description="Largest DICOMweb STOW-RS body in bytes (streamed to Orthanc, never held in memory); larger: 413",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -18,15 +18,43 @@ from pydantic import ValidationError
 from fhir_server.fhir.bindings import binding_issues, check_bindings, required_bindings
 from fhir_server.fhir.outcomes import FhirError, Issue, bad_request
 
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of objects and arrays a request body may have (a resource is 1; FHIR content needs far
+fewer: an extension in an extension in a Bundle entry is about 10). Deeper bodies answer 400 before anything
+recursive (structure validation, FHIRPath, indexing) walks them."""
+_TOO_DEEP = f"objects and arrays nest deeper than the limit of {MAX_JSON_DEPTH} levels"
+
 
 def parse_json(body: bytes) -> Any:
-    """The JSON value of a request body; 400 when it is not JSON."""
+    """The JSON value of a request body; 400 when it is not JSON or nests deeper than :data:`MAX_JSON_DEPTH`."""
     if not body.strip():
         raise bad_request("the request body is empty; a FHIR resource was expected", code="required")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if exc.msg == "depth limit exceeded":  # orjson's own bound (1024 levels), far past ours
+            raise too_deep() from None
         raise bad_request(f"the body is not valid JSON: {exc}", code="structure") from None
+    if too_deeply_nested(value):
+        raise too_deep()
+    return value
+
+
+def too_deeply_nested(value: Any) -> bool:
+    """True when ``value`` nests objects and arrays deeper than :data:`MAX_JSON_DEPTH` (walked without recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def too_deep() -> FhirError:
+    """400 naming the nesting limit."""
+    return bad_request(f"the body's {_TOO_DEEP}", code="too-costly")
 
 
 def parse_resource(body: bytes, expected_type: str | None = None, url_id: str | None = None) -> dict[str, Any]:
@@ -69,8 +97,11 @@ def content_issues(resource: dict[str, Any]) -> list[Issue]:
 
 def structure_issues(resource: dict[str, Any]) -> list[Issue]:
     """Every way ``resource`` breaks the R4 structure (unknown elements, wrong types, cardinality), and every
-    string holding U+0000 (:func:`nul_issues`)."""
+    string holding U+0000 (:func:`nul_issues`); a resource nested too deeply (:data:`MAX_JSON_DEPTH`) is refused
+    unwalked."""
     resource_type = resource["resourceType"]
+    if too_deeply_nested(resource):  # before the validator's recursion can overflow the stack
+        return [Issue("too-costly", f"{resource_type}: {_TOO_DEEP}", (resource_type,))]
     try:
         model = get_fhir_model_class(resource_type)
     except KeyError:

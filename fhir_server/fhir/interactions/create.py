@@ -9,8 +9,8 @@ from starlette.responses import Response
 from fhir_server.auth.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, resource_response
+from fhir_server.fhir.request_body import read_resource
 from fhir_server.fhir.types import served_type
-from fhir_server.fhir.validation import parse_resource
 
 router = APIRouter()
 
@@ -20,7 +20,7 @@ async def create(resource_type: str, request: Request, access: Access) -> Respon
     check_accept(request)
     served_type(resource_type)
     check_content_type(request)
-    resource = parse_resource(await request.body(), resource_type)
+    resource = await read_resource(request, resource_type)
     resource.pop("id", None)  # the server assigns the id of a created resource
     criteria = request.headers.get("if-none-exist")
     if criteria is None:

@@ -17,8 +17,8 @@ from fhir_server.fhir.content import (
     parse_etag,
     resource_response,
 )
+from fhir_server.fhir.request_body import read_json
 from fhir_server.fhir.types import served_type
-from fhir_server.fhir.validation import parse_json
 
 router = APIRouter()
 
@@ -31,7 +31,7 @@ async def patch(resource_type: str, resource_id: str, request: Request, access: 
     served_type(resource_type)
     check_content_type(request, _PATCH_TYPES)
     media_type = request.headers["content-type"].split(";", 1)[0].strip().lower()
-    change = patching.Patch.of(media_type, parse_json(await request.body()))
+    change = patching.Patch.of(media_type, await read_json(request))
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
     written = await unit_of_work.write(request, patching.patch, access, resource_type, resource_id, change, version)

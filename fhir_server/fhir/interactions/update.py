@@ -10,8 +10,8 @@ from starlette.responses import Response
 from fhir_server.auth.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
+from fhir_server.fhir.request_body import read_resource
 from fhir_server.fhir.types import served_type, valid_id
-from fhir_server.fhir.validation import parse_resource
 
 router = APIRouter()
 
@@ -22,7 +22,7 @@ async def update(resource_type: str, resource_id: str, request: Request, access:
     served_type(resource_type)
     valid_id(resource_id)
     check_content_type(request)
-    resource = parse_resource(await request.body(), resource_type, resource_id)
+    resource = await read_resource(request, resource_type, resource_id)
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
     written = await unit_of_work.write(request, repository.update, access, resource, resource_id, version)
@@ -35,7 +35,7 @@ async def conditional_update(resource_type: str, request: Request, access: Acces
     check_accept(request)
     served_type(resource_type)
     check_content_type(request)
-    resource = parse_resource(await request.body(), resource_type)
+    resource = await read_resource(request, resource_type)
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
     criteria, base_url = request.url.query, request.app.state.settings.base_url

@@ -28,6 +28,7 @@ from fhir_server.auth.context import Access, AccessContext
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, check_content_type, is_pretty
 from fhir_server.fhir.outcomes import FhirError, bad_request, not_found
+from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.types import valid_id
 from fhir_server.fhir.validation import check_shape, parse_json
 from mappings.base import fhir_instant
@@ -99,7 +100,7 @@ async def _refresh(request: Request) -> bool:
     body = await request.body()
     if body.strip():
         check_content_type(request)
-        values += _body_refresh(parse_json(body))
+        values += _body_refresh(await parsed(body, parse_json))
     return any(values)
 
 

@@ -32,6 +32,7 @@ from fhir_server.fhir import repository
 from fhir_server.fhir.bindings import binding_issues
 from fhir_server.fhir.content import FhirResponse, check_accept, check_content_type, is_pretty
 from fhir_server.fhir.outcomes import FhirError, Issue, bad_request, operation_outcome
+from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.fhir.unit_of_work import database_of
 from fhir_server.fhir.validation import check_shape, parse_json, structure_issues
@@ -71,7 +72,7 @@ async def _validate(request: Request, access: AccessContext, resource_type: str,
     body = await request.body()
     if body.strip():
         check_content_type(request)
-    payload = parse_json(body) if body.strip() or request.query_params.get("mode") != "delete" else None
+    payload = await parsed(body, parse_json) if body.strip() or request.query_params.get("mode") != "delete" else None
     wanted = parse_request(payload, resource_type, resource_id, request.query_params)
     require_validate(access, resource_type, wanted.mode)
     issues = await run_in_threadpool(dry_run, database_of(request), validate, access, wanted)

@@ -23,6 +23,8 @@ def date_range(value: str) -> tuple[datetime, datetime]:
         raise ValueError(f"{value!r} is not a FHIR date")
     g = match.groupdict()
     year = int(g["y"])
+    if year < MIN.year:  # year 0 has no instants in Python or SQL: not a date any client can mean
+        raise ValueError(f"{value!r} is before the year 1")
     if g["m"] is None:
         end = datetime(year + 1, 1, 1, tzinfo=UTC) - _TICK if year < 9999 else MAX
         return datetime(year, 1, 1, tzinfo=UTC), end

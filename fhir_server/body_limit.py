@@ -1,0 +1,97 @@
+"""Request body limits, enforced while the body arrives, before any handler parses it.
+
+Every route that reads a body passes through :class:`BodyLimitMiddleware`: a declared ``Content-Length`` above the
+route's limit answers 413 at once (the body is never read); otherwise the bytes are counted as the server receives
+them, and the first chunk past the limit ends the read with 413, so a chunked body of any size costs no more memory
+than the limit. The 413 is a FHIR OperationOutcome (code ``too-costly``) naming the limit.
+
+Limits by path: the authorization pages and endpoints (``/fhir/auth/...``, small forms) :data:`AUTH_FORM_LIMIT`;
+DICOMweb (``/dicomweb/...``, whose STOW-RS bodies stream to Orthanc) ``FHIR_SERVER_MAX_STOW_BODY_BYTES``; everything
+else, the FHIR API included, ``FHIR_SERVER_MAX_BODY_BYTES``.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fhir_server.auth.oauth_server import AUTH_PREFIX
+from fhir_server.fhir.content import FhirResponse
+from fhir_server.fhir.outcomes import Issue, operation_outcome
+from fhir_server.settings import Settings
+
+AUTH_FORM_LIMIT = 64 * 1024
+"""Bytes a request to the authorization server may carry (login and consent forms, token requests with a signed
+client assertion: a few KB)."""
+_AUTH_PATH = f"/fhir{AUTH_PREFIX}/"
+_DICOMWEB_PATH = "/dicomweb/"
+
+
+class BodyTooLarge(HTTPException):
+    """The request body is larger than ``limit`` bytes: 413. Raised from ``receive`` inside the handler, so the
+    application's handler of HTTP errors renders it as an OperationOutcome."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than this endpoint's limit of {limit} bytes")
+        self.limit = limit
+
+
+def body_limit(path: str, settings: Settings) -> int:
+    """The most bytes a request body to ``path`` may hold."""
+    if path.startswith(_AUTH_PATH):
+        return AUTH_FORM_LIMIT
+    if path.startswith(_DICOMWEB_PATH):
+        return settings.max_stow_body_bytes
+    return settings.max_body_bytes
+
+
+class BodyLimitMiddleware:
+    """Pure ASGI middleware refusing bodies over :func:`body_limit` with 413, before the application parses them."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit(scope["path"], self.settings)
+        if _declared_length(scope) > limit:
+            await _refuse(scope, receive, send, limit)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def noting_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, noting_send)
+        except BodyTooLarge:
+            if started:  # a streaming endpoint had answered already: nothing else can be said
+                raise
+            await _refuse(scope, receive, send, limit)
+
+
+def _declared_length(scope: Scope) -> int:
+    """The request's Content-Length (0 when absent or not a number: then only the counting applies)."""
+    value = Headers(scope=scope).get("content-length", "")
+    return int(value) if value.isdigit() else 0
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    issue = Issue("too-costly", str(BodyTooLarge(limit).detail))
+    await FhirResponse(operation_outcome([issue]), 413)(scope, receive, send)
