@@ -3,7 +3,8 @@
 Every route that reads a body passes through :class:`BodyLimitMiddleware`: a declared ``Content-Length`` above the
 route's limit answers 413 at once (the body is never read); otherwise the bytes are counted as the server receives
 them, and the first chunk past the limit ends the read with 413, so a chunked body of any size costs no more memory
-than the limit. The 413 is a FHIR OperationOutcome (code ``too-costly``) naming the limit.
+than the limit. The 413 is a FHIR OperationOutcome (code ``too-costly``) naming the limit; it replaces whatever the
+endpoint answers after its body was cut off (a proxy streaming the body on, for one, sees its upload fail).
 
 Limits by path: the authorization pages and endpoints (``/fhir/auth/...``, small forms) :data:`AUTH_FORM_LIMIT`;
 DICOMweb (``/dicomweb/...``, whose STOW-RS bodies stream to Orthanc) ``FHIR_SERVER_MAX_STOW_BODY_BYTES``; everything
@@ -61,25 +62,31 @@ class BodyLimitMiddleware:
         if _declared_length(scope) > limit:
             await _refuse(scope, receive, send, limit)
             return
-        received = 0
-        started = False
+        received, exceeded, started, replaced = 0, False, False, False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
+                exceeded = received > limit
+                if exceeded:
                     raise BodyTooLarge(limit)
             return message
 
-        async def noting_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def answering_send(message: Message) -> None:
+            nonlocal started, replaced
+            if message["type"] == "http.response.start":
+                # whatever the endpoint made of a cut-off body (a proxy streaming it on: 502), it was too large
+                replaced = exceeded and not started
+                started = True
+                if replaced:
+                    await _refuse(scope, receive, send, limit)
+            if not replaced:
+                await send(message)
 
         try:
-            await self.app(scope, counting_receive, noting_send)
+            await self.app(scope, counting_receive, answering_send)
         except BodyTooLarge:
             if started:  # a streaming endpoint had answered already: nothing else can be said
                 raise
