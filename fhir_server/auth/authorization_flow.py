@@ -142,7 +142,7 @@ def next_step(session: Session, settings: Settings, row: AuthorizationRequest, u
         if own is None:
             return ErrorPage("This login has no patient record of its own.", 403)
         row.patient_id = own.fhir_id
-    if _needs_patient(row, launch) and row.patient_id is None:
+    if _needs_patient(offered(row, user), launch) and row.patient_id is None:
         return Page("pick_patient", {"handle": handle, "app": client.name, "patients": _patients(session, user)})
     return Page("consent", _consent_values(session, row, client, user, launch, handle))
 
@@ -158,8 +158,9 @@ def choose_patient(
     return next_step(session, settings, row, user, handle)
 
 
-def _needs_patient(row: AuthorizationRequest, launch: LaunchContext | None) -> bool:
-    scopes = parse_scopes(row.parameters["scope"])
+def _needs_patient(offered_scopes: list[str], launch: LaunchContext | None) -> bool:
+    """True when a scope the user may be granted wants a patient in context and the launch brings none."""
+    scopes = parse_scopes(offered_scopes)
     launch_patient = launch is not None and "launch" in scopes and launch.patient_id
     wants = "launch/patient" in scopes or any(s.context == "patient" for s in scopes.resource)
     return wants and not launch_patient

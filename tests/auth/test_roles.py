@@ -183,3 +183,14 @@ def test_the_table_names_only_r4_resource_types_and_every_role() -> None:
     assert named <= r4_resource_types()
     letters = {c for p in ROLE_PERMISSIONS.values() for s in (p.default, *p.types.values()) for c in s}
     assert letters <= set("cruds")
+
+
+def test_a_patient_scope_the_role_cannot_hold_asks_no_patient_to_be_picked(
+    browser: Browser, database: Database, clinic: Clinic
+) -> None:
+    email = _user(database, clinic, "front_desk")
+    page, _verifier = _login_to_consent(
+        browser, clinic, email, "openid patient/QuestionnaireResponse.rs user/Patient.rs"
+    )
+    assert "pick-patient" not in page.text
+    assert _offered(page) == ["openid", "user/Patient.rs"]
