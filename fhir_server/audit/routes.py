@@ -1,6 +1,7 @@
 """Read-only FHIR AuditEvent: ``GET /fhir/AuditEvent/{id}`` and ``GET /fhir/AuditEvent?...`` over ``audit_events``
-(http://hl7.org/fhir/R4/auditevent.html#search), for users with role ``admin`` or ``compliance_officer`` only (and a
-scope granting AuditEvent ``r``/``s``), within their clinic. Search parameters: ``date`` (with ge/gt/le/lt/eq
+(http://hl7.org/fhir/R4/auditevent.html#search), for users whose role allows reading the audit trail
+(:mod:`fhir_server.access.roles`: admin, owner, compliance officer) with a scope granting AuditEvent ``r``/``s``,
+within their clinic; never to backend services. Search parameters: ``date`` (with ge/gt/le/lt/eq
 prefixes), ``agent`` (Practitioner/Patient reference, user id or client id), ``entity`` (``Type/id``), ``patient``,
 ``type`` (``rest`` or ``110114``), ``subtype`` (interaction), ``_count`` (newest first; at most 1000, no further pages).
 """
@@ -28,16 +29,15 @@ from fhir_server.fhir.types import valid_id
 from mappings.base import fhir_instant
 
 router = APIRouter(prefix="/fhir", tags=["AuditEvent"])
-AUDIT_ROLES = frozenset({"admin", "compliance_officer"})
 MAX_COUNT = 1000
 _PARAMS = frozenset({"date", "agent", "entity", "patient", "type", "subtype", "_count", "_format", "_pretty"})
 
 
 def _require(access: AccessContext, interaction: str) -> None:
-    """403 unless the caller is an admin or compliance officer holding a scope for AuditEvent."""
+    """403 unless the caller is a user whose role and scopes allow ``interaction`` on AuditEvent."""
     if access.open:
         return
-    if access.role not in AUDIT_ROLES or not access.may("AuditEvent", interaction):
+    if access.role is None or not access.may("AuditEvent", interaction):
         raise forbidden("AuditEvent", interaction)
 
 

@@ -24,7 +24,8 @@ from fhir_server.auth.authorize import _form, in_transaction
 from fhir_server.auth.grants import revoke_grant
 from fhir_server.auth.launch import LaunchError, create_launch
 from fhir_server.auth.login import session_user
-from fhir_server.auth.pages import redirect, render, session_cookie, settings_of
+from fhir_server.auth.pages import error_page, redirect, render, session_cookie, settings_of
+from fhir_server.auth.patient_context import is_portal
 from fhir_server.db import Grant, OAuthClient, Patient, User
 
 router = APIRouter(include_in_schema=False)
@@ -32,6 +33,13 @@ router = APIRouter(include_in_schema=False)
 
 def _login_page(request: Request, after: str) -> Response:
     return render(request, "login", {"next": after}, 401)
+
+
+class PortalRefused(str):
+    """The launcher's answer to a patient's own login (a 403 page)."""
+
+
+PORTAL_REFUSED = PortalRefused("The EHR launcher is for the clinic's staff; a patient's own login cannot use it.")
 
 
 def _launcher_values(session: Session, user: User, selected: str | None) -> dict[str, Any]:
@@ -57,11 +65,15 @@ async def launcher(request: Request) -> Response:
     """The launcher page (login first)."""
     selected = request.query_params.get("client_id")
 
-    def page(session: Session) -> dict[str, Any] | None:
+    def page(session: Session) -> dict[str, Any] | PortalRefused | None:
         user = session_user(session, session_cookie(request))
+        if user is not None and is_portal(user):
+            return PORTAL_REFUSED
         return _launcher_values(session, user, selected) if user else None
 
     values = await in_transaction(request, page)
+    if isinstance(values, PortalRefused):
+        return error_page(request, values, 403)
     return _login_page(request, "launch") if values is None else render(request, "launch", values)
 
 
@@ -72,9 +84,12 @@ async def launch(request: Request) -> Response:
     settings, origin = settings_of(request), Origin.of(request)
 
     def start(session: Session) -> str | dict[str, Any] | None:
+        """The app's launch URL, the launcher again with a message, the portal refusal, or None (log in first)."""
         user = session_user(session, session_cookie(request))
         if user is None:
             return None
+        if is_portal(user):
+            return PORTAL_REFUSED
         patient = session.scalars(select(Patient).where(Patient.fhir_id == form.get("patient", ""))).first()
         try:
             if patient is None:
@@ -94,6 +109,8 @@ async def launch(request: Request) -> Response:
     outcome = await in_transaction(request, start)
     if outcome is None:
         return _login_page(request, "launch")
+    if isinstance(outcome, PortalRefused):
+        return error_page(request, outcome, 403)
     if isinstance(outcome, dict):
         return render(request, "launch", outcome, 400)
     return redirect(outcome)

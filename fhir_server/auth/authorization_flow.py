@@ -24,8 +24,10 @@ from fhir_server.auth.clients import digest
 from fhir_server.auth.grants import new_secret
 from fhir_server.auth.launch import launch_context
 from fhir_server.auth.oauth_server import FormRequest, SmartServer
+from fhir_server.auth.patient_context import context_allowed, is_portal, may_have_in_context, own_patient
 from fhir_server.auth.scopes import parse_scopes
 from fhir_server.auth.token import build_server
+from fhir_server.auth.user_scopes import grantable
 from fhir_server.db import AuthorizationCode, AuthorizationRequest, LaunchContext, OAuthClient, Patient, User
 from fhir_server.db.types import utcnow
 from fhir_server.settings import Settings
@@ -118,7 +120,8 @@ STALE = ErrorPage(
 
 
 def next_step(session: Session, settings: Settings, row: AuthorizationRequest, user: User | None, handle: str) -> Step:
-    """What the browser sees next: login, patient picker or consent."""
+    """What the browser sees next: login, patient picker or consent (or a refusal: a user of another clinic than
+    the app's, a launch of another user, a portal login without a patient record of its own)."""
     client = session.get(OAuthClient, row.client_id)
     if client is None:
         return STALE
@@ -129,20 +132,35 @@ def next_step(session: Session, settings: Settings, row: AuthorizationRequest, u
     user = session.get(User, row.user_id)
     if user is None:
         return STALE
+    if user.organization_id != client.organization_id:
+        return refuse(row, "The user is not of the clinic this app is registered with.")
     launch = session.get(LaunchContext, row.launch_hash) if row.launch_hash else None
     if launch is not None and launch.user_id is not None and launch.user_id != user.id:
         return ErrorPage("This launch was started by another user.", 403)
-    if _needs_patient(row, launch) and row.patient_id is None:
-        if user.patient_id is not None:
-            own = session.get(Patient, user.patient_id)
-            row.patient_id = own.fhir_id if own else None
-        if row.patient_id is None:
-            return Page("pick_patient", {"handle": handle, "app": client.name, "patients": _patients(session, user)})
+    if is_portal(user):
+        own = own_patient(session, user)
+        if own is None:
+            return ErrorPage("This login has no patient record of its own.", 403)
+        row.patient_id = own.fhir_id
+    if _needs_patient(offered(row, user), launch) and row.patient_id is None:
+        return Page("pick_patient", {"handle": handle, "app": client.name, "patients": _patients(session, user)})
     return Page("consent", _consent_values(session, row, client, user, launch, handle))
 
 
-def _needs_patient(row: AuthorizationRequest, launch: LaunchContext | None) -> bool:
-    scopes = parse_scopes(row.parameters["scope"])
+def choose_patient(
+    session: Session, settings: Settings, row: AuthorizationRequest, user: User, patient_id: str, handle: str
+) -> Step:
+    """The patient chosen on the picker: one ``user`` may have in context (a portal login: only themselves)."""
+    patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_id)).first()
+    if patient is None or not may_have_in_context(session, user, patient):
+        return ErrorPage("You may not choose that patient.", 403)
+    row.patient_id = patient.fhir_id
+    return next_step(session, settings, row, user, handle)
+
+
+def _needs_patient(offered_scopes: list[str], launch: LaunchContext | None) -> bool:
+    """True when a scope the user may be granted wants a patient in context and the launch brings none."""
+    scopes = parse_scopes(offered_scopes)
     launch_patient = launch is not None and "launch" in scopes and launch.patient_id
     wants = "launch/patient" in scopes or any(s.context == "patient" for s in scopes.resource)
     return wants and not launch_patient
@@ -174,7 +192,7 @@ def _consent_values(
     launch: LaunchContext | None,
     handle: str,
 ) -> dict[str, Any]:
-    scopes = row.parameters["scope"].split()
+    scopes = offered(row, user)
     patient_id = row.patient_id or (launch.patient_id if launch else None)
     patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_id)).first() if patient_id else None
     return {
@@ -217,8 +235,13 @@ def describe_scope(scope: str) -> str:
 
 def deny(session: Session, row: AuthorizationRequest) -> Redirect:
     """The user said no: back to the app with ``error=access_denied``."""
+    return refuse(row, "The user denied the request.")
+
+
+def refuse(row: AuthorizationRequest, description: str) -> Redirect:
+    """End the request: back to the app with ``error=access_denied`` (RFC 6749 section 4.1.2.1) and ``state``."""
     row.completed_at = utcnow()
-    params = {"error": "access_denied", "error_description": "The user denied the request."}
+    params = {"error": "access_denied", "error_description": description}
     state = dict(row.parameters["pairs"]).get("state")
     if state:
         params["state"] = state
@@ -226,10 +249,24 @@ def deny(session: Session, row: AuthorizationRequest) -> Redirect:
     return Redirect(f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}")
 
 
+def offered(row: AuthorizationRequest, user: User) -> list[str]:
+    """The scopes the consent page offers: those requested (and registered for the client) that ``user`` may be
+    granted (:func:`fhir_server.auth.user_scopes.grantable`)."""
+    return grantable(row.parameters["scope"].split(), user.role)
+
+
 def approve(session: Session, settings: Settings, row: AuthorizationRequest, ticked: list[str], origin: Origin) -> Step:
-    """Issue the code for the scopes the user left ticked (of those offered) and send the browser to the app."""
-    offered = row.parameters["scope"].split()
-    granted = [s for s in offered if s in set(ticked)]
+    """Issue the code for the scopes the user left ticked (of those offered) and send the browser to the app.
+
+    Checked again here, whatever the pages before allowed: the user is of the app's clinic, and a portal login's
+    context is their own record."""
+    user = session.get(User, row.user_id)
+    client = session.get(OAuthClient, row.client_id)
+    if user is None or client is None:
+        return STALE
+    if user.organization_id != client.organization_id:
+        return refuse(row, "The user is not of the clinic this app is registered with.")
+    granted = [s for s in offered(row, user) if s in set(ticked)]
     if not granted:
         return deny(session, row)
     server = build_server(session, settings, origin)
@@ -237,10 +274,12 @@ def approve(session: Session, settings: Settings, row: AuthorizationRequest, tic
         grant, request = validated(server, row.parameters["pairs"])
     except OAuth2Error as error:
         return _error_step(error)
-    user = session.get(User, row.user_id)
     launch = session.get(LaunchContext, row.launch_hash) if row.launch_hash else None
+    context = _code_context(session, settings, row, launch, granted)
+    if not context_allowed(session, user, context):
+        return refuse(row, "A patient's own login can only act for that patient.")
     request.scope = " ".join(granted)
-    request.smart["context"] = _code_context(session, settings, row, launch, granted)
+    request.smart["context"] = context
     _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, user)
     row.completed_at = utcnow()
     return Redirect(dict(headers)["Location"])

@@ -30,7 +30,7 @@ from fhir_server.auth.pages import (
     set_cookie,
     settings_of,
 )
-from fhir_server.db import Patient, User
+from fhir_server.db import User
 from fhir_server.db.engine import Database
 
 router = APIRouter(include_in_schema=False)
@@ -123,7 +123,8 @@ async def login(request: Request) -> Response:
 
 @router.post("/pick-patient")
 async def pick_patient(request: Request) -> Response:
-    """The patient chosen on the picker: it must be of the user's clinic."""
+    """The patient chosen on the picker: one the user may have in context (of their clinic; a portal login: only
+    themselves)."""
     form = dict(await _form(request))
     handle = form.get("request")
 
@@ -132,11 +133,7 @@ async def pick_patient(request: Request) -> Response:
         user = session.get(User, row.user_id) if row is not None and row.user_id else None
         if row is None or user is None or handle is None:
             return flow.STALE
-        patient = session.query(Patient).filter(Patient.fhir_id == form.get("patient", "")).first()
-        if patient is None or patient.organization_id != user.organization_id or patient.deleted_at is not None:
-            return flow.ErrorPage("That patient is not one of your clinic's.", 403)
-        row.patient_id = patient.fhir_id
-        return flow.next_step(session, settings_of(request), row, user, handle)
+        return flow.choose_patient(session, settings_of(request), row, user, form.get("patient", ""), handle)
 
     return show(request, await in_transaction(request, choose))
 

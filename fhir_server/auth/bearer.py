@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 
 from fhir_server.auth.clients import digest
+from fhir_server.auth.patient_context import PORTAL_ROLE
 from fhir_server.db import AccessToken, Grant, OAuthClient, Patient, User
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
@@ -28,7 +29,7 @@ _MAX_TOKEN = 200
 @dataclass(frozen=True)
 class BearerGrant:
     """What a live access token grants: its scope, its client, the user (None for a backend service) and the
-    patient in context (the grant's launch context, else a portal user's own record)."""
+    patient in context (a portal user's own record, whatever the grant says; else the grant's launch context)."""
 
     scope: str
     client_id: str
@@ -98,9 +99,7 @@ def grant_of(row: tuple[Any, ...]) -> BearerGrant | None:
         return None
     if grant_user is not None and (user_id is None or not active or deleted_at is not None):
         return None
-    patient = (context or {}).get("patient")
-    if patient is None and role == "patient":
-        patient = own_patient
+    patient = own_patient if role == PORTAL_ROLE else (context or {}).get("patient")
     return BearerGrant(
         scope=scope,
         client_id=client_id,

@@ -166,7 +166,9 @@ class Client:
         return uris[0] if len(uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
-        kept = narrow(scope, self.row.scope)
+        """The scopes of an authorization request the client's registration covers; never a ``system/`` scope
+        (for ``client_credentials`` only), even when the client is registered with one."""
+        kept = [s for s in narrow(scope, self.row.scope) if not s.startswith("system/")]
         return " ".join(kept) if kept else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:

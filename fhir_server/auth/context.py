@@ -9,7 +9,8 @@ parsed scopes, the patient in context and the clinic every row must belong to.
 Permission letters (scopes-and-launch-context.html): ``r`` read, vread and instance history; ``s`` search and
 type/system history; ``c`` create; ``u`` update and patch; ``d`` delete. ``patient/`` scopes confine to the patient's
 compartment, ``user/`` scopes to the user's clinic (and a portal user to their own compartment), ``system/`` scopes to
-the client's clinic.
+the client's clinic (and serve backend services only: a user's token never uses one). Whatever its scopes, a user's
+token never exceeds the current role of its user (:mod:`fhir_server.access.roles`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import ColumnElement, String, Uuid, and_, bindparam, exists, fal
 from sqlalchemy.orm import aliased
 from starlette.requests import Request
 
+from fhir_server.access.roles import role_allows
 from fhir_server.auth.bearer import BearerGrant, live_grant, token_hash
 from fhir_server.auth.scopes import Scope, ScopeSet, parse_scopes, permission_for
 from fhir_server.db import Organization, SearchToken
@@ -50,8 +52,11 @@ class AccessContext:
     other_scopes: frozenset[str] = field(default_factory=frozenset)
 
     def scopes_allowing(self, resource_type: str, interaction: str) -> list[Scope]:
-        """The granted resource scopes that permit ``interaction`` on ``resource_type``."""
+        """The granted resource scopes that permit ``interaction`` on ``resource_type``: none when the role of the
+        token's user (now, not when the token was issued) never allows it (:mod:`fhir_server.access.roles`)."""
         letter = permission_for(interaction)
+        if not role_allows(self.role, resource_type, letter):
+            return []
         return [s for s in self.scopes if s.allows(resource_type, letter)]
 
     def may(self, resource_type: str, interaction: str) -> bool:
@@ -190,12 +195,14 @@ def unauthorized(realm: str, description: str, error: str | None = "invalid_toke
 
 
 def context_from(grant: BearerGrant) -> AccessContext:
-    """The access context a live token grants."""
+    """The access context a live token grants; a user's token never uses a ``system/`` scope (those are for
+    backend services only, whatever a grant of an older version holds)."""
     parsed = _parsed_scopes(grant.scope)
+    resource = (s for s in parsed.resource if grant.user_id is None or s.context != "system")
     return AccessContext(
         user_id=grant.user_id,
         client_id=grant.client_id,
-        scopes=frozenset(parsed.resource),
+        scopes=frozenset(resource),
         patient_id=grant.patient_id,
         organization_id=grant.organization_id,
         role=grant.role,

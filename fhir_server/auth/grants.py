@@ -59,6 +59,24 @@ def redeem_code(session: Session, code: str, client_id: str) -> AuthorizationCod
     return session.get(AuthorizationCode, digest(code))
 
 
+ISSUED_GRANT = "issued_grant"
+"""The key of a redeemed code's ``context`` naming the grant issued from it."""
+
+
+def revoke_replayed(session: Session, code: str, client_id: str) -> None:
+    """When ``code`` was already redeemed by ``client_id``, revoke the grant issued from it (its refresh token and
+    access tokens): a replayed code may be a stolen one (RFC 6749 sections 4.1.2 and 10.5)."""
+    row = session.get(AuthorizationCode, digest(code)) if code and len(code) <= 200 else None
+    if row is None or row.used_at is None or row.client_id != client_id:
+        return
+    try:
+        grant = session.get(Grant, uuid.UUID(str(row.context.get(ISSUED_GRANT))))
+    except ValueError:
+        return
+    if grant is not None:
+        revoke_grant(session, grant)
+
+
 def create_grant(session: Session, **values: Any) -> Grant:
     """A new grant (``client_id``, ``user_id``, ``organization_id``, ``grant_type``, ``scope``, ``context``)."""
     values.setdefault("context", {})

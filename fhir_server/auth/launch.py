@@ -18,6 +18,7 @@ from fhir_server.auth import audit_events
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.clients import digest, find_client
 from fhir_server.auth.grants import new_secret
+from fhir_server.auth.patient_context import is_portal, may_have_in_context
 from fhir_server.db import LaunchContext, Patient, User
 from fhir_server.db.types import utcnow
 
@@ -45,11 +46,14 @@ def create_launch(
     origin: Origin,
     encounter_id: str | None = None,
 ) -> Launch:
-    """A launch of ``client_id`` by ``user`` for ``patient`` (of the user's clinic)."""
+    """A launch of ``client_id`` by ``user`` (a clinician: never a portal login) for ``patient`` (of the user's
+    clinic)."""
+    if is_portal(user):
+        raise LaunchError("a patient's own login cannot launch apps for a patient")
     client = find_client(session, client_id)
     if client is None or not client.row.launch_uri:
         raise LaunchError("the app is unknown, revoked or has no launch URL")
-    if client.organization_id != user.organization_id or patient.organization_id != user.organization_id:
+    if client.organization_id != user.organization_id or not may_have_in_context(session, user, patient):
         raise LaunchError("the app and the patient must belong to the user's clinic")
     handle = new_secret()
     session.add(

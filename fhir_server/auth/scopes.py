@@ -4,8 +4,9 @@ Grammar of a resource scope: ``(patient|user|system)/(Type|*).(perm)[?param=valu
 ``read``/``write``/``*`` or a v2 run of ``c r u d s`` in that order. v1 ``read`` means ``rs``, ``write`` ``cud`` and
 ``*`` ``cruds`` (scopes-and-launch-context.html#scopes-for-requesting-clinical-data). Non-resource scopes are
 ``openid fhirUser profile launch launch/patient launch/encounter offline_access online_access``. Anything else
-(misspelled, out-of-order letters such as ``.dus``) is not a scope this server grants: it is dropped, never
-half-understood. Checks always come from this parser, never from lists of allowed strings.
+(misspelled, out-of-order letters such as ``.dus``, a resource type R4 does not define such as
+``system/UnknownResource.read``) is not a scope this server grants: it is dropped, never half-understood. Checks
+always come from this parser, never from lists of allowed strings.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl
+
+from fhir_server.fhir.types import r4_resource_types
 
 ScopeContext = Literal["patient", "user", "system"]
 PERMISSION_ORDER = "cruds"
@@ -83,6 +86,19 @@ class Scope:
         )
 
 
+def with_permissions(scope: Scope, resource_type: str, permissions: frozenset[str]) -> str:
+    """The text of ``scope`` narrowed to ``resource_type`` and ``permissions`` (a subset of its own), its granular
+    restrictions kept; written as requested (``scope.text``) when nothing changed, in v1 form when it was v1 and the
+    letters have a v1 name, else as v2 letters."""
+    if resource_type == scope.resource_type and permissions == scope.permissions:
+        return scope.text
+    letters = "".join(c for c in PERMISSION_ORDER if c in permissions)
+    if scope.is_v1:
+        letters = {v: k for k, v in V1_PERMISSIONS.items()}.get(letters, letters)
+    query = scope.text.partition("?")[2]
+    return f"{scope.context}/{resource_type}.{letters}" + (f"?{query}" if query else "")
+
+
 def permission_for(interaction: str) -> str:
     """The permission letter an interaction (or ``$operation`` name) needs; operations need read (``r``)."""
     return INTERACTION_PERMISSION.get(interaction, "r")
@@ -94,6 +110,8 @@ def parse_scope(text: str) -> Scope | None:
     if match is None:
         return None
     context, resource_type, permission, query = match.groups()
+    if resource_type != "*" and resource_type not in r4_resource_types():
+        return None
     letters = V1_PERMISSIONS.get(permission)
     if letters is None:
         if not permission or not _V2.match(permission):

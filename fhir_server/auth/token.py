@@ -25,19 +25,23 @@ from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.backend_services import PrivateKeyJwt, SystemClientCredentials
 from fhir_server.auth.clients import digest
 from fhir_server.auth.grants import (
+    ISSUED_GRANT,
     attach_refresh_token,
     create_grant,
     issue_access_token,
     new_secret,
     redeem_code,
+    revoke_replayed,
 )
 from fhir_server.auth.grants import (
     grant_of_refresh_token as find_refresh_grant,
 )
 from fhir_server.auth.oauth_server import FormRequest, SmartServer
+from fhir_server.auth.patient_context import context_allowed
 from fhir_server.auth.pkce import S256Required
 from fhir_server.auth.request_checks import SmartChecks
-from fhir_server.auth.scopes import is_subset, parse_scopes
+from fhir_server.auth.scopes import is_subset, parse_scopes, split_scope
+from fhir_server.auth.user_scopes import grantable
 from fhir_server.db import AuthorizationCode, Grant, User
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
@@ -74,7 +78,12 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         )
 
     def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
-        return redeem_code(self.server.session, code, client.client_id)
+        """The unspent code; a code spent before (a replay, RFC 6749 section 4.1.2) is refused and the grant
+        issued from it revoked, its access and refresh tokens with it."""
+        redeemed = redeem_code(self.server.session, code, client.client_id)
+        if redeemed is None:
+            revoke_replayed(self.server.session, code, client.client_id)
+        return redeemed
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Already spent when redeemed."""
@@ -87,6 +96,10 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         user = self.authenticate_user(code)
         if user is None or not user.active:
             raise InvalidRequestError("the user of this code is no longer active")
+        if user.organization_id != self.request.client.organization_id:
+            raise InvalidGrantError("the user of this code is not of the client's clinic")
+        if not context_allowed(self.server.session, user, code.context):
+            raise InvalidGrantError("a patient's own login can only act for that patient")
         self.request.user = user
         refresh = bool(REFRESH_SCOPES & set(code.scope.split()))
         token = self.generate_token(user=user, scope=code.scope, include_refresh_token=refresh)
@@ -125,6 +138,16 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def revoke_old_credential(self, refresh_token: Grant) -> None:
         """The refresh token stays valid (a client that gets no new one keeps using it)."""
+
+    def issue_token(self, user: User, refresh_token: Grant) -> dict[str, Any]:
+        """A new access token for the requested scope (default: the grant's), narrowed to what the user's current
+        role may be granted (:func:`fhir_server.auth.user_scopes.grantable`; no ``system/`` scope)."""
+        requested = self.request.payload.scope or refresh_token.scope
+        scope = " ".join(grantable(split_scope(requested), user.role))
+        if not scope:
+            raise InvalidScopeError("the user's role allows none of the requested scopes")
+        token: dict[str, Any] = self.generate_token(user=user, scope=scope, include_refresh_token=False)
+        return token
 
 
 def build_server(session: Session, settings: Settings, origin: Origin) -> SmartServer:
@@ -203,6 +226,7 @@ def _grant_from_code(
         scope=code.scope,
         context=code.context,
     )
+    code.context = {**code.context, ISSUED_GRANT: str(grant.id)}  # what a replay of the code revokes
     if "refresh_token" in token:
         token["refresh_token"] = attach_refresh_token(grant, settings.refresh_token_lifetime)
     session.flush()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from fhir_server.fhir.outcomes import FhirError, not_found
+from fhir_server.fhir.search.compartment import compartment_params
 from mappings.registry import MAPPINGS
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -22,3 +24,10 @@ def valid_id(value: str, expression: str = "id") -> str:
     if not FHIR_ID.match(value):
         raise FhirError.of(400, "invalid", f"{value!r} is not a valid FHIR id", expression)
     return value
+
+
+@cache
+def r4_resource_types() -> frozenset[str]:
+    """Every FHIR R4 resource type, served here or not: those the official Patient CompartmentDefinition lists (it
+    names each R4 resource type, most with no parameter; ``Parameters`` alone is absent, and no scope names it)."""
+    return frozenset(compartment_params())

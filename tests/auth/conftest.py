@@ -43,6 +43,7 @@ class Clinic:
     public_client: str
     confidential_client: str
     confidential_secret: str
+    admin_email: str = "admin@example.org"
 
 
 @pytest.fixture
@@ -83,6 +84,7 @@ def clinic(client: TestClient, database: Database) -> Clinic:
         hashed = password_hash()
         _row(session, User, organization_id=org.id, email="doc@example.org", password_hash=hashed, role="physician")
         session.get(User, _user_id(session, "doc@example.org")).practitioner_id = doc.id
+        _row(session, User, organization_id=org.id, email="admin@example.org", password_hash=hashed, role="admin")
         _row(session, User, organization_id=org.id, email="pat@example.org", password_hash=hashed, role="patient")
         session.get(User, _user_id(session, "pat@example.org")).patient_id = pat.id
         public = register_client(
@@ -211,7 +213,8 @@ def exchange(client: TestClient, code: str, verifier: str, client_id: str, **ext
 def token_for(
     database: Database, clinic: Clinic, scope: str, email: str | None = None, patient: str | None = None
 ) -> str:
-    """A live access token for ``scope``, issued the way the token endpoint does (grant + token rows)."""
+    """A live access token for ``scope``, issued the way the token endpoint does (grant + token rows), to the
+    clinic's physician unless ``email`` names another user (the user's role caps what the scopes grant)."""
     from fhir_server.auth.grants import create_grant, issue_access_token
 
     with database.write() as session:

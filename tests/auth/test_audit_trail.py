@@ -88,7 +88,8 @@ def test_refusals_and_failures_are_recorded(client: TestClient, database: Databa
 def test_a_transaction_is_recorded_as_one_transaction_event(
     client: TestClient, database: Database, clinic: Clinic
 ) -> None:
-    headers = {"Authorization": f"Bearer {token_for(database, clinic, 'user/*.cruds')}", "X-Request-ID": "tx-1"}
+    token = token_for(database, clinic, "user/*.cruds", email=clinic.admin_email)  # creates a Practitioner
+    headers = {"Authorization": f"Bearer {token}", "X-Request-ID": "tx-1"}
     body = {
         "resourceType": "Bundle",
         "type": "transaction",

@@ -21,8 +21,11 @@ from tests.imaging.orthanc_process import OrthancProcess
 pytestmark = [pytest.mark.slow, pytest.mark.auth_enabled]
 
 
-def issue(database: Database, clinic_id: object, scope: str, patient: str | None = None) -> str:
-    """A live access token, issued the way the token endpoint does (client, user, grant and token rows)."""
+def issue(
+    database: Database, clinic_id: object, scope: str, patient: str | None = None, role: str = "physician"
+) -> str:
+    """A live access token of a user of ``role``, issued the way the token endpoint does (client, user, grant and
+    token rows)."""
     with database.write() as session:
         clinic = session.get(Organization, clinic_id)
         assert clinic is not None
@@ -32,7 +35,7 @@ def issue(database: Database, clinic_id: object, scope: str, patient: str | None
         ).client  # fmt: skip
         user = create_user(
             session, organization=clinic, email=f"{client.client_id.lower()}@clinic.example",
-            password="correct horse battery", role="physician", full_name="Dr Viewer",
+            password="correct horse battery", role=role, full_name="Dr Viewer",
         )  # fmt: skip
         grant = create_grant(
             session, client_id=client.client_id, user_id=user.id, organization_id=clinic.id,
@@ -54,7 +57,7 @@ def app_client(
 def test_smart_tokens_authorize_dicomweb_like_fhir(
     app_client: TestClient, database: Database, clinics: Clinics
 ) -> None:
-    staff = {"Authorization": f"Bearer {issue(database, clinics.a, 'user/ImagingStudy.cruds')}"}
+    staff = {"Authorization": f"Bearer {issue(database, clinics.a, 'user/ImagingStudy.cruds', role='admin')}"}
     body, content_type = stow_body([dicom_bytes(CT), dicom_bytes(MR)])
     stored = app_client.post("/dicomweb/studies", content=body, headers={**staff, "Content-Type": content_type})
     assert stored.status_code == 200, stored.text
