@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     authorization_code_lifetime: int = Field(300, ge=10, le=600, description="Seconds an authorization code lives")
     launch_lifetime: int = Field(600, ge=10, description="Seconds an EHR launch handle lives")
     login_session_lifetime: int = Field(8 * 3600, ge=60, description="Seconds a login at the authorization pages lasts")
+    introspection_clients: str = Field(
+        "",
+        description="Client ids (space- or comma-separated) of resource servers that may introspect any token; "
+        "every other client may introspect only its own tokens",
+    )
 
     @field_validator("database_url")
     @classmethod

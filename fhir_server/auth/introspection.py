@@ -1,9 +1,11 @@
 """Token introspection: ``POST {base}/auth/introspect`` (RFC 7662, https://www.rfc-editor.org/rfc/rfc7662;
 https://hl7.org/fhir/smart-app-launch/token-introspection.html).
 
-The caller authenticates as a confidential client or with any live Bearer access token (a resource server or a
-tester holding one). The answer is always 200 JSON: ``{"active": false}`` and nothing else for an unknown, expired or
-revoked token; for a live access token ``active``, ``scope`` (as in the token response), ``client_id``, ``exp``,
+The caller authenticates as a confidential client or with a live Bearer access token (a public client presenting
+its own token). A caller learns only about tokens issued to its own client, unless it is a resource server named in
+the ``introspection_clients`` setting; of any other token it is told ``{"active": false}``. The answer is always
+200 JSON: ``{"active": false}`` and nothing else for an unknown, expired or revoked token (or one the caller may not
+see); for a live access token ``active``, ``scope`` (as in the token response), ``client_id``, ``exp``,
 ``iat``, ``token_type``, ``sub``/``iss``/``fhirUser`` (as in the id_token) and the launch context (``patient``,
 ``encounter``) as bare ids.
 """
@@ -29,6 +31,11 @@ from fhir_server.settings import Settings
 router = APIRouter()
 
 
+def resource_servers(settings: Settings) -> frozenset[str]:
+    """The client ids designated as resource servers: they may introspect every token."""
+    return frozenset(settings.introspection_clients.replace(",", " ").split())
+
+
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     """RFC 7662 over the token store; Bearer tokens are accepted as caller authentication."""
 
@@ -45,8 +52,11 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             return live.client
         return super().authenticate_endpoint_client(request)
 
-    def check_permission(self, token: Any, client: Any, request: Any) -> bool:
-        return True
+    def check_permission(self, token: LiveToken, client: Any, request: Any) -> bool:
+        """Only the token's own client, or a resource server named in ``introspection_clients``, learns about it;
+        anyone else is told ``{"active": false}`` (RFC 7662 section 2.2)."""
+        caller = client.client_id
+        return bool(caller == token.client.client_id or caller in resource_servers(self.server.settings))
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> LiveToken | None:
         return live_access_token(self.server.session, token_string)
