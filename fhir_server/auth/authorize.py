@@ -24,6 +24,7 @@ from fhir_server.auth.pages import (
     BROWSER_COOKIE,
     auth_url,
     error_page,
+    mark_signed_in,
     redirect,
     render,
     session_cookie,
@@ -112,6 +113,7 @@ async def login(request: Request) -> Response:
     if result.user is None:
         values = {"message": result.message, "email": form.get("email"), "handle": handle, "next": after}
         return render(request, "login", values, 401)
+    mark_signed_in(request)
     response = (
         show(request, step)
         if step is not None

@@ -91,7 +91,7 @@ def _audit(session: Session, user: User, origin: Origin, action: str, reason: st
         origin,
         user_id=user.id,
         organization_id=user.organization_id,
-        outcome="success" if action == audit_events.LOGIN else "minor-failure",
+        outcome="success" if action in (audit_events.LOGIN, audit_events.LOGOUT) else "minor-failure",
         outcome_detail=reason,
     )
 
@@ -122,9 +122,14 @@ def session_user(session: Session, cookie: str | None) -> User | None:
     return user
 
 
-def close_session(session: Session, cookie: str | None) -> None:
-    """End the browser session of ``cookie`` (log out)."""
-    if cookie:
-        row = session.get(BrowserSession, digest(cookie))
-        if row is not None and row.revoked_at is None:
-            row.revoked_at = utcnow()
+def close_session(session: Session, cookie: str | None, origin: Origin) -> None:
+    """End the browser session of ``cookie`` (log out) and audit it; an unknown or ended session is left alone."""
+    if not cookie or len(cookie) > 200:
+        return
+    row = session.get(BrowserSession, digest(cookie))
+    if row is None or row.revoked_at is not None:
+        return
+    row.revoked_at = utcnow()
+    user = session.get(User, row.user_id)
+    if user is not None:
+        _audit(session, user, origin, audit_events.LOGOUT, None)
