@@ -23,7 +23,7 @@ from starlette.responses import Response
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.grants import LiveToken, live_access_token
 from fhir_server.auth.id_token import fhir_user
-from fhir_server.auth.oauth_server import FormRequest, SmartServer
+from fhir_server.auth.oauth_server import FormRequest, SmartServer, read_form_request
 from fhir_server.auth.token import build_server
 from fhir_server.db.engine import Database
 from fhir_server.settings import Settings
@@ -91,10 +91,9 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 
 @router.post("/introspect", summary="OAuth 2 token introspection (RFC 7662)")
 async def introspect(request: Request) -> Response:
-    pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    oauth_request = await read_form_request(request, "introspect")  # keys fetched here, outside the transaction
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
-    oauth_request = FormRequest("POST", settings.base_url + "/auth/introspect", request.headers, pairs)
     origin = Origin.of(request)
 
     def run() -> Response:
