@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest DICOMweb STOW-RS body in bytes (streamed to Orthanc, never held in memory); larger: 413",
     )
+    introspection_clients: str = Field(
+        "",
+        description="Client ids (space- or comma-separated) of resource servers that may introspect any token; "
+        "every other client may introspect only its own tokens",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,8 +1,9 @@
 """Authorization events in the audit trail (``audit_events``), written in the transaction of the change they record.
 
-Actions: ``login``, ``login-failed``, ``account-locked``, ``token-issued``, ``token-refreshed``, ``token-revoked``,
-``launch-created``. They are served later as FHIR AuditEvent (IHE BALP: https://profiles.ihe.net/ITI/BALP/, type
-``110114`` User Authentication for logins, ``rest`` with subtype for token events).
+Actions: ``login``, ``logout``, ``login-failed``, ``account-locked``, ``token-issued``, ``token-refreshed``,
+``token-revoked``, ``launch-created``. They are served later as FHIR AuditEvent (IHE BALP:
+https://profiles.ihe.net/ITI/BALP/, type ``110114`` User Authentication for logins and logouts, ``rest`` with subtype
+for token events).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from fhir_server.db import AuditEvent
 
 LOGIN = "login"
+LOGOUT = "logout"
 LOGIN_FAILED = "login-failed"
 ACCOUNT_LOCKED = "account-locked"
 TOKEN_ISSUED = "token-issued"  # noqa: S105 - an audit action name

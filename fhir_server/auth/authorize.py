@@ -24,6 +24,7 @@ from fhir_server.auth.pages import (
     BROWSER_COOKIE,
     auth_url,
     error_page,
+    mark_signed_in,
     redirect,
     render,
     session_cookie,
@@ -111,7 +112,12 @@ async def login(request: Request) -> Response:
     result, cookie, step = await in_transaction(request, attempt)
     if result.user is None:
         values = {"message": result.message, "email": form.get("email"), "handle": handle, "next": after}
-        return render(request, "login", values, 401)
+        if result.retry_after is None:
+            return render(request, "login", values, 401)
+        refused = render(request, "login", values, 429)
+        refused.headers["Retry-After"] = str(result.retry_after)
+        return refused
+    mark_signed_in(request)
     response = (
         show(request, step)
         if step is not None

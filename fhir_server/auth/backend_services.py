@@ -3,9 +3,10 @@ authentication (https://hl7.org/fhir/smart-app-launch/client-confidential-asymme
 
 The client signs an assertion with RS384 or ES384 (Authlib and joserfc refuse both by default). The key comes from
 the ``jku`` header only when it is the client's registered JWKS URL, else from the registered JWKS or JWKS URL
-(fetched each time, so a cache never outlives what the JWKS server allows); exactly one key must match ``kid`` and a
-``kty`` fitting the algorithm. Claims: ``iss`` = ``sub`` = client_id, ``aud`` = this token endpoint exactly, ``exp``
-at most five minutes ahead (plus skew), a ``jti`` never seen before for the client (kept until the assertion expires).
+(fetched and cached by :mod:`fhir_server.auth.client_keys` before the endpoint's transaction opens); exactly one key
+must match ``kid`` and a ``kty`` fitting the algorithm. Claims: ``iss`` = ``sub`` = client_id, ``aud`` = this token
+endpoint exactly, ``exp`` at most five minutes ahead (plus skew), a ``jti`` never seen before for the client (kept
+until the assertion expires).
 The ``client_credentials`` grant then issues ``system/`` scopes of the client's registration only.
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwk, jwt
@@ -22,6 +22,7 @@ from joserfc.errors import JoseError
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from fhir_server.auth.client_keys import ASSERTION_TYPE, Fetched
 from fhir_server.auth.clients import Client
 from fhir_server.auth.scopes import narrow
 from fhir_server.db import UsedAssertion
@@ -30,7 +31,6 @@ from fhir_server.db.types import utcnow
 if TYPE_CHECKING:
     from fhir_server.auth.oauth_server import SmartServer
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = {"RS384": "RSA", "ES384": "EC"}
 MAX_LIFETIME = timedelta(minutes=5)
 SKEW = timedelta(seconds=60)
@@ -69,7 +69,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
             raise _refuse(f"assertions must be signed with RS384 or ES384, not {algorithm}")
-        key = _pick_key(_key_set(client, header.get("jku")), header.get("kid"), ALGORITHMS[algorithm])
+        key = _pick_key(_key_set(client, header.get("jku"), request), header.get("kid"), ALGORITHMS[algorithm])
         try:
             token = jwt.decode(assertion, key, algorithms=[algorithm])
         except JoseError as exc:
@@ -99,12 +99,13 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         return True
 
 
-def _key_set(client: Client, jku: Any) -> list[jwk.Key]:
-    """The client's public keys: the ``jku`` only when it is the registered JWKS URL."""
+def _key_set(client: Client, jku: Any, request: Any) -> list[jwk.Key]:
+    """The client's public keys: the ``jku`` only when it is the registered JWKS URL, whose JWKS was fetched before
+    the transaction (:func:`fhir_server.auth.client_keys.prefetch`, in ``request.smart["jwks"]``)."""
     registered_url = client.row.jwks_url
     if jku is not None and jku != registered_url:
         raise _refuse("the assertion's jku is not the client's registered JWKS URL")
-    document = _fetch_jwks(registered_url) if registered_url else client.row.jwks
+    document = _fetched(request, registered_url) if registered_url else client.row.jwks
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise _refuse("the client has no usable JWKS")
     keys: list[jwk.Key] = []
@@ -116,13 +117,13 @@ def _key_set(client: Client, jku: Any) -> list[jwk.Key]:
     return keys
 
 
-def _fetch_jwks(url: str) -> Any:
-    try:
-        response = httpx.get(url, timeout=5.0, follow_redirects=False, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        return response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise _refuse(f"the client's JWKS URL could not be read: {type(exc).__name__}") from exc
+def _fetched(request: Any, url: str) -> dict[str, Any] | None:
+    fetched: Fetched | None = getattr(request, "smart", {}).get("jwks", {}).get(url)
+    if fetched is None:
+        raise _refuse("the client's JWKS URL was not read")
+    if fetched.error is not None:
+        raise _refuse(fetched.error)
+    return fetched.document
 
 
 def _pick_key(keys: list[jwk.Key], kid: Any, key_type: str) -> jwk.Key:

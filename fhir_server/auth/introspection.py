@@ -1,9 +1,11 @@
 """Token introspection: ``POST {base}/auth/introspect`` (RFC 7662, https://www.rfc-editor.org/rfc/rfc7662;
 https://hl7.org/fhir/smart-app-launch/token-introspection.html).
 
-The caller authenticates as a confidential client or with any live Bearer access token (a resource server or a
-tester holding one). The answer is always 200 JSON: ``{"active": false}`` and nothing else for an unknown, expired or
-revoked token; for a live access token ``active``, ``scope`` (as in the token response), ``client_id``, ``exp``,
+The caller authenticates as a confidential client or with a live Bearer access token (a public client presenting
+its own token). A caller learns only about tokens issued to its own client, unless it is a resource server named in
+the ``introspection_clients`` setting; of any other token it is told ``{"active": false}``. The answer is always
+200 JSON: ``{"active": false}`` and nothing else for an unknown, expired or revoked token (or one the caller may not
+see); for a live access token ``active``, ``scope`` (as in the token response), ``client_id``, ``exp``,
 ``iat``, ``token_type``, ``sub``/``iss``/``fhirUser`` (as in the id_token) and the launch context (``patient``,
 ``encounter``) as bare ids.
 """
@@ -21,12 +23,17 @@ from starlette.responses import Response
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.grants import LiveToken, live_access_token
 from fhir_server.auth.id_token import fhir_user
-from fhir_server.auth.oauth_server import FormRequest, SmartServer
+from fhir_server.auth.oauth_server import FormRequest, SmartServer, read_form_request
 from fhir_server.auth.token import build_server
 from fhir_server.db.engine import Database
 from fhir_server.settings import Settings
 
 router = APIRouter()
+
+
+def resource_servers(settings: Settings) -> frozenset[str]:
+    """The client ids designated as resource servers: they may introspect every token."""
+    return frozenset(settings.introspection_clients.replace(",", " ").split())
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
@@ -45,8 +52,11 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             return live.client
         return super().authenticate_endpoint_client(request)
 
-    def check_permission(self, token: Any, client: Any, request: Any) -> bool:
-        return True
+    def check_permission(self, token: LiveToken, client: Any, request: Any) -> bool:
+        """Only the token's own client, or a resource server named in ``introspection_clients``, learns about it;
+        anyone else is told ``{"active": false}`` (RFC 7662 section 2.2)."""
+        caller = client.client_id
+        return bool(caller == token.client.client_id or caller in resource_servers(self.server.settings))
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> LiveToken | None:
         return live_access_token(self.server.session, token_string)
@@ -81,10 +91,9 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 
 @router.post("/introspect", summary="OAuth 2 token introspection (RFC 7662)")
 async def introspect(request: Request) -> Response:
-    pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    oauth_request = await read_form_request(request, "introspect")  # keys fetched here, outside the transaction
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
-    oauth_request = FormRequest("POST", settings.base_url + "/auth/introspect", request.headers, pairs)
     origin = Origin.of(request)
 
     def run() -> Response:

@@ -1,12 +1,14 @@
-"""Logging a user in at the authorization pages: Argon2 passwords, lockout, browser sessions.
+"""Logging a user in at the authorization pages: Argon2 passwords, login backoff, browser sessions.
 
-After ``MAX_FAILURES`` wrong passwords in a row an account locks for ``LOCKOUT`` (even the right password is then
-refused until the lock ends). Every success, failure and lockout is audited in the same transaction as the counter
-change. A login opens a browser session: a random secret in an HttpOnly cookie, its hash in the database.
+Repeated failures for a name slow down further attempts from the same source only
+(:mod:`fhir_server.auth.login_throttle`); no one can lock an account for everyone. Every success and failure is
+audited in the same transaction as the count's change. A login opens a browser session: a random secret in an
+HttpOnly cookie, its hash in the database.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +17,7 @@ from functools import cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fhir_server.auth import audit_events
+from fhir_server.auth import audit_events, login_throttle
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.clients import digest
 from fhir_server.auth.passwords import hash_password, verify_password
@@ -23,9 +25,9 @@ from fhir_server.auth.users import UserError, normalize_email
 from fhir_server.db import BrowserSession, User
 from fhir_server.db.types import utcnow
 
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=30)
 SESSION_COOKIE = "fhir_server_session"
+FAILED = "Wrong email or password."
+WAIT = "Too many failed sign-ins for this email from your network. Try again in {minutes} minute(s)."
 
 
 @cache
@@ -35,32 +37,43 @@ def _dummy_hash() -> str:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The user when the login succeeded, else None and the message to show."""
+    """The user when the login succeeded, else None, the message to show and (when the attempt came too soon after
+    repeated failures) the seconds to wait."""
 
     user: User | None
     message: str = ""
+    retry_after: int | None = None
 
 
 def log_in(session: Session, email: str, password: str, origin: Origin) -> LoginResult:
-    """Check ``email``/``password``; count failures, lock after ``MAX_FAILURES``; audit every outcome."""
+    """Check ``email``/``password`` under the backoff of :mod:`fhir_server.auth.login_throttle`; audit every outcome.
+
+    Every path verifies one Argon2 hash (the account's, or a dummy one for an unknown or inactive account and for an
+    attempt that must wait), and the answer depends only on the name and the source's failures with it, never on
+    whether an account exists: unknown, inactive and wrong-password logins all read ``FAILED``.
+    """
     user = _find(session, email)
-    if user is None:
-        verify_password(_dummy_hash(), password)  # same work as for a real account
-        audit_events.record(
-            session, audit_events.LOGIN_FAILED, origin, outcome="minor-failure", detail={"reason": "unknown user"}
-        )
-        return LoginResult(None, "Wrong email or password.")
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        _audit(session, user, origin, audit_events.LOGIN_FAILED, "account locked")
-        return LoginResult(None, "This account is locked after too many failed logins. Try again later.")
-    if user.locked_until is not None:  # the lock has ended: start counting afresh
-        user.locked_until, user.failed_logins = None, 0
-    if not verify_password(user.password_hash, password):
-        return _failed(session, user, origin)
-    user.failed_logins, user.last_login_at = 0, now
+    attempt = login_throttle.hold(session, email, origin.source_address)
+    if attempt.wait is not None:
+        verify_password(_dummy_hash(), password)  # same work as a real check
+        _refused(session, user, origin, f"waiting after {login_throttle.FREE_FAILURES}+ failures from this source")
+        seconds = max(1, math.ceil(attempt.wait.total_seconds()))
+        return LoginResult(None, WAIT.format(minutes=math.ceil(seconds / 60)), seconds)
+    checked = verify_password(user.password_hash, password) if user is not None else _dummy_check(password)
+    if user is None or not checked:
+        login_throttle.failed(session, attempt)
+        _refused(session, user, origin, "wrong password" if user is not None else "unknown user")
+        return LoginResult(None, FAILED)
+    login_throttle.succeeded(session, attempt)
+    user.last_login_at = utcnow()
     _audit(session, user, origin, audit_events.LOGIN, None)
     return LoginResult(user)
+
+
+def _dummy_check(password: str) -> bool:
+    """Verify against a dummy hash (always False): an unknown account costs what a known one does."""
+    verify_password(_dummy_hash(), password)
+    return False
 
 
 def _find(session: Session, email: str) -> User | None:
@@ -74,14 +87,13 @@ def _find(session: Session, email: str) -> User | None:
     return user
 
 
-def _failed(session: Session, user: User, origin: Origin) -> LoginResult:
-    user.failed_logins = (user.failed_logins or 0) + 1
-    _audit(session, user, origin, audit_events.LOGIN_FAILED, "wrong password")
-    if user.failed_logins >= MAX_FAILURES:
-        user.locked_until = utcnow() + LOCKOUT
-        _audit(session, user, origin, audit_events.ACCOUNT_LOCKED, f"{user.failed_logins} failed logins")
-        return LoginResult(None, "This account is locked after too many failed logins. Try again later.")
-    return LoginResult(None, "Wrong email or password.")
+def _refused(session: Session, user: User | None, origin: Origin, reason: str) -> None:
+    if user is None:
+        audit_events.record(
+            session, audit_events.LOGIN_FAILED, origin, outcome="minor-failure", detail={"reason": reason}
+        )
+    else:
+        _audit(session, user, origin, audit_events.LOGIN_FAILED, reason)
 
 
 def _audit(session: Session, user: User, origin: Origin, action: str, reason: str | None) -> None:
@@ -91,7 +103,7 @@ def _audit(session: Session, user: User, origin: Origin, action: str, reason: st
         origin,
         user_id=user.id,
         organization_id=user.organization_id,
-        outcome="success" if action == audit_events.LOGIN else "minor-failure",
+        outcome="success" if action in (audit_events.LOGIN, audit_events.LOGOUT) else "minor-failure",
         outcome_detail=reason,
     )
 
@@ -122,9 +134,14 @@ def session_user(session: Session, cookie: str | None) -> User | None:
     return user
 
 
-def close_session(session: Session, cookie: str | None) -> None:
-    """End the browser session of ``cookie`` (log out)."""
-    if cookie:
-        row = session.get(BrowserSession, digest(cookie))
-        if row is not None and row.revoked_at is None:
-            row.revoked_at = utcnow()
+def close_session(session: Session, cookie: str | None, origin: Origin) -> None:
+    """End the browser session of ``cookie`` (log out) and audit it; an unknown or ended session is left alone."""
+    if not cookie or len(cookie) > 200:
+        return
+    row = session.get(BrowserSession, digest(cookie))
+    if row is None or row.revoked_at is not None:
+        return
+    row.revoked_at = utcnow()
+    user = session.get(User, row.user_id)
+    if user is not None:
+        _audit(session, user, origin, audit_events.LOGOUT, None)

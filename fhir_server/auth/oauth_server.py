@@ -17,8 +17,10 @@ from typing import Any
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749.requests import JsonRequest, OAuth2Payload
 from sqlalchemy.orm import Session
+from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.auth import client_keys
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.clients import Client, find_client
 from fhir_server.auth.scopes import narrow
@@ -91,6 +93,16 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
     @property
     def form(self) -> dict[str, str]:
         return self.payload.data
+
+
+async def read_form_request(request: Request, name: str) -> FormRequest:
+    """The form-encoded OAuth request to endpoint ``name``, with the keys of a ``private_key_jwt`` client's JWKS URL
+    already fetched (in ``smart["jwks"]``, see :mod:`fhir_server.auth.client_keys`): before any transaction opens."""
+    pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    settings: Settings = request.app.state.settings
+    oauth_request = FormRequest("POST", f"{settings.base_url}{AUTH_PREFIX}/{name}", request.headers, pairs)
+    oauth_request.smart["jwks"] = await client_keys.prefetch(pairs, request.app.state.database)
+    return oauth_request
 
 
 class SmartServer(AuthorizationServer):  # type: ignore[misc]

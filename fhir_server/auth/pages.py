@@ -25,7 +25,7 @@ _HEADERS = {
     "Pragma": "no-cache",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # nothing leaks to other sites; same-origin forms carry a real Origin
 }
 
 
@@ -44,6 +44,8 @@ def render(request: Request, template: str, values: dict[str, Any], status: int 
     context = {
         "action": auth_url(request, _ACTIONS.get(template, template)),
         "manage": auth_url(request, "manage"),
+        "logout": auth_url(request, "logout"),
+        "signed_in": template != "login" and signed_in(request),
         **values,
     }
     response = _templates.TemplateResponse(request, f"{template}.html", context, status_code=status)
@@ -76,5 +78,22 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
     )
 
 
+def clear_cookie(request: Request, response: Response, name: str) -> None:
+    """Tell the browser to forget cookie ``name`` (set with the same attributes as :func:`set_cookie`)."""
+    response.delete_cookie(
+        name, path="/", httponly=True, samesite="lax", secure=settings_of(request).base_url.startswith("https://")
+    )
+
+
 def session_cookie(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
+
+
+def mark_signed_in(request: Request) -> None:
+    """Note that this request's response opens a login session (its pages then show the sign-out button)."""
+    request.state.signed_in = True
+
+
+def signed_in(request: Request) -> bool:
+    """Whether the browser holds a login session cookie (or is given one by this response)."""
+    return bool(getattr(request.state, "signed_in", False) or session_cookie(request))

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from fhir_server.auth import audit_events
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.grants import LiveToken, grant_of_refresh_token, live_access_token, revoke_grant
-from fhir_server.auth.oauth_server import FormRequest
+from fhir_server.auth.oauth_server import read_form_request
 from fhir_server.auth.token import build_server
 from fhir_server.db import Grant
 from fhir_server.db.engine import Database
@@ -65,10 +65,9 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
 @router.post("/revoke", summary="OAuth 2 token revocation (RFC 7009)")
 async def revoke(request: Request) -> Response:
-    pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    oauth_request = await read_form_request(request, "revoke")  # keys fetched here, outside the transaction
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
-    oauth_request = FormRequest("POST", settings.base_url + "/auth/revoke", request.headers, pairs)
     origin = Origin.of(request)
 
     def run() -> Response:

@@ -6,14 +6,15 @@ Included before the FHIR router, so ``/fhir/.well-known/...`` and ``/fhir/auth/.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from fhir_server.auth import account_pages, authorize, introspection, revocation, smart_configuration, token
+from fhir_server.auth import account_pages, authorize, introspection, logout, revocation, smart_configuration, token
 from fhir_server.auth.oauth_server import AUTH_PREFIX
+from fhir_server.auth.same_origin import same_origin_only
 
 router = APIRouter(prefix="/fhir", tags=["SMART authorization"])
 router.include_router(smart_configuration.router)
-_endpoints = APIRouter(prefix=AUTH_PREFIX)
-for module in (token, introspection, revocation, authorize, account_pages):
+_endpoints = APIRouter(prefix=AUTH_PREFIX, dependencies=[Depends(same_origin_only)])  # CSRF: see same_origin
+for module in (token, introspection, revocation, authorize, account_pages, logout):
     _endpoints.include_router(module.router)
 router.include_router(_endpoints)

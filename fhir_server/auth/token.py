@@ -36,7 +36,7 @@ from fhir_server.auth.grants import (
 from fhir_server.auth.grants import (
     grant_of_refresh_token as find_refresh_grant,
 )
-from fhir_server.auth.oauth_server import FormRequest, SmartServer
+from fhir_server.auth.oauth_server import FormRequest, SmartServer, read_form_request
 from fhir_server.auth.patient_context import context_allowed
 from fhir_server.auth.pkce import S256Required
 from fhir_server.auth.request_checks import SmartChecks
@@ -273,10 +273,9 @@ def _uuid(value: Any) -> Any:
 @router.post("/token", summary="SMART token endpoint")
 async def token_endpoint(request: Request) -> Response:
     """``POST`` form: every grant's token request; errors are OAuth 2 JSON (RFC 6749 section 5.2)."""
-    pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    oauth_request = await read_form_request(request, "token")  # keys fetched here, outside the transaction
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
-    oauth_request = FormRequest("POST", settings.base_url + "/auth/token", request.headers, pairs)
     origin = Origin.of(request)
 
     def run() -> Response:

@@ -187,3 +187,16 @@ class SigningKey(Base):
     algorithm: Mapped[str] = mapped_column(String(16))
     private_jwk: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginThrottle(Base):
+    """Failed logins for one account name (the SHA-256 of the normalized email, known account or not) from one
+    source address: the login backoff of :mod:`fhir_server.auth.login`. Updated by one atomic upsert per failure."""
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (Index("ix_login_throttles_last_failure_at", "last_failure_at"),)
+
+    account_hash: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime]

@@ -1,15 +1,12 @@
-"""Login at the authorization pages (lockout, audit) and EHR launches with an opaque launch handle."""
+"""Login at the authorization pages (audit) and EHR launches with an opaque launch handle."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from fhir_server.db import AuditEvent, User
+from fhir_server.db import AuditEvent
 from fhir_server.db.engine import Database
-from fhir_server.db.types import utcnow
 from tests.auth.conftest import BASE, PASSWORD, Browser, Clinic, authorize_params, exchange, pkce_pair, query_of
 
 
@@ -31,34 +28,6 @@ def test_a_wrong_password_shows_the_login_again_and_is_audited(
     assert page.status_code == 401
     assert "Wrong email or password" in page.text
     assert _actions(database) == ["login-failed"]
-
-
-def test_five_failures_lock_the_account_for_thirty_minutes(
-    browser: Browser, clinic: Clinic, database: Database
-) -> None:
-    page = _login_page(browser, clinic)
-    for _ in range(5):
-        page = browser.login(page, clinic.physician_email, "wrong password")
-    assert "locked" in page.text
-    refused = browser.login(page, clinic.physician_email, PASSWORD)  # even the right password, while locked
-    assert refused.status_code == 401 and "locked" in refused.text
-    with database.read() as session:
-        user = session.scalars(select(User).where(User.email == clinic.physician_email)).one()
-        assert user.locked_until is not None
-        assert timedelta(minutes=29) < user.locked_until - utcnow() <= timedelta(minutes=30)
-    actions = _actions(database)
-    assert actions.count("login-failed") == 6 and actions.count("account-locked") == 1
-
-
-def test_the_lock_ends_after_its_time(browser: Browser, clinic: Clinic, database: Database) -> None:
-    with database.write() as session:
-        user = session.scalars(select(User).where(User.email == clinic.physician_email)).one()
-        user.failed_logins, user.locked_until = 5, utcnow() - timedelta(seconds=1)
-    page = browser.login(_login_page(browser, clinic), clinic.physician_email, PASSWORD)
-    assert page.status_code == 200 and "Choose a patient" in page.text
-    with database.read() as session:
-        user = session.scalars(select(User).where(User.email == clinic.physician_email)).one()
-        assert user.failed_logins == 0 and user.locked_until is None
 
 
 def test_an_unknown_email_fails_like_a_wrong_password(browser: Browser, clinic: Clinic) -> None:

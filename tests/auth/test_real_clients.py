@@ -244,3 +244,29 @@ def test_wrong_password_in_chromium_shows_the_message(chromium: Any, root: str) 
     page.wait_for_selector("[role=alert]")
     assert "Wrong email or password" in page.inner_text("[role=alert]")
     context.close()
+
+
+def test_chromium_refuses_a_cross_site_login_and_signs_out_for_real(chromium: Any, root: str) -> None:
+    """Login CSRF: another site's page posting the login form gets 403 and no session; a real sign-in then ends
+    with the page's Sign out button."""
+    context = chromium.new_context()
+    page = context.new_page()
+    fields = {"email": DEMO_PHYSICIAN_EMAIL, "password": DEMO_PASSWORD, "next": "manage"}
+    page.route(
+        f"{APP}/evil",
+        lambda route: route.fulfill(content_type="text/html", body=_auto_post_page(f"{root}/fhir/auth/login", fields)),
+    )
+    with page.expect_response(f"{root}/fhir/auth/login") as forged:
+        page.goto(f"{APP}/evil")
+    assert forged.value.status == 403
+    page.wait_for_url(f"{root}/fhir/auth/login")
+    assert not [c for c in context.cookies() if c["name"] == "fhir_server_session"]
+    page.goto(f"{root}/fhir/auth/manage")
+    page.fill("input[name=email]", DEMO_PHYSICIAN_EMAIL)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Apps with access")
+    page.click("text=Sign out")
+    page.wait_for_selector("text=You are signed out")
+    assert not [c for c in context.cookies() if c["name"] == "fhir_server_session"]
+    context.close()
