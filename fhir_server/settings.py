@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     authorization_code_lifetime: int = Field(300, ge=10, le=600, description="Seconds an authorization code lives")
     launch_lifetime: int = Field(600, ge=10, description="Seconds an EHR launch handle lives")
     login_session_lifetime: int = Field(8 * 3600, ge=60, description="Seconds a login at the authorization pages lasts")
+    patch_max_operations: int = Field(
+        1000, ge=1, description="Most operations one JSON Patch or FHIRPath Patch may hold (more: 413)"
+    )
+    patch_max_resource_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Largest resource (JSON bytes) a patch may produce; counted as the stored size plus what each "
+        "operation adds (more: 422 before the operation runs)",
+    )
 
     @field_validator("database_url")
     @classmethod
