@@ -39,7 +39,7 @@ takes a few hundred; the whole budget about a second of one core."""
 
 ALLOWED_FUNCTIONS = frozenset(
     {
-        *("empty", "exists", "all", "allTrue", "anyTrue", "allFalse", "anyFalse", "count", "not", "hasValue"),
+        *("empty", "exists", "all", "allTrue", "anyTrue", "allFalse", "anyFalse", "count", "not"),
         *("where", "first", "last", "tail", "skip", "take", "single", "iif", "ofType", "as", "is", "extension"),
         *("startsWith", "endsWith", "contains", "substring", "indexOf", "length", "lower", "upper", "trim"),
         *("toString", "toInteger", "toDecimal", "toBoolean", "toDate", "toDateTime", "toQuantity"),
