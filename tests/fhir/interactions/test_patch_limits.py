@@ -14,6 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_server.app import create_app
+from fhir_server.auth.context import OPEN
+from fhir_server.fhir import patching
+from fhir_server.fhir.outcomes import FhirError
 from fhir_server.settings import load_settings
 from tests.fhir.interactions.conftest import MakePatient
 
@@ -168,3 +171,24 @@ def test_a_patch_is_computed_before_the_row_lock_is_asked_for(
             timer.join()
     assert _issue(response, 422)["diagnostics"].startswith("operation[0]: test failed")
     assert answered_while_locked
+
+
+def test_a_patch_computed_on_a_version_that_has_since_moved_is_not_stored(
+    client: TestClient, make_patient: MakePatient
+) -> None:
+    """The two steps of the patch interaction run by hand around a concurrent update: the computed patch is not
+    written over the newer version (the route then computes it again); with If-Match the answer is 412."""
+    patient = make_patient()
+    database = client.app.state.database  # type: ignore[attr-defined]
+    change = patching.Patch.of(JSON_PATCH["Content-Type"], [{"op": "add", "path": "/gender", "value": "female"}])
+    with database.read() as session:
+        prepared = patching.prepare(session, OPEN, "Patient", patient["id"], change, None)
+    updated = client.put(f"/fhir/Patient/{patient['id']}", json={**patient, "birthDate": "1990-01-01"})
+    assert updated.status_code == 200, updated.text
+    with pytest.raises(patching.VersionMovedError), database.write() as session:
+        patching.store(session, OPEN, "Patient", patient["id"], prepared, None)
+    with pytest.raises(FhirError) as caught, database.write() as session:
+        patching.store(session, OPEN, "Patient", patient["id"], prepared, "1")
+    assert caught.value.status == 412
+    current = client.get(f"/fhir/Patient/{patient['id']}").json()
+    assert current["meta"]["versionId"] == "2" and current["birthDate"] == "1990-01-01" and "gender" not in current
