@@ -114,6 +114,15 @@ class Settings(BaseSettings):
         description="Client ids (space- or comma-separated) of resource servers that may introspect any token; "
         "every other client may introspect only its own tokens",
     )
+    patch_max_operations: int = Field(
+        1000, ge=1, description="Most operations one JSON Patch or FHIRPath Patch may hold (more: 413)"
+    )
+    patch_max_resource_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Largest resource (JSON bytes) a patch may produce; counted as the stored size plus what each "
+        "operation adds (more: 422 before the operation runs)",
+    )
 
     @field_validator("database_url")
     @classmethod

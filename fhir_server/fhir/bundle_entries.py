@@ -12,6 +12,7 @@ import orjson
 
 from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, parse_etag
 from fhir_server.fhir.outcomes import FhirError, bad_request
+from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.patching import Patch
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.fhir.validation import check_resource
@@ -41,8 +42,9 @@ class Entry:
         return f"Bundle.entry[{self.index}]"
 
 
-def parse_bundle(bundle: Any, max_entries: int) -> tuple[str, list[Entry]]:
-    """(batch|transaction, entries) of a request Bundle; 400 naming the entry at fault, 413 when too long."""
+def parse_bundle(bundle: Any, max_entries: int, patch_limits: PatchLimits | None = None) -> tuple[str, list[Entry]]:
+    """(batch|transaction, entries) of a request Bundle; 400 naming the entry at fault, 413 when too long (or a
+    PATCH entry holds more operations than ``patch_limits`` allow)."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise bad_request("POST to the base takes a Bundle of type batch or transaction", "Bundle")
     kind = bundle.get("type")
@@ -51,10 +53,10 @@ def parse_bundle(bundle: Any, max_entries: int) -> tuple[str, list[Entry]]:
     raw_entries = bundle.get("entry") or []
     if len(raw_entries) > max_entries:
         raise FhirError.of(413, "too-costly", f"the Bundle has {len(raw_entries)} entries; at most {max_entries}")
-    return kind, [parse_entry(i, raw) for i, raw in enumerate(raw_entries)]
+    return kind, [parse_entry(i, raw, patch_limits) for i, raw in enumerate(raw_entries)]
 
 
-def parse_entry(index: int, raw: Any) -> Entry:
+def parse_entry(index: int, raw: Any, patch_limits: PatchLimits | None = None) -> Entry:
     where = f"Bundle.entry[{index}]"
     request = raw.get("request") if isinstance(raw, dict) else None
     if not isinstance(request, dict) or not isinstance(request.get("url"), str):
@@ -67,7 +69,7 @@ def parse_entry(index: int, raw: Any) -> Entry:
     entry.if_none_exist = request.get("ifNoneExist")
     if request.get("ifMatch"):
         entry.if_match = parse_etag(request["ifMatch"], f"{where}.request.ifMatch")
-    _attach_body(entry, raw.get("resource"))
+    _attach_body(entry, raw.get("resource"), patch_limits)
     return entry
 
 
@@ -94,7 +96,7 @@ def _target(index: int, method: str, url: str) -> Entry:
     return entry
 
 
-def _attach_body(entry: Entry, resource: Any) -> None:
+def _attach_body(entry: Entry, resource: Any, patch_limits: PatchLimits | None) -> None:
     where = f"{entry.where}.resource"
     if entry.method in {"POST", "PUT"}:
         if resource is None:
@@ -102,17 +104,17 @@ def _attach_body(entry: Entry, resource: Any) -> None:
         check_resource(resource, entry.resource_type, entry.resource_id if entry.method == "PUT" else None)
         entry.resource = resource
     elif entry.method == "PATCH":
-        entry.patch = _patch_of(entry, resource)
+        entry.patch = _patch_of(entry, resource, patch_limits)
 
 
-def _patch_of(entry: Entry, resource: Any) -> Patch:
+def _patch_of(entry: Entry, resource: Any, limits: PatchLimits | None) -> Patch:
     where = f"{entry.where}.resource"
     if isinstance(resource, dict) and resource.get("resourceType") == "Binary":
         try:
             document = orjson.loads(base64.b64decode(resource.get("data", "")))
         except (ValueError, orjson.JSONDecodeError):
             raise bad_request(f"{where}: Binary.data is not a base64 JSON Patch", where) from None
-        return Patch.of(JSON_PATCH, document)
+        return Patch.of(JSON_PATCH, document, limits)
     if isinstance(resource, dict) and resource.get("resourceType") == "Parameters":
-        return Patch.of(FHIR_JSON, resource)
+        return Patch.of(FHIR_JSON, resource, limits)
     raise bad_request(f"{where}: a PATCH entry carries a Binary (JSON Patch) or Parameters (FHIRPath Patch)", where)

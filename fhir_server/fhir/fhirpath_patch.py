@@ -3,11 +3,13 @@ resource's JSON.
 
 Operations: add, insert, delete, replace, move. Paths are the FHIRPath subset a patch needs to point at elements:
 member names (``Patient.name``, a choice type by its plain name: ``Patient.deceased``), indexers (``name[0]``),
-``where(criteria)`` (criteria evaluated by fhirpathpy), ``first()``, ``last()``, ``single()`` and
-``extension('url')``. Anything else answers 422 ``not-supported`` naming the operation, never a guess. Element
-cardinalities and choice types come from the R4 structure (fhir.resources R4B models). A malformed Parameters
-answers 400, an operation that cannot apply (no such element, several where one is needed) 422; both name the
-operation as ``Parameters.parameter[i]``.
+``where(criteria)`` (criteria checked and evaluated by :mod:`fhirpath_guard`: a safe subset of FHIRPath within a
+bounded number of steps), ``first()``, ``last()``, ``single()`` and ``extension('url')``. Anything else answers
+422 ``not-supported`` naming the operation, never a guess. Element cardinalities and choice types come from the R4
+structure (fhir.resources R4B models). A malformed Parameters (or a refused expression) answers 400, one with more
+operations than allowed 413, an operation that cannot apply (no such element, several where one is needed), that
+would grow the resource past its limit or whose criteria take too much work 422; all name the operation as
+``Parameters.parameter[i]``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from fhirpathpy import evaluate
+import orjson
 
-from fhir_server.fhir import elements
+from fhir_server.fhir import elements, fhirpath_guard
 from fhir_server.fhir.elements import Element
 from fhir_server.fhir.outcomes import FhirError, bad_request
+from fhir_server.fhir.patch_limits import PatchLimits, SizeBudget
 from fhir_server.fhir.validation import structure_issues
 
 OPERATION_TYPES = frozenset({"add", "insert", "delete", "replace", "move"})
@@ -143,9 +147,33 @@ def _function(nodes: list[Node], name: str, argument: str) -> list[Node]:
 
 def _holds(value: Any, criteria: str) -> bool:
     try:
-        return bool(evaluate(value, criteria) == [True])
-    except Exception as exc:  # fhirpathpy raises many kinds of errors for a bad expression
+        return _criteria(criteria).holds(value)
+    except fhirpath_guard.TooCostlyError:
+        raise PatchError(f"where({criteria}) took more than the allowed work to evaluate", 422, "too-costly") from None
+    except ValueError as exc:
         raise PatchError(f"where({criteria}) cannot be evaluated: {exc}", 400, "invalid") from None
+
+
+@lru_cache(maxsize=256)
+def _criteria(text: str) -> fhirpath_guard.Criteria:
+    """The checked and compiled criteria of a ``where()``; ValueError naming what is refused."""
+    return fhirpath_guard.Criteria.of(text)
+
+
+def check_path(path: str) -> None:
+    """400 (as PatchError) unless ``path`` is short and shallow enough and each ``where()`` criteria in it is an
+    allowed client expression."""
+    if len(path) > fhirpath_guard.MAX_CHARS:
+        raise PatchError(f"a path may be at most {fhirpath_guard.MAX_CHARS} characters long", 400, "too-costly")
+    if fhirpath_guard.nesting(path) > fhirpath_guard.MAX_NESTING:
+        raise PatchError(f"a path may nest at most {fhirpath_guard.MAX_NESTING} deep", 400, "too-costly")
+    for segment in _segments(path):
+        function = _FUNCTION.match(segment)
+        if function is not None and function.group(1) == "where":
+            try:
+                _criteria(function.group(2).strip())
+            except ValueError as exc:
+                raise PatchError(f"where({function.group(2).strip()}): {exc}", 400, "not-supported") from None
 
 
 # --- operations --------------------------------------------------------------------------------------------------
@@ -167,23 +195,34 @@ class Operation:
     destination: int | None = None
 
 
-def apply(resource: dict[str, Any], parameters: Any) -> dict[str, Any]:
-    """``resource`` with every operation of the FHIRPath Patch ``parameters`` applied, in order."""
-    operations = read_operations(parameters)
-    patched = copy.deepcopy(resource)
-    for i, operation in enumerate(operations):
-        try:
-            _APPLY[operation.type](patched, operation)
-        except PatchError as exc:
-            diagnostics = f"operation {i} ({operation.type} at {operation.path}): {exc}"
-            raise FhirError.of(exc.status, exc.code, diagnostics, f"Parameters.parameter[{i}]") from None
+def apply(resource: dict[str, Any], parameters: Any, limits: PatchLimits | None = None) -> dict[str, Any]:
+    """``resource`` with every operation of the FHIRPath Patch ``parameters`` applied, in order; the values the
+    operations add count against ``limits`` before each runs, and all their criteria share one evaluation
+    budget."""
+    limits = limits or PatchLimits()
+    operations = read_operations(parameters, limits)
+    size = SizeBudget(limits)
+    patched: dict[str, Any] = orjson.loads(size.add(resource, "the resource"))  # a copy to change, measured
+    with fhirpath_guard.budget():
+        for i, operation in enumerate(operations):
+            where = f"Parameters.parameter[{i}]"
+            if operation.value is not None or operation.value_parts is not None:
+                size.add(operation.value if operation.value_parts is None else operation.value_parts, where, where)
+            try:
+                _APPLY[operation.type](patched, operation)
+            except PatchError as exc:
+                diagnostics = f"operation {i} ({operation.type} at {operation.path}): {exc}"
+                raise FhirError.of(exc.status, exc.code, diagnostics, where) from None
     return patched
 
 
-def read_operations(parameters: Any) -> list[Operation]:
-    """The operations of a Parameters resource; 400 naming what is malformed."""
+def read_operations(parameters: Any, limits: PatchLimits | None = None) -> list[Operation]:
+    """The operations of a Parameters resource; 400 naming what is malformed (or a refused expression), 413 when
+    there are more than ``limits`` allow."""
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise bad_request("a FHIRPath Patch body must be a Parameters resource", "resourceType")
+    listed = parameters.get("parameter")
+    (limits or PatchLimits()).check_count(len(listed) if isinstance(listed, list) else 0, "Parameters.parameter")
     issues = structure_issues(parameters)
     if issues:
         raise FhirError(400, issues)
@@ -192,7 +231,8 @@ def read_operations(parameters: Any) -> list[Operation]:
         try:
             operations.append(_operation(parameter))
         except PatchError as exc:
-            raise bad_request(f"operation {i}: {exc}", f"Parameters.parameter[{i}]") from None
+            code = exc.code if exc.status == 400 else "invalid"
+            raise bad_request(f"operation {i}: {exc}", f"Parameters.parameter[{i}]", code) from None
     return operations
 
 
@@ -212,6 +252,7 @@ def _operation(parameter: dict[str, Any]) -> Operation:
     missing = [name for name in required[kind] if name not in parts]
     if missing:
         raise PatchError(f"a {kind} operation needs the part(s) {', '.join(missing)}")
+    check_path(str(_part_value(parts, "path")))
     value, value_type = _typed_value(parts["value"]) if "value" in parts else (None, None)
     value_parts = parts["value"].get("part") if "value" in parts and value_type is None else None
     if "value" in parts and value_type is None and not value_parts:

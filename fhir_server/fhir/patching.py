@@ -1,27 +1,31 @@
 """The patch interaction's service (http://hl7.org/fhir/R4/http.html#patch): apply a JSON Patch (RFC 6902) or a
 FHIRPath Patch to the current version, validate the result and write it through :func:`repository.update`.
 
-The row is locked before the current version is read, so a concurrent writer cannot slip in between; ``If-Match``
-(or, without it, the version just read) guards the write. A malformed patch document answers 400, a patch that
-cannot apply (a failed ``test``, a missing path) or whose result is not a valid resource 422, each naming the
-operation (``operation[i]`` for JSON Patch, ``Parameters.parameter[i]`` for FHIRPath Patch). A patch may not change
-``resourceType`` or ``id``.
+The patch is computed outside the write transaction (:func:`prepare`, on a read session: no row or database lock
+is held while a client's document runs) and then stored by :func:`store`, which locks the row and writes only if
+the version the patch was computed on is still current (``If-Match``, when given, must name that version). In a
+transaction Bundle the entry is computed inside the Bundle's transaction (:func:`patch`), bounded by the same
+limits. A malformed patch document answers 400, one with too many operations 413 (:mod:`patch_limits`), a patch
+that cannot apply (a failed ``test``, a missing path), whose result would be too large or is not a valid resource
+422, each naming the operation (``operation[i]`` for JSON Patch, ``Parameters.parameter[i]`` for FHIRPath Patch).
+A patch may not change ``resourceType`` or ``id``.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsonpatch
 import jsonpointer
+import orjson
 from sqlalchemy.orm import Session
 
 from fhir_server.auth.context import AccessContext
 from fhir_server.fhir import fhirpath_patch, repository
 from fhir_server.fhir.content import JSON_PATCH
-from fhir_server.fhir.outcomes import FhirError, bad_request, unprocessable
+from fhir_server.fhir.outcomes import FhirError, bad_request, precondition_failed, unprocessable
+from fhir_server.fhir.patch_limits import PatchLimits, SizeBudget, encode
 from fhir_server.fhir.validation import check_resource
 
 _JSON_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
@@ -29,30 +33,34 @@ _JSON_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"}
 
 @dataclass(frozen=True)
 class Patch:
-    """A parsed patch document: ``kind`` is ``json-patch`` or ``fhirpath-patch``."""
+    """A parsed patch document: ``kind`` is ``json-patch`` or ``fhirpath-patch``; ``limits`` bound its work."""
 
     kind: str
     document: Any
+    limits: PatchLimits = field(default_factory=PatchLimits)
 
     @classmethod
-    def of(cls, media_type: str, document: Any) -> Patch:
-        """The patch a body of ``media_type`` holds; 400 when its shape is wrong for that kind."""
+    def of(cls, media_type: str, document: Any, limits: PatchLimits | None = None) -> Patch:
+        """The patch a body of ``media_type`` holds; 400 when its shape is wrong for that kind (or a FHIRPath is
+        not allowed), 413 when it holds more operations than ``limits`` allow."""
+        limits = limits or PatchLimits()
         if media_type == JSON_PATCH:
-            check_json_patch(document)
-            return cls("json-patch", document)
-        fhirpath_patch.read_operations(document)
-        return cls("fhirpath-patch", document)
+            check_json_patch(document, limits)
+            return cls("json-patch", document, limits)
+        fhirpath_patch.read_operations(document, limits)
+        return cls("fhirpath-patch", document, limits)
 
     def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
         if self.kind == "json-patch":
-            return apply_json_patch(resource, self.document)
-        return fhirpath_patch.apply(resource, self.document)
+            return apply_json_patch(resource, self.document, self.limits)
+        return fhirpath_patch.apply(resource, self.document, self.limits)
 
 
-def check_json_patch(document: Any) -> None:
-    """400 unless ``document`` is an RFC 6902 array of well-formed operations."""
+def check_json_patch(document: Any, limits: PatchLimits | None = None) -> None:
+    """400 unless ``document`` is an RFC 6902 array of well-formed operations; 413 when it holds too many."""
     if not isinstance(document, list):
         raise bad_request("a JSON Patch body must be an array of operations", code="structure")
+    (limits or PatchLimits()).check_count(len(document), None)
     for i, operation in enumerate(document):
         where = f"operation[{i}]"
         if not isinstance(operation, dict) or operation.get("op") not in _JSON_PATCH_OPS:
@@ -64,12 +72,18 @@ def check_json_patch(document: Any) -> None:
             raise bad_request(f"{where}: a {operation['op']} operation needs {', '.join(needed)} (strings)", where)
 
 
-def apply_json_patch(resource: dict[str, Any], document: list[dict[str, Any]]) -> dict[str, Any]:
-    """``resource`` with the operations applied in order; 422 naming the first that cannot apply."""
-    patched = copy.deepcopy(resource)
+def apply_json_patch(
+    resource: dict[str, Any], document: list[dict[str, Any]], limits: PatchLimits | None = None
+) -> dict[str, Any]:
+    """``resource`` with the operations applied in order; 422 naming the first that cannot apply or that would
+    make the result larger than ``limits`` allow (checked before it runs)."""
+    budget = SizeBudget(limits or PatchLimits())
+    patched = orjson.loads(budget.add(resource, "the resource"))  # a copy to change in place, measured
     for i, operation in enumerate(document):
+        _charge(budget, patched, operation, i)
         try:
-            patched = jsonpatch.JsonPatch([operation]).apply(patched)
+            # in place: not a copy of the whole resource per operation (jsonpatch copies the values it inserts)
+            patched = jsonpatch.JsonPatch([operation]).apply(patched, in_place=True)
         except jsonpatch.JsonPatchTestFailed as exc:
             raise unprocessable(f"operation[{i}]: test failed: {exc}", f"operation[{i}]") from None
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
@@ -78,7 +92,70 @@ def apply_json_patch(resource: dict[str, Any], document: list[dict[str, Any]]) -
             ) from None
     if not isinstance(patched, dict):
         raise unprocessable("the patch replaces the resource with something that is not a JSON object")
+    encode(patched, "the patched resource")  # 422 when nested deeper than JSON can be stored
     return patched
+
+
+def _charge(budget: SizeBudget, patched: Any, operation: dict[str, Any], i: int) -> None:
+    """Charge ``budget`` with what ``operation`` adds, before it runs: its value, or the element a ``copy``
+    duplicates (a ``from`` that does not resolve adds nothing: the operation then fails, naming itself)."""
+    where = f"operation[{i}]"
+    if operation["op"] in ("add", "replace"):
+        budget.add(operation["value"], where, where)
+    elif operation["op"] == "copy":
+        try:
+            source = jsonpointer.resolve_pointer(patched, operation["from"])
+        except jsonpointer.JsonPointerException:
+            return
+        budget.add(source, where, where)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A patch's result, computed from version ``base_version`` of the resource."""
+
+    resource: dict[str, Any]
+    base_version: str
+
+
+class VersionMovedError(Exception):
+    """The resource changed between :func:`prepare` and :func:`store` (no ``If-Match`` was given)."""
+
+
+def prepare(
+    session: Session,
+    access: AccessContext,
+    resource_type: str,
+    resource_id: str,
+    change: Patch,
+    if_match: str | None,
+) -> Prepared:
+    """``change`` applied to the current version and validated, on any session (no lock taken); 412 at once when
+    ``if_match`` names another version; 404/410/403 as a read for ``patch``."""
+    current = repository.read(session, access, resource_type, resource_id, "patch")  # 403 without u
+    base_version = str(current["meta"]["versionId"])
+    if if_match is not None and if_match != base_version:
+        raise precondition_failed(f"version conflict: If-Match is {if_match} but the current version is {base_version}")
+    return Prepared(_patched(change, current, resource_type, resource_id), base_version)
+
+
+def store(
+    session: Session,
+    access: AccessContext,
+    resource_type: str,
+    resource_id: str,
+    prepared: Prepared,
+    if_match: str | None,
+) -> repository.Written:
+    """Write ``prepared`` as the next version, under the row lock, if it was computed from the current version.
+
+    With ``if_match`` a changed version answers 412 (the client's precondition); without, :class:`VersionMovedError`
+    lets the caller compute the patch again."""
+    row = repository.load_row(session, resource_type, resource_id, lock=True)
+    moved = row is None or row.deleted_at is not None or str(row.version_id) != prepared.base_version
+    if moved and if_match is None:
+        raise VersionMovedError(f"{resource_type}/{resource_id}")
+    return repository.update(session, access, prepared.resource, resource_id, if_match or prepared.base_version)
 
 
 def patch(
@@ -89,16 +166,23 @@ def patch(
     change: Patch,
     if_match: str | None,
 ) -> repository.Written:
-    """Apply ``change`` to the current version and store the result as the next version."""
+    """Apply ``change`` to the current version and store the result as the next version, in one transaction (a
+    Bundle's entry): the row is locked first, so nothing can change under the patch."""
     repository.load_row(session, resource_type, resource_id, lock=True)
     current = repository.read(session, access, resource_type, resource_id, "patch")  # 403 without u
+    patched = _patched(change, current, resource_type, resource_id)
+    return repository.update(session, access, patched, resource_id, if_match or current["meta"]["versionId"])
+
+
+def _patched(change: Patch, current: dict[str, Any], resource_type: str, resource_id: str) -> dict[str, Any]:
+    """``change`` applied to ``current``, checked to be a valid resource of the same type and id (else 422)."""
     patched = change.apply(current)
     _check_identity(current, patched)
     try:
         check_resource(patched, resource_type, resource_id)
     except FhirError as exc:
         raise FhirError(422, exc.issues) from None  # the request was well-formed; its result is not a valid resource
-    return repository.update(session, access, patched, resource_id, if_match or current["meta"]["versionId"])
+    return patched
 
 
 def _check_identity(current: dict[str, Any], patched: dict[str, Any]) -> None:

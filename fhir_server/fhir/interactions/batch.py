@@ -18,6 +18,7 @@ from fhir_server.fhir.bundle_entries import Entry, parse_bundle
 from fhir_server.fhir.bundles import BundleContext, failed_entry, process
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, check_content_type, is_pretty
 from fhir_server.fhir.outcomes import FhirError
+from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.validation import parse_json
 
@@ -27,7 +28,8 @@ async def batch_or_transaction(request: Request, access: Access) -> Response:
     check_accept(request)
     check_content_type(request)
     settings = request.app.state.settings
-    kind, entries = await parsed(await request.body(), _entries, settings.bundle_max_entries)
+    limits = PatchLimits.of(settings)
+    kind, entries = await parsed(await request.body(), _entries, settings.bundle_max_entries, limits)
     ctx = BundleContext(settings.base_url, cursors.signing_key(settings), Prefer.parse(request).return_)
     if kind == "transaction":
         responses = await unit_of_work.write(request, process, access, entries, ctx)
@@ -42,6 +44,6 @@ async def batch_or_transaction(request: Request, access: Access) -> Response:
     return FhirResponse(bundle, pretty=is_pretty(request))
 
 
-def _entries(body: bytes, max_entries: int) -> tuple[str, list[Entry]]:
+def _entries(body: bytes, max_entries: int, patch_limits: PatchLimits) -> tuple[str, list[Entry]]:
     """The Bundle's kind and entries, parsed and checked (in the thread pool for a large body)."""
-    return parse_bundle(parse_json(body), max_entries)
+    return parse_bundle(parse_json(body), max_entries, patch_limits)

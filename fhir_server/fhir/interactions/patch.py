@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access
-from fhir_server.fhir import patching, unit_of_work
+from fhir_server.auth.context import Access, AccessContext
+from fhir_server.fhir import patching, repository, unit_of_work
 from fhir_server.fhir.content import (
     FHIR_JSON,
     JSON_PATCH,
@@ -17,6 +17,8 @@ from fhir_server.fhir.content import (
     parse_etag,
     resource_response,
 )
+from fhir_server.fhir.outcomes import conflict
+from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.request_body import read_json
 from fhir_server.fhir.types import served_type
 
@@ -31,8 +33,29 @@ async def patch(resource_type: str, resource_id: str, request: Request, access: 
     served_type(resource_type)
     check_content_type(request, _PATCH_TYPES)
     media_type = request.headers["content-type"].split(";", 1)[0].strip().lower()
-    change = patching.Patch.of(media_type, await read_json(request))
+    limits = PatchLimits.of(request.app.state.settings)
+    change = patching.Patch.of(media_type, await read_json(request), limits)
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
-    written = await unit_of_work.write(request, patching.patch, access, resource_type, resource_id, change, version)
+    written = await _patch(request, access, resource_type, resource_id, change, version)
     return resource_response(request, written.resource, 200, Prefer.parse(request))
+
+
+async def _patch(
+    request: Request,
+    access: AccessContext,
+    resource_type: str,
+    resource_id: str,
+    change: patching.Patch,
+    version: str | None,
+) -> repository.Written:
+    """Compute the patch on a read session, then store it under the row lock; computed once more when another
+    write changed the resource in between, then 409."""
+    args = (access, resource_type, resource_id)
+    for _ in range(2):
+        prepared = await unit_of_work.read(request, patching.prepare, *args, change, version)
+        try:
+            return await unit_of_work.write(request, patching.store, *args, prepared, version)
+        except patching.VersionMovedError:
+            continue
+    raise conflict(f"{resource_type}/{resource_id} kept changing while the patch was computed; try again")
