@@ -92,10 +92,10 @@ def check_readable_targets(
 ) -> None:
     """422 ``not-found`` (as for an unknown target) naming each reference to patient data the caller may not read,
     when ``interaction`` on ``resource_type`` confines the caller to their patient."""
+    if not resolved or not confined_to_patient(access, resource_type, interaction):
+        return
     members = set(member_types()) - {"Patient"}  # Patient references: check_patient_references
     targets = [r.target for r in resolved if r.target.resource_type in members]
-    if not targets or not confined_to_patient(access, resource_type, interaction):
-        return
     readable = _readable(session, access, targets)
     issues = [missing(t) for t in targets if (t.resource_type, t.resource_id) not in readable]
     if issues:

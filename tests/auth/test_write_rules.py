@@ -5,7 +5,9 @@ rows are read-only to a clinic's token; a write of a resource beyond the caller'
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -130,11 +132,13 @@ def _aimed_at_other(client: TestClient, headers: dict[str, str], resource_type: 
             operations[0]["value"] = "Patient/pat-2"
         return client.patch(url, json=operations, headers={**headers, **JSON_PATCH})
     changed = {**copy.deepcopy(own), **{k: v for k, v in build("pat-2").items() if k != "resourceType"}}
+    if interaction == "conditional update":
+        return client.put(f"{BASE}/{resource_type}?_id={own['id']}", json=changed, headers=headers)
     return client.put(url, json=changed, headers=headers)
 
 
 @pytest.mark.parametrize("token_kind", sorted(PATIENT_TOKENS))
-@pytest.mark.parametrize("interaction", ["create", "update", "patch", "transaction"])
+@pytest.mark.parametrize("interaction", ["create", "update", "conditional update", "patch", "transaction"])
 @pytest.mark.parametrize("resource_type", sorted(SAMPLES))
 def test_a_patient_context_write_aimed_at_another_patient_is_refused_and_writes_nothing(
     client: TestClient, database: Database, clinic: Clinic, resource_type: str, interaction: str, token_kind: str
@@ -316,6 +320,14 @@ def _deleting(resource_id: str) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
 
 
+def _patching(url: str) -> dict[str, Any]:
+    operation = [{"op": "add", "path": "/gender", "value": "male"}]
+    binary = {"resourceType": "Binary", "contentType": "application/json-patch+json"}
+    binary["data"] = base64.b64encode(json.dumps(operation).encode()).decode()
+    entry = {"resource": binary, "request": {"method": "PATCH", "url": url}}
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+
+
 def _same(hidden: Any, unknown: Any, hidden_id: str, unknown_id: str) -> None:
     assert hidden.status_code == unknown.status_code, (hidden.text, unknown.text)
     assert hidden.text.replace(hidden_id, "X") == unknown.text.replace(unknown_id, "X")
@@ -355,6 +367,12 @@ def test_writes_answer_alike_for_another_clinics_resource_and_an_unknown_one(
     _same(
         client.post(BASE, json=_deleting(far_patient), headers=admin),
         client.post(BASE, json=_deleting("nobody-1"), headers=admin),
+        far_patient,
+        "nobody-1",
+    )
+    _same(
+        client.post(BASE, json=_patching(f"Patient?_id={far_patient}"), headers=admin),
+        client.post(BASE, json=_patching("Patient?_id=nobody-1"), headers=admin),
         far_patient,
         "nobody-1",
     )
