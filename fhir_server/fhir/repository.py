@@ -179,13 +179,11 @@ def check_version(row: FhirResourceMixin, if_match: str | None) -> None:
 
 
 def _reach_of(
-    session: Session, access: AccessContext, row: FhirResourceMixin | None, resource_type: str, interaction: str
+    session: Session, access: AccessContext, row: FhirResourceMixin, resource_type: str, interaction: str
 ) -> str:
     """How far the caller reaches a stored ``row`` for ``interaction``: ``write`` (permitted), ``read`` (they may
-    read it, so a refusal reveals nothing) or ``none`` (unknown, or beyond their reach: a write then answers exactly
-    as for an unknown id, so existence does not leak)."""
-    if row is None:
-        return "none"
+    read it, so a refusal reveals nothing) or ``none`` (beyond their reach: a write then answers exactly as for an
+    unknown id, so existence does not leak)."""
     if access.search_restriction(interaction) is None:
         return "write"
     version = current_version(session, resource_type, row.fhir_id)
@@ -195,14 +193,14 @@ def _reach_of(
 
 
 def _check_existing(
-    session: Session, access: AccessContext, row: FhirResourceMixin | None, resource_type: str, interaction: str
+    session: Session, access: AccessContext, row: FhirResourceMixin, resource_type: str, interaction: str
 ) -> bool:
-    """True when ``row`` exists for the caller (``interaction`` may go on); False when it is unknown or out of
-    sight; 403 when the caller may read but not change it, or it is a shared row and the caller a clinic's."""
+    """True when the stored ``row`` exists for the caller (``interaction`` may go on); False when it is out of their
+    sight; 403 when they may read but not change it, or it is a shared row and the caller a clinic's."""
     reach = _reach_of(session, access, row, resource_type, interaction)
     if reach == "read":
-        raise forbidden(resource_type, interaction, row.fhir_id if row is not None else None)
-    if reach == "write" and row is not None:
+        raise forbidden(resource_type, interaction, row.fhir_id)
+    if reach == "write":
         write_access.check_shared_row(access, resource_type, row, interaction)
     return reach == "write"
 
