@@ -382,3 +382,21 @@ def test_writes_answer_alike_for_another_clinics_resource_and_an_unknown_one(
     with database.read() as session:
         row = session.query(Patient).filter_by(fhir_id=far_patient).one()
         assert (row.gender, row.deleted_at, row.version_id) == (None, None, 1)
+
+
+def test_a_patient_token_cannot_tell_another_patients_appointment_from_an_unknown_one(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    headers = _bearer(PATIENT_TOKENS["patient scopes"](database, clinic))
+    others = client.post(f"{BASE}/Appointment", json=_appointment("pat-2"), headers=_admin(database, clinic)).json()
+    hidden, unknown = others["id"], "no-such-appointment"
+    patch = [{"op": "replace", "path": "/status", "value": "cancelled"}]
+    for method, extra in (("DELETE", {}), ("PATCH", {"json": patch, "headers": {**headers, **JSON_PATCH}})):
+        answers = [
+            client.request(method, f"{BASE}/Appointment/{rid}", **{"headers": headers, **extra})
+            for rid in (hidden, unknown)
+        ]
+        _same(answers[0], answers[1], hidden, unknown)
+        assert answers[0].status_code == 404
+    after = client.get(f"{BASE}/Appointment/{hidden}", headers=_admin(database, clinic)).json()
+    assert after["meta"]["versionId"] == others["meta"]["versionId"]
