@@ -16,7 +16,7 @@ from fhir_server.db import Patient
 from fhir_server.db.mrn import allocate_mrn
 from fhir_server.db.types import utcnow
 from mappings import CANONICAL_BASE, lens
-from mappings.base import Field, ResourceMapping, fhir_instant, reference_field
+from mappings.base import Field, MappedValues, MappingError, ResourceMapping, fhir_instant, reference_field
 from mappings.datatypes import (
     IDENTIFIER_TYPE_SYSTEM,
     address_field,
@@ -89,9 +89,34 @@ class PatientMapping(ResourceMapping):
         ),
     )
 
+    @classmethod
+    def apply(cls, row: Any, values: MappedValues, session: Any) -> None:
+        """As every mapping; in the write pipeline (with a ``session``) the MRN stays the server's
+        (:func:`_keep_mrn`)."""
+        if session is not None:
+            _keep_mrn(row, values)
+        super().apply(row, values, session)
+
+
+_MRN_EXPRESSION = f"Patient.identifier.where(system='{MRN_SYSTEM}').value"
+
+
+def _keep_mrn(row: Patient, values: MappedValues) -> None:
+    """The medical record number (the identifier of :data:`MRN_SYSTEM`) is the server's: a client may send it back
+    unchanged, or leave it out (an existing patient keeps theirs), never set, change or add one (422 naming it; the
+    same answer whatever the value, so it cannot tell whether another patient holds a number)."""
+    held = row.mrn
+    sent = values.columns.get("mrn")
+    identifiers = values.extra.get("identifier")
+    mrns = [i for i in identifiers or [] if isinstance(i, dict) and i.get("system") == MRN_SYSTEM]
+    if len(mrns) > 1 or (sent is not None and sent != held):
+        message = f"{_MRN_EXPRESSION}: the medical record number is assigned by the server and read-only"
+        raise MappingError(f"{message} (leave it out, or send the current one unchanged)", _MRN_EXPRESSION)
+    values.columns["mrn"] = held
+
 
 def _allocate_mrn(session: Session, row: Patient, new: bool) -> None:
-    """A patient created without an MRN of ours gets the clinic's next one (a server-set identifier)."""
+    """A patient without an MRN (a new one) gets the clinic's next one."""
     if row.mrn is None:
         row.mrn = allocate_mrn(session, row.organization_id, utcnow().year)
 

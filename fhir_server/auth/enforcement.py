@@ -7,7 +7,8 @@ Two checks, used by the repository, search, history and operations so every path
   else 403 ``forbidden`` (RFC 6750 ``insufficient_scope``).
 * :func:`admits` is the row-level check: a stored version meets :meth:`AccessContext.search_restriction` for the
   interaction (clinic, patient compartment, granular ``?param=value`` restrictions). Reads answer 404 for a version
-  that fails it (as if unknown); writes answer 403.
+  that fails it (as if unknown); so do writes of a resource the caller may not read (the repository), while a
+  resource the caller may read but not change answers 403.
 """
 
 from __future__ import annotations

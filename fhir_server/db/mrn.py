@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fhir_server.db.engine import COUNTERS_ENGINE
-from fhir_server.db.people import MrnCounter
+from fhir_server.db.people import MrnCounter, Patient
 
 MRN_PREFIX = "CLI"
 _BLOCKS = "fhir_mrn_blocks"
@@ -31,15 +31,25 @@ def allocate_mrn(session: Session, organization_id: uuid.UUID, year: int) -> str
     the caller's transaction, and a rolled-back number is rolled back with it.
 
     When the transaction announced more patients (:func:`expect_patients`), the upsert takes that many numbers at
-    once and the next calls hand them out in order.
+    once and the next calls hand them out in order. A number some patient of the clinic already holds is skipped.
     """
     blocks: dict[tuple[uuid.UUID, int], list[int]] = session.info.setdefault(_BLOCKS, {})
     block = blocks.setdefault((organization_id, year), [])
-    if not block:
+    while not block:
         count = max(1, session.info.pop(_EXPECTED, 1))
         last = _take(session, organization_id, year, count)
-        block.extend(range(last - count + 1, last + 1))
+        block.extend(_free(session, organization_id, year, range(last - count + 1, last + 1)))
     return format_mrn(year, block.pop(0))
+
+
+def _free(session: Session, organization_id: uuid.UUID, year: int, numbers: range) -> list[int]:
+    """The ``numbers`` whose MRN no patient of the clinic holds (deleted ones included: a number is never reused).
+    A number can be held without the counter having handed it out: a patient imported with its own (DICOM sync)."""
+    wanted = {format_mrn(year, n): n for n in numbers}
+    query = select(Patient.mrn).where(Patient.organization_id == organization_id, Patient.mrn.in_(list(wanted)))
+    with session.no_autoflush:  # the patient being created has no MRN yet
+        held = set(session.scalars(query))
+    return [n for mrn, n in wanted.items() if mrn not in held]
 
 
 def expect_patients(session: Session, count: int) -> None:

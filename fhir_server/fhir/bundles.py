@@ -25,6 +25,7 @@ from fhir_server.fhir.outcomes import (
     Issue,
     bad_request,
     informational,
+    not_found,
     operation_outcome,
     precondition_failed,
 )
@@ -225,7 +226,9 @@ def _execute(session: Session, access: AccessContext, entry: Entry, ctx: BundleC
         written = repository.update(session, access, resource, entry.resource_id, entry.if_match)
         return _written(written.resource, 201 if written.created else 200, ctx)
     if entry.method == "PATCH":
-        assert entry.patch is not None and entry.resource_id is not None
+        if entry.resource_id is None:  # a conditional patch matching nothing (http.html#patch): as an unknown id
+            raise not_found(f"{entry.resource_type}?{entry.query} matches no resource")
+        assert entry.patch is not None
         written = patching.patch(session, access, entry.resource_type, entry.resource_id, entry.patch, entry.if_match)
         return _written(written.resource, 200, ctx)
     return _get(session, access, entry, ctx)

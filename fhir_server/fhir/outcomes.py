@@ -74,6 +74,12 @@ def conflict(diagnostics: str) -> FhirError:
     return FhirError.of(409, "conflict", diagnostics)
 
 
+def collision() -> FhirError:
+    """409: the write met a unique key another resource holds (a concurrent create of the same id, or an id taken by
+    a resource the caller may not see; both answer alike)."""
+    return conflict("the write collided with a concurrent one (a unique key is taken) and was not applied")
+
+
 def precondition_failed(diagnostics: str) -> FhirError:
     return FhirError.of(412, "conflict", diagnostics)
 

@@ -89,7 +89,7 @@ def resolve_references(session: Session, resource: Mapping[str, Any]) -> list[Re
     with session.no_autoflush:
         resolved = _lookup(session, targets)
     found = {r.target for r in resolved}
-    issues.extend(_missing(t) for t in targets if t not in found)
+    issues.extend(missing(t) for t in targets if t not in found)
     if issues:
         raise FhirError(422, issues)
     return resolved
@@ -99,7 +99,7 @@ def check_clinic(resolved: list[Resolved], row: Any) -> None:
     """422 listing every reference to another clinic's resource than ``row``'s (see the module's rules)."""
     clinic = clinic_of(row)
     issues = [
-        _missing(r.target)
+        missing(r.target)
         for r in resolved
         if r.clinic is not None
         and r.clinic != clinic
@@ -229,7 +229,9 @@ def install() -> None:
         event.listen(Session, "after_soft_rollback", _forget)
 
 
-def _missing(target: Target) -> Issue:
+def missing(target: Target) -> Issue:
+    """The issue of a reference naming nothing the write may point at (unknown, deleted, another clinic's, or beyond
+    the caller's reach: all alike)."""
     message = f"{target.expression}: {target.text} does not exist in this clinic (unknown, deleted or not shared)"
     return Issue("not-found", message, (target.expression,))
 

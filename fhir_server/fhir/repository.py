@@ -19,6 +19,7 @@ from fhir_server.auth.enforcement import admits, forbidden, require
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
+from fhir_server.fhir import write_access
 from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir.references import ONLY_CLINIC, Resolved, check_clinic, is_foreign, remember, resolve_references
 from fhir_server.fhir.search.indexer import flush_index
@@ -126,16 +127,18 @@ def update(
 ) -> Written:
     """Replace a resource (create it under the client's id when unknown).
 
-    403 without ``u`` on the type, or when the resource lies (or would lie) beyond the caller's reach.
+    403 without ``u`` on the type, when the caller may read the resource but not update it (or it is a shared row
+    and the caller a clinic's), or when its new version would lie beyond the caller's reach. A resource the caller
+    may not even read is treated as unknown: the create-on-update meets its taken id and answers the 409 of a
+    concurrent create (ids are server-wide, so a taken id can only be refused; nothing more is said).
     """
     mapping = MAPPINGS[resource["resourceType"]]
     require(access, mapping.resource_type, "update")
     row = load_row(session, mapping.resource_type, resource_id, lock=True)
-    if row is None:
+    if row is None or not _check_existing(session, access, row, mapping.resource_type, "update"):
         if if_match is not None:
             raise precondition_failed(f"{mapping.resource_type}/{resource_id} does not exist (If-Match given)")
-        return create(session, access, resource, resource_id)
-    _check_reach(session, access, mapping.resource_type, resource_id, "update")
+        return create(session, access, resource, resource_id)  # out of sight: the taken id answers 409, as a race
     check_version(row, if_match)
     row.deleted_at = None
     _fill(session, access, mapping, row, resource, new=False)
@@ -150,13 +153,13 @@ def delete(
 ) -> bool:
     """Mark a resource deleted (later reads answer 410). False when it was already deleted.
 
-    403 without ``d`` on the type, or when the resource lies beyond the caller's reach.
+    403 without ``d`` on the type, or when the caller may read the resource but not delete it (or it is a shared row
+    and the caller a clinic's); 404, as for an unknown id, when it lies beyond what the caller may read.
     """
     require(access, resource_type, "delete")
     row = load_row(session, resource_type, resource_id, lock=True)
-    if row is None:
+    if row is None or not _check_existing(session, access, row, resource_type, "delete"):
         raise not_found(f"{resource_type}/{resource_id} is not known")
-    _check_reach(session, access, resource_type, resource_id, "delete")
     check_version(row, if_match)
     if row.deleted_at is not None:
         return False
@@ -173,6 +176,33 @@ def check_version(row: FhirResourceMixin, if_match: str | None) -> None:
         raise precondition_failed(
             f"version conflict: If-Match is {if_match} but the current version is {row.version_id}"
         )
+
+
+def _reach_of(
+    session: Session, access: AccessContext, row: FhirResourceMixin, resource_type: str, interaction: str
+) -> str:
+    """How far the caller reaches a stored ``row`` for ``interaction``: ``write`` (permitted), ``read`` (they may
+    read it, so a refusal reveals nothing) or ``none`` (beyond their reach: a write then answers exactly as for an
+    unknown id, so existence does not leak)."""
+    if access.search_restriction(interaction) is None:
+        return "write"
+    version = current_version(session, resource_type, row.fhir_id)
+    if version is None or admits(session, access, version, interaction):
+        return "write"
+    return "read" if admits(session, access, version, "read") else "none"
+
+
+def _check_existing(
+    session: Session, access: AccessContext, row: FhirResourceMixin, resource_type: str, interaction: str
+) -> bool:
+    """True when the stored ``row`` exists for the caller (``interaction`` may go on); False when it is out of their
+    sight; 403 when they may read but not change it, or it is a shared row and the caller a clinic's."""
+    reach = _reach_of(session, access, row, resource_type, interaction)
+    if reach == "read":
+        raise forbidden(resource_type, interaction, row.fhir_id)
+    if reach == "write":
+        write_access.check_shared_row(access, resource_type, row, interaction)
+    return reach == "write"
 
 
 def _check_reach(
@@ -203,7 +233,10 @@ def _fill(
     new: bool,
 ) -> None:
     current_clinic = getattr(row, "organization_id", None)
+    interaction = "create" if new else "update"
+    write_access.check_patient_references(access, resource, interaction)
     resolved = resolve_references(session, resource)
+    write_access.check_readable_targets(session, access, mapping.resource_type, resolved, interaction)
     try:
         values = mapping.from_fhir(resource)
     except MappingError as exc:

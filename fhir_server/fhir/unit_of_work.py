@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from fhir_server.audit import trail
 from fhir_server.db.engine import Database
-from fhir_server.fhir.outcomes import conflict
+from fhir_server.fhir.outcomes import collision
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ def _write(database: Database, fn: Callable[..., T], args: tuple[Any, ...]) -> T
     except IntegrityError as exc:
         if not _is_unique_violation(exc):
             raise  # any other constraint failing is a bug of ours, not the client's
-        raise conflict("the write collided with a concurrent one (a unique key is taken) and was not applied") from None
+        raise collision() from None
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:

@@ -1,7 +1,8 @@
 """Scopes and launch context enforced on every FHIR interaction
 (https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html): ``r`` read/vread/instance history, ``s``
 search and type/system history, ``c`` create, ``u`` update/patch, ``d`` delete; ``patient/`` scopes confine to the
-patient's compartment (404 for reads beyond it, 403 for writes); a forbidden type answers 403, never an empty Bundle.
+patient's compartment (404 for reads and writes beyond it, as for an unknown id; 403 naming the element for a write
+that would reference another patient); a forbidden type answers 403, never an empty Bundle.
 """
 
 from __future__ import annotations
@@ -99,11 +100,13 @@ def test_patient_scopes_confine_writes_to_the_compartment(
     headers = _headers(database, clinic, "patient/Appointment.cruds patient/Patient.rs", patient="pat-1")
     own = client.post(f"{BASE}/Appointment", json=_appointment("pat-1"), headers=headers)
     assert own.status_code == 201, own.text
-    _forbidden(client.post(f"{BASE}/Appointment", json=_appointment("pat-2"), headers=headers), "Appointment")
+    actor = "Appointment.participant[0].actor"
+    _forbidden(client.post(f"{BASE}/Appointment", json=_appointment("pat-2"), headers=headers), actor)
     moved = {**own.json(), **_appointment("pat-2")}
-    _forbidden(client.put(f"{BASE}/Appointment/{own.json()['id']}", json=moved, headers=headers), "Appointment")
+    _forbidden(client.put(f"{BASE}/Appointment/{own.json()['id']}", json=moved, headers=headers), actor)
     other = client.post(f"{BASE}/Appointment", json=_appointment("pat-2"), headers=_admin_headers(database, clinic))
-    _forbidden(client.delete(f"{BASE}/Appointment/{other.json()['id']}", headers=headers), "Appointment")
+    hidden = client.delete(f"{BASE}/Appointment/{other.json()['id']}", headers=headers)
+    assert hidden.status_code == 404, hidden.text  # as for an unknown id: its existence does not leak
     search = client.get(f"{BASE}/Appointment", headers=headers).json()
     assert [e["resource"]["id"] for e in search["entry"]] == [own.json()["id"]]
     everything = client.get(f"{BASE}/Patient/pat-1/$everything", headers=headers).json()

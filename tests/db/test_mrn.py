@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from fhir_server.db import Organization, Patient
 from fhir_server.db.engine import Database
-from fhir_server.db.mrn import allocate_mrn
+from fhir_server.db.mrn import allocate_mrn, expect_patients
 
 
 def _clinic(database: Database, name: str = "Test Clinic") -> uuid.UUID:
@@ -102,3 +102,25 @@ def test_an_open_patient_creation_does_not_hold_up_another_in_the_same_clinic(da
     worker.join()
     assert finished_while_open
     assert other and other[0] != held
+
+
+def _import_patient(database: Database, clinic_id: uuid.UUID, mrn: str) -> None:
+    """A patient that came with its own number (as the DICOM sync creates one), not from the counter."""
+    with database.write() as session:
+        session.add(Patient(organization_id=clinic_id, mrn=mrn, given_name="Im", family_name="Ported"))
+
+
+def test_a_number_a_patient_already_holds_is_skipped(database: Database) -> None:
+    clinic = _clinic(database)
+    _import_patient(database, clinic, "CLI-2026-00001")
+    _import_patient(database, clinic, "CLI-2026-00002")
+    assert _create_patient(database, clinic) == "CLI-2026-00003"
+
+
+def test_a_block_of_numbers_skips_the_held_ones(database: Database) -> None:
+    clinic = _clinic(database)
+    _import_patient(database, clinic, "CLI-2026-00002")
+    with database.write() as session:
+        expect_patients(session, 3)
+        mrns = [allocate_mrn(session, clinic, 2026) for _ in range(3)]
+    assert mrns == ["CLI-2026-00001", "CLI-2026-00003", "CLI-2026-00004"]

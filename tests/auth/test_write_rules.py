@@ -1,0 +1,402 @@
+"""What a write may say and touch under a token (issue 12, items 6, 7, 8 and 13): a write in a patient context
+references only the caller's patient and patient data the caller may read; the server's MRN is read-only; shared
+rows are read-only to a clinic's token; a write of a resource beyond the caller's reach answers as for an unknown id.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_server.db import Organization, Patient, Questionnaire
+from fhir_server.db.engine import Database
+from fhir_server.db.types import utcnow
+from fhir_server.fhir.search.compartment import compartment_params, member_types
+from mappings.patient import MRN_SYSTEM
+from mappings.questionnaire import QuestionnaireMapping
+from mappings.questionnaire_response import APPOINTMENT_EXTENSION
+from tests.auth.conftest import BASE, Browser, Clinic, exchange, token_for
+
+JSON_PATCH = {"Content-Type": "application/json-patch+json"}
+MRN_EXPRESSION = f"Patient.identifier.where(system='{MRN_SYSTEM}').value"
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _admin(database: Database, clinic: Clinic) -> dict[str, str]:
+    return _bearer(token_for(database, clinic, "user/*.cruds"))
+
+
+PATIENT_TOKENS: dict[str, Callable[[Database, Clinic], str]] = {
+    "patient scopes": lambda db, clinic: token_for(db, clinic, "patient/*.cruds", patient=clinic.patient_id),
+    "user scopes of a patient-role user": lambda db, clinic: token_for(
+        db, clinic, "user/*.cruds", email=clinic.patient_email
+    ),
+}
+
+
+# --- resources of each served type that has a patient reference ------------------------------------------------
+
+
+def _appointment(patient: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "start": "2026-12-01T09:00:00Z",
+        "end": "2026-12-01T09:30:00Z",
+        "participant": [
+            {"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"},
+            {"actor": {"reference": "Practitioner/doc-1"}, "status": "accepted"},
+        ],
+    }
+
+
+def _form(subject: str, author: str, appointment: str | None = None) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "http://example.org/fhir/Questionnaire/check-in",
+        "status": "in-progress",
+        "subject": {"reference": f"Patient/{subject}"},
+        "author": {"reference": f"Patient/{author}"},
+    }
+    if appointment is not None:
+        extension = {"url": APPOINTMENT_EXTENSION, "valueReference": {"reference": f"Appointment/{appointment}"}}
+        resource["extension"] = [extension]
+    return resource
+
+
+def _study(patient: str) -> dict[str, Any]:
+    return {
+        "resourceType": "ImagingStudy",
+        "identifier": [{"system": "urn:dicom:uid", "value": "urn:oid:1.2.826.0.1.3680043.8.498.1"}],
+        "status": "available",
+        "subject": {"reference": f"Patient/{patient}"},
+    }
+
+
+def _linked_patient(patient: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "name": [{"family": "Ient", "given": ["Pat"]}],
+        "link": [{"other": {"reference": f"Patient/{patient}"}, "type": "seealso"}],
+    }
+
+
+SAMPLES: dict[str, tuple[Callable[[str], dict[str, Any]], str]] = {
+    "Appointment": (_appointment, "/participant/0/actor/reference"),
+    "ImagingStudy": (_study, "/subject/reference"),
+    "Patient": (_linked_patient, "/link/0/other/reference"),
+    "QuestionnaireResponse": (lambda patient: _form(patient, "pat-1"), "/subject/reference"),
+}
+"""type -> (a resource referencing the given patient, the JSON pointer of that reference)."""
+
+
+def test_every_served_type_with_a_patient_reference_has_a_sample() -> None:
+    assert set(SAMPLES) == set(member_types())
+
+
+def _own(client: TestClient, headers: dict[str, str], resource_type: str) -> dict[str, Any]:
+    """A resource of the caller's own (their Patient record itself, for Patient), as stored."""
+    if resource_type == "Patient":
+        own = client.get(f"{BASE}/Patient/pat-1", headers=headers)
+    else:
+        own = client.post(f"{BASE}/{resource_type}", json=SAMPLES[resource_type][0]("pat-1"), headers=headers)
+    assert own.status_code in (200, 201), own.text
+    return dict(own.json())
+
+
+def _aimed_at_other(client: TestClient, headers: dict[str, str], resource_type: str, interaction: str) -> Any:
+    """The ``interaction`` of a patient-context caller that would tie a resource to pat-2."""
+    build, pointer = SAMPLES[resource_type]
+    if interaction == "create":
+        return client.post(f"{BASE}/{resource_type}", json=build("pat-2"), headers=headers)
+    if interaction == "transaction":
+        entry = {"resource": build("pat-2"), "request": {"method": "POST", "url": resource_type}}
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+        return client.post(BASE, json=bundle, headers=headers)
+    own = _own(client, headers, resource_type)
+    url = f"{BASE}/{resource_type}/{own['id']}"
+    if interaction == "patch":
+        operations = [{"op": "add" if resource_type == "Patient" else "replace", "path": pointer, "value": ""}]
+        if resource_type == "Patient":
+            operations = [{"op": "add", "path": "/link", "value": build("pat-2")["link"]}]
+        else:
+            operations[0]["value"] = "Patient/pat-2"
+        return client.patch(url, json=operations, headers={**headers, **JSON_PATCH})
+    changed = {**copy.deepcopy(own), **{k: v for k, v in build("pat-2").items() if k != "resourceType"}}
+    if interaction == "conditional update":
+        return client.put(f"{BASE}/{resource_type}?_id={own['id']}", json=changed, headers=headers)
+    return client.put(url, json=changed, headers=headers)
+
+
+@pytest.mark.parametrize("token_kind", sorted(PATIENT_TOKENS))
+@pytest.mark.parametrize("interaction", ["create", "update", "conditional update", "patch", "transaction"])
+@pytest.mark.parametrize("resource_type", sorted(SAMPLES))
+def test_a_patient_context_write_aimed_at_another_patient_is_refused_and_writes_nothing(
+    client: TestClient, database: Database, clinic: Clinic, resource_type: str, interaction: str, token_kind: str
+) -> None:
+    headers = _bearer(PATIENT_TOKENS[token_kind](database, clinic))
+    response = _aimed_at_other(client, headers, resource_type, interaction)
+    assert response.status_code == 403, response.text
+    issue = response.json()["issue"][0]
+    assert issue["code"] == "forbidden"
+    assert issue["expression"][0].startswith(f"{resource_type}.") or issue["expression"][0].startswith(
+        "Bundle.entry[0]"
+    ), issue
+    param = compartment_params()[resource_type][0]
+    found = client.get(f"{BASE}/{resource_type}?{param}=Patient/pat-2", headers=_admin(database, clinic)).json()
+    assert found["total"] == 0  # nothing of the attempt was written
+
+
+def test_a_form_about_another_patient_authored_by_the_caller_is_refused(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    """The issue's case, with a token obtained through the real authorization code flow."""
+    browser = Browser(client)
+    code, verifier, _ = browser.code_for(
+        clinic.public_client, "launch/patient openid fhirUser patient/*.cruds", "pat@example.org"
+    )
+    token = exchange(client, code, verifier, clinic.public_client).json()["access_token"]
+    others = client.post(f"{BASE}/Appointment", json=_appointment("pat-2"), headers=_admin(database, clinic)).json()
+    response = client.post(
+        f"{BASE}/QuestionnaireResponse", json=_form("pat-2", "pat-1", others["id"]), headers=_bearer(token)
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["issue"][0]["expression"] == ["QuestionnaireResponse.subject"]
+    after = client.get(f"{BASE}/Appointment/{others['id']}", headers=_admin(database, clinic)).json()
+    assert after["meta"]["versionId"] == others["meta"]["versionId"]  # not linked to the form
+
+
+def test_linking_another_patients_appointment_answers_as_an_unknown_one(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    headers = _bearer(PATIENT_TOKENS["patient scopes"](database, clinic))
+    others = client.post(f"{BASE}/Appointment", json=_appointment("pat-2"), headers=_admin(database, clinic)).json()
+    hidden = client.post(f"{BASE}/QuestionnaireResponse", json=_form("pat-1", "pat-1", others["id"]), headers=headers)
+    unknown = client.post(f"{BASE}/QuestionnaireResponse", json=_form("pat-1", "pat-1", "no-such"), headers=headers)
+    assert hidden.status_code == unknown.status_code == 422, hidden.text
+    assert hidden.json()["issue"][0]["code"] == "not-found"
+    assert hidden.text.replace(others["id"], "X") == unknown.text.replace("no-such", "X")
+    own = client.post(f"{BASE}/Appointment", json=_appointment("pat-1"), headers=headers).json()
+    linked = client.post(f"{BASE}/QuestionnaireResponse", json=_form("pat-1", "pat-1", own["id"]), headers=headers)
+    assert linked.status_code == 201, linked.text
+    after = client.get(f"{BASE}/Appointment/{others['id']}", headers=_admin(database, clinic)).json()
+    assert after["meta"]["versionId"] == others["meta"]["versionId"]
+
+
+def test_a_clinicians_write_may_still_reference_any_patient_of_the_clinic(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    response = client.post(
+        f"{BASE}/QuestionnaireResponse", json=_form("pat-2", "pat-1"), headers=_admin(database, clinic)
+    )
+    assert response.status_code == 201, response.text
+
+
+# --- item 7: the MRN is the server's ---------------------------------------------------------------------------
+
+
+def _mrn(patient: dict[str, Any]) -> str:
+    return str(next(i["value"] for i in patient["identifier"] if i.get("system") == MRN_SYSTEM))
+
+
+def test_a_patient_cannot_take_the_next_mrn_and_block_patient_creation(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    headers = _bearer(PATIENT_TOKENS["patient scopes"](database, clinic))
+    own = client.get(f"{BASE}/Patient/pat-1", headers=headers).json()
+    next_mrn = f"CLI-{utcnow().year:04d}-00001"
+    identifier = [i for i in own.get("identifier", []) if i.get("system") != MRN_SYSTEM]
+    taken = {**own, "identifier": [*identifier, {"system": MRN_SYSTEM, "value": next_mrn}]}
+    response = client.put(f"{BASE}/Patient/pat-1", json=taken, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["issue"][0]["expression"] == [MRN_EXPRESSION]
+    assert _mrn(client.get(f"{BASE}/Patient/pat-1", headers=headers).json()) == "M1"
+    admin = _admin(database, clinic)
+    for _ in range(2):
+        created = client.post(
+            f"{BASE}/Patient", json={"resourceType": "Patient", "name": [{"family": "New"}]}, headers=admin
+        )
+        assert created.status_code == 201, created.text
+
+
+def test_a_patient_may_send_their_mrn_back_unchanged_or_leave_it_out(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    headers = _bearer(PATIENT_TOKENS["patient scopes"](database, clinic))
+    own = client.get(f"{BASE}/Patient/pat-1", headers=headers).json()
+    assert client.put(f"{BASE}/Patient/pat-1", json={**own, "gender": "other"}, headers=headers).status_code == 200
+    without = {**own, "identifier": [i for i in own["identifier"] if i.get("system") != MRN_SYSTEM]}
+    assert client.put(f"{BASE}/Patient/pat-1", json=without, headers=headers).status_code == 200
+    assert _mrn(client.get(f"{BASE}/Patient/pat-1", headers=headers).json()) == "M1"
+
+
+def test_creating_a_patient_with_a_taken_mrn_answers_as_with_a_free_one(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    admin = _admin(database, clinic)
+    answers = []
+    for value in ("M2", "NOT-HELD-9"):
+        sent = {
+            "resourceType": "Patient",
+            "name": [{"family": "New"}],
+            "identifier": [{"system": MRN_SYSTEM, "value": value}],
+        }
+        response = client.post(f"{BASE}/Patient", json=sent, headers=admin)
+        assert response.status_code == 422, response.text
+        answers.append(response.json()["issue"])
+    assert answers[0] == answers[1]
+
+
+# --- item 8: shared rows --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shared_questionnaire(database: Database) -> str:
+    resource = {
+        "resourceType": "Questionnaire",
+        "url": "http://example.org/fhir/Questionnaire/shared",
+        "status": "active",
+    }
+    with database.write() as session:
+        row = Questionnaire(fhir_id="shared-form", organization_id=None)
+        QuestionnaireMapping.apply(row, QuestionnaireMapping.from_fhir(resource), session)
+        session.add(row)
+    return "shared-form"
+
+
+def test_a_shared_row_is_read_only_to_a_clinics_token(
+    client: TestClient, database: Database, clinic: Clinic, shared_questionnaire: str
+) -> None:
+    admin = _admin(database, clinic)
+    url = f"{BASE}/Questionnaire/{shared_questionnaire}"
+    before = client.get(url, headers=admin).json()
+    for response in (
+        client.put(url, json={**before, "title": "Ours now"}, headers=admin),
+        client.patch(url, json=[{"op": "add", "path": "/title", "value": "Ours"}], headers={**admin, **JSON_PATCH}),
+        client.delete(url, headers=admin),
+    ):
+        assert response.status_code == 403, response.text
+        assert response.json()["issue"][0]["code"] == "forbidden"
+    assert client.get(url, headers=admin).json() == before
+    with database.read() as session:
+        row = session.query(Questionnaire).filter_by(fhir_id=shared_questionnaire).one()
+        assert row.organization_id is None
+    own = client.post(
+        f"{BASE}/Questionnaire", json={**before, "id": None, "url": "http://example.org/q/own"}, headers=admin
+    )
+    assert own.status_code == 201, own.text
+    assert (
+        client.put(
+            f"{BASE}/Questionnaire/{own.json()['id']}", json={**own.json(), "title": "T"}, headers=admin
+        ).status_code
+        == 200
+    )
+
+
+# --- item 13: existence does not leak through writes -----------------------------------------------------------
+
+
+@pytest.fixture
+def far_patient(database: Database) -> str:
+    with database.write() as session:
+        org = Organization(name="Elsewhere Clinic", fhir_id="elsewhere")
+        session.add(org)
+        session.flush()
+        session.add(Patient(organization_id=org.id, mrn="X1", given_name="Far", family_name="Away", fhir_id="far-1"))
+    return "far-1"
+
+
+def _deleting(resource_id: str) -> dict[str, Any]:
+    entry = {"request": {"method": "DELETE", "url": f"Patient/{resource_id}"}}
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+
+
+def _patching(url: str) -> dict[str, Any]:
+    operation = [{"op": "add", "path": "/gender", "value": "male"}]
+    binary = {"resourceType": "Binary", "contentType": "application/json-patch+json"}
+    binary["data"] = base64.b64encode(json.dumps(operation).encode()).decode()
+    entry = {"resource": binary, "request": {"method": "PATCH", "url": url}}
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+
+
+def _same(hidden: Any, unknown: Any, hidden_id: str, unknown_id: str) -> None:
+    assert hidden.status_code == unknown.status_code, (hidden.text, unknown.text)
+    assert hidden.text.replace(hidden_id, "X") == unknown.text.replace(unknown_id, "X")
+
+
+def test_writes_answer_alike_for_another_clinics_resource_and_an_unknown_one(
+    client: TestClient, database: Database, clinic: Clinic, far_patient: str
+) -> None:
+    admin = _admin(database, clinic)
+    _same(
+        client.delete(f"{BASE}/Patient/{far_patient}", headers=admin),
+        client.delete(f"{BASE}/Patient/nobody-1", headers=admin),
+        far_patient,
+        "nobody-1",
+    )
+    patch = [{"op": "add", "path": "/gender", "value": "male"}]
+    _same(
+        client.patch(f"{BASE}/Patient/{far_patient}", json=patch, headers={**admin, **JSON_PATCH}),
+        client.patch(f"{BASE}/Patient/nobody-1", json=patch, headers={**admin, **JSON_PATCH}),
+        far_patient,
+        "nobody-1",
+    )
+    body = {"resourceType": "Patient", "name": [{"family": "New"}], "gender": "male"}
+    guarded = {**admin, "If-Match": 'W/"1"'}
+    _same(
+        client.put(f"{BASE}/Patient/{far_patient}", json={**body, "id": far_patient}, headers=guarded),
+        client.put(f"{BASE}/Patient/nobody-1", json={**body, "id": "nobody-1"}, headers=guarded),
+        far_patient,
+        "nobody-1",
+    )
+    _same(
+        client.delete(f"{BASE}/Patient?_id={far_patient}", headers=admin),
+        client.delete(f"{BASE}/Patient?_id=nobody-1", headers=admin),
+        far_patient,
+        "nobody-1",
+    )
+    _same(
+        client.post(BASE, json=_deleting(far_patient), headers=admin),
+        client.post(BASE, json=_deleting("nobody-1"), headers=admin),
+        far_patient,
+        "nobody-1",
+    )
+    _same(
+        client.post(BASE, json=_patching(f"Patient?_id={far_patient}"), headers=admin),
+        client.post(BASE, json=_patching("Patient?_id=nobody-1"), headers=admin),
+        far_patient,
+        "nobody-1",
+    )
+    taken = client.put(f"{BASE}/Patient/{far_patient}", json={**body, "id": far_patient}, headers=admin)
+    assert taken.status_code == 409, taken.text  # the id is taken: said as for a concurrent create, nothing more
+    assert taken.json()["issue"][0]["code"] == "conflict"
+    with database.read() as session:
+        row = session.query(Patient).filter_by(fhir_id=far_patient).one()
+        assert (row.gender, row.deleted_at, row.version_id) == (None, None, 1)
+
+
+def test_a_patient_token_cannot_tell_another_patients_appointment_from_an_unknown_one(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    headers = _bearer(PATIENT_TOKENS["patient scopes"](database, clinic))
+    others = client.post(f"{BASE}/Appointment", json=_appointment("pat-2"), headers=_admin(database, clinic)).json()
+    hidden, unknown = others["id"], "no-such-appointment"
+    patch = [{"op": "replace", "path": "/status", "value": "cancelled"}]
+    for method, extra in (("DELETE", {}), ("PATCH", {"json": patch, "headers": {**headers, **JSON_PATCH}})):
+        answers = [
+            client.request(method, f"{BASE}/Appointment/{rid}", **{"headers": headers, **extra})
+            for rid in (hidden, unknown)
+        ]
+        _same(answers[0], answers[1], hidden, unknown)
+        assert answers[0].status_code == 404
+    after = client.get(f"{BASE}/Appointment/{hidden}", headers=_admin(database, clinic)).json()
+    assert after["meta"]["versionId"] == others["meta"]["versionId"]
