@@ -44,6 +44,7 @@ CARE_COORDINATION = (
     "EpisodeOfCare",
 )
 AUDIT_TRAIL = ("AuditEvent",)
+FORMS = ("Questionnaire",)
 
 
 def _each(types: Iterable[str], letters: str) -> dict[str, str]:
@@ -66,10 +67,16 @@ ROLE_PERMISSIONS: dict[str, RolePermissions] = {
     # Everything, including deleting patients (users are managed with the CLI); the audit trail is read-only.
     "admin": RolePermissions(ALL, _each(AUDIT_TRAIL, READ)),
     "owner": RolePermissions(ALL, _each(AUDIT_TRAIL, READ)),
-    # Views the chart; edits patients (never deletes one), prescribes, writes notes, books appointments.
+    # Views and edits the chart (never deletes a patient), prescribes, writes notes, books appointments; reads the
+    # clinic's directory and forms without changing them.
     "physician": RolePermissions(
-        READ,
-        {"Patient": EDIT, **_each(MEDICATIONS + NOTES + SCHEDULING, ALL), **_each(AUDIT_TRAIL, NONE)},
+        EDIT,
+        {
+            "Patient": EDIT,
+            **_each(MEDICATIONS + NOTES + SCHEDULING, ALL),
+            **_each((*DIRECTORY, *FORMS), READ),
+            **_each(AUDIT_TRAIL, NONE),
+        },
     ),
     # Views patients and their chart; records observations and notes.
     "nurse": RolePermissions(READ, {**_each(("Observation", *NOTES), EDIT), **_each(AUDIT_TRAIL, NONE)}),
