@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 from starlette.concurrency import run_in_threadpool
 
 from fhir_server.audit import trail
-from fhir_server.db import AuditEvent, Patient
+from fhir_server.db import AuditEvent, Patient, budget
 from fhir_server.db.engine import AsyncPool, Database
 
 logger = logging.getLogger("fhir_server.audit")
@@ -44,7 +44,8 @@ class AuditWriter:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((record, done))
         if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            # Not bounded by the budget of the request that happens to start it: it writes for every request.
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), context=budget.unbounded_context())
         await asyncio.shield(done)
 
     async def _drain(self) -> None:
