@@ -29,16 +29,17 @@ from fhir_server.fhir.outcomes import FhirError, handle_fhir_error
 
 RETRY_AFTER = "5"
 PERIOD = 10.0
-HANDLED: tuple[type[Exception], ...] = (
+OUTAGES: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
     psycopg.OperationalError,
     psycopg.InterfaceError,
-    budget.QueryStoppedError,
     PoolExhaustedError,
     DatabaseStalledError,
 )
+"""Failures of the database or of the way to it (not of the statement run)."""
+HANDLED: tuple[type[Exception], ...] = (*OUTAGES, budget.QueryStoppedError)
 """The exception types :func:`handle_database_failure` answers (registered on the app for each)."""
 
 _logger = logging.getLogger("fhir_server.database")
