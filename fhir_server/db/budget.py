@@ -1,5 +1,8 @@
 """Each request's bound on database work: a deadline, a stop switch, and the connections it holds.
 
+The deadline is restarted by each transaction the request opens (fhir_server.db.engine.Database.read and write):
+time spent receiving the body or waiting on other services does not count.
+
 fhir_server.db.request_guard opens one :class:`QueryBudget` per HTTP request and makes it current (a context
 variable, which worker threads of ``run_in_threadpool`` inherit). The database layer consults it:
 
@@ -42,6 +45,11 @@ class QueryBudget:
         self._held: set[Any] = set()
         self._lock = threading.Lock()
 
+    def restart(self) -> None:
+        """A new unit of database work (a transaction) begins: it has the whole ``seconds`` again."""
+        if self.state == "running":
+            self.deadline = time.monotonic() + self.seconds
+
     def spent(self) -> bool:
         """True when work must stop now: past the deadline while running, or stopped or cut."""
         if self.state == "running":
@@ -54,9 +62,11 @@ class QueryBudget:
         return self.state in ("running", "cut") and time.monotonic() > self.deadline
 
     def hold(self, connection: Any) -> None:
-        """Note a PostgreSQL (psycopg) connection this request now uses."""
+        """Note a PostgreSQL (psycopg) connection this request now uses (shut at once when already cut)."""
         with self._lock:
             self._held.add(connection)
+        if self.state == "cut":
+            _shut(connection)
 
     def release(self, connection: Any) -> None:
         with self._lock:
@@ -75,14 +85,16 @@ class QueryBudget:
         for connection in self._holding():
             threading.Thread(target=_cancel, args=(connection,), daemon=True).start()
 
-    def cut(self) -> None:
+    def cut(self) -> bool:
         """The database did not end the work in time (frozen or unreachable server): close the sockets of the
-        connections held, which fails whatever waits on them at once."""
-        if self.state != "running":
-            return
+        connections held, which fails whatever waits on them at once. False (nothing done) when none is held."""
+        held = self._holding()
+        if self.state != "running" or not held:
+            return False
         self.state = "cut"
-        for connection in self._holding():
+        for connection in held:
             _shut(connection)
+        return True
 
     def _holding(self) -> list[Any]:
         with self._lock:
@@ -115,6 +127,13 @@ def sqlite_progress() -> int:
     """SQLite progress handler: non-zero (abort the statement) when the current budget is spent."""
     budget = _CURRENT.get()
     return 1 if budget is not None and budget.spent() else 0
+
+
+def restart() -> None:
+    """Restart the current budget's clock, if there is one (see QueryBudget.restart)."""
+    budget = _CURRENT.get()
+    if budget is not None:
+        budget.restart()
 
 
 def refuse_spent() -> None:

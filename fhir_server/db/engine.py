@@ -215,12 +215,14 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading; whatever it did is rolled back at the end."""
+        budget.restart()
         with self._reader() as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed whole when the block ends normally, rolled back on any error."""
+        budget.restart()
         with self._writer() as session, session.begin():
             yield session
 
@@ -255,6 +257,7 @@ class Database:
         return await pool.fetch_one(sql, {**defaults, **params})
 
     def _fetch_one_sync(self, statement: Select[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
+        budget.restart()
         with self.engine.connect() as conn:
             row = conn.execute(statement, params).first()
         return tuple(row) if row is not None else None

@@ -3,8 +3,9 @@
 Per request: a QueryBudget of FHIR_SERVER_STATEMENT_TIMEOUT seconds is made current; the request's database work
 is stopped when
 
-- the deadline passes (SQLite: the progress handler; PostgreSQL: its own ``statement_timeout``), and, should the
-  database not answer even ``GRACE`` seconds later (a frozen server), the connections' sockets are shut;
+- the deadline passes (restarted by each transaction; SQLite: the progress handler; PostgreSQL: its own
+  ``statement_timeout``), and, should the database not answer even ``GRACE`` seconds later (a frozen server), the
+  sockets of the connections the request holds are shut;
 - the client disconnects (``http.disconnect`` arrives while the request is served);
 - the request's task is cancelled (uvicorn's graceful-shutdown timeout after SIGTERM).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,7 +42,7 @@ class RequestGuard:
             relay = _Relay(receive, send, spending)
             work = asyncio.ensure_future(self.app(scope, relay.receive, relay.send))
             watcher = asyncio.ensure_future(relay.watch())
-            cutter = asyncio.get_running_loop().call_later(self.seconds + GRACE, spending.cut)
+            cutter = asyncio.ensure_future(_cut_when_overdue(spending))
             try:
                 await asyncio.shield(work)
             except asyncio.CancelledError:
@@ -53,6 +55,16 @@ class RequestGuard:
                 cutter.cancel()
                 watcher.cancel()
                 spending.finish()
+
+
+async def _cut_when_overdue(spending: budget.QueryBudget) -> None:
+    """Cut the budget's connections once its (possibly restarted) deadline is GRACE seconds past and it still
+    holds some (a request busy with anything but the database is left alone)."""
+    while True:
+        delay = spending.deadline + GRACE - time.monotonic()
+        if delay <= 0 and spending.cut():
+            return
+        await asyncio.sleep(max(delay, 1.0))
 
 
 class _Relay:
