@@ -1,7 +1,10 @@
-"""SIGTERM stops `fhir-server serve` within a bounded time even while a request waits on the database (issue 12,
-item 18): uvicorn lets running requests finish for cli.GRACEFUL_SHUTDOWN seconds, then cancels them, which stops
-their database work. The request here waits for a lock the test holds: the database's write lock on SQLite, a table
-lock on PostgreSQL."""
+"""`fhir-server serve` and the database (issue 12, items 18 and 19).
+
+- SIGTERM stops the server within a bounded time even while a request waits on the database: uvicorn lets running
+  requests finish for cli.GRACEFUL_SHUTDOWN seconds, then cancels them, which stops their database work. The request
+  here waits for a lock the test holds: the database's write lock on SQLite, a table lock on PostgreSQL.
+- Each of ``--workers N`` takes 1/N of FHIR_SERVER_DATABASE_MAX_CONNECTIONS, and says so at start-up.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +32,17 @@ PATIENT = {"resourceType": "Patient", "name": [{"family": "Waiting", "given": ["
 
 
 @contextmanager
-def _server(database_url: str, cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def _server(database_url: str, cwd: Path, *args: str, **settings: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``serve`` on ``database_url`` (authorization off, ``settings`` as FHIR_SERVER_* variables); its output goes to
+    cwd/server.log."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}
     env = {**clean, "FHIR_SERVER_DATABASE_URL": database_url, "FHIR_SERVER_AUTH": "disabled"}
-    process = subprocess.Popen(
-        [CLI, "serve", "--port", str(port)], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    env |= {f"FHIR_SERVER_{name.upper()}": value for name, value in settings.items()}
+    with (cwd / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [CLI, "serve", "--port", str(port), *args], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     root = f"http://127.0.0.1:{port}"
     try:
         _wait_until_alive(process, root)
@@ -91,3 +98,13 @@ def _writing(root: str) -> threading.Thread:
     writer = threading.Thread(target=create, daemon=True)
     writer.start()
     return writer
+
+
+def test_each_worker_takes_its_share_of_the_connections_and_says_so(database_url: str, tmp_path: Path) -> None:
+    with _server(database_url, tmp_path, "--workers", "2", database_max_connections="20") as (process, root):
+        assert httpx.get(f"{root}/fhir/Patient", timeout=30).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    lines = [line for line in (tmp_path / "server.log").read_text().splitlines() if "database connections" in line]
+    assert len(lines) == 2, lines  # one per worker
+    assert all("2 worker(s), at most 10 connections each" in line for line in lines)
