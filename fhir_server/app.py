@@ -60,9 +60,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
-        limits = DatabaseLimits.from_settings(settings)
-        app.state.database = database or Database(settings.database_url, limits)
-        logger.info(limits.describe(app.state.database.is_sqlite))
+        app.state.database = database or Database(settings.database_url, DatabaseLimits.from_settings(settings))
+        if app.state.database.limits is not None:
+            logger.info(app.state.database.limits.describe(app.state.database.is_sqlite))
         validation.warm_up()
         if settings.auth == "disabled":
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")

@@ -89,8 +89,8 @@ def classify(exc: Exception) -> tuple[FhirError, str]:
     timed_out = current is not None and current.timed_out
     if timed_out or _query_cancelled(exc) or isinstance(exc, budget.QueryStoppedError):
         limit = f" of {current.seconds:g} s" if current is not None else ""
-        message = f"the request's database work ran past the server's statement timeout{limit} and was stopped; "
-        return FhirError.of(400, "too-costly", message + "narrow the search"), "statement timeout"
+        message = f"the request's database work ran past the server's statement timeout{limit} and was stopped "
+        return FhirError.of(400, "too-costly", message + "(narrow the search)"), "statement timeout"
     if "database is locked" in str(exc):
         return _unavailable("the database is busy"), "database locked"
     return _unavailable("the database is unavailable"), "database unreachable"
