@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import anyio
 import httpx
 import psycopg
 import pytest
@@ -141,3 +142,33 @@ def test_no_free_connection_answers_503_with_retry_after_then_the_server_recover
             assert response.headers["Retry-After"].isdigit()
             assert _issue(response)["code"] == "transient"
         assert client.get("/fhir/Patient").status_code == 200
+
+
+def test_no_free_connection_for_reads_answers_503_with_retry_after(database_url: str) -> None:
+    """The async pool of read and vread (PostgreSQL) is bounded the same way."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite reads use the request pool (tested above)")
+    settings = {"database_max_connections": 3, "database_pool_timeout": 0.5}
+    with TestClient(_slow_app(database_url, **settings)) as client:
+        organization = {"resourceType": "Organization", "name": "Clinic"}
+        assert client.post("/fhir/Organization", json=organization).status_code == 201
+        patient = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Doe"}]})
+        path = f"/fhir/Patient/{patient.json()['id']}"
+        release = anyio.Event()
+        held = anyio.Event()
+
+        async def hold_the_read_connection() -> None:
+            async with client.app.state.database.async_pool().connection():  # type: ignore[attr-defined]
+                held.set()
+                await release.wait()
+
+        assert client.portal is not None
+        future = client.portal.start_task_soon(hold_the_read_connection)
+        client.portal.call(held.wait)
+        response = client.get(path)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"].isdigit()
+        assert _issue(response)["code"] == "transient"
+        client.portal.call(release.set)
+        future.result(timeout=10)
+        assert client.get(path).status_code == 200
