@@ -10,6 +10,7 @@ only its SQL is chosen to be slow: a recursive count on SQLite, ``pg_sleep`` on 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -90,17 +91,19 @@ def test_the_statement_timeout_bounds_a_search_too(database_url: str) -> None:
 
 
 @contextmanager
-def _served(app: FastAPI) -> Iterator[str]:
-    """``app`` behind a real uvicorn server in a thread: real sockets, so a client can really go away."""
+def _served(app: FastAPI, graceful: float | None = None) -> Iterator[tuple[str, uvicorn.Server, threading.Thread]]:
+    """``app`` behind a real uvicorn server in a thread: real sockets, so a client can really go away; ``graceful``:
+    uvicorn's graceful-shutdown timeout, as `serve` sets it."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, timeout_graceful_shutdown=graceful)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server, thread
     finally:
         server.should_exit = True
         thread.join(30)
@@ -117,7 +120,7 @@ def _running_sleeps(database_url: str) -> int:
 
 def test_a_client_that_disconnects_leaves_no_statement_running(database_url: str) -> None:
     ended = threading.Event()
-    with _served(_slow_app(database_url, ended, statement_timeout=60)) as root:
+    with _served(_slow_app(database_url, ended, statement_timeout=60)) as (root, _, _):
         with pytest.raises(httpx.ReadTimeout):
             httpx.get(f"{root}/slow", timeout=1.5)  # the client gives up and closes its connection
         assert ended.wait(5), "the statement kept running after its client went away"
@@ -172,3 +175,24 @@ def test_no_free_connection_for_reads_answers_503_with_retry_after(database_url:
         client.portal.call(release.set)
         future.result(timeout=10)
         assert client.get(path).status_code == 200
+
+
+def test_shutting_down_stops_a_running_statement_after_the_graceful_timeout(database_url: str) -> None:
+    """What SIGTERM does to `serve`: after the graceful-shutdown timeout the request is cancelled, and with it
+    its statement, so the server stops (here within 1 s + a few, against a statement of minutes)."""
+    ended = threading.Event()
+    with _served(_slow_app(database_url, ended, statement_timeout=60), graceful=1) as (root, server, thread):
+        client = threading.Thread(target=_get_ignoring_errors, args=(f"{root}/slow",), daemon=True)
+        client.start()
+        time.sleep(1)
+        started = time.monotonic()
+        server.should_exit = True
+        thread.join(15)
+        assert not thread.is_alive(), "the server did not stop"
+        assert ended.wait(1), "the statement outlived the server"
+        assert time.monotonic() - started < 6
+
+
+def _get_ignoring_errors(url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(url, timeout=60)
