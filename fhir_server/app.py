@@ -20,7 +20,10 @@ from fhir_server.audit.writer import close_writer
 from fhir_server.auth import routes as auth_routes
 from fhir_server.auth.route_guard import RouteGuardMiddleware
 from fhir_server.body_limit import BodyLimitMiddleware
+from fhir_server.db import failures
 from fhir_server.db.engine import Database
+from fhir_server.db.limits import DatabaseLimits
+from fhir_server.db.request_guard import RequestGuard
 from fhir_server.fhir import outcomes, routes, validation
 from fhir_server.fhir.interactions import read, vread
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
@@ -59,7 +62,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
-        app.state.database = database or Database(settings.database_url)
+        app.state.database = database or Database(settings.database_url, DatabaseLimits.from_settings(settings))
+        if app.state.database.limits is not None:
+            logger.info(app.state.database.limits.describe(app.state.database.is_sqlite))
         validation.warm_up()
         if settings.auth == "disabled":
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.add_middleware(RouteGuardMiddleware)  # inside the audit trail, which records its 401s
     app.add_middleware(BodyLimitMiddleware, settings=settings)  # counts what the audit trail's peek lets through
+    app.add_middleware(RequestGuard, seconds=settings.statement_timeout)  # bounds each request's database work
     app.add_middleware(AuditMiddleware)  # inside the request log: it sees the request id
     app.add_middleware(RequestLogMiddleware)
     # SMART apps run in browsers on other origins and send Bearer tokens, never cookies: every origin may read.
@@ -96,6 +102,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(outcomes.FhirError, outcomes.handle_fhir_error)
     app.add_exception_handler(StarletteHTTPException, outcomes.handle_http_error)
     app.add_exception_handler(RequestValidationError, outcomes.handle_validation_error)
+    for failure in failures.HANDLED:
+        app.add_exception_handler(failure, failures.handle_database_failure)
     app.add_exception_handler(Exception, outcomes.handle_unexpected)
     _route_reads_first(app)
     app.include_router(dicomweb_proxy.router)  # early: its /dicomweb paths share nothing with the others

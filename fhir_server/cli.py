@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import full_pass
 from fhir_server.seed import seed_demo, seed_demo_access
 from fhir_server.settings import Settings, SettingsError, load_settings
+
+GRACEFUL_SHUTDOWN = 10
+"""Seconds a stopping server (SIGTERM) lets running requests finish before cancelling them."""
 
 app = typer.Typer(help="FHIR R4 server over a clinic's data.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -94,6 +98,7 @@ def serve(
         migrate(config)
     if demo:
         seed(demo=True)
+    os.environ["FHIR_SERVER_WORKERS"] = str(workers)  # each worker takes its share of the database connections
     uvicorn.run(
         "fhir_server.app:create_app",
         factory=True,
@@ -105,6 +110,8 @@ def serve(
         # uvicorn kills a worker whose health-check thread does not answer in time; a worker busy with a large
         # transaction on a loaded machine can miss the default 5 s and lose the requests in flight.
         timeout_worker_healthcheck=30,
+        # After SIGTERM, requests still running this long are cancelled (their database work stopped).
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
 
 

@@ -124,6 +124,27 @@ class Settings(BaseSettings):
         "operation adds (more: 422 before the operation runs)",
     )
 
+    statement_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds of database work one request may do; a search or write still running then is stopped "
+        "and answers 400 too-costly (a database that does not answer at all: 503)",
+    )
+    database_max_connections: int = Field(
+        50,
+        ge=3,
+        description="Database connections the whole server may open (all `serve --workers` processes together; "
+        "each worker takes an equal share, at least 3); keep it below PostgreSQL's max_connections",
+    )
+    database_pool_timeout: float = Field(
+        5.0, gt=0, le=300, description="Seconds a request waits for a free database connection before answering 503"
+    )
+    database_connect_timeout: int = Field(
+        5, ge=1, le=300, description="Seconds to open a PostgreSQL connection before the database counts as down"
+    )
+    workers: int = Field(1, ge=1, description="Worker processes sharing the connections (set by `serve --workers`)")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 from starlette.concurrency import run_in_threadpool
 
 from fhir_server.audit import trail
-from fhir_server.db import AuditEvent, Patient
+from fhir_server.db import AuditEvent, Patient, budget, failures
 from fhir_server.db.engine import AsyncPool, Database
 
 logger = logging.getLogger("fhir_server.audit")
@@ -44,7 +44,8 @@ class AuditWriter:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((record, done))
         if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            # Not bounded by the budget of the request that happens to start it: it writes for every request.
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), context=budget.unbounded_context())
         await asyncio.shield(done)
 
     async def _drain(self) -> None:
@@ -63,6 +64,9 @@ class AuditWriter:
         if pool is not None:
             try:
                 await _copy_batch(pool, records)
+                return
+            except failures.OUTAGES as exc:  # INSERTs would fail the same way
+                failures.LOG.note("audit events not recorded: database unavailable", str(exc).split("\n")[0])
                 return
             except Exception:  # retried below, row by row if need be, so a bad row costs only itself
                 logger.warning("audit batch COPY failed; retrying with INSERTs", exc_info=True)
@@ -124,6 +128,9 @@ def _write_batch(database: Database, records: list[trail.Record]) -> None:
     try:
         with database.write() as session:
             trail.add_many(session, records)
+        return
+    except failures.OUTAGES as exc:  # row by row would fail the same way
+        failures.LOG.note("audit events not recorded: database unavailable", str(exc).split("\n")[0])
         return
     except Exception:
         if len(records) == 1:

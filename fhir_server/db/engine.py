@@ -8,6 +8,8 @@ locked"; reads start a plain deferred transaction and run beside writers thanks 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -17,43 +19,121 @@ import psycopg
 from psycopg import pq
 from sqlalchemy import Engine, Select, create_engine, event
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+
+from fhir_server.db import budget
+from fhir_server.db.limits import GRACE, DatabaseLimits
 
 _IMMEDIATE = "fhir_server_sqlite_immediate"
 COUNTERS_ENGINE = "fhir_server_counters_engine"
 """Key of a write session's ``info``: the engine for counters (None on SQLite, whose one writer needs none)."""
 _NO_JIT = "-c jit=off"
-_COUNTERS: dict[str, Any] = {"connect_args": {"options": f"{_NO_JIT} -c synchronous_commit=off -c lock_timeout=10s"}}
+_COUNTER_OPTIONS = "-c synchronous_commit=off -c lock_timeout=10s"
+_HOLDER = "fhir_server_held_by"
+_FRESH = "fhir_server_fresh"
+
+
+class PoolExhaustedError(Exception):
+    """No database connection became free within the pool timeout."""
+
+
+class DatabaseStalledError(Exception):
+    """The database did not answer within the statement timeout (and grace): frozen or unreachable."""
 
 
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with the connection set-up this server relies on (JSON columns through orjson)."""
+def pg_connect_args(limits: DatabaseLimits | None, options: str = "") -> dict[str, Any]:
+    """psycopg connection arguments: no JIT (it compiles an over-estimated search for over a second; every query of
+    ours is short) and, for a serving process (``limits``), its statement, connect and keepalive bounds; a backend
+    whose client went away stops its statement within 2 s (client_connection_check_interval)."""
+    options = f"{_NO_JIT} {options}".strip()
+    if limits is None:
+        return {"options": options}
+    milliseconds = round(limits.statement_timeout * 1000)
+    options += f" -c statement_timeout={milliseconds} -c client_connection_check_interval=2000"
+    keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+    return {"options": options, "connect_timeout": limits.connect_timeout, **keepalives}
+
+
+def create_db_engine(url: str, limits: DatabaseLimits | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the connection set-up this server relies on (JSON columns through orjson), bounded
+    by ``limits`` (a serving process) or by the defaults of the command line (None). Statements run under the
+    current request's budget (fhir_server.db.budget)."""
     kwargs.setdefault("json_serializer", _json_text)
     kwargs.setdefault("json_deserializer", orjson.loads)
-    if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
-    # No JIT: it compiles an over-estimated search for over a second; every query of ours is short.
-    kwargs.setdefault("connect_args", {"options": _NO_JIT})
+    if limits is not None:
+        sizes = limits.sizes(url.startswith("sqlite"))
+        kwargs.setdefault("pool_size", sizes.pool_size)
+        kwargs.setdefault("max_overflow", sizes.overflow)
+        kwargs.setdefault("pool_timeout", limits.pool_timeout)
+    engine = _sqlite_engine(url, **kwargs) if url.startswith("sqlite") else _pg_engine(url, limits, **kwargs)
+    event.listen(engine, "before_cursor_execute", _refuse_spent)
+    return engine
+
+
+def _refuse_spent(*_args: Any) -> None:
+    budget.refuse_spent()
+
+
+def _pg_engine(url: str, limits: DatabaseLimits | None, **kwargs: Any) -> Engine:
+    kwargs.setdefault("connect_args", pg_connect_args(limits))
     # At most 30 connections per process, as before, but more of them kept: a pool much smaller than the thread
     # pool opened and closed "overflow" connections (a new PostgreSQL backend) in every busy moment. Hot reads use
     # the async pool (at most AsyncPool.max_size more).
     kwargs.setdefault("pool_size", 15)
     kwargs.setdefault("max_overflow", 15)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _hold_checked_out(engine)
+    return engine
+
+
+def _hold_checked_out(engine: Engine) -> None:
+    """A connection checked out is held by the current request's budget (so it can be cancelled or cut) and, unless
+    new, pinged first (a dropped one is replaced): the pre-ping, done here so that a ping a frozen server never
+    answers is cut with the request too."""
+
+    @event.listens_for(engine, "connect")
+    def _new(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_FRESH] = True
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        holder = budget.current()
+        if holder is not None:
+            holder.hold(dbapi_connection)
+            record.info[_HOLDER] = (holder, dbapi_connection)
+        if record.info.pop(_FRESH, False):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            _release(record)
+            raise DisconnectionError(f"pre-ping failed: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        _release(record)
+
+
+def _release(record: Any) -> None:
+    held = record.info.pop(_HOLDER, None)
+    if held is not None:
+        held[0].release(held[1])
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+    checks = 10_000  # virtual machine instructions between two looks at the request's budget (well under 1 ms)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        dbapi_connection.set_progress_handler(budget.sqlite_progress, checks)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
@@ -64,23 +144,51 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get(_IMMEDIATE, False):
+            _begin_immediate(conn.connection.driver_connection)
+        else:
+            conn.exec_driver_sql("BEGIN")
 
     return engine
 
 
-class Database:
-    """The one handle on the database a process holds: an engine plus read and write session factories."""
+_LOCK_WAIT = 30.0
+"""Seconds a SQLite write waits for the database's write lock (as the busy timeout did before)."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+
+def _begin_immediate(driver: Any) -> None:
+    """``BEGIN IMMEDIATE``, waiting up to _LOCK_WAIT seconds for the write lock in short tries, so that the wait
+    ends as soon as the request's budget is spent or stopped (SQLite's own busy wait cannot be interrupted)."""
+    give_up = time.monotonic() + _LOCK_WAIT
+    driver.execute("PRAGMA busy_timeout = 100")
+    try:
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > give_up:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+                budget.refuse_spent()
+    finally:
+        driver.execute("PRAGMA busy_timeout = 30000")
+
+
+class Database:
+    """The one handle on the database a process holds: an engine plus read and write session factories.
+
+    ``limits`` bound a serving process (pool sizes, timeouts: fhir_server.db.limits); without them the command
+    line's defaults apply."""
+
+    def __init__(self, url: str, limits: DatabaseLimits | None = None, **engine_kwargs: Any) -> None:
         from fhir_server.fhir import versioning  # the db layer must not import mappings at load time
         from fhir_server.fhir.search import indexer
 
         versioning.install()  # every write through any session becomes a FHIR version...
         indexer.install()  # ...indexed for search in the same transaction
         self.url = url
-        self.engine = create_db_engine(url, **engine_kwargs)
+        self.limits = limits
+        self.engine = create_db_engine(url, limits, **engine_kwargs)
         self._async_pools: dict[asyncio.AbstractEventLoop, AsyncPool] = {}
         writer = self.engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else self.engine
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
@@ -90,10 +198,15 @@ class Database:
         # apart from the pool the requests hold, so a write never waits for a counter another write holds.
         # synchronous_commit is off there: the commit of the transaction that uses a number makes the counter
         # durable. A lock wait that should never happen fails after 10 s instead of hanging.
-        self.counters = None if self.is_sqlite else create_db_engine(url, pool_size=2, max_overflow=8, **_COUNTERS)
+        self.counters = None if self.is_sqlite else self._counters_engine()
         self._writer = sessionmaker(
             writer, expire_on_commit=False, autoflush=False, info={COUNTERS_ENGINE: self.counters}
         )
+
+    def _counters_engine(self) -> Engine:
+        sizes = (2, 8) if self.limits is None else (1, self.limits.sizes(False).counters - 1)
+        args = pg_connect_args(self.limits, _COUNTER_OPTIONS)
+        return create_db_engine(self.url, pool_size=sizes[0], max_overflow=sizes[1], connect_args=args)
 
     @property
     def is_sqlite(self) -> bool:
@@ -102,12 +215,14 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading; whatever it did is rolled back at the end."""
+        budget.restart()
         with self._reader() as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed whole when the block ends normally, rolled back on any error."""
+        budget.restart()
         with self._writer() as session, session.begin():
             yield session
 
@@ -125,7 +240,7 @@ class Database:
         pool = self._async_pools.get(loop)
         if pool is None:
             url = self.engine.url.set(drivername="postgresql")
-            pool = self._async_pools[loop] = AsyncPool(url.render_as_string(hide_password=False))
+            pool = self._async_pools[loop] = AsyncPool(url.render_as_string(hide_password=False), self.limits)
         return pool
 
     async def fetch_one(self, statement: Select[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -142,6 +257,7 @@ class Database:
         return await pool.fetch_one(sql, {**defaults, **params})
 
     def _fetch_one_sync(self, statement: Select[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
+        budget.restart()
         with self.engine.connect() as conn:
             row = conn.execute(statement, params).first()
         return tuple(row) if row is not None else None
@@ -174,23 +290,43 @@ class AsyncPool:
     :meth:`fetch_one` on a fresh one. Statements are prepared on the server at their first use on a connection.
     """
 
-    def __init__(self, conninfo: str, max_size: int = 10) -> None:
+    def __init__(self, conninfo: str, limits: DatabaseLimits | None = None) -> None:
         self._conninfo = conninfo
-        self._slots = asyncio.Semaphore(max_size)
+        self._limits = limits
+        self._connect_args = pg_connect_args(limits)
+        self._slots = asyncio.Semaphore(10 if limits is None else limits.sizes(False).async_reads)
         self._idle: list[psycopg.AsyncConnection[Any]] = []
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A connection for the block; back to the pool afterwards when it is still clean."""
-        async with self._slots:
+        """A connection for the block; back to the pool afterwards when it is still clean. Raises
+        PoolExhaustedError when none is free within the pool timeout (``limits``; without them it waits)."""
+        wait = None if self._limits is None else self._limits.pool_timeout
+        try:
+            async with asyncio.timeout(wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolExhaustedError(f"no connection for reads became free within {wait:g} s") from None
+        try:
             conn = await self._checkout()
             try:
                 yield conn
             finally:
                 await self._checkin(conn)
+        finally:
+            self._slots.release()
 
     async def fetch_one(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row of one read-only statement (retried once on a dropped connection)."""
+        """The first row of one read-only statement (retried once on a dropped connection). Raises DatabaseStalledError
+        when the database has not answered within the statement timeout and grace (``limits``)."""
+        wait = None if self._limits is None else self._limits.statement_timeout + GRACE
+        try:
+            async with asyncio.timeout(wait):
+                return await self._fetch_one(sql, params)
+        except TimeoutError:
+            raise DatabaseStalledError(f"the database did not answer a read within {wait:g} s") from None
+
+    async def _fetch_one(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         for attempt in (1, 2):
             try:
                 async with self.connection() as conn:
@@ -206,7 +342,7 @@ class AsyncPool:
             conn = self._idle.pop()
             if not conn.closed and not conn.broken:
                 return conn
-        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, options=_NO_JIT)
+        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **self._connect_args)
 
     async def _checkin(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if not conn.closed and not conn.broken and conn.info.transaction_status == pq.TransactionStatus.IDLE:
