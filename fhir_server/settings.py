@@ -99,6 +99,17 @@ class Settings(BaseSettings):
     launch_lifetime: int = Field(600, ge=10, description="Seconds an EHR launch handle lives")
     login_session_lifetime: int = Field(8 * 3600, ge=60, description="Seconds a login at the authorization pages lasts")
 
+    # The work one search may ask for (issue 12): each refused with 400 (too-costly) naming the parameter.
+    search_max_parameters: int = Field(30, ge=1, description="Most criteria one search may hold, repeats included")
+    search_max_repeats: int = Field(10, ge=1, description="Most times one search parameter may be repeated (ANDed)")
+    search_max_or_values: int = Field(100, ge=1, le=500, description="Most comma-separated (ORed) values per parameter")
+    search_max_or_values_total: int = Field(
+        300, ge=1, le=900, description="Most comma-separated (ORed) values of all parameters of one search together"
+    )
+    search_max_chain_depth: int = Field(4, ge=1, le=8, description="Most links of one chained parameter (a.b.c: 2)")
+    search_max_has_depth: int = Field(3, ge=1, le=6, description="Most nested _has of one parameter")
+    search_max_includes: int = Field(10, ge=0, description="Most _include and _revinclude values of one search")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

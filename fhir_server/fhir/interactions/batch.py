@@ -18,6 +18,7 @@ from fhir_server.fhir.bundle_entries import parse_bundle
 from fhir_server.fhir.bundles import BundleContext, failed_entry, process
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, check_content_type, is_pretty
 from fhir_server.fhir.outcomes import FhirError
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.validation import parse_json
 
 
@@ -27,7 +28,8 @@ async def batch_or_transaction(request: Request, access: Access) -> Response:
     check_content_type(request)
     settings = request.app.state.settings
     kind, entries = parse_bundle(parse_json(await request.body()), settings.bundle_max_entries)
-    ctx = BundleContext(settings.base_url, cursors.signing_key(settings), Prefer.parse(request).return_)
+    key, limits = cursors.signing_key(settings), SearchLimits.of(settings)
+    ctx = BundleContext(settings.base_url, key, limits, Prefer.parse(request).return_)
     if kind == "transaction":
         responses = await unit_of_work.write(request, process, access, entries, ctx)
     else:
