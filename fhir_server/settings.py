@@ -106,8 +106,9 @@ class Settings(BaseSettings):
     search_max_or_values_total: int = Field(
         300, ge=1, le=900, description="Most comma-separated (ORed) values of all parameters of one search together"
     )
-    search_max_chain_depth: int = Field(4, ge=1, le=8, description="Most links of one chained parameter (a.b.c: 2)")
-    search_max_has_depth: int = Field(3, ge=1, le=6, description="Most nested _has of one parameter")
+    # at most 2 and 3: deeper nesting overflows SQLite's parser stack (each chain link is two nested subqueries)
+    search_max_chain_depth: int = Field(2, ge=1, le=2, description="Most links of one chained parameter (a.b.c: 2)")
+    search_max_has_depth: int = Field(3, ge=1, le=3, description="Most nested _has of one parameter")
     search_max_includes: int = Field(10, ge=0, description="Most _include and _revinclude values of one search")
 
     @field_validator("database_url")

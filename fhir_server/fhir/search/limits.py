@@ -26,7 +26,7 @@ class SearchLimits:
     repeats: int = 10
     or_values: int = 100
     or_values_total: int = 300
-    chain_depth: int = 4
+    chain_depth: int = 2
     has_depth: int = 3
     includes: int = 10
 

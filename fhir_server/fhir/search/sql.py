@@ -61,12 +61,17 @@ class Scope:
     restrict: Restriction | None = None
 
 
-def visible(h: History, resource_type: str, scope: Scope) -> ColumnElement[bool]:
-    """``h`` is a live version of ``resource_type`` that was current at ``scope.as_of`` (and in the clinic)."""
+def visible(h: History, resource_type: str, scope: Scope, by_id: bool = False) -> ColumnElement[bool]:
+    """``h`` is a live version of ``resource_type`` that was current at ``scope.as_of`` (and in the clinic).
+
+    ``by_id``: ``h`` is looked up by its key (a chain's target, a ``_has`` source), so the instant is tested in a
+    form no index serves: without statistics SQLite's planner otherwise prefers a range scan of (type,
+    last_updated) to the key, scanning every version of the type for each lookup."""
+    updated = func.coalesce(h.last_updated, h.last_updated) if by_id else h.last_updated
     clauses = [
         h.resource_type == resource_type,
         h.method != "delete",
-        h.last_updated <= scope.as_of,
+        updated <= scope.as_of,
         or_(h.superseded_at.is_(None), h.superseded_at > scope.as_of),
     ]
     if scope.restrict is not None and (rule := scope.restrict(h, resource_type)) is not None:
@@ -307,40 +312,42 @@ def _has_url(resource_types: Iterable[str]) -> bool:
 def _chain(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
     """``h`` refers through ``c.param`` to a ``target_type`` resource the inner criterion matches.
 
-    Shape: EXISTS over ``h``'s reference rows (``ix_search_reference_resource``) and the target they name by type
-    and id (the unique key of resource_history): index lookups only, so the cost follows the references, not the
-    product of the tables. References by canonical URL, possible only to types with a ``url``, are a separate
-    EXISTS: ORed into the same join they kept SQLite from using any index on the target, which scanned every target
-    for each version tested (a 2-level chain over 2,000 patients ran for minutes).
+    Shape: EXISTS over ``h``'s reference rows (``ix_search_reference_resource``), each with a nested EXISTS on the
+    target it names, found by its (type, id) key (``visible(by_id=True)``). Nesting fixes the order (as one join,
+    SQLite without statistics puts the target outside): from the tested version to its references to their
+    targets, index lookups only, so the cost follows the references, not the product of the tables. (With the
+    canonical-URL alternative ORed into one join, SQLite scanned every target for each version tested: a 2-level
+    chain over 2,000 patients ran for minutes.) References by canonical URL, possible only to types with a
+    ``url``, are a separate EXISTS. Two subqueries per level: SQLite's parser nests only so deep, which the chain
+    depth limit (fhir_server.fhir.search.limits) is checked against.
     """
     assert c.chain is not None
     target_type, inner = c.chain
     ref = aliased(SearchReference)
-    target = aliased(ResourceHistory)
-    matching = [visible(target, target_type, scope), criterion_clause(target, inner, scope)]
-    clause = exists().where(
+    of_h = [
         ref.resource_type == h.resource_type,
         ref.resource_id == h.resource_id,
         ref.version_id == h.version_id,
         ref.param == c.param.code,
-        ref.target_type == target_type,
-        ref.target_id == target.resource_id,
-        local_reference(ref, scope),
-        *matching,
+    ]
+    target = aliased(ResourceHistory)
+    named = exists().where(
+        target.resource_id == ref.target_id,
+        visible(target, target_type, scope, by_id=True),
+        criterion_clause(target, inner, scope),
     )
+    clause = exists().where(*of_h, ref.target_type == target_type, local_reference(ref, scope), named)
     if not _has_url([target_type]):
         return clause
     uri = aliased(SearchUri)
     by_url = exists().where(
-        ref.resource_type == h.resource_type,
-        ref.resource_id == h.resource_id,
-        ref.version_id == h.version_id,
-        ref.param == c.param.code,
+        *of_h,
         uri.resource_type == target_type,
         _names_url(ref, uri),
         uri.resource_id == target.resource_id,
         uri.version_id == target.version_id,
-        *matching,
+        visible(target, target_type, scope),
+        criterion_clause(target, inner, scope),
     )
     return or_(clause, by_url)
 
@@ -348,24 +355,24 @@ def _chain(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
 def _has(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
     """A ``source_type`` resource the inner criterion matches refers to ``h`` through ``reference_code``.
 
-    Shape: EXISTS over the reference rows naming ``h`` (``ix_search_reference_target``) and the source version
-    holding each (its unique key); see :func:`_chain`. References by canonical URL, possible only to types with a
-    ``url``, are a separate EXISTS driven by ``h``'s own ``url`` rows.
+    Shape: EXISTS joining the reference rows naming ``h`` (``ix_search_reference_target``) to the source version
+    holding each, found by its unique key (``visible(by_id=True)``); see :func:`_chain`. References by canonical
+    URL, possible only to types with a ``url``, are a separate EXISTS driven by ``h``'s own ``url`` rows.
     """
     assert c.has is not None
     source_type, reference_code, inner = c.has
-    source = aliased(ResourceHistory)
     ref = aliased(SearchReference)
+    source = aliased(ResourceHistory)
     referring = [
-        visible(source, source_type, scope),
-        criterion_clause(source, inner, scope),
         ref.resource_type == source_type,
-        ref.resource_id == source.resource_id,
-        ref.version_id == source.version_id,
         ref.param == reference_code,
+        source.resource_id == ref.resource_id,
+        source.version_id == ref.version_id,
+        visible(source, source_type, scope, by_id=True),
+        criterion_clause(source, inner, scope),
     ]
     clause = exists().where(
-        *referring, ref.target_type == h.resource_type, ref.target_id == h.resource_id, local_reference(ref, scope)
+        ref.target_type == h.resource_type, ref.target_id == h.resource_id, local_reference(ref, scope), *referring
     )
     if not _has_url(c.param.targets):
         return clause
