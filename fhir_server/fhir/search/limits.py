@@ -20,15 +20,20 @@ from fhir_server.settings import Settings
 
 @dataclass(frozen=True)
 class SearchLimits:
-    """The most a search may hold (see the settings of the same names)."""
+    """The most a search may hold (see the settings ``search_max_*``, which hold the defaults)."""
 
-    parameters: int = 30
-    repeats: int = 10
-    or_values: int = 100
-    or_values_total: int = 300
-    chain_depth: int = 2
-    has_depth: int = 3
-    includes: int = 10
+    parameters: int
+    repeats: int
+    or_values: int
+    or_values_total: int
+    chain_depth: int
+    has_depth: int
+    includes: int
+
+    @classmethod
+    def defaults(cls) -> SearchLimits:
+        """The limits of a server configured with the settings' defaults."""
+        return cls.of(Settings.model_construct())
 
     @classmethod
     def of(cls, settings: Settings) -> SearchLimits:

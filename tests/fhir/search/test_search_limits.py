@@ -18,7 +18,7 @@ from fhir_server.settings import load_settings
 from mappings.registry import MAPPINGS
 
 Pairs = list[tuple[str, str]]
-LIMITS = SearchLimits()  # the settings' defaults
+LIMITS = SearchLimits.defaults()
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
