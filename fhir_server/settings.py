@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     # The work one search may ask for (issue 12): each refused with 400 (too-costly) naming the parameter.
     search_max_parameters: int = Field(30, ge=1, description="Most criteria one search may hold, repeats included")
     search_max_repeats: int = Field(10, ge=1, description="Most times one search parameter may be repeated (ANDed)")
-    search_max_or_values: int = Field(100, ge=1, le=500, description="Most comma-separated (ORed) values per parameter")
+    # at most 100: more ORed values in the deepest chain and _has overflow SQLite's expression depth (1000)
+    search_max_or_values: int = Field(100, ge=1, le=100, description="Most comma-separated (ORed) values per parameter")
     search_max_or_values_total: int = Field(
         300, ge=1, le=900, description="Most comma-separated (ORed) values of all parameters of one search together"
     )
