@@ -145,6 +145,19 @@ class Settings(BaseSettings):
     )
     workers: int = Field(1, ge=1, description="Worker processes sharing the connections (set by `serve --workers`)")
 
+    # The work one search may ask for (issue 12): each refused with 400 (too-costly) naming the parameter.
+    search_max_parameters: int = Field(30, ge=1, description="Most criteria one search may hold, repeats included")
+    search_max_repeats: int = Field(10, ge=1, description="Most times one search parameter may be repeated (ANDed)")
+    # at most 100: more ORed values in the deepest chain and _has overflow SQLite's expression depth (1000)
+    search_max_or_values: int = Field(100, ge=1, le=100, description="Most comma-separated (ORed) values per parameter")
+    search_max_or_values_total: int = Field(
+        300, ge=1, le=900, description="Most comma-separated (ORed) values of all parameters of one search together"
+    )
+    # at most 2 and 3: deeper nesting overflows SQLite's parser stack (each chain link is two nested subqueries)
+    search_max_chain_depth: int = Field(2, ge=1, le=2, description="Most links of one chained parameter (a.b.c: 2)")
+    search_max_has_depth: int = Field(3, ge=1, le=3, description="Most nested _has of one parameter")
+    search_max_includes: int = Field(10, ge=0, description="Most _include and _revinclude values of one search")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -30,6 +30,7 @@ from fhir_server.fhir.outcomes import (
     precondition_failed,
 )
 from fhir_server.fhir.search import params
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.service import search
 from fhir_server.fhir.versioning import record_versions, recorded_resource
 from mappings.registry import MAPPINGS
@@ -39,6 +40,7 @@ from mappings.registry import MAPPINGS
 class BundleContext:
     base_url: str
     cursor_key: bytes
+    search_limits: SearchLimits
     prefer_return: str = "representation"
 
 
@@ -133,7 +135,9 @@ def _match(
     if not criteria:
         return None
     conditional.lock_type(session, resource_type)
-    found = conditional.matching_ids(session, access, resource_type, criteria, ctx.base_url, interaction=interaction)
+    found = conditional.matching_ids(
+        session, access, resource_type, criteria, ctx.base_url, ctx.search_limits, interaction=interaction
+    )
     if len(found) > 1:
         raise precondition_failed(f"{resource_type}?{criteria} matches more than one resource")
     return found[0] if found else None
@@ -159,7 +163,7 @@ def _rewrite(
 
 def _conditional_reference(session: Session, access: AccessContext, reference: str, ctx: BundleContext) -> str:
     resource_type, criteria = reference.split("?", 1)
-    found = conditional.matching_ids(session, access, resource_type, criteria, ctx.base_url)
+    found = conditional.matching_ids(session, access, resource_type, criteria, ctx.base_url, ctx.search_limits)
     if len(found) != 1:
         count = "no" if not found else "more than one"
         raise precondition_failed(f"the conditional reference {reference} matches {count} resource")
@@ -236,7 +240,7 @@ def _execute(session: Session, access: AccessContext, entry: Entry, ctx: BundleC
 
 def _get(session: Session, access: AccessContext, entry: Entry, ctx: BundleContext) -> dict[str, Any]:
     if entry.resource_id is None:
-        query = params.parse(entry.resource_type, parse_qsl(entry.query, keep_blank_values=True))
+        query = params.parse(entry.resource_type, parse_qsl(entry.query, keep_blank_values=True), ctx.search_limits)
         url = f"{ctx.base_url}/{entry.resource_type}"
         bundle = search(session, access, query, ctx.base_url, url, ctx.cursor_key)
         return {"resource": bundle, "response": {"status": _status(200)}}

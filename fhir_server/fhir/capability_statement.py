@@ -17,6 +17,8 @@ from typing import Any
 from fhir_server.db.types import utcnow
 from fhir_server.fhir import elements
 from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH
+from fhir_server.fhir.search.includes import MAX_ROUNDS
+from fhir_server.fhir.search.limits import SearchLimits, describe
 from fhir_server.settings import Settings
 from mappings import CANONICAL_BASE
 from mappings.base import fhir_instant
@@ -169,6 +171,8 @@ def build(
     if any("patch" in interactions for interactions in served.by_type.values()):
         statement["patchFormat"] = [JSON_PATCH, FHIR_JSON]
     statement["rest"] = [_rest(served, search_parameters or search_registry())]
+    if any("search-type" in interactions for interactions in served.by_type.values()):
+        statement["rest"][0]["documentation"] = search_limits_text(settings)
     if settings.auth == "enabled":
         from fhir_server.auth.smart_configuration import capability_security
 
@@ -246,6 +250,11 @@ def search_registry() -> Callable[[str], list[dict[str, Any]]] | None:
         return None
     found: Callable[[str], list[dict[str, Any]]] | None = getattr(registry, "supported_search_parameters", None)
     return found
+
+
+def search_limits_text(settings: Settings) -> str:
+    """What the server says about the work one search may ask for (fhir_server.fhir.search.limits)."""
+    return describe(SearchLimits.of(settings), MAX_ROUNDS)
 
 
 def terse(statement: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from fhir_server.fhir.outcomes import bad_request, precondition_failed
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.executor import matches_clause
 from fhir_server.fhir.search.indexer import flush_index
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.sql import Scope
 
 _CURRENT = datetime.max.replace(tzinfo=UTC)
@@ -42,6 +43,7 @@ def matching_ids(
     resource_type: str,
     criteria: str,
     base_url: str,
+    limits: SearchLimits,
     limit: int = 2,
     interaction: str = "search-type",
 ) -> list[str]:
@@ -51,7 +53,7 @@ def matching_ids(
     pairs = parse_qsl(criteria.lstrip("?"), keep_blank_values=True)
     if not pairs:
         raise bad_request(f"conditional criteria are empty for {resource_type}", code="invalid")
-    query = params.parse(resource_type, pairs)
+    query = params.parse(resource_type, pairs, limits)
     flush_index(session)  # this transaction's own writes must be searchable
     if not query.criteria:
         raise bad_request(f"conditional criteria {criteria!r} select nothing (only result parameters)")
@@ -62,21 +64,32 @@ def matching_ids(
 
 
 def _one_match(
-    session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str, interaction: str
+    session: Session,
+    access: AccessContext,
+    resource_type: str,
+    criteria: str,
+    base_url: str,
+    limits: SearchLimits,
+    interaction: str,
 ) -> str | None:
     lock_type(session, resource_type)
-    found = matching_ids(session, access, resource_type, criteria, base_url, interaction=interaction)
+    found = matching_ids(session, access, resource_type, criteria, base_url, limits, interaction=interaction)
     if len(found) > 1:
         raise precondition_failed(f"{resource_type}?{criteria.lstrip('?')} matches more than one resource")
     return found[0] if found else None
 
 
 def create(
-    session: Session, access: AccessContext, resource: dict[str, Any], criteria: str, base_url: str
+    session: Session,
+    access: AccessContext,
+    resource: dict[str, Any],
+    criteria: str,
+    base_url: str,
+    limits: SearchLimits,
 ) -> repository.Written:
     """``If-None-Exist``: no match creates; one match returns it unchanged (created False); several: 412."""
     resource_type = resource["resourceType"]
-    existing = _one_match(session, access, resource_type, criteria, base_url, "create")
+    existing = _one_match(session, access, resource_type, criteria, base_url, limits, "create")
     if existing is not None:
         return repository.Written(repository.read(session, access, resource_type, existing), created=False)
     return repository.create(session, access, resource)
@@ -88,11 +101,12 @@ def update(
     resource: dict[str, Any],
     criteria: str,
     base_url: str,
+    limits: SearchLimits,
     if_match: str | None = None,
 ) -> repository.Written:
     """``PUT [type]?criteria``: no match creates, one match is updated, several: 412."""
     resource_type = resource["resourceType"]
-    existing = _one_match(session, access, resource_type, criteria, base_url, "update")
+    existing = _one_match(session, access, resource_type, criteria, base_url, limits, "update")
     given_id = resource.get("id")
     if existing is None:
         return repository.create(session, access, resource, given_id)
@@ -103,9 +117,11 @@ def update(
     return repository.update(session, access, {**resource, "id": existing}, existing, if_match)
 
 
-def delete(session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str) -> bool:
+def delete(
+    session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str, limits: SearchLimits
+) -> bool:
     """``DELETE [type]?criteria``: deletes the one match (False when none matches); several: 412."""
-    existing = _one_match(session, access, resource_type, criteria, base_url, "delete")
+    existing = _one_match(session, access, resource_type, criteria, base_url, limits, "delete")
     if existing is None:
         return False
     return repository.delete(session, access, resource_type, existing)

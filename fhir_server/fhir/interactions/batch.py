@@ -20,6 +20,7 @@ from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, check_c
 from fhir_server.fhir.outcomes import FhirError
 from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.request_body import parsed
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.validation import parse_json
 
 
@@ -28,9 +29,10 @@ async def batch_or_transaction(request: Request, access: Access) -> Response:
     check_accept(request)
     check_content_type(request)
     settings = request.app.state.settings
-    limits = PatchLimits.of(settings)
-    kind, entries = await parsed(await request.body(), _entries, settings.bundle_max_entries, limits)
-    ctx = BundleContext(settings.base_url, cursors.signing_key(settings), Prefer.parse(request).return_)
+    patch_limits = PatchLimits.of(settings)
+    kind, entries = await parsed(await request.body(), _entries, settings.bundle_max_entries, patch_limits)
+    key, limits = cursors.signing_key(settings), SearchLimits.of(settings)
+    ctx = BundleContext(settings.base_url, key, limits, Prefer.parse(request).return_)
     if kind == "transaction":
         responses = await unit_of_work.write(request, process, access, entries, ctx)
     else:

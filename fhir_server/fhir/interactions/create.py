@@ -10,6 +10,7 @@ from fhir_server.auth.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, resource_response
 from fhir_server.fhir.request_body import read_resource
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type
 
 router = APIRouter()
@@ -26,7 +27,10 @@ async def create(resource_type: str, request: Request, access: Access) -> Respon
     if criteria is None:
         written = await unit_of_work.write(request, repository.create, access, resource)
     else:
-        base_url = request.app.state.settings.base_url
-        written = await unit_of_work.write(request, conditional.create, access, resource, criteria, base_url)
+        settings = request.app.state.settings
+        limits = SearchLimits.of(settings)
+        written = await unit_of_work.write(
+            request, conditional.create, access, resource, criteria, settings.base_url, limits
+        )
     status = 201 if written.created else 200
     return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)

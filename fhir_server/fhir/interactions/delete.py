@@ -12,6 +12,7 @@ from starlette.responses import Response
 from fhir_server.auth.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import check_accept, parse_etag
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type
 
 router = APIRouter()
@@ -32,6 +33,7 @@ async def conditional_delete(resource_type: str, request: Request, access: Acces
     """``DELETE [base]/[type]?<query>`` (http.html#cdelete): the one match is deleted; several answer 412."""
     check_accept(request)
     served_type(resource_type)
-    criteria, base_url = request.url.query, request.app.state.settings.base_url
-    await unit_of_work.write(request, conditional.delete, access, resource_type, criteria, base_url)
+    criteria, settings = request.url.query, request.app.state.settings
+    args = (resource_type, criteria, settings.base_url, SearchLimits.of(settings))
+    await unit_of_work.write(request, conditional.delete, access, *args)
     return Response(status_code=204)

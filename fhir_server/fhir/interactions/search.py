@@ -14,6 +14,7 @@ from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pret
 from fhir_server.fhir.outcomes import FhirError, not_found
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.compartment import member_types
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.service import search
 from fhir_server.fhir.types import served_type, valid_id
 
@@ -33,9 +34,9 @@ async def _respond(
     check_accept(request)
     served_type(resource_type)
     lenient = Prefer.parse(request).handling == "lenient"
-    query = params.parse(resource_type, pairs, lenient)
-    query.compartment = compartment
     settings = request.app.state.settings
+    query = params.parse(resource_type, pairs, SearchLimits.of(settings), lenient)
+    query.compartment = compartment
     key = cursors.signing_key(settings)
     bundle = await unit_of_work.read(request, search, access, query, settings.base_url, url, key)
     return FhirResponse(bundle, pretty=is_pretty(request))

@@ -11,6 +11,7 @@ from fhir_server.auth.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
 from fhir_server.fhir.request_body import read_resource
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type, valid_id
 
 router = APIRouter()
@@ -38,7 +39,8 @@ async def conditional_update(resource_type: str, request: Request, access: Acces
     resource = await read_resource(request, resource_type)
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
-    criteria, base_url = request.url.query, request.app.state.settings.base_url
-    written = await unit_of_work.write(request, conditional.update, access, resource, criteria, base_url, version)
+    criteria, settings = request.url.query, request.app.state.settings
+    args = (resource, criteria, settings.base_url, SearchLimits.of(settings), version)
+    written = await unit_of_work.write(request, conditional.update, access, *args)
     status = 201 if written.created else 200
     return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)

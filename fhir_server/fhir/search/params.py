@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from fhir_server.fhir.outcomes import FhirError, Issue, bad_request
 from fhir_server.fhir.search.dates import date_range
+from fhir_server.fhir.search.limits import SearchLimits, check
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for
 from mappings.registry import MAPPINGS
 
@@ -101,8 +102,10 @@ def split_prefix(value: str, param_type: str) -> tuple[str, str]:
     return (match.group(1), value[2:]) if match else ("eq", value)
 
 
-def parse(resource_type: str, pairs: list[tuple[str, str]], lenient: bool = False) -> SearchQuery:
-    """The query ``pairs`` mean for ``resource_type``; 400 for anything not understood (unless lenient)."""
+def parse(resource_type: str, pairs: list[tuple[str, str]], limits: SearchLimits, lenient: bool = False) -> SearchQuery:
+    """The query ``pairs`` mean for ``resource_type``; 400 for anything not understood (unless lenient) and, even
+    when lenient, for a search beyond ``limits`` (fhir_server.fhir.search.limits)."""
+    _check_limits(pairs, limits)
     query = SearchQuery(resource_type)
     for name, raw in pairs:
         try:
@@ -114,8 +117,23 @@ def parse(resource_type: str, pairs: list[tuple[str, str]], lenient: bool = Fals
     return query
 
 
+def _check_limits(pairs: list[tuple[str, str]], limits: SearchLimits) -> None:
+    criteria = [(name, list(split_values(raw))) for name, raw in pairs if not _is_control(name)]
+    includes = [value for name, raw in pairs if _is_include(name) for value in raw.split(",")]
+    check(criteria, includes, limits)
+
+
+def _is_include(name: str) -> bool:
+    return name.split(":")[0] in {"_include", "_revinclude"}
+
+
+def _is_control(name: str) -> bool:
+    """``name`` is a result parameter (paging, includes, format...), not a criterion."""
+    return name in CONTROLS or _is_include(name)
+
+
 def _parse_pair(query: SearchQuery, name: str, raw: str) -> None:
-    if name in CONTROLS or name.split(":")[0] in {"_include", "_revinclude"}:
+    if _is_control(name):
         _control(query, name, raw)
         if name not in {"_format", "_pretty", "_cursor"}:
             query.canonical.append((name, raw))
