@@ -16,7 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import DateTime
 
 from fhir_server.db import (
     ResourceHistory,
@@ -61,13 +64,34 @@ class Scope:
     restrict: Restriction | None = None
 
 
+class sqlite_unindexed(FunctionElement[Any]):  # noqa: N801 (reads as a SQL function)
+    """``column`` in a form no SQLite index serves (``coalesce(column, column)``); the column itself elsewhere.
+
+    PostgreSQL plans key lookups from its statistics and gets worse estimates from the wrapped form; SQLite, without
+    statistics in a file the server made, needs it to prefer the key (see :func:`visible`)."""
+
+    inherit_cache = True
+    type = DateTime()
+
+
+@compiles(sqlite_unindexed)
+def _plain(element: sqlite_unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(sqlite_unindexed, "sqlite")
+def _wrapped(element: sqlite_unindexed, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"coalesce({column}, {column})"
+
+
 def visible(h: History, resource_type: str, scope: Scope, by_id: bool = False) -> ColumnElement[bool]:
     """``h`` is a live version of ``resource_type`` that was current at ``scope.as_of`` (and in the clinic).
 
     ``by_id``: ``h`` is looked up by its key (a chain's target, a ``_has`` source), so the instant is tested in a
     form no index serves: without statistics SQLite's planner otherwise prefers a range scan of (type,
     last_updated) to the key, scanning every version of the type for each lookup."""
-    updated = func.coalesce(h.last_updated, h.last_updated) if by_id else h.last_updated
+    updated = sqlite_unindexed(h.last_updated) if by_id else h.last_updated
     clauses = [
         h.resource_type == resource_type,
         h.method != "delete",
