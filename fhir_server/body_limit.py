@@ -58,8 +58,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        if "content-length" not in headers and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # HTTP/1.1 framing: a request with neither has no body
+            return
         limit = body_limit(scope["path"], self.settings)
-        if _declared_length(scope) > limit:
+        if _declared_length(headers) > limit:
             await _refuse(scope, receive, send, limit)
             return
         received, exceeded, started, replaced = 0, False, False, False
@@ -93,9 +97,9 @@ class BodyLimitMiddleware:
             await _refuse(scope, receive, send, limit)
 
 
-def _declared_length(scope: Scope) -> int:
+def _declared_length(headers: Headers) -> int:
     """The request's Content-Length (0 when absent or not a number: then only the counting applies)."""
-    value = Headers(scope=scope).get("content-length", "")
+    value = headers.get("content-length", "")
     return int(value) if value.isdigit() else 0
 
 
