@@ -169,9 +169,8 @@ def patch(
     """Apply ``change`` to the current version and store the result as the next version, in one transaction (a
     Bundle's entry): the row is locked first, so nothing can change under the patch."""
     repository.load_row(session, resource_type, resource_id, lock=True)
-    current = repository.read(session, access, resource_type, resource_id, "patch")  # 403 without u
-    patched = _patched(change, current, resource_type, resource_id)
-    return repository.update(session, access, patched, resource_id, if_match or current["meta"]["versionId"])
+    prepared = prepare(session, access, resource_type, resource_id, change, None)  # If-Match: checked by update
+    return repository.update(session, access, prepared.resource, resource_id, if_match or prepared.base_version)
 
 
 def _patched(change: Patch, current: dict[str, Any], resource_type: str, resource_id: str) -> dict[str, Any]:

@@ -127,13 +127,19 @@ def _classified(resource: Mapping[str, Any]) -> tuple[list[Issue], list[Target]]
     return issues, targets
 
 
-def literal_references(resource: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(expression of the Reference element, its ``reference``) for every Reference of ``resource``."""
+def reference_elements(resource: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(expression, value) of every Reference element of ``resource``, literal or not."""
     for node in walk(resource):
         if node.type == "Reference" and isinstance(node.value, dict):
-            reference = node.value.get("reference")
-            if isinstance(reference, str):
-                yield node.expression, reference
+            yield node.expression, node.value
+
+
+def literal_references(resource: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(expression of the Reference element, its ``reference``) for every Reference of ``resource``."""
+    for expression, value in reference_elements(resource):
+        reference = value.get("reference")
+        if isinstance(reference, str):
+            yield expression, reference
 
 
 def classify(expression: str, reference: str, contained: frozenset[str]) -> Target | Issue | None:

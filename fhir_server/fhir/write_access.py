@@ -35,10 +35,9 @@ from fhir_server.auth.context import AccessContext
 from fhir_server.auth.enforcement import confined_to_patient, forbidden
 from fhir_server.db import ResourceHistory
 from fhir_server.fhir.outcomes import FhirError, Issue
-from fhir_server.fhir.references import Resolved, Target, classify, missing
+from fhir_server.fhir.references import Resolved, Target, classify, missing, reference_elements
 from fhir_server.fhir.search.compartment import member_types
 from fhir_server.fhir.search.indexer import flush_index
-from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
 
 
@@ -56,20 +55,12 @@ def check_patient_references(access: AccessContext, resource: Mapping[str, Any],
     allowed = allowed_patients(access)
     issues = [
         _foreign_patient(expression, interaction)
-        for expression, value in _references(resource)
+        for expression, value in reference_elements(resource)
         if not _names_allowed_patient(value, allowed)
     ]
     if issues:
         refusal = forbidden(resource_type, interaction)
         raise FhirError(403, issues, refusal.headers)
-
-
-def _references(resource: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (node.expression, node.value)
-        for node in walk(resource)
-        if node.type == "Reference" and isinstance(node.value, dict)
-    ]
 
 
 def _names_allowed_patient(value: dict[str, Any], allowed: frozenset[str]) -> bool:
