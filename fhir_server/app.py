@@ -24,6 +24,7 @@ from fhir_server.db import failures
 from fhir_server.db.engine import Database
 from fhir_server.db.limits import DatabaseLimits
 from fhir_server.db.request_guard import RequestGuard
+from fhir_server.errors import FhirError
 from fhir_server.fhir import outcomes, routes, validation
 from fhir_server.fhir.interactions import read, vread
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         allow_headers=["*"],
         expose_headers=["Location", "Content-Location", "ETag", "Last-Modified", "WWW-Authenticate", "X-Request-ID"],
     )
-    app.add_exception_handler(outcomes.FhirError, outcomes.handle_fhir_error)
+    app.add_exception_handler(FhirError, outcomes.handle_fhir_error)
     app.add_exception_handler(StarletteHTTPException, outcomes.handle_http_error)
     app.add_exception_handler(RequestValidationError, outcomes.handle_validation_error)
     for failure in failures.HANDLED:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from fhir_server.auth.context import AccessContext
 from fhir_server.db import ResourceHistory
-from fhir_server.fhir.outcomes import FhirError, Issue, not_found
+from fhir_server.errors import FhirError, Issue, not_found
 
 
 def forbidden(resource_type: str, interaction: str, resource_id: str | None = None) -> FhirError:

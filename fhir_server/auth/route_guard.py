@@ -18,8 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_server.audit.middleware import is_fhir_request
 from fhir_server.auth.context import resolve_access
+from fhir_server.errors import FhirError
 from fhir_server.fhir.content import FhirResponse
-from fhir_server.fhir.outcomes import FhirError, operation_outcome
+from fhir_server.fhir.outcomes import operation_outcome
 
 
 def unrouted(scope: Scope, status: int) -> bool:

@@ -23,9 +23,9 @@ from fhir_server.auth.context import AccessContext
 from fhir_server.auth.enforcement import history_rule, require, require_any
 from fhir_server.db import ResourceHistory
 from fhir_server.db.types import utcnow
+from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir import cursors
 from fhir_server.fhir.content import etag
-from fhir_server.fhir.outcomes import bad_request, not_found
 from mappings.base import fhir_instant
 from mappings.registry import MAPPINGS
 

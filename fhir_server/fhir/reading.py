@@ -28,7 +28,7 @@ from fhir_server.auth.context import AccessContext, SearchRule, accept_grant, re
 from fhir_server.auth.enforcement import require
 from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
-from fhir_server.fhir.outcomes import gone, not_found
+from fhir_server.errors import gone, not_found
 from fhir_server.fhir.unit_of_work import database_of
 
 _TYPE, _ID, _VERSION = "read_type", "read_id", "read_version"

@@ -41,7 +41,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from fhir_server.db import Organization, ResourceHistory
-from fhir_server.fhir.outcomes import FhirError, Issue
+from fhir_server.errors import FhirError, Issue
 from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
 

@@ -19,8 +19,8 @@ from fhir_server.auth.enforcement import admits, forbidden, require
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
+from fhir_server.errors import FhirError, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir import write_access
-from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir.references import ONLY_CLINIC, Resolved, check_clinic, is_foreign, remember, resolve_references
 from fhir_server.fhir.search.indexer import flush_index
 from fhir_server.fhir.versioning import record_versions, recorded_resource
