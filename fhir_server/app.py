@@ -14,11 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from fhir_server import health
+from fhir_server.access.route_guard import RouteGuardMiddleware
 from fhir_server.audit import routes as audit_routes
 from fhir_server.audit.middleware import AuditMiddleware
 from fhir_server.audit.writer import close_writer
 from fhir_server.auth import routes as auth_routes
-from fhir_server.auth.route_guard import RouteGuardMiddleware
 from fhir_server.body_limit import BodyLimitMiddleware
 from fhir_server.db import failures
 from fhir_server.db.engine import Database

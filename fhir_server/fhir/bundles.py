@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.context import AccessContext
+from fhir_server.access.context import AccessContext
 from fhir_server.db.mrn import expect_patients
 from fhir_server.errors import FhirError, Issue, bad_request, not_found, precondition_failed
 from fhir_server.fhir import conditional, patching, repository

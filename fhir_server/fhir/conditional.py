@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import require
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import require
 from fhir_server.db import ResourceHistory
 from fhir_server.errors import bad_request, precondition_failed
 from fhir_server.fhir import repository

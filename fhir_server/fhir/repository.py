@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import admits, forbidden, require
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import admits, forbidden, require
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow

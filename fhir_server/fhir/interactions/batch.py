@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access
+from fhir_server.access.context import Access
 from fhir_server.errors import FhirError
 from fhir_server.fhir import cursors, unit_of_work
 from fhir_server.fhir.bundle_entries import Entry, parse_bundle

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, or_, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext
+from fhir_server.access.context import Access, AccessContext
 from fhir_server.db import ResourceHistory, SearchReference
 from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request

@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext
-from fhir_server.auth.enforcement import require_validate
+from fhir_server.access.context import Access, AccessContext
+from fhir_server.access.enforcement import require_validate
 from fhir_server.db.engine import Database
 from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir import repository

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import check_search
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import check_search
 from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request
 from fhir_server.fhir import cursors

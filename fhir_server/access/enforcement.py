@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from fhir_server.auth.context import AccessContext
+from fhir_server.access.context import AccessContext
 from fhir_server.db import ResourceHistory
 from fhir_server.errors import FhirError, Issue, not_found
 
