@@ -34,6 +34,7 @@ AUTH_ENABLED_PATHS = ("tests/auth/", "tests/test_app.py", "tests/test_settings.p
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "auth_enabled: runs with SMART authorization enabled (the server default)")
+    config.addinivalue_line("markers", "auth_off_only(reason): a FHIR test not run with authorization on (why)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
