@@ -9,13 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 from search_support import create, ids, search
 
+from tests.authorized_client import clinic_of
+
 BIRTHS = {"year": "1980", "month": "1980-12", "day": "1980-06-15", "leap": "2024", "next": "1981-01-01"}
 
 
 @pytest.fixture(scope="module")
 def born(module_client: TestClient) -> dict[str, str]:
     """A patient per birth date of BIRTHS (family "Daterow"), by name -> id."""
-    org = create(module_client, {"resourceType": "Organization", "name": "Date Row Clinic"})
+    org = clinic_of(module_client)
     found = {}
     for name, birth in BIRTHS.items():
         body = {
