@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
-from search_support import PUBLIC_BASE_URL, create, ids, search
 
 from fhir_server.app import create_app
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.settings import load_settings
 from mappings.registry import MAPPINGS
+from tests.fhir.search.search_support import PUBLIC_BASE_URL, create, ids, search
 
 Pairs = list[tuple[str, str]]
 LIMITS = SearchLimits.defaults()

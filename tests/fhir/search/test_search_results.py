@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from search_clinic import PAGING_FAMILY, PAGING_PATIENTS, Clinic, build_clinic, names, outcome_issue
-from search_support import PUBLIC_BASE_URL, Json, ids, search
+
+from tests.fhir.search.search_clinic import PAGING_FAMILY, PAGING_PATIENTS, Clinic, build_clinic, names, outcome_issue
+from tests.fhir.search.search_support import PUBLIC_BASE_URL, Json, ids, search
 
 
 @pytest.fixture(scope="module", autouse=True)
