@@ -87,7 +87,9 @@ def test_a_partial_birth_date_stays_as_sent_while_it_means_the_column() -> None:
 
 @pytest.fixture
 def doctor(client: TestClient, clinic: dict[str, Any]) -> str:
-    return created(client, {"resourceType": "Practitioner", "name": [{"family": "Hart", "given": ["Amelia"]}]})["id"]
+    return str(
+        created(client, {"resourceType": "Practitioner", "name": [{"family": "Hart", "given": ["Amelia"]}]})["id"]
+    )
 
 
 def _server_set(served: dict[str, Any], clinic_id: str) -> dict[str, Any]:

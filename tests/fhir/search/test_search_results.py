@@ -188,9 +188,9 @@ def search_compartment(client: TestClient, patient_id: str, resource_type: str, 
 
 def test_compartment_of_a_type_outside_it_is_not_found(module_client: TestClient, clinic: Clinic) -> None:
     response = module_client.get(f"/fhir/Patient/{clinic.id('patients', 'anna')}/Endpoint")
-    assert response.status_code in {200, 404}
-    if response.status_code == 200:
-        assert ids(response.json()) == []
+    assert response.status_code == 404, response.text
+    issue = response.json()["issue"][0]
+    assert (issue["code"], issue["diagnostics"]) == ("not-found", "Endpoint is not in the Patient compartment")
 
 
 # --- paging links --------------------------------------------------------------------------------------------
