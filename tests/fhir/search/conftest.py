@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from search_support import PUBLIC_BASE_URL
 
 from tests.authorized_client import fhir_client
+from tests.fhir.search.search_support import PUBLIC_BASE_URL
 
 
 @pytest.fixture
