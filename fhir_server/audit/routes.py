@@ -24,7 +24,7 @@ from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
-from fhir_server.fhir.history import parse_date_range
+from fhir_server.fhir.search.dates import instant_range
 from fhir_server.fhir.types import valid_id
 from mappings.base import fhir_instant
 
@@ -142,13 +142,13 @@ def _agent(value: str) -> ColumnElement[bool]:
 
 def _date(value: str) -> ColumnElement[bool]:
     prefix = value[:2] if value[:2] in {"eq", "ge", "gt", "le", "lt"} else "eq"
-    low, high = parse_date_range(value[2:] if value[:2] == prefix else value, "date")
+    low, high = instant_range(value[2:] if value[:2] == prefix else value, "date")
     column = AuditEvent.recorded_at
     conditions = {
-        "eq": (column >= low) & (column < high),
+        "eq": (column >= low) & (column <= high),
         "ge": column >= low,
-        "gt": column >= high,
-        "le": column < high,
+        "gt": column > high,
+        "le": column <= high,
         "lt": column < low,
     }
     return conditions[prefix]

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from fhir_server.access.context import Access, AccessContext
 from fhir_server.db import ResourceHistory, SearchReference
+from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request
 from fhir_server.fhir import cursors, repository, unit_of_work
@@ -113,11 +114,7 @@ def _page(
         select(h.resource)
         .join(
             keys,
-            and_(
-                h.resource_type == keys.c.resource_type,
-                h.resource_id == keys.c.resource_id,
-                h.version_id == keys.c.version_id,
-            ),
+            same_version(h, keys.c),
         )
         .order_by(keys.c.resource_type, keys.c.resource_id)
         .limit(limit)
@@ -138,9 +135,7 @@ def _member_parts(scope: Scope, patient_id: str, types: list[str]) -> list[tuple
     referring = {t: p for t, p in params.items() if p}
     if referring:
         h, ref = aliased(ResourceHistory), aliased(SearchReference)
-        on_version = and_(
-            ref.resource_type == h.resource_type, ref.resource_id == h.resource_id, ref.version_id == h.version_id
-        )
+        on_version = same_version(ref, h)
         by_reference = (
             select(h.resource_type, h.resource_id, h.version_id)
             .join(ref, on_version)
