@@ -2,8 +2,9 @@
 
 Versions come from ``resource_history``, newest first (``last_updated`` then row id, descending). Paging is by
 keyset: a page's ``next`` link carries a signed cursor naming the last version it showed, so later writes never
-shift or repeat entries. Parameters: ``_count`` (default 20, at most 1000), ``_since`` (versions written at or after
-an instant), ``_at`` (versions current at some time within a date's range); anything else answers 400.
+shift or repeat entries. Parameters: ``_count`` (:func:`~fhir_server.fhir.search.limits.page_size`: default 20,
+at most 1000), ``_since`` (versions written at or after an instant), ``_at`` (versions current at some time within a
+date's range); anything else answers 400.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir import cursors
 from fhir_server.fhir.content import etag
 from fhir_server.fhir.search.dates import instant_range
+from fhir_server.fhir.search.limits import DEFAULT_COUNT, page_size
 from mappings.base import fhir_instant
 from mappings.registry import MAPPINGS
 
-DEFAULT_COUNT = 20
-MAX_COUNT = 1000
 CURSOR = "_cursor"
 _FORMAT_PARAMETERS = frozenset({"_format", "_pretty"})
 _PARAMETERS = frozenset({"_count", "_since", "_at", CURSOR}) | _FORMAT_PARAMETERS
@@ -84,7 +84,7 @@ def parse_query(
         if name in seen:
             raise bad_request(f"{name} is given more than once", name)
         seen[name] = value
-    query = HistoryQuery(resource_type, resource_id, count=_count(seen.get("_count")))
+    query = HistoryQuery(resource_type, resource_id, count=page_size(seen.get("_count")))
     if "_since" in seen:
         query = replace(query, since=instant_range(seen["_since"], "_since")[0], since_text=seen["_since"])
     if "_at" in seen:
@@ -92,14 +92,6 @@ def parse_query(
     if CURSOR in seen:
         query = replace(query, position=_position(cursors.decode(key, seen[CURSOR], CURSOR), query))
     return query
-
-
-def _count(value: str | None) -> int:
-    if value is None:
-        return DEFAULT_COUNT
-    if not value.isdigit():
-        raise bad_request(f"_count must be a non-negative integer, not {value!r}", "_count")
-    return min(int(value), MAX_COUNT)
 
 
 def _position(state: dict[str, Any], query: HistoryQuery) -> Position:

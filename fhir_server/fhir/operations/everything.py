@@ -29,7 +29,8 @@ from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.compartment import compartment_params, member_types
 from fhir_server.fhir.search.dates import date_range
 from fhir_server.fhir.search.includes import included
-from fhir_server.fhir.search.params import DEFAULT_COUNT, MAX_COUNT, Include, SearchQuery
+from fhir_server.fhir.search.limits import page_size
+from fhir_server.fhir.search.params import Include, SearchQuery
 from fhir_server.fhir.search.sql import Scope, visible
 from fhir_server.fhir.types import valid_id
 
@@ -39,7 +40,7 @@ _ALLOWED = {"_type", "_since", "_count", "_cursor", "_format", "_pretty"}
 
 
 def _options(pairs: list[tuple[str, str]]) -> tuple[list[str], datetime | None, int]:
-    types, since, count = member_types(), None, DEFAULT_COUNT
+    types, since, count = member_types(), None, page_size(None)
     for name, value in pairs:
         if name not in _ALLOWED:
             raise bad_request(f"$everything does not support the parameter {name!r}", name, code="not-supported")
@@ -54,9 +55,9 @@ def _options(pairs: list[tuple[str, str]]) -> tuple[list[str], datetime | None, 
             except ValueError:
                 raise bad_request(f"_since: {value!r} is not an instant", "_since") from None
         elif name == "_count":
-            if not value.isdigit() or not 0 < int(value) <= MAX_COUNT:
-                raise bad_request(f"_count must be a whole number from 1 to {MAX_COUNT}", "_count")
-            count = int(value)
+            count = page_size(value)
+            if count == 0:
+                raise bad_request("_count must be at least 1 for $everything", "_count")
     return types, since, count
 
 
