@@ -157,10 +157,6 @@ class ResourceMapping:
     """Other tables ``to_fhir`` reads: child model -> the served row a change to the child changes."""
 
     @classmethod
-    def owned_paths(cls) -> list[str]:
-        return [f.expression for f in cls.fields]
-
-    @classmethod
     def to_fhir(cls, row: Any) -> dict[str, Any]:
         """The resource as served: id, meta (versionId, lastUpdated and the client's own meta) and content."""
         doc: dict[str, Any] = copy.deepcopy(row.extra or {})
