@@ -2,6 +2,8 @@
 
 - ``id`` (http://hl7.org/fhir/R4/datatypes.html#id): 1 to 64 of ``A-Z a-z 0-9 - .``. :data:`ID` is the pattern
   (for routes and larger patterns), :func:`is_id` the check.
+- A version id of this server (:func:`version_number`): a whole number, read without tripping on ``²`` or
+  5,000 digits.
 - A literal reference (http://hl7.org/fhir/R4/references.html#literal): ``Type/id``, ``Type/id/_history/vid``, or
   either after a base URL (``http://server/fhir/Patient/1``). :func:`literal_reference` parses one into a
   :class:`LiteralReference`; anything else (``#id``, ``urn:uuid:...``, a conditional ``Type?query``, a malformed
@@ -17,12 +19,25 @@ from dataclasses import dataclass
 ID = r"[A-Za-z0-9\-.]{1,64}"
 """The ``id`` syntax as a regular expression, unanchored."""
 _ID = re.compile(ID)
+MAX_VERSION = 2**31 - 1
+"""The largest version number (``resource_history.version_id`` is an INTEGER column)."""
 _LITERAL = re.compile(rf"(?:(?P<base>.*)/)?(?P<type>[A-Z][A-Za-z]*)/(?P<id>{ID})(?:/_history/(?P<vid>{ID}))?")
 
 
 def is_id(value: str) -> bool:
     """True when ``value`` is a valid FHIR id."""
     return _ID.fullmatch(value) is not None
+
+
+def version_number(version_id: str) -> int | None:
+    """The version a ``versionId`` names on this server, which numbers versions 1, 2, 3... (``meta.versionId``, the
+    ``vid`` of ``_history/vid``); None when ``version_id`` is no whole number a version can have (a non-ASCII digit
+    such as ``²`` included, which ``str.isdigit`` would accept and ``int`` refuse)."""
+    digits = version_id.lstrip("0")
+    if not (version_id.isascii() and version_id.isdigit()) or len(digits) > len(str(MAX_VERSION)):
+        return None
+    number = int(digits or "0")
+    return number if number <= MAX_VERSION else None
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.errors import FhirError, Issue
-from fhir_server.fhir.primitives import literal_reference
+from fhir_server.fhir.primitives import literal_reference, version_number
 from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
 
@@ -245,12 +245,13 @@ def _version_exists(session: Session, target: Target) -> bool:
     """True for an unversioned reference, or when the named version was stored."""
     if target.version is None:
         return True
-    if not target.version.isdigit():
+    number = version_number(target.version)
+    if number is None:
         return False
     query = select(ResourceHistory.id).where(
         ResourceHistory.resource_type == target.resource_type,
         ResourceHistory.resource_id == target.resource_id,
-        ResourceHistory.version_id == int(target.version),
+        ResourceHistory.version_id == number,
     )
     return session.scalars(query.limit(1)).first() is not None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fhir_server.fhir.primitives import LiteralReference, is_id, literal_reference
+from fhir_server.fhir.primitives import LiteralReference, is_id, literal_reference, version_number
 
 
 @pytest.mark.parametrize("value", ["1", "a-B.9", "x" * 64])
@@ -56,3 +56,15 @@ def test_names_only_a_relative_unversioned_reference_to_the_type() -> None:
     assert not _parsed("Questionnaire/q1/_history/1").names("Questionnaire")
     assert not _parsed("http://x/Questionnaire/q1").names("Questionnaire")
     assert not _parsed("Patient/q1").names("Questionnaire")
+
+
+@pytest.mark.parametrize(
+    ("text", "number"), [("1", 1), ("42", 42), ("007", 7), ("2147483647", 2147483647), ("0" * 30 + "5", 5)]
+)
+def test_reads_a_version_number(text: str, number: int) -> None:
+    assert version_number(text) == number
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1.0", "v1", "\u00b2", "\u0661", "2147483648", "99999999999", "9" * 5000])
+def test_a_version_no_row_can_have_is_none(text: str) -> None:
+    assert version_number(text) is None
