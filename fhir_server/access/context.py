@@ -31,7 +31,7 @@ from fhir_server.access.bearer import BearerGrant, live_grant, token_hash
 from fhir_server.access.roles import role_allows
 from fhir_server.access.scopes import Scope, ScopeSet, parse_scopes, permission_for
 from fhir_server.db import Organization, SearchToken
-from fhir_server.errors import FhirError, Issue
+from fhir_server.errors import FhirError, Issue, Kind, bearer_challenge, fail_all
 
 SearchRule = Callable[[Any, str], ColumnElement[bool] | None]
 
@@ -178,20 +178,12 @@ def _token_matches(h: Any, param: str, value: str) -> ColumnElement[bool]:
 OPEN = AccessContext(open=True)
 
 
-def _challenge(realm: str, error: str | None = None, description: str | None = None) -> dict[str, str]:
-    value = f'Bearer realm="{realm}"'
-    if error:
-        value += f', error="{error}"'
-    if description:
-        value += f', error_description="{description}"'
-    return {"WWW-Authenticate": value}
-
-
 def unauthorized(realm: str, description: str, error: str | None = "invalid_token") -> FhirError:
     """401 with an OperationOutcome (code ``login``, or ``expired`` for a stale token) and the Bearer challenge."""
     code = "login" if error is None else "expired"
     issue = Issue(code, description, ("Authorization",), severity="error" if error is None else "fatal")
-    return FhirError(401, [issue], _challenge(realm, error, description if error else None))
+    challenge = bearer_challenge(error, description if error else None, realm)
+    return fail_all(Kind.UNAUTHORIZED, [issue], {"WWW-Authenticate": challenge})
 
 
 def context_from(grant: BearerGrant) -> AccessContext:

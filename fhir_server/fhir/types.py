@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from fhir_server.errors import FhirError, not_found
+from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir.search.compartment import compartment_params
 from mappings.registry import MAPPINGS
 
@@ -22,7 +22,7 @@ def served_type(name: str) -> str:
 def valid_id(value: str, expression: str = "id") -> str:
     """``value`` when it is a valid FHIR id ([A-Za-z0-9-.]{1,64}); 400 otherwise."""
     if not FHIR_ID.match(value):
-        raise FhirError.of(400, "invalid", f"{value!r} is not a valid FHIR id", expression)
+        raise bad_request(f"{value!r} is not a valid FHIR id", expression)
     return value
 
 
