@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from fhir_server.access.compartment import compartment_params
 from fhir_server.errors import bad_request, not_found
-from fhir_server.fhir.search.compartment import compartment_params
 from mappings.registry import MAPPINGS
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
