@@ -15,7 +15,6 @@ token never exceeds the current role of its user (:mod:`fhir_server.access.roles
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -167,8 +166,8 @@ _MAX_GUESSES = 10_000
 
 def token_guess(request: Request) -> tuple[str, AccessContext] | None:
     """The request's token hash and the context the token granted last time, when the token was seen before by
-    this process, authorization is enabled and no override of :func:`access_context` is installed."""
-    if request.app.state.settings.auth == "disabled" or access_context in request.app.dependency_overrides:
+    this process and authorization is enabled."""
+    if request.app.state.settings.auth == "disabled":
         return None
     hashed = token_hash(bearer_token(request) or "")
     guess = _GUESSES.get(hashed) if hashed is not None else None
@@ -194,19 +193,13 @@ def _remember(hashed: str, context: AccessContext) -> None:
 
 
 async def resolve_access(request: Request) -> AccessContext:
-    """:func:`access_context` for a plain Starlette endpoint (no FastAPI dependency solving), honouring an
-    override of it installed in ``app.dependency_overrides`` as FastAPI would."""
-    override = request.app.dependency_overrides.get(access_context)
-    if override is None:
-        context = await access_context(request)
-        hashed = token_hash(bearer_token(request) or "") if not context.open else None
-        if hashed is not None:
-            _remember(hashed, context)
-        return context
-    context = override(request)
-    resolved: AccessContext = await context if inspect.isawaitable(context) else context
-    request.state.access = resolved
-    return resolved
+    """:func:`access_context` for a plain Starlette endpoint (no FastAPI dependency solving); a live token's context
+    is remembered for :func:`token_guess`."""
+    context = await access_context(request)
+    hashed = token_hash(bearer_token(request) or "") if not context.open else None
+    if hashed is not None:
+        _remember(hashed, context)
+    return context
 
 
 Access = Annotated[AccessContext, Depends(access_context)]
