@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from fhir_server.db import User
 from fhir_server.db.engine import Database
+from tests.access.test_roles import _user
 from tests.auth.conftest import BASE, Clinic, token_for
 
 
@@ -26,27 +26,13 @@ def _insufficient_scope(response: Any, diagnostics: str) -> None:
     )
 
 
-def _compliance_officer(database: Database, clinic: Clinic) -> str:
-    with database.write() as session:
-        session.add(
-            User(
-                organization_id=clinic.organization_id,
-                email="officer@example.org",
-                full_name="Officer",
-                password_hash="not-a-login",
-                role="compliance_officer",
-            )
-        )
-    return "officer@example.org"
-
-
 def test_audit_events_refused_for_the_role_or_the_scopes_carry_the_challenge(
     client: TestClient, database: Database, clinic: Clinic
 ) -> None:
     physician = _bearer(database, clinic, "user/*.cruds")
     refused = client.get(f"{BASE}/AuditEvent", headers=physician)
     _insufficient_scope(refused, "the access token does not permit search-type on AuditEvent")
-    officer = _compliance_officer(database, clinic)
+    officer = _user(database, clinic, "compliance_officer")
     without_scope = _bearer(database, clinic, "user/Patient.rs", email=officer)
     _insufficient_scope(
         client.get(f"{BASE}/AuditEvent", headers=without_scope),
