@@ -139,6 +139,7 @@ def _check_profile(profile: Any, resource_type: str) -> None:
             f"profile {profile!r} is not supported: resources are validated against the base R4 definition "
             f"{BASE_PROFILE}{resource_type}",
             "profile",
+            code="not-supported",
         )
 
 
