@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from fhir_server.access.compartment import in_compartment
 from fhir_server.access.scopes import Scope
 from fhir_server.db import Organization, SearchToken
+from fhir_server.db.fhir import same_version
 from mappings.registry import MAPPINGS
 
 if TYPE_CHECKING:
@@ -92,9 +93,7 @@ def _token_matches(h: Any, param: str, value: str) -> ColumnElement[bool]:
     system, bar, code = value.rpartition("|")
     match = [token.code == code] + ([token.system == system] if bar and system else [])
     return exists().where(
-        token.resource_type == h.resource_type,
-        token.resource_id == h.resource_id,
-        token.version_id == h.version_id,
+        same_version(token, h),
         token.param == param,
         *match,
     )
