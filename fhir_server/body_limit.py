@@ -18,9 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_server.auth.oauth_server import AUTH_PREFIX
-from fhir_server.errors import Issue
-from fhir_server.fhir.content import FhirResponse
-from fhir_server.fhir.outcomes import operation_outcome
+from fhir_server.errors import Kind, fail
+from fhir_server.fhir.outcomes import error_response
 from fhir_server.settings import Settings
 
 AUTH_FORM_LIMIT = 64 * 1024
@@ -105,5 +104,4 @@ def _declared_length(headers: Headers) -> int:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    issue = Issue("too-costly", str(BodyTooLarge(limit).detail))
-    await FhirResponse(operation_outcome([issue]), 413)(scope, receive, send)
+    await error_response(fail(Kind.TOO_LARGE, str(BodyTooLarge(limit).detail)))(scope, receive, send)

@@ -8,6 +8,7 @@ code (http://hl7.org/fhir/R4/valueset-issue-type.html) and whether the answer ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
@@ -71,13 +72,19 @@ KINDS: dict[Kind, KindSpec] = {
 }
 """The one table of error kinds -> (status, issue code, challenge)."""
 
-_BY_STATUS = {spec.status: spec for spec in reversed(KINDS.values())}  # the first kind of a status wins
+_BY_STATUS = {spec.status: kind for kind, spec in reversed(KINDS.items())}  # the first kind of a status wins
 
 
 def issue_code_for(status: int) -> str:
     """The issue code of an error answered with ``status`` outside a FhirError (a framework's 404/405, say)."""
-    spec = _BY_STATUS.get(status)
-    return spec.code if spec is not None else "processing"
+    kind = _BY_STATUS.get(status)
+    return KINDS[kind].code if kind is not None else "processing"
+
+
+def kind_for(status: int, default: Kind = Kind.INVALID) -> Kind:
+    """The kind answered with ``status`` (the first of that status in :data:`KINDS`), else ``default``: for a status
+    that comes from elsewhere (an upstream's refusal passed on, a DICOM store's outcome)."""
+    return _BY_STATUS.get(status, default)
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,8 @@ class Issue:
 
 @dataclass
 class FhirError(Exception):
-    """A request the server will not carry out; ``status`` is the HTTP status (4xx for client mistakes)."""
+    """A request the server will not carry out; ``status`` is the HTTP status (4xx for client mistakes). Built from a
+    kind (:func:`fail`, :func:`fail_all` and the constructors below), never from a bare status."""
 
     status: int
     issues: list[Issue] = field(default_factory=list)
@@ -100,18 +108,6 @@ class FhirError(Exception):
 
     def __str__(self) -> str:
         return "; ".join(issue.diagnostics for issue in self.issues)
-
-    @classmethod
-    def of(
-        cls,
-        status: int,
-        code: str,
-        diagnostics: str,
-        expression: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> FhirError:
-        issue = Issue(code, diagnostics, (expression,) if expression else ())
-        return cls(status, [issue], headers or {})
 
 
 def fail(
@@ -124,11 +120,18 @@ def fail(
 ) -> FhirError:
     """The error of ``kind``: its status, ``code`` (else the kind's own) and, for a kind with a challenge, the
     ``WWW-Authenticate`` header (RFC 6750 section 3) quoting ``diagnostics``; ``headers`` add to those."""
+    issue = Issue(code or KINDS[kind].code, diagnostics, (expression,) if expression else ())
+    return fail_all(kind, [issue], headers)
+
+
+def fail_all(kind: Kind, issues: Sequence[Issue], headers: dict[str, str] | None = None) -> FhirError:
+    """The error of ``kind`` listing ``issues`` (each with its own code); a kind with a challenge carries the
+    ``WWW-Authenticate`` header quoting the first issue, unless ``headers`` hold one already."""
     spec = KINDS[kind]
     all_headers = dict(headers or {})
     if spec.challenge is not None and "WWW-Authenticate" not in all_headers:
-        all_headers["WWW-Authenticate"] = bearer_challenge(spec.challenge, diagnostics)
-    return FhirError.of(spec.status, code or spec.code, diagnostics, expression, all_headers)
+        all_headers["WWW-Authenticate"] = bearer_challenge(spec.challenge, issues[0].diagnostics if issues else None)
+    return FhirError(spec.status, list(issues), all_headers)
 
 
 def bearer_challenge(error: str | None, description: str | None = None, realm: str | None = None) -> str:

@@ -28,8 +28,9 @@ POSTGRES_URL_ENV = "FHIR_SERVER_TEST_POSTGRES_URL"
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
-AUTH_ENABLED_PATHS = ("tests/auth/", "tests/test_app.py", "tests/test_settings.py")
-"""Tests of SMART authorization itself and of the settings' defaults run with the server's default (auth enabled)."""
+AUTH_ENABLED_PATHS = ("tests/auth/", "tests/access/", "tests/test_app.py", "tests/test_settings.py")
+"""Tests of SMART authorization itself, of the access policy and of the settings' defaults run with the server's default
+(auth enabled)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -15,26 +15,21 @@ token never exceeds the current role of its user (:mod:`fhir_server.access.roles
 
 from __future__ import annotations
 
-import inspect
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, String, Uuid, and_, bindparam, exists, false, or_, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy import String, Uuid, bindparam
 from starlette.requests import Request
 
 from fhir_server.access.bearer import BearerGrant, live_grant, token_hash
+from fhir_server.access.predicates import CLINIC_PARAM, PATIENT_PARAM, SearchRule, restriction
 from fhir_server.access.roles import role_allows
 from fhir_server.access.scopes import Scope, ScopeSet, parse_scopes, permission_for
-from fhir_server.db import Organization, SearchToken
-from fhir_server.db.fhir import same_version
-from fhir_server.errors import FhirError, Issue
-
-SearchRule = Callable[[Any, str], ColumnElement[bool] | None]
+from fhir_server.errors import FhirError, Issue, Kind, bearer_challenge, fail_all
 
 
 @dataclass(frozen=True)
@@ -74,14 +69,9 @@ class AccessContext:
         return scope.context != "patient" or self.patient_id is not None
 
     def search_restriction(self, interaction: str = "search-type") -> SearchRule | None:
-        """The SQL rule every version a search touches must meet for this caller (None: no rule).
-
-        ``rule(h, resource_type)`` gets an aliased resource_history and the type it holds; a version passes when one
-        scope permitting ``interaction`` on the type admits it: ``system/``/``user/`` scopes within the clinic (a portal
-        user only in their own compartment), ``patient/`` scopes within the patient's compartment; granular
-        ``?param=value`` restrictions of a scope must match the version's token index.
-        """
-        return self._restriction(interaction, self.patient_id, self.organization_id)
+        """The SQL rule every version a search touches must meet for this caller (None: no rule), as
+        :mod:`fhir_server.access.predicates` builds it."""
+        return restriction(self, interaction, self.patient_id, self.organization_id)
 
     def restriction_shape(self, interaction: str) -> Hashable:
         """A key naming the SQL of :meth:`restriction_template`: two callers with equal keys get the same SQL, so a
@@ -101,96 +91,22 @@ class AccessContext:
         :data:`CLINIC_PARAM` (their values: :meth:`template_params`)."""
         patient = bindparam(PATIENT_PARAM, type_=String, required=False)
         clinic = bindparam(CLINIC_PARAM, type_=Uuid, required=False)
-        return self._restriction(interaction, patient, clinic)
+        return restriction(self, interaction, patient, clinic)
 
     def template_params(self) -> dict[str, Any]:
         """The values of the bind parameters of :meth:`restriction_template`."""
         return {PATIENT_PARAM: self.patient_id, CLINIC_PARAM: self.organization_id}
 
-    def _restriction(self, interaction: str, patient: Any, clinic: Any) -> SearchRule | None:
-        if self.open:
-            return None if self.organization_id is None else _clinic_only(clinic)
-        return lambda h, resource_type: self._rule(h, resource_type, interaction, patient, clinic)
-
-    def _rule(self, h: Any, resource_type: str, interaction: str, patient: Any, clinic: Any) -> ColumnElement[bool]:
-        scopes = self.scopes_allowing(resource_type, interaction)
-        clauses = [self._scope_rule(h, resource_type, s, patient) for s in sorted(scopes, key=_scope_order)]
-        usable = [c for c in clauses if c is not None]
-        if not usable:
-            return and_(false())
-        in_clinic = _in_clinic(h, resource_type, clinic) if self.organization_id is not None else true()
-        return and_(in_clinic, or_(*usable))
-
-    def _scope_rule(self, h: Any, resource_type: str, scope: Scope, patient: Any) -> ColumnElement[bool] | None:
-        """``patient`` is the patient in context (its value, or a bind parameter standing for it)."""
-        from fhir_server.fhir.search.compartment import in_compartment
-
-        confine_to_patient = scope.context == "patient" or (scope.context == "user" and self.role == "patient")
-        if confine_to_patient and self.patient_id is None:
-            return None
-        rule: ColumnElement[bool] = (
-            in_compartment(h, resource_type, patient) if confine_to_patient and self.patient_id else true()
-        )
-        restrictions = [_token_matches(h, name, value) for name, value in scope.restrictions]
-        return and_(rule, *restrictions) if restrictions else rule
-
-
-PATIENT_PARAM = "access_patient"
-CLINIC_PARAM = "access_clinic"
-
-
-def _scope_order(scope: Scope) -> tuple[str, str, tuple[tuple[str, str], ...], str]:
-    """A fixed order of scopes, so equal scope sets make equal SQL."""
-    return scope.context, scope.resource_type, scope.restrictions, scope.text
-
-
-def _clinic_only(clinic: Any) -> SearchRule:
-    return lambda h, resource_type: _in_clinic(h, resource_type, clinic)
-
-
-def _in_clinic(h: Any, resource_type: str, clinic: Any) -> ColumnElement[bool]:
-    """Version ``h`` belongs to ``clinic`` (its id, or a bind parameter standing for it): its row's clinic, the
-    clinic's own Organization, or (a shared mapping's row, e.g. a Questionnaire, which serves every clinic) no clinic
-    at all."""
-    from mappings.registry import MAPPINGS
-
-    own: ColumnElement[bool] = h.organization_id == clinic
-    if resource_type == "Organization":
-        return or_(own, h.resource_id.in_(select(Organization.fhir_id).where(Organization.id == clinic)))
-    if resource_type in MAPPINGS and MAPPINGS[resource_type].shared:
-        return or_(own, h.organization_id.is_(None))
-    return own
-
-
-def _token_matches(h: Any, param: str, value: str) -> ColumnElement[bool]:
-    """A granular scope restriction ``param=value`` (a token: ``system|code`` or ``code``) on version ``h``."""
-    token = aliased(SearchToken)
-    system, bar, code = value.rpartition("|")
-    match = [token.code == code] + ([token.system == system] if bar and system else [])
-    return exists().where(
-        same_version(token, h),
-        token.param == param,
-        *match,
-    )
-
 
 OPEN = AccessContext(open=True)
-
-
-def _challenge(realm: str, error: str | None = None, description: str | None = None) -> dict[str, str]:
-    value = f'Bearer realm="{realm}"'
-    if error:
-        value += f', error="{error}"'
-    if description:
-        value += f', error_description="{description}"'
-    return {"WWW-Authenticate": value}
 
 
 def unauthorized(realm: str, description: str, error: str | None = "invalid_token") -> FhirError:
     """401 with an OperationOutcome (code ``login``, or ``expired`` for a stale token) and the Bearer challenge."""
     code = "login" if error is None else "expired"
     issue = Issue(code, description, ("Authorization",), severity="error" if error is None else "fatal")
-    return FhirError(401, [issue], _challenge(realm, error, description if error else None))
+    challenge = bearer_challenge(error, description if error else None, realm)
+    return fail_all(Kind.UNAUTHORIZED, [issue], {"WWW-Authenticate": challenge})
 
 
 def context_from(grant: BearerGrant) -> AccessContext:
@@ -250,8 +166,8 @@ _MAX_GUESSES = 10_000
 
 def token_guess(request: Request) -> tuple[str, AccessContext] | None:
     """The request's token hash and the context the token granted last time, when the token was seen before by
-    this process, authorization is enabled and no override of :func:`access_context` is installed."""
-    if request.app.state.settings.auth == "disabled" or access_context in request.app.dependency_overrides:
+    this process and authorization is enabled."""
+    if request.app.state.settings.auth == "disabled":
         return None
     hashed = token_hash(bearer_token(request) or "")
     guess = _GUESSES.get(hashed) if hashed is not None else None
@@ -277,19 +193,13 @@ def _remember(hashed: str, context: AccessContext) -> None:
 
 
 async def resolve_access(request: Request) -> AccessContext:
-    """:func:`access_context` for a plain Starlette endpoint (no FastAPI dependency solving), honouring an
-    override of it installed in ``app.dependency_overrides`` as FastAPI would."""
-    override = request.app.dependency_overrides.get(access_context)
-    if override is None:
-        context = await access_context(request)
-        hashed = token_hash(bearer_token(request) or "") if not context.open else None
-        if hashed is not None:
-            _remember(hashed, context)
-        return context
-    context = override(request)
-    resolved: AccessContext = await context if inspect.isawaitable(context) else context
-    request.state.access = resolved
-    return resolved
+    """:func:`access_context` for a plain Starlette endpoint (no FastAPI dependency solving); a live token's context
+    is remembered for :func:`token_guess`."""
+    context = await access_context(request)
+    hashed = token_hash(bearer_token(request) or "") if not context.open else None
+    if hashed is not None:
+        _remember(hashed, context)
+    return context
 
 
 Access = Annotated[AccessContext, Depends(access_context)]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from fhir_server.access.context import AccessContext
 from fhir_server.db import ResourceHistory
-from fhir_server.errors import FhirError, Issue, not_found
+from fhir_server.errors import FhirError, Kind, fail, not_found
 
 
 def forbidden(resource_type: str, interaction: str, resource_id: str | None = None) -> FhirError:
@@ -30,10 +30,7 @@ def forbidden(resource_type: str, interaction: str, resource_id: str | None = No
         text = f"the access token does not permit {interaction} on {resource_type}"
     else:
         text = f"{resource_type}/{resource_id} is beyond what the access token permits to {interaction}"
-    issue = Issue("forbidden", text, (resource_type,))
-    return FhirError(
-        403, [issue], {"WWW-Authenticate": f'Bearer error="insufficient_scope", error_description="{text}"'}
-    )
+    return fail(Kind.FORBIDDEN, text, resource_type)
 
 
 def require(access: AccessContext, resource_type: str, interaction: str) -> None:

@@ -14,13 +14,13 @@ pays nothing but a look at the status.
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_server.access.context import resolve_access
 from fhir_server.audit.middleware import is_fhir_request
 from fhir_server.errors import FhirError
-from fhir_server.fhir.content import FhirResponse
-from fhir_server.fhir.outcomes import operation_outcome
+from fhir_server.fhir.outcomes import error_response
 
 
 def unrouted(scope: Scope, status: int) -> bool:
@@ -56,12 +56,12 @@ class RouteGuardMiddleware:
         await self.app(scope, receive, guarded_send)
 
 
-async def _challenge(scope: Scope, receive: Receive) -> FhirResponse | None:
+async def _challenge(scope: Scope, receive: Receive) -> Response | None:
     """The 401 a protected FHIR path would answer this request; None when the caller may be told more."""
     if not is_fhir_request(scope):
         return None
     try:
         await resolve_access(Request(scope, receive))
     except FhirError as refusal:
-        return FhirResponse(operation_outcome(refusal.issues), refusal.status, refusal.headers)
+        return error_response(refusal)
     return None

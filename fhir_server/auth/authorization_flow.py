@@ -19,11 +19,11 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from fhir_server.access.digests import digest
 from fhir_server.access.patient_context import context_allowed, is_portal, may_have_in_context, own_patient
 from fhir_server.access.scopes import parse_scopes
 from fhir_server.access.user_scopes import grantable
 from fhir_server.auth.audit_events import Origin
-from fhir_server.auth.clients import digest
 from fhir_server.auth.grants import new_secret
 from fhir_server.auth.launch import launch_context
 from fhir_server.auth.oauth_server import FormRequest, SmartServer

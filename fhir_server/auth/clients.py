@@ -8,7 +8,6 @@ Secrets are URL-safe (Authlib percent-decodes Basic credentials) and stored as S
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fhir_server.access.digests import digest
 from fhir_server.access.scopes import narrow, parse_scopes, split_scope
 from fhir_server.db import OAuthClient, Organization
 from fhir_server.db.oauth import CLIENT_TYPES
@@ -33,11 +33,6 @@ AUTH_METHODS = {
 
 class ClientError(ValueError):
     """A client cannot be registered as asked; the message says why."""
-
-
-def digest(secret: str) -> str:
-    """The SHA-256 hex digest under which a high-entropy secret (token, code, handle) is stored."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.clients import digest
+from fhir_server.access.digests import digest
 from fhir_server.db import AccessToken, AuthorizationCode, Grant, OAuthClient, User
 from fhir_server.db.types import utcnow
 

@@ -17,9 +17,9 @@ from functools import cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fhir_server.access.digests import digest
 from fhir_server.auth import audit_events, login_throttle
 from fhir_server.auth.audit_events import Origin
-from fhir_server.auth.clients import digest
 from fhir_server.auth.passwords import hash_password, verify_password
 from fhir_server.auth.users import UserError, normalize_email
 from fhir_server.db import BrowserSession, User

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.clients import digest
+from fhir_server.access.digests import digest
 from fhir_server.db import LoginThrottle
 from fhir_server.db.types import utcnow
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from fhir_server.auth.oauth_server import AUTH_PREFIX
 from fhir_server.auth.pages import settings_of
+from fhir_server.errors import Kind, fail
 
 CROSS_SITE_ENDPOINTS = frozenset(f"{AUTH_PREFIX}/{name}" for name in ("authorize", "token", "introspect", "revoke"))
 """The endpoints (paths under the FHIR base) meant to receive cross-site requests."""
@@ -65,4 +66,4 @@ async def same_origin_only(request: Request) -> None:
     """The router-level dependency: 403 for a cross-site state-changing request (see the module docstring)."""
     reason = refusal(request)
     if reason is not None:
-        raise HTTPException(403, f"Refused: {reason}.")
+        raise fail(Kind.REFUSED, f"Refused: {reason}.")

@@ -20,13 +20,13 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from fhir_server.access.digests import digest
 from fhir_server.access.patient_context import context_allowed
 from fhir_server.access.scopes import is_subset, split_scope
 from fhir_server.access.user_scopes import grantable
 from fhir_server.auth import audit_events, id_token
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.backend_services import PrivateKeyJwt, SystemClientCredentials
-from fhir_server.auth.clients import digest
 from fhir_server.auth.grants import (
     ISSUED_GRANT,
     attach_refresh_token,

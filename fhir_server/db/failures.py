@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from fhir_server.db import budget
 from fhir_server.db.engine import DatabaseStalledError, PoolExhaustedError
-from fhir_server.errors import FhirError
+from fhir_server.errors import FhirError, Kind, bad_request, fail
 from fhir_server.fhir.outcomes import handle_fhir_error
 
 RETRY_AFTER = "5"
@@ -84,14 +84,16 @@ def classify(exc: Exception) -> tuple[FhirError, str]:
     if isinstance(exc, sa_exc.TimeoutError | PoolExhaustedError):
         return _unavailable("no database connection became free in time; the server is busy"), "database pool exhausted"
     if current is not None and current.state == "stopped":
-        return FhirError.of(499, "transient", "the request was stopped: its client went away"), "request stopped"
+        return fail(
+            Kind.CLIENT_CLOSED, "the request was stopped: its client went away", code="transient"
+        ), "request stopped"
     if (current is not None and current.state == "cut") or isinstance(exc, DatabaseStalledError):
         return _unavailable("the database did not answer in time"), "database not answering"
     timed_out = current is not None and current.timed_out
     if timed_out or _query_cancelled(exc) or isinstance(exc, budget.QueryStoppedError):
         limit = f" of {current.seconds:g} s" if current is not None else ""
         message = f"the request's database work ran past the server's statement timeout{limit} and was stopped "
-        return FhirError.of(400, "too-costly", message + "(narrow the search)"), "statement timeout"
+        return bad_request(message + "(narrow the search)", code="too-costly"), "statement timeout"
     if "database is locked" in str(exc):
         return _unavailable("the database is busy"), "database locked"
     return _unavailable("the database is unavailable"), "database unreachable"
@@ -104,7 +106,7 @@ def _query_cancelled(exc: Exception) -> bool:
 
 
 def _unavailable(message: str) -> FhirError:
-    return FhirError.of(503, "transient", f"{message}; try again later", headers={"Retry-After": RETRY_AFTER})
+    return fail(Kind.UNAVAILABLE, f"{message}; try again later", headers={"Retry-After": RETRY_AFTER})
 
 
 async def handle_database_failure(request: Request, exc: Exception) -> Response:

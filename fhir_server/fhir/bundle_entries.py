@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from fhir_server.errors import FhirError, bad_request
+from fhir_server.errors import FhirError, Kind, bad_request, fail
 from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, parse_etag
 from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.patching import Patch
@@ -52,7 +52,7 @@ def parse_bundle(bundle: Any, max_entries: int, patch_limits: PatchLimits | None
         raise bad_request(f"Bundle.type must be batch or transaction (got {kind!r})", "Bundle.type")
     raw_entries = bundle.get("entry") or []
     if len(raw_entries) > max_entries:
-        raise FhirError.of(413, "too-costly", f"the Bundle has {len(raw_entries)} entries; at most {max_entries}")
+        raise fail(Kind.TOO_LARGE, f"the Bundle has {len(raw_entries)} entries; at most {max_entries}")
     return kind, [parse_entry(i, raw, patch_limits) for i, raw in enumerate(raw_entries)]
 
 

@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_server.errors import FhirError
+from fhir_server.errors import Kind, bad_request, fail
 
 FHIR_JSON = "application/fhir+json"
 JSON_PATCH = "application/json-patch+json"
@@ -51,9 +51,7 @@ def check_accept(request: Request) -> None:
     fmt = request.query_params.get("_format")
     if fmt is not None:
         if _media_type(fmt) not in _JSON_TYPES:
-            raise FhirError.of(
-                406, "not-supported", f"_format={fmt} is not served; this server speaks JSON only", "_format"
-            )
+            raise fail(Kind.NOT_ACCEPTABLE, f"_format={fmt} is not served; this server speaks JSON only", "_format")
         return
     accept = request.headers.get("accept")
     if not accept:
@@ -61,18 +59,18 @@ def check_accept(request: Request) -> None:
     types = {_media_type(part) for part in accept.split(",")}
     if types & _ACCEPTABLE or any(t.startswith("text/html") for t in types):
         return
-    raise FhirError.of(406, "not-supported", f"cannot answer in {accept}; this server speaks application/fhir+json")
+    raise fail(Kind.NOT_ACCEPTABLE, f"cannot answer in {accept}; this server speaks application/fhir+json")
 
 
 def check_content_type(request: Request, allowed: frozenset[str] = frozenset(_JSON_TYPES)) -> None:
     """415 unless the body is one of ``allowed`` media types."""
     content_type = request.headers.get("content-type")
     if content_type is None:
-        raise FhirError.of(415, "not-supported", "a Content-Type header is required (application/fhir+json)")
+        raise fail(Kind.UNSUPPORTED_MEDIA_TYPE, "a Content-Type header is required (application/fhir+json)")
     media_type = _media_type(content_type)
     if media_type not in allowed:
         hint = "XML is not supported; send application/fhir+json" if media_type in _XML_TYPES else ""
-        raise FhirError.of(415, "not-supported", f"unsupported Content-Type {media_type}. {hint}".strip())
+        raise fail(Kind.UNSUPPORTED_MEDIA_TYPE, f"unsupported Content-Type {media_type}. {hint}".strip())
 
 
 _SUMMARY_MODES = {"true", "text", "data", "false"}
@@ -90,7 +88,7 @@ def subset(request: Request, resource: dict[str, Any]) -> dict[str, Any]:
     from fhir_server.fhir.search.summary import select_elements, summarize
 
     if summary is not None and summary not in _SUMMARY_MODES:
-        raise FhirError.of(400, "invalid", "_summary on a read takes true, text, data or false", "_summary")
+        raise bad_request("_summary on a read takes true, text, data or false", "_summary")
     if summary is not None and summary != "false":
         return summarize(resource, summary)
     if elements is not None:
@@ -131,7 +129,7 @@ def parse_etag(value: str, header: str) -> str:
     """The version id in an ETag-style header value (``W/"3"`` or ``"3"``); 400 when malformed."""
     match = _ETAG.match(value)
     if match is None:
-        raise FhirError.of(400, "invalid", f'{header} must look like W/"<versionId>"; got {value!r}', header)
+        raise bad_request(f'{header} must look like W/"<versionId>"; got {value!r}', header)
     return match.group(1)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from fhirpathpy import compile as compile_fhirpath
 from fhirpathpy.parser import parse
 
-from fhir_server.errors import FhirError
+from fhir_server.errors import FhirError, unprocessable
 
 MAX_CHARS = 1000
 MAX_NESTING = 12
@@ -193,6 +193,6 @@ def _counted(shared: Budget, fn: Callable[..., Any], value: Any) -> Any:
 
 def too_costly(where: str, expression: str | None = None) -> FhirError:
     """The 422 of an evaluation that ran out of steps."""
-    return FhirError.of(
-        422, "too-costly", f"{where}: evaluating the expression took more than the allowed work", expression
+    return unprocessable(
+        f"{where}: evaluating the expression took more than the allowed work", expression, "too-costly"
     )

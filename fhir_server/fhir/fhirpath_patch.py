@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from fhir_server.errors import FhirError, bad_request
+from fhir_server.errors import Kind, bad_request, fail, fail_all
 from fhir_server.fhir import elements, fhirpath_guard
 from fhir_server.fhir.elements import Element
 from fhir_server.fhir.patch_limits import PatchLimits, SizeBudget
@@ -35,11 +35,12 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 
 class PatchError(Exception):
-    """An operation that cannot be applied; ``status`` 400 (malformed) or 422 (does not fit the resource)."""
+    """An operation that cannot be applied: ``kind`` INVALID (malformed) or UNPROCESSABLE (does not fit the
+    resource)."""
 
-    def __init__(self, message: str, status: int = 422, code: str = "processing") -> None:
+    def __init__(self, message: str, kind: Kind = Kind.UNPROCESSABLE, code: str = "processing") -> None:
         super().__init__(message)
-        self.status = status
+        self.kind = kind
         self.code = code
 
 
@@ -82,7 +83,7 @@ def _segments(path: str) -> list[str]:
             start = i + 1
     parts.append(path[start:].strip())
     if depth != 0 or quote or not all(parts):
-        raise PatchError(f"the path {path!r} is not well-formed FHIRPath", 400, "invalid")
+        raise PatchError(f"the path {path!r} is not well-formed FHIRPath", Kind.INVALID, "invalid")
     return parts
 
 
@@ -139,7 +140,7 @@ def _function(nodes: list[Node], name: str, argument: str) -> list[Node]:
         extensions = [child for node in nodes for child in _children(node, "extension")]
         return [e for e in extensions if isinstance(e.value, dict) and e.value.get("url") == url]
     if argument:
-        raise PatchError(f"{name}() takes no argument", 400, "invalid")
+        raise PatchError(f"{name}() takes no argument", Kind.INVALID, "invalid")
     if name == "single" and len(nodes) > 1:
         raise PatchError("single() found several elements")
     return nodes[:1] if name in ("first", "single") else nodes[-1:]
@@ -149,9 +150,11 @@ def _holds(value: Any, criteria: str) -> bool:
     try:
         return _criteria(criteria).holds(value)
     except fhirpath_guard.TooCostlyError:
-        raise PatchError(f"where({criteria}) took more than the allowed work to evaluate", 422, "too-costly") from None
+        raise PatchError(
+            f"where({criteria}) took more than the allowed work to evaluate", Kind.UNPROCESSABLE, "too-costly"
+        ) from None
     except ValueError as exc:
-        raise PatchError(f"where({criteria}) cannot be evaluated: {exc}", 400, "invalid") from None
+        raise PatchError(f"where({criteria}) cannot be evaluated: {exc}", Kind.INVALID, "invalid") from None
 
 
 @lru_cache(maxsize=256)
@@ -164,16 +167,18 @@ def check_path(path: str) -> None:
     """400 (as PatchError) unless ``path`` is short and shallow enough and each ``where()`` criteria in it is an
     allowed client expression."""
     if len(path) > fhirpath_guard.MAX_CHARS:
-        raise PatchError(f"a path may be at most {fhirpath_guard.MAX_CHARS} characters long", 400, "too-costly")
+        raise PatchError(
+            f"a path may be at most {fhirpath_guard.MAX_CHARS} characters long", Kind.INVALID, "too-costly"
+        )
     if fhirpath_guard.nesting(path) > fhirpath_guard.MAX_NESTING:
-        raise PatchError(f"a path may nest at most {fhirpath_guard.MAX_NESTING} deep", 400, "too-costly")
+        raise PatchError(f"a path may nest at most {fhirpath_guard.MAX_NESTING} deep", Kind.INVALID, "too-costly")
     for segment in _segments(path):
         function = _FUNCTION.match(segment)
         if function is not None and function.group(1) == "where":
             try:
                 _criteria(function.group(2).strip())
             except ValueError as exc:
-                raise PatchError(f"where({function.group(2).strip()}): {exc}", 400, "not-supported") from None
+                raise PatchError(f"where({function.group(2).strip()}): {exc}", Kind.INVALID, "not-supported") from None
 
 
 # --- operations --------------------------------------------------------------------------------------------------
@@ -212,7 +217,7 @@ def apply(resource: dict[str, Any], parameters: Any, limits: PatchLimits | None 
                 _APPLY[operation.type](patched, operation)
             except PatchError as exc:
                 diagnostics = f"operation {i} ({operation.type} at {operation.path}): {exc}"
-                raise FhirError.of(exc.status, exc.code, diagnostics, where) from None
+                raise fail(exc.kind, diagnostics, where, code=exc.code) from None
     return patched
 
 
@@ -225,13 +230,13 @@ def read_operations(parameters: Any, limits: PatchLimits | None = None) -> list[
     (limits or PatchLimits()).check_count(len(listed) if isinstance(listed, list) else 0, "Parameters.parameter")
     issues = structure_issues(parameters)
     if issues:
-        raise FhirError(400, issues)
+        raise fail_all(Kind.INVALID, issues)
     operations = []
     for i, parameter in enumerate(parameters.get("parameter", [])):
         try:
             operations.append(_operation(parameter))
         except PatchError as exc:
-            code = exc.code if exc.status == 400 else "invalid"
+            code = exc.code if exc.kind is Kind.INVALID else "invalid"
             raise bad_request(f"operation {i}: {exc}", f"Parameters.parameter[{i}]", code) from None
     return operations
 

@@ -52,9 +52,16 @@ def _render(request: Request, status: int, body: dict[str, Any], headers: dict[s
     return FhirResponse(body, status, headers)
 
 
+def error_response(error: FhirError) -> Response:
+    """``error`` as a response (for ASGI middleware, which runs outside the exception handlers)."""
+    from fhir_server.fhir.content import FhirResponse
+
+    return FhirResponse(operation_outcome(error.issues), error.status, error.headers)
+
+
 async def handle_fhir_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
-    return _render(request, exc.status, operation_outcome(exc.issues), exc.headers)
+    return error_response(exc)
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:

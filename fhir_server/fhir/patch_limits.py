@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from fhir_server.errors import FhirError
+from fhir_server.errors import Kind, fail, unprocessable
 
 DEFAULT_MAX_OPERATIONS = 1000
 DEFAULT_MAX_RESOURCE_BYTES = 4 * 1024 * 1024
@@ -35,9 +35,8 @@ class PatchLimits:
     def check_count(self, count: int, expression: str | None) -> None:
         """413 ``too-costly`` when a patch document holds more than ``max_operations`` operations."""
         if count > self.max_operations:
-            raise FhirError.of(
-                413,
-                "too-costly",
+            raise fail(
+                Kind.TOO_LARGE,
                 f"the patch holds {count} operations; at most {self.max_operations} are allowed "
                 "(FHIR_SERVER_PATCH_MAX_OPERATIONS)",
                 expression,
@@ -58,11 +57,10 @@ class SizeBudget:
         encoded = encode(value, where, expression)
         self.size += len(encoded) + 8
         if self.size > self.limit:
-            raise FhirError.of(
-                422,
-                "too-costly",
+            raise unprocessable(
                 f"{where}: the patched resource would exceed {self.limit} bytes (FHIR_SERVER_PATCH_MAX_RESOURCE_BYTES)",
                 expression,
+                code="too-costly",
             )
         return encoded
 
@@ -72,4 +70,4 @@ def encode(value: Any, where: str, expression: str | None = None) -> bytes:
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
-        raise FhirError.of(422, "too-costly", f"{where}: the result is nested too deeply", expression) from None
+        raise unprocessable(f"{where}: the result is nested too deeply", expression, code="too-costly") from None

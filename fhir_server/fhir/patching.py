@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from fhir_server.access.context import AccessContext
-from fhir_server.errors import FhirError, bad_request, precondition_failed, unprocessable
+from fhir_server.errors import FhirError, Kind, bad_request, fail_all, precondition_failed, unprocessable
 from fhir_server.fhir import fhirpath_patch, repository
 from fhir_server.fhir.content import JSON_PATCH
 from fhir_server.fhir.patch_limits import PatchLimits, SizeBudget, encode
@@ -180,7 +180,9 @@ def _patched(change: Patch, current: dict[str, Any], resource_type: str, resourc
     try:
         check_resource(patched, resource_type, resource_id)
     except FhirError as exc:
-        raise FhirError(422, exc.issues) from None  # the request was well-formed; its result is not a valid resource
+        raise fail_all(
+            Kind.UNPROCESSABLE, exc.issues
+        ) from None  # the request was well-formed; its result is not a valid resource
     return patched
 
 

@@ -24,8 +24,9 @@ from sqlalchemy.orm import aliased
 from starlette.requests import Request
 
 from fhir_server.access import bearer
-from fhir_server.access.context import AccessContext, SearchRule, accept_grant, resolve_access, token_guess
+from fhir_server.access.context import AccessContext, accept_grant, resolve_access, token_guess
 from fhir_server.access.enforcement import require
+from fhir_server.access.predicates import SearchRule
 from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
 from fhir_server.errors import gone, not_found

@@ -40,7 +40,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from fhir_server.db import Organization, ResourceHistory
-from fhir_server.errors import FhirError, Issue
+from fhir_server.errors import Issue, Kind, fail_all
 from fhir_server.fhir.primitives import literal_reference, version_number
 from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
@@ -90,7 +90,7 @@ def resolve_references(session: Session, resource: Mapping[str, Any]) -> list[Re
     found = {r.target for r in resolved}
     issues.extend(missing(t) for t in targets if t not in found)
     if issues:
-        raise FhirError(422, issues)
+        raise fail_all(Kind.UNPROCESSABLE, issues)
     return resolved
 
 
@@ -105,7 +105,7 @@ def check_clinic(resolved: list[Resolved], row: Any) -> None:
         and not (isinstance(row, Organization) and r.target.resource_type == "Organization")
     ]
     if issues:
-        raise FhirError(422, issues)
+        raise fail_all(Kind.UNPROCESSABLE, issues)
 
 
 def clinic_of(row: Any) -> uuid.UUID | None:

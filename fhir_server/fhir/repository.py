@@ -19,7 +19,7 @@ from fhir_server.access.enforcement import admits, forbidden, require
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
-from fhir_server.errors import FhirError, gone, not_found, precondition_failed, unprocessable
+from fhir_server.errors import gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir import write_access
 from fhir_server.fhir.primitives import version_number
 from fhir_server.fhir.references import ONLY_CLINIC, Resolved, check_clinic, is_foreign, remember, resolve_references
@@ -308,4 +308,4 @@ def _tenant(
         return only
     count = session.scalar(select(func.count()).select_from(Organization)) or 0
     hint = "create an Organization first" if count == 0 else "say which clinic (e.g. Patient.managingOrganization)"
-    raise FhirError.of(422, "processing", f"cannot tell which clinic this {mapping.resource_type} belongs to: {hint}")
+    raise unprocessable(f"cannot tell which clinic this {mapping.resource_type} belongs to: {hint}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from fhir_server.errors import FhirError, not_found
+from fhir_server.access.compartment import compartment_params
+from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir.primitives import is_id
-from fhir_server.fhir.search.compartment import compartment_params
 from mappings.registry import MAPPINGS
 
 
@@ -20,7 +20,7 @@ def served_type(name: str) -> str:
 def valid_id(value: str, expression: str = "id") -> str:
     """``value`` when it is a valid FHIR id (:data:`~fhir_server.fhir.primitives.ID`); 400 otherwise."""
     if not is_id(value):
-        raise FhirError.of(400, "invalid", f"{value!r} is not a valid FHIR id", expression)
+        raise bad_request(f"{value!r} is not a valid FHIR id", expression)
     return value
 
 

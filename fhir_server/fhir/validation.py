@@ -15,7 +15,7 @@ import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from fhir_server.errors import FhirError, Issue, bad_request
+from fhir_server.errors import FhirError, Issue, Kind, bad_request, fail_all
 from fhir_server.fhir.bindings import binding_issues, check_bindings, required_bindings
 
 MAX_JSON_DEPTH = 64
@@ -75,7 +75,7 @@ def check_resource(resource: Any, expected_type: str | None = None, url_id: str 
         )
     issues = structure_issues(resource)
     if issues:
-        raise FhirError(400, issues)
+        raise fail_all(Kind.INVALID, issues)
     check_bindings(resource)
 
 

@@ -31,12 +31,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from fhir_server.access.compartment import member_types
 from fhir_server.access.context import AccessContext
 from fhir_server.access.enforcement import confined_to_patient, forbidden
 from fhir_server.db import ResourceHistory
-from fhir_server.errors import FhirError, Issue
+from fhir_server.errors import Issue, Kind, fail, fail_all
 from fhir_server.fhir.references import Resolved, Target, classify, missing, reference_elements
-from fhir_server.fhir.search.compartment import member_types
 from fhir_server.fhir.search.indexer import flush_index
 from mappings.registry import MAPPINGS
 
@@ -60,7 +60,7 @@ def check_patient_references(access: AccessContext, resource: Mapping[str, Any],
     ]
     if issues:
         refusal = forbidden(resource_type, interaction)
-        raise FhirError(403, issues, refusal.headers)
+        raise fail_all(Kind.FORBIDDEN, issues, refusal.headers)
 
 
 def _names_allowed_patient(value: dict[str, Any], allowed: frozenset[str]) -> bool:
@@ -90,7 +90,7 @@ def check_readable_targets(
     readable = _readable(session, access, targets)
     issues = [missing(t) for t in targets if (t.resource_type, t.resource_id) not in readable]
     if issues:
-        raise FhirError(422, issues)
+        raise fail_all(Kind.UNPROCESSABLE, issues)
 
 
 def _readable(session: Session, access: AccessContext, targets: list[Target]) -> set[tuple[str, str]]:
@@ -122,4 +122,4 @@ def check_shared_row(access: AccessContext, resource_type: str, row: Any, intera
     if shared and access.organization_id is not None:
         text = f"{resource_type}/{row.fhir_id} is shared by every clinic: read-only to a clinic's access token"
         refusal = forbidden(resource_type, interaction, row.fhir_id)
-        raise FhirError(403, [Issue("forbidden", text, (resource_type,))], refusal.headers)
+        raise fail(Kind.FORBIDDEN, text, resource_type, headers=refusal.headers)

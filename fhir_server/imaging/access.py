@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from fhir_server.access.context import AccessContext
 from fhir_server.db import ImagingStudy, Patient
-from fhir_server.errors import FhirError
+from fhir_server.errors import Kind, bearer_challenge, fail, not_found
 from fhir_server.imaging.qido_query import forced_patient_id
 from fhir_server.imaging.stow import Part
 
@@ -41,10 +41,9 @@ def require(access: AccessContext, interaction: str) -> None:
     if access.may(RESOURCE, interaction):
         return
     if not access.open and access.user_id is None and access.client_id is None:
-        raise FhirError.of(
-            401, "login", "DICOMweb needs a bearer token (the same as for FHIR)", headers={"WWW-Authenticate": "Bearer"}
-        )
-    raise FhirError.of(403, "forbidden", f"the token's scopes do not allow {interaction} on {RESOURCE}")
+        challenge = {"WWW-Authenticate": bearer_challenge(None)}
+        raise fail(Kind.UNAUTHORIZED, "DICOMweb needs a bearer token (the same as for FHIR)", headers=challenge)
+    raise fail(Kind.FORBIDDEN, f"the token's scopes do not allow {interaction} on {RESOURCE}")
 
 
 def scope_of(session: Session, access: AccessContext) -> ImagingScope:
@@ -55,9 +54,9 @@ def scope_of(session: Session, access: AccessContext) -> ImagingScope:
     query = select(Patient).where(Patient.fhir_id == access.patient_id, Patient.deleted_at.is_(None))
     patient = session.scalars(query).first()
     if patient is None or forced_patient_id(patient.mrn) is None:
-        raise FhirError.of(403, "forbidden", "the token's patient has no medical record number to match studies by")
+        raise fail(Kind.REFUSED, "the token's patient has no medical record number to match studies by")
     if access.organization_id is not None and patient.organization_id != access.organization_id:
-        raise FhirError.of(403, "forbidden", "the token's patient is not of the token's clinic")
+        raise fail(Kind.REFUSED, "the token's patient is not of the token's clinic")
     return ImagingScope(True, patient.organization_id, patient.id, patient.mrn)
 
 
@@ -110,7 +109,7 @@ def patient_studies(session: Session, scope: ImagingScope, at_most: int) -> list
 def check_study(session: Session, scope: ImagingScope, study_uid: str) -> None:
     """404 unless the scope may see the study (checked before a byte of it is streamed)."""
     if study_uid not in visible(session, scope, [study_uid]):
-        raise FhirError.of(404, "not-found", f"no study with StudyInstanceUID {study_uid} is known to this token")
+        raise not_found(f"no study with StudyInstanceUID {study_uid} is known to this token")
 
 
 def check_parts(session: Session, scope: ImagingScope, parts: Iterable[Part]) -> None:
@@ -120,9 +119,8 @@ def check_parts(session: Session, scope: ImagingScope, parts: Iterable[Part]) ->
     uids: set[str] = set()
     for number, part in enumerate(parts, start=1):
         if part.dicom and part.study is None:
-            raise FhirError.of(
-                403,
-                "forbidden",
+            raise fail(
+                Kind.REFUSED,
                 f"part {number}: its StudyInstanceUID was not found in its first bytes, so the study's clinic cannot "
                 "be checked; store it under /studies/{StudyInstanceUID}",
             )
@@ -135,7 +133,7 @@ def check_parts(session: Session, scope: ImagingScope, parts: Iterable[Part]) ->
     )
     for uid, owner in session.execute(query):
         if owner != scope.organization_id:
-            raise FhirError.of(403, "forbidden", f"study {uid} belongs to another clinic", "study")
+            raise fail(Kind.REFUSED, f"study {uid} belongs to another clinic", "study")
 
 
 def owner_clinic(session: Session, study_uid: str) -> uuid.UUID | None:

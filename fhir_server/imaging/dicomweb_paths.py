@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from fhir_server.errors import FhirError, bad_request
+from fhir_server import errors
+from fhir_server.errors import bad_request
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _FRAMES = re.compile(r"^[1-9][0-9]{0,8}(,[1-9][0-9]{0,8})*$")
@@ -41,7 +42,7 @@ def parse(path: str, method: str) -> Target:
         raise bad_request(f"/{path} is no DICOMweb resource this server serves", "path")
     if method == "POST":
         if not (target.kind == "retrieve" and target.series is None and target.view == "") and segments != ["studies"]:
-            raise FhirError.of(405, "not-supported", "POST is only taken by /studies and /studies/{{uid}} (STOW-RS)")
+            raise errors.fail(errors.Kind.NOT_ALLOWED, "POST is only taken by /studies and /studies/{{uid}} (STOW-RS)")
         return Target("store", target.path, target.study)
     return target
 

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from fhir_server.access.context import Access, AccessContext
-from fhir_server.errors import FhirError, Issue
+from fhir_server.errors import Issue, Kind, fail, fail_all, kind_for
 from fhir_server.fhir import unit_of_work
 from fhir_server.imaging import errors, media, stow
 from fhir_server.imaging.access import (
@@ -68,12 +68,12 @@ async def store(path: str, request: Request, access: Access) -> Response:
     target = parse(path, "POST")
     require(access, CREATE)
     if access.patient_id is not None:
-        raise FhirError.of(403, "forbidden", "a token with a patient context cannot store studies")
+        raise fail(Kind.FORBIDDEN, "a token with a patient context cannot store studies")
     scope = await _scope(request, access, None)
     if target.study is not None and scope.confined:
         owner = await unit_of_work.read(request, owner_clinic, target.study)
         if owner not in (None, scope.organization_id):
-            raise FhirError.of(403, "forbidden", f"study {target.study} belongs to another clinic", "study")
+            raise fail(Kind.REFUSED, f"study {target.study} belongs to another clinic", "study")
     boundary = _stow_boundary(request)
     media.search_accept(request.headers.get("accept"))
     return await _store(request, target, boundary, scope)
@@ -171,9 +171,8 @@ def _stow_boundary(request: Request) -> str:
     content_type = request.headers.get("content-type")
     parsed = media.multipart_type(content_type)
     if parsed is None or parsed[0].lower() != "application/dicom" or not parsed[1]:
-        raise FhirError.of(
-            415,
-            "not-supported",
+        raise fail(
+            Kind.UNSUPPORTED_MEDIA_TYPE,
             f'STOW-RS takes multipart/related; type="application/dicom" with a boundary (got {content_type})',
             "Content-Type",
         )
@@ -192,7 +191,7 @@ async def _store(request: Request, target: Target, boundary: str, scope: Imaging
     answer, status = stow.account(result, sniffer.parts(), upstream_status)
     if status >= 400:
         code = "conflict" if status == 409 else "invalid"
-        raise FhirError(status, [Issue(code, sentence) for sentence in stow.failures(answer)])
+        raise fail_all(kind_for(status), [Issue(code, sentence) for sentence in stow.failures(answer)])
     extra = {"Warning": "; ".join(f'299 - "{w}"' for w in warnings)} if warnings else {}
     answer_body = rewriter_of(request).whole(orjson.dumps(answer))
     return Response(answer_body, status, headers=extra, media_type=media.DICOM_JSON)

@@ -13,23 +13,19 @@ import aiohttp
 import httpx
 import orjson
 
-from fhir_server.errors import FhirError
-
-DOWN = 503
-SLOW = 504
-BAD_GATEWAY = 502
+from fhir_server.errors import FhirError, Kind, fail, kind_for
 
 
 def unreachable(detail: str) -> FhirError:
-    return FhirError.of(DOWN, "transient", f"the image archive (Orthanc) is not reachable: {detail}")
+    return fail(Kind.UNAVAILABLE, f"the image archive (Orthanc) is not reachable: {detail}")
 
 
 def too_slow(detail: str) -> FhirError:
-    return FhirError.of(SLOW, "timeout", f"the image archive (Orthanc) did not answer in time: {detail}")
+    return fail(Kind.GATEWAY_TIMEOUT, f"the image archive (Orthanc) did not answer in time: {detail}")
 
 
 def bad_gateway(detail: str) -> FhirError:
-    return FhirError.of(BAD_GATEWAY, "exception", f"the image archive (Orthanc) failed: {detail}")
+    return fail(Kind.BAD_GATEWAY, f"the image archive (Orthanc) failed: {detail}")
 
 
 def from_transport(exc: httpx.HTTPError) -> FhirError:
@@ -64,7 +60,8 @@ def orthanc_message(body: bytes) -> str:
 
 
 def from_status(status: int, body: bytes) -> FhirError:
-    """The error to answer for an Orthanc error response (status >= 400)."""
+    """The error to answer for an Orthanc error response (status >= 400): a 4xx keeps its status when a kind of
+    :mod:`fhir_server.errors` has it (one no kind has answers 400)."""
     message = orthanc_message(body)
     if status in (401, 403):
         return bad_gateway(f"Orthanc refused this server's credentials ({status})")
@@ -75,7 +72,7 @@ def from_status(status: int, body: bytes) -> FhirError:
     if status >= 500:
         return bad_gateway(f"{status}: {message}")
     code = {404: "not-found", 406: "not-supported", 409: "conflict", 415: "not-supported"}.get(status, "invalid")
-    return FhirError.of(status, code, f"the image archive refused the request: {message}")
+    return fail(kind_for(status), f"the image archive refused the request: {message}", code=code)
 
 
 def check_health(exc: httpx.HTTPError | None, status: int | None) -> str | None:

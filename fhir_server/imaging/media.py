@@ -8,7 +8,7 @@ for ``transfer-syntax=*`` (as stored). Orthanc answers frames and bulk data aske
 
 from __future__ import annotations
 
-from fhir_server.errors import FhirError
+from fhir_server.errors import Kind, fail
 
 _DEFAULTS = {
     "": 'multipart/related; type="application/dicom"; transfer-syntax=*',
@@ -52,7 +52,7 @@ def search_accept(accept: str | None) -> None:
     types = {r.split(";", 1)[0].strip().lower() for r in accept.split(",")}
     if types & {DICOM_JSON, "application/json", "*/*", "application/*"}:
         return
-    raise FhirError.of(406, "not-supported", f"searches are answered as {DICOM_JSON} only (asked for {accept})")
+    raise fail(Kind.NOT_ACCEPTABLE, f"searches are answered as {DICOM_JSON} only (asked for {accept})")
 
 
 def carries_urls(content_type: str | None) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from fhir_server.db import IntakeForm, Questionnaire
-from fhir_server.errors import FhirError
+from fhir_server.errors import Kind, fail_all
 from fhir_server.fhir.primitives import literal_reference
 from fhir_server.intake.response_validation import response_issues
 
@@ -55,4 +55,4 @@ def check_against_questionnaire(session: Session, form: IntakeForm, _new: bool) 
     items = (form.extra or {}).get("item")
     issues = response_issues(questionnaire_resource(questionnaire), items, completed=form.status in COMPLETED_STATUSES)
     if issues:
-        raise FhirError(422, issues)
+        raise fail_all(Kind.UNPROCESSABLE, issues)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from fhir_server.auth.clients import digest
+from fhir_server.access.digests import digest
 from fhir_server.cli import app
 from fhir_server.db import OAuthClient, Organization
 from fhir_server.db.engine import Database

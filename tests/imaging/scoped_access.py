@@ -3,7 +3,10 @@ the request's bearer token through a table.
 
 The tests install :func:`token_table` as the ``access_context`` dependency (a FastAPI dependency override), so the
 proxy's own enforcement (``may``, patient and clinic confinement) is what is tested, with the token the client
-really sends; issuing tokens is the authorization server's business and tested with it.
+really sends; issuing tokens is the authorization server's business and tested with it. The override reaches the
+FastAPI routes only, as any dependency override does: the plain Starlette fast paths (FHIR read and vread) and the
+route guard follow the app's settings (authorization off in these tests, so they see the open context);
+``test_smart_tokens`` covers the whole path with real tokens.
 """
 
 from __future__ import annotations

@@ -74,3 +74,37 @@ def test_smart_tokens_authorize_dicomweb_like_fhir(
     assert app_client.get("/dicomweb/studies", headers={"Authorization": "Bearer forged"}).status_code == 401
     reader = {"Authorization": f"Bearer {issue(database, clinics.a, 'user/Patient.rs')}"}
     assert app_client.get("/dicomweb/studies", headers=reader).status_code == 403
+
+
+def test_a_403_for_what_the_token_permits_carries_the_insufficient_scope_challenge(
+    app_client: TestClient, database: Database, clinics: Clinics
+) -> None:
+    reader = {"Authorization": f"Bearer {issue(database, clinics.a, 'user/Patient.rs')}"}
+    refused = app_client.get("/dicomweb/studies", headers=reader)
+    assert refused.status_code == 403
+    assert refused.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", '
+        'error_description="the token\'s scopes do not allow search-type on ImagingStudy"'
+    )
+    patient_scope = "launch/patient patient/ImagingStudy.cruds"
+    patient = {"Authorization": f"Bearer {issue(database, clinics.a, patient_scope, clinics.patients['1CT1'])}"}
+    body, content_type = stow_body([dicom_bytes(CT)])
+    stored = app_client.post("/dicomweb/studies", content=body, headers={**patient, "Content-Type": content_type})
+    assert stored.status_code == 403
+    assert stored.json()["issue"][0]["diagnostics"] == "a token with a patient context cannot store studies"
+    assert stored.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
+
+
+def test_a_study_of_another_clinic_is_refused_by_policy_without_a_challenge(
+    app_client: TestClient, database: Database, clinics: Clinics
+) -> None:
+    body, content_type = stow_body([dicom_bytes(CT)])
+    staff_a = {"Authorization": f"Bearer {issue(database, clinics.a, 'user/ImagingStudy.cruds', role='admin')}"}
+    stored = app_client.post("/dicomweb/studies", content=body, headers={**staff_a, "Content-Type": content_type})
+    assert stored.status_code == 200, stored.text
+    staff_b = {"Authorization": f"Bearer {issue(database, clinics.b, 'user/ImagingStudy.cruds', role='admin')}"}
+    headers = {**staff_b, "Content-Type": content_type}
+    refused = app_client.post(f"/dicomweb/studies/{CT_STUDY}", content=body, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["issue"][0]["diagnostics"] == f"study {CT_STUDY} belongs to another clinic"
+    assert "www-authenticate" not in refused.headers

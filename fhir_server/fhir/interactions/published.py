@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.errors import FhirError
+from fhir_server.errors import Kind, fail
 from fhir_server.fhir import published
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty, resource_response
 from fhir_server.fhir.route_interactions import declares
@@ -36,7 +36,7 @@ async def search(request: Request) -> Response:
 
 async def read_only(request: Request) -> Response:
     message = f"{request.url.path} is read-only: the server publishes it, clients cannot change it"
-    raise FhirError.of(405, "not-supported", message)
+    raise fail(Kind.NOT_ALLOWED, message)
 
 
 async def read_only_instance(request: Request, resource_id: str) -> Response:

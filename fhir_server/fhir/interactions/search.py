@@ -8,13 +8,13 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from fhir_server.access.compartment import member_types
 from fhir_server.access.context import Access
-from fhir_server.errors import FhirError, not_found
+from fhir_server.errors import Kind, fail, not_found
 from fhir_server.fhir import cursors, unit_of_work
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search import params
-from fhir_server.fhir.search.compartment import member_types
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.service import search
 from fhir_server.fhir.types import served_type, valid_id
@@ -53,7 +53,7 @@ async def search_type(resource_type: str, request: Request, access: Access) -> R
 async def search_post(resource_type: str, request: Request, access: Access) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
-        raise FhirError.of(415, "not-supported", f"POST _search takes {FORM} (got {content_type or 'nothing'})")
+        raise fail(Kind.UNSUPPORTED_MEDIA_TYPE, f"POST _search takes {FORM} (got {content_type or 'nothing'})")
     body = (await request.body()).decode()
     pairs = request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
     url = f"{request.app.state.settings.base_url}/{resource_type}"

@@ -1,6 +1,6 @@
 """$everything: ``GET [base]/Patient/[id]/$everything`` (http://hl7.org/fhir/R4/patient-operation-everything.html).
 
-The Patient and every resource of its compartment (fhir_server.fhir.search.compartment), paged by keyset on
+The Patient and every resource of its compartment (fhir_server.access.compartment), paged by keyset on
 (type, id) over the snapshot of the first page like any search, plus the Practitioners and Organizations they
 reference as included entries. ``_type`` narrows the types, ``_since`` keeps versions changed since an instant,
 ``_count`` sizes the page. ``start``/``end`` (care dates) are not supported: 400 names them.
@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, or_, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
+from fhir_server.access.compartment import compartment_params, member_types
 from fhir_server.access.context import Access, AccessContext
 from fhir_server.db import ResourceHistory, SearchReference
 from fhir_server.db.fhir import same_version
@@ -27,7 +28,6 @@ from fhir_server.fhir import cursors, repository, unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.bundle import link, searchset
-from fhir_server.fhir.search.compartment import compartment_params, member_types
 from fhir_server.fhir.search.dates import date_range
 from fhir_server.fhir.search.includes import included
 from fhir_server.fhir.search.limits import page_size
@@ -125,7 +125,7 @@ def _page(
 
 
 def _member_parts(scope: Scope, patient_id: str, types: list[str]) -> list[tuple[Any, Keys]]:
-    """(version alias, query of member version keys): membership as fhir_server.fhir.search.compartment defines it."""
+    """(version alias, query of member version keys): membership as fhir_server.access.compartment defines it."""
     parts: list[tuple[Any, Keys]] = []
     if "Patient" in types:
         h = aliased(ResourceHistory)

@@ -25,7 +25,7 @@ from fhir_server.ai import chat_model, intake_summary
 from fhir_server.ai.chat_model import ModelConfig, ModelOutcome
 from fhir_server.ai.intake_summary import Caller, StoredSummary
 from fhir_server.auth.audit_events import Origin
-from fhir_server.errors import FhirError, bad_request, not_found
+from fhir_server.errors import FhirError, Kind, bad_request, fail, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, check_content_type, is_pretty
 from fhir_server.fhir.request_body import parsed
@@ -56,7 +56,7 @@ async def summarize(resource_id: str, request: Request, access: Access) -> Respo
     refresh = await _refresh(request)
     config = ModelConfig.of(request.app.state.settings)
     if config is None:
-        raise FhirError.of(501, "not-supported", _ENABLE)
+        raise fail(Kind.NOT_IMPLEMENTED, _ENABLE)
     job = await unit_of_work.read(request, intake_summary.prepare, access, resource_id)
     if job.stored is not None and job.stored.usable and not refresh:
         return FhirResponse(parameters(job.stored), pretty=is_pretty(request))
@@ -78,16 +78,14 @@ async def stored_summary(resource_id: str, request: Request, access: Access) -> 
     stored = await unit_of_work.read(request, intake_summary.stored_summary, access, resource_id)
     if stored is None:
         if ModelConfig.of(request.app.state.settings) is None:
-            raise FhirError.of(501, "not-supported", _ENABLE)
+            raise fail(Kind.NOT_IMPLEMENTED, _ENABLE)
         raise not_found(f"QuestionnaireResponse/{resource_id} has no summary yet: POST to $summarize to make one")
     return FhirResponse(parameters(stored), pretty=is_pretty(request))
 
 
 def _require(access: AccessContext, interaction: str) -> None:
     if not access.may("QuestionnaireResponse", interaction):
-        raise FhirError.of(
-            403, "forbidden", f"$summarize needs the right to {interaction} QuestionnaireResponse resources"
-        )
+        raise fail(Kind.FORBIDDEN, f"$summarize needs the right to {interaction} QuestionnaireResponse resources")
 
 
 async def _refresh(request: Request) -> bool:
@@ -128,8 +126,8 @@ def model_failure(outcome: ModelOutcome) -> FhirError:
     status = f" (HTTP {failure.status})" if failure is not None and failure.status is not None else ""
     message = f"the summary model failed: {kind}{status} after {attempts} attempt(s); the failure is recorded"
     if kind == "timeout":
-        return FhirError.of(504, "timeout", message)
-    return FhirError.of(502, "exception" if kind == "rejected" else "transient", message)
+        return fail(Kind.GATEWAY_TIMEOUT, message)
+    return fail(Kind.BAD_GATEWAY, message, code="exception" if kind == "rejected" else "transient")
 
 
 def parameters(stored: StoredSummary) -> dict[str, Any]:

@@ -135,12 +135,11 @@ def _check_profile(profile: Any, resource_type: str) -> None:
     if profile is None:
         return
     if not isinstance(profile, str) or profile.split("|", 1)[0] != BASE_PROFILE + resource_type:
-        raise FhirError.of(
-            400,
-            "not-supported",
+        raise bad_request(
             f"profile {profile!r} is not supported: resources are validated against the base R4 definition "
             f"{BASE_PROFILE}{resource_type}",
             "profile",
+            code="not-supported",
         )
 
 

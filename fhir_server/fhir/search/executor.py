@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from fhir_server.access.compartment import in_compartment
 from fhir_server.db import ResourceHistory
 from fhir_server.db.fhir import same_version
 from fhir_server.db.types import UtcDateTime
-from fhir_server.fhir.search.compartment import in_compartment
 from fhir_server.fhir.search.dates import MIN
 from fhir_server.fhir.search.params import SearchQuery
 from fhir_server.fhir.search.registry import parameters_for

@@ -9,7 +9,7 @@ extra WHERE clauses on the same statement, never filters applied afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import DateTime
 
+from fhir_server.access.predicates import SearchRule
 from fhir_server.db import (
     ResourceHistory,
     SearchDate,
@@ -51,9 +52,6 @@ TABLES: dict[str, Any] = {
 History = Any  # an aliased ResourceHistory
 
 
-Restriction = Callable[[Any, str], "ColumnElement[bool] | None"]
-
-
 @dataclass(frozen=True)
 class Scope:
     """What every version a search touches must satisfy besides the criteria: the snapshot instant, the base URL
@@ -62,7 +60,7 @@ class Scope:
 
     as_of: datetime
     base_url: str
-    restrict: Restriction | None = None
+    restrict: SearchRule | None = None
 
 
 class sqlite_unindexed(FunctionElement[Any]):  # noqa: N801 (reads as a SQL function)

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from fhir_server.access.compartment import compartment_params, member_types
 from fhir_server.access.roles import role_allows
 from fhir_server.db import Organization, Patient, Questionnaire
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
-from fhir_server.fhir.search.compartment import compartment_params, member_types
 from mappings.patient import MRN_SYSTEM
 from mappings.questionnaire import QuestionnaireMapping
 from mappings.questionnaire_response import APPOINTMENT_EXTENSION

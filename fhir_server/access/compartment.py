@@ -1,7 +1,8 @@
 """Patient-compartment membership (http://hl7.org/fhir/R4/compartmentdefinition-patient.html), from the official
 CompartmentDefinition: a resource is in Patient/x's compartment when one of its listed search parameters
-references Patient/x (the Patient itself is in its own compartment). Used by compartment search, ``$everything``
-and patient-scoped access."""
+references Patient/x (the Patient itself is in its own compartment). Used by patient-scoped access
+(:mod:`fhir_server.access.predicates`), compartment search and ``$everything``; as SQL over the reference index, it
+reads only the database's tables and the served types."""
 
 from __future__ import annotations
 
