@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fhir_server.auth.oauth_server import AUTH_PREFIX
 from fhir_server.errors import Kind, fail
 from fhir_server.fhir.outcomes import error_response
+from fhir_server.numbers import whole_number
 from fhir_server.settings import Settings
 
 AUTH_FORM_LIMIT = 64 * 1024
@@ -99,8 +100,8 @@ class BodyLimitMiddleware:
 
 def _declared_length(headers: Headers) -> int:
     """The request's Content-Length (0 when absent or not a number: then only the counting applies)."""
-    value = headers.get("content-length", "")
-    return int(value) if value.isdigit() else 0
+    declared = whole_number(headers.get("content-length", ""))
+    return declared if declared is not None else 0
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:

@@ -42,6 +42,15 @@ def client(database_url: str) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.mark.parametrize("declared", ["\u00b2", "9" * 5000, "12abc"], ids=["superscript-two", "5000-digits", "text"])
+def test_a_content_length_that_is_no_number_is_counted_not_trusted(client: TestClient, declared: str) -> None:
+    """A Content-Length ``int`` cannot read (``²``, 5,000 digits) must not crash the limit: the body is counted."""
+    headers = {b"Content-Type": b"application/fhir+json", b"Content-Length": declared.encode("latin-1")}
+    response = client.post("/fhir/Patient", content=b"{" * (LIMIT + 1), headers=headers)
+    assert response.status_code in (400, 413), response.text
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
 def _assert_too_large(response: Any, limit: int) -> None:
     assert response.status_code == 413, response.text
     issue = response.json()["issue"][0]

@@ -30,6 +30,7 @@ from joserfc.errors import JoseError
 
 from fhir_server.auth.clients import find_client
 from fhir_server.db.engine import Database
+from fhir_server.numbers import whole_number
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FETCH_DEADLINE = 5.0
@@ -124,8 +125,8 @@ async def _download(url: str) -> tuple[dict[str, Any], float]:
 
 
 async def _capped_body(response: httpx.Response) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
+    declared = whole_number(response.headers.get("content-length", ""))
+    if declared is not None and declared > MAX_JWKS_BYTES:
         raise JwksUnavailableError(f"the client's JWKS is larger than {MAX_JWKS_BYTES} bytes")
     body = bytearray()
     async for chunk in response.aiter_bytes():

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fhir_server.numbers import whole_number
+
 ID = r"[A-Za-z0-9\-.]{1,64}"
 """The ``id`` syntax as a regular expression, unanchored."""
 _ID = re.compile(ID)
@@ -33,11 +35,8 @@ def version_number(version_id: str) -> int | None:
     """The version a ``versionId`` names on this server, which numbers versions 1, 2, 3... (``meta.versionId``, the
     ``vid`` of ``_history/vid``); None when ``version_id`` is no whole number a version can have (a non-ASCII digit
     such as ``²`` included, which ``str.isdigit`` would accept and ``int`` refuse)."""
-    digits = version_id.lstrip("0")
-    if not (version_id.isascii() and version_id.isdigit()) or len(digits) > len(str(MAX_VERSION)):
-        return None
-    number = int(digits or "0")
-    return number if number <= MAX_VERSION else None
+    number = whole_number(version_id, len(str(MAX_VERSION)))
+    return number if number is not None and number <= MAX_VERSION else None
 
 
 @dataclass(frozen=True)

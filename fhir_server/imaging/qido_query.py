@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 
 from fhir_server.errors import bad_request
+from fhir_server.numbers import whole_number
 
 _KEYWORD = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 _TAG = re.compile(r"^[0-9A-Fa-f]{8}$")
@@ -46,9 +47,10 @@ def _checked(key: str, value: str) -> str:
 
 def _control(key: str, value: str) -> str:
     if key in ("limit", "offset"):
-        if not value.isdigit():
-            raise bad_request(f"{key} must be a non-negative integer (got {value!r})", key)
-        return str(int(value))
+        number = whole_number(value)
+        if number is None:
+            raise bad_request(f"{key} must be a non-negative integer of at most 18 digits (got {value!r})", key)
+        return str(number)
     if key == "fuzzymatching":
         if value not in ("true", "false"):
             raise bad_request(f"fuzzymatching must be true or false (got {value!r})", key)
@@ -99,8 +101,8 @@ def capped(pairs: Iterable[tuple[str, str]], maximum: int) -> tuple[list[tuple[s
     kept: list[tuple[str, str]] = []
     asked: int | None = None
     for key, value in pairs:
-        if key == "limit" and value.isdigit():
-            asked = int(value) if asked is None else min(asked, int(value))
+        if key == "limit" and (number := whole_number(value)) is not None:
+            asked = number if asked is None else min(asked, number)
         else:
             kept.append((key, value))
     bites = not asked or asked > maximum  # none, 0 (which Orthanc may read as "no limit"), or more than the cap

@@ -73,7 +73,15 @@ def test_a_patient_scope_replaces_every_patient_id_filter() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("PatientID", "a&b"), ("PatientID", "50%"), ("Patient ID", "x"), ("limit", "-1"), ("includefield", "a b")],
+    [
+        ("PatientID", "a&b"),
+        ("PatientID", "50%"),
+        ("Patient ID", "x"),
+        ("limit", "-1"),
+        ("includefield", "a b"),
+        ("limit", "\u00b2"),
+        ("offset", "9" * 5000),
+    ],
 )
 def test_query_values_that_cannot_be_sent_answer_400(key: str, value: str) -> None:
     with pytest.raises(FhirError) as raised:
@@ -151,3 +159,4 @@ def test_a_search_read_whole_asks_for_at_most_the_cap_and_says_when_the_cap_bite
     assert capped([("limit", "10"), ("offset", "20")], 50) == ([("offset", "20"), ("limit", "10")], False)
     assert capped([("limit", "500")], 50) == ([("limit", "50")], True)
     assert capped([("limit", "0")], 50) == ([("limit", "50")], True)
+    assert capped([("limit", "\u00b2")], 50) == ([("limit", "\u00b2"), ("limit", "50")], True)  # left for the 400
