@@ -18,6 +18,7 @@ from fhir_server.access.roles import role_allows
 from fhir_server.db import Organization, Patient, Questionnaire
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
+from fhir_server.fhir import pipeline
 from fhir_server.fhir.search.compartment import compartment_params, member_types
 from mappings.patient import MRN_SYSTEM
 from mappings.questionnaire import QuestionnaireMapping
@@ -322,7 +323,7 @@ def far_patient(database: Database) -> str:
     with database.write() as session:
         org = Organization(name="Elsewhere Clinic", fhir_id="elsewhere")
         session.add(org)
-        session.flush()
+        pipeline.flush(session)
         session.add(Patient(organization_id=org.id, mrn="X1", given_name="Far", family_name="Away", fhir_id="far-1"))
     return "far-1"
 
