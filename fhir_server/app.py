@@ -14,16 +14,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from fhir_server import health
+from fhir_server.access.route_guard import RouteGuardMiddleware
 from fhir_server.audit import routes as audit_routes
 from fhir_server.audit.middleware import AuditMiddleware
 from fhir_server.audit.writer import close_writer
 from fhir_server.auth import routes as auth_routes
-from fhir_server.auth.route_guard import RouteGuardMiddleware
 from fhir_server.body_limit import BodyLimitMiddleware
 from fhir_server.db import failures
 from fhir_server.db.engine import Database
 from fhir_server.db.limits import DatabaseLimits
 from fhir_server.db.request_guard import RequestGuard
+from fhir_server.errors import FhirError
 from fhir_server.fhir import outcomes, pipeline, routes, validation
 from fhir_server.fhir.interactions import read, vread
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         allow_headers=["*"],
         expose_headers=["Location", "Content-Location", "ETag", "Last-Modified", "WWW-Authenticate", "X-Request-ID"],
     )
-    app.add_exception_handler(outcomes.FhirError, outcomes.handle_fhir_error)
+    app.add_exception_handler(FhirError, outcomes.handle_fhir_error)
     app.add_exception_handler(StarletteHTTPException, outcomes.handle_http_error)
     app.add_exception_handler(RequestValidationError, outcomes.handle_validation_error)
     for failure in failures.HANDLED:

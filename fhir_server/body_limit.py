@@ -18,8 +18,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_server.auth.oauth_server import AUTH_PREFIX
+from fhir_server.errors import Issue
 from fhir_server.fhir.content import FhirResponse
-from fhir_server.fhir.outcomes import Issue, operation_outcome
+from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.settings import Settings
 
 AUTH_FORM_LIMIT = 64 * 1024

@@ -29,8 +29,8 @@ from fhir_server.db import Organization
 from fhir_server.db.clinic import organization_lookup
 from fhir_server.db.engine import Database
 from fhir_server.db.migrate import current_revision, head_revision, upgrade
+from fhir_server.errors import FhirError
 from fhir_server.fhir import pipeline
-from fhir_server.fhir.outcomes import FhirError
 from fhir_server.fhir.search.reindex import DEFAULT_BATCH, count_versions, rebuild
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import full_pass

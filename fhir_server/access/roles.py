@@ -6,8 +6,8 @@ history). A role grants its ``default`` letters on every resource type it does n
 letters on a listed type, so the table speaks of every R4 type, served today or not.
 
 The table is applied twice: at consent, the scopes a user is offered are narrowed to it
-(:func:`fhir_server.auth.user_scopes.grantable`); and at every request, the access context intersects the token's
-scopes with the current role of its user (:meth:`fhir_server.auth.context.AccessContext.scopes_allowing`), so a
+(:func:`fhir_server.access.user_scopes.grantable`); and at every request, the access context intersects the token's
+scopes with the current role of its user (:meth:`fhir_server.access.context.AccessContext.scopes_allowing`), so a
 token issued before a role change, or refreshed after it, never exceeds the role. Backend services (tokens without
 a user) are capped by their client's registered scopes only. Which rows a permitted token reaches (the clinic, a
 portal patient's own compartment) is decided elsewhere, by the access context.

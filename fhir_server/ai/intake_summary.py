@@ -20,15 +20,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from fhir_server.access.context import AccessContext
 from fhir_server.ai.chat_model import ModelOutcome
 from fhir_server.ai.prompt import answered, messages
 from fhir_server.ai.redaction import Redactor
 from fhir_server.auth.audit_events import Origin
-from fhir_server.auth.context import AccessContext
 from fhir_server.db import AiIntakeSummary, AuditEvent, IntakeForm, Patient, ResourceHistory
 from fhir_server.db.types import utcnow
+from fhir_server.errors import not_found, unprocessable
 from fhir_server.fhir import repository
-from fhir_server.fhir.outcomes import not_found, unprocessable
 from fhir_server.intake.questionnaires import find_questionnaire, questionnaire_resource
 
 RESOURCE_TYPE = "QuestionnaireResponse"

@@ -16,15 +16,15 @@ from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
+from fhir_server.access.context import Access, AccessContext
+from fhir_server.access.enforcement import forbidden
 from fhir_server.audit.fhir_view import LOGIN_ACTIONS, to_fhir
-from fhir_server.auth.context import Access, AccessContext
-from fhir_server.auth.enforcement import forbidden
 from fhir_server.db import AuditEvent, Patient, Practitioner, User
 from fhir_server.db.types import utcnow
+from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.history import parse_date_range
-from fhir_server.fhir.outcomes import bad_request, not_found
 from fhir_server.fhir.types import valid_id
 from mappings.base import fhir_instant
 

@@ -19,8 +19,8 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from fhir_server.access.context import AccessContext
 from fhir_server.auth.audit_events import Origin
-from fhir_server.auth.context import AccessContext
 from fhir_server.db import AuditEvent, Patient
 from fhir_server.db.types import utcnow
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from fhir_server.access.patient_context import is_portal
 from fhir_server.auth import audit_events
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.authorization_flow import _patients
@@ -25,7 +26,6 @@ from fhir_server.auth.grants import revoke_grant
 from fhir_server.auth.launch import LaunchError, create_launch
 from fhir_server.auth.login import session_user
 from fhir_server.auth.pages import error_page, redirect, render, session_cookie, settings_of
-from fhir_server.auth.patient_context import is_portal
 from fhir_server.db import Grant, OAuthClient, Patient, User
 
 router = APIRouter(include_in_schema=False)

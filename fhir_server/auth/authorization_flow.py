@@ -19,15 +19,15 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from fhir_server.access.patient_context import context_allowed, is_portal, may_have_in_context, own_patient
+from fhir_server.access.scopes import parse_scopes
+from fhir_server.access.user_scopes import grantable
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.clients import digest
 from fhir_server.auth.grants import new_secret
 from fhir_server.auth.launch import launch_context
 from fhir_server.auth.oauth_server import FormRequest, SmartServer
-from fhir_server.auth.patient_context import context_allowed, is_portal, may_have_in_context, own_patient
-from fhir_server.auth.scopes import parse_scopes
 from fhir_server.auth.token import build_server
-from fhir_server.auth.user_scopes import grantable
 from fhir_server.db import AuthorizationCode, AuthorizationRequest, LaunchContext, OAuthClient, Patient, User
 from fhir_server.db.types import utcnow
 from fhir_server.settings import Settings
@@ -251,7 +251,7 @@ def refuse(row: AuthorizationRequest, description: str) -> Redirect:
 
 def offered(row: AuthorizationRequest, user: User) -> list[str]:
     """The scopes the consent page offers: those requested (and registered for the client) that ``user`` may be
-    granted (:func:`fhir_server.auth.user_scopes.grantable`)."""
+    granted (:func:`fhir_server.access.user_scopes.grantable`)."""
     return grantable(row.parameters["scope"].split(), user.role)
 
 

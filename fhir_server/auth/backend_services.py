@@ -22,9 +22,9 @@ from joserfc.errors import JoseError
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from fhir_server.access.scopes import narrow
 from fhir_server.auth.client_keys import ASSERTION_TYPE, Fetched
 from fhir_server.auth.clients import Client
-from fhir_server.auth.scopes import narrow
 from fhir_server.db import UsedAssertion
 from fhir_server.db.types import utcnow
 

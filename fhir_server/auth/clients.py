@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.scopes import narrow, parse_scopes, split_scope
+from fhir_server.access.scopes import narrow, parse_scopes, split_scope
 from fhir_server.db import OAuthClient, Organization
 from fhir_server.db.oauth import CLIENT_TYPES
 from fhir_server.db.types import utcnow

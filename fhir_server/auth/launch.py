@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from fhir_server.access.patient_context import is_portal, may_have_in_context
 from fhir_server.auth import audit_events
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.clients import digest, find_client
 from fhir_server.auth.grants import new_secret
-from fhir_server.auth.patient_context import is_portal, may_have_in_context
 from fhir_server.db import LaunchContext, Patient, User
 from fhir_server.db.types import utcnow
 

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.access.scopes import narrow
 from fhir_server.auth import client_keys
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.clients import Client, find_client
-from fhir_server.auth.scopes import narrow
 from fhir_server.responses import JsonResponse
 from fhir_server.settings import Settings
 

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from fhir_server.access.scopes import NON_RESOURCE_SCOPES
 from fhir_server.auth.keys import ID_TOKEN_ALGORITHM, public_jwks
 from fhir_server.auth.oauth_server import Endpoints
-from fhir_server.auth.scopes import NON_RESOURCE_SCOPES
 from fhir_server.db.engine import Database
 from fhir_server.responses import JsonResponse
 from fhir_server.settings import Settings

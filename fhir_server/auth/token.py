@@ -20,6 +20,9 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from fhir_server.access.patient_context import context_allowed
+from fhir_server.access.scopes import is_subset, parse_scopes, split_scope
+from fhir_server.access.user_scopes import grantable
 from fhir_server.auth import audit_events, id_token
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.backend_services import PrivateKeyJwt, SystemClientCredentials
@@ -37,11 +40,8 @@ from fhir_server.auth.grants import (
     grant_of_refresh_token as find_refresh_grant,
 )
 from fhir_server.auth.oauth_server import FormRequest, SmartServer, read_form_request
-from fhir_server.auth.patient_context import context_allowed
 from fhir_server.auth.pkce import S256Required
 from fhir_server.auth.request_checks import SmartChecks
-from fhir_server.auth.scopes import is_subset, parse_scopes, split_scope
-from fhir_server.auth.user_scopes import grantable
 from fhir_server.db import AuthorizationCode, Grant, User
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
@@ -141,7 +141,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def issue_token(self, user: User, refresh_token: Grant) -> dict[str, Any]:
         """A new access token for the requested scope (default: the grant's), narrowed to what the user's current
-        role may be granted (:func:`fhir_server.auth.user_scopes.grantable`; no ``system/`` scope)."""
+        role may be granted (:func:`fhir_server.access.user_scopes.grantable`; no ``system/`` scope)."""
         requested = self.request.payload.scope or refresh_token.scope
         scope = " ".join(grantable(split_scope(requested), user.role))
         if not scope:

@@ -25,7 +25,8 @@ from starlette.responses import Response
 
 from fhir_server.db import budget
 from fhir_server.db.engine import DatabaseStalledError, PoolExhaustedError
-from fhir_server.fhir.outcomes import FhirError, handle_fhir_error
+from fhir_server.errors import FhirError
+from fhir_server.fhir.outcomes import handle_fhir_error
 
 RETRY_AFTER = "5"
 PERIOD = 10.0

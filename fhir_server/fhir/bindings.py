@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from fhir_server.fhir.outcomes import FhirError, Issue
+from fhir_server.errors import FhirError, Issue
 from fhir_server.fhir.structure import Definitions, Node, definitions, load_bundles, walk
 
 VALUESETS_FILE = "required-binding-valuesets.json"

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from fhir_server.errors import FhirError, bad_request
 from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, parse_etag
-from fhir_server.fhir.outcomes import FhirError, bad_request
 from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.patching import Patch
 from fhir_server.fhir.types import served_type, valid_id

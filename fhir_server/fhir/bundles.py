@@ -21,20 +21,13 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import confined_to_patient
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import confined_to_patient
 from fhir_server.db.mrn import expect_patients
+from fhir_server.errors import FhirError, Issue, bad_request, not_found, precondition_failed
 from fhir_server.fhir import conditional, patching, pipeline, repository
 from fhir_server.fhir.bundle_entries import METHOD_ORDER, Entry
-from fhir_server.fhir.outcomes import (
-    FhirError,
-    Issue,
-    bad_request,
-    informational,
-    not_found,
-    operation_outcome,
-    precondition_failed,
-)
+from fhir_server.fhir.outcomes import informational, operation_outcome
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.service import search

@@ -15,11 +15,11 @@ from urllib.parse import parse_qsl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import require
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import require
 from fhir_server.db import ResourceHistory
+from fhir_server.errors import bad_request, precondition_failed
 from fhir_server.fhir import repository
-from fhir_server.fhir.outcomes import bad_request, precondition_failed
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.executor import matches_clause
 from fhir_server.fhir.search.indexer import flush_index

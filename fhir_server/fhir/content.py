@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 
 FHIR_JSON = "application/fhir+json"
 JSON_PATCH = "application/json-patch+json"

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from fhir_server.fhir.outcomes import bad_request
+from fhir_server.errors import bad_request
 from fhir_server.settings import Settings
 
 _TAG_BYTES = 16

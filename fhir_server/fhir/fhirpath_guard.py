@@ -28,7 +28,7 @@ from typing import Any
 from fhirpathpy import compile as compile_fhirpath
 from fhirpathpy.parser import parse
 
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 
 MAX_CHARS = 1000
 MAX_NESTING = 12

@@ -22,9 +22,9 @@ from typing import Any
 
 import orjson
 
+from fhir_server.errors import FhirError, bad_request
 from fhir_server.fhir import elements, fhirpath_guard
 from fhir_server.fhir.elements import Element
-from fhir_server.fhir.outcomes import FhirError, bad_request
 from fhir_server.fhir.patch_limits import PatchLimits, SizeBudget
 from fhir_server.fhir.validation import structure_issues
 

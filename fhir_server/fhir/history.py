@@ -19,13 +19,13 @@ from urllib.parse import urlencode
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import history_rule, require, require_any
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import history_rule, require, require_any
 from fhir_server.db import ResourceHistory
 from fhir_server.db.types import utcnow
+from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir import cursors
 from fhir_server.fhir.content import etag
-from fhir_server.fhir.outcomes import bad_request, not_found
 from mappings.base import fhir_instant
 from mappings.registry import MAPPINGS
 

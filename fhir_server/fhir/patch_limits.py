@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 
 DEFAULT_MAX_OPERATIONS = 1000
 DEFAULT_MAX_RESOURCE_BYTES = 4 * 1024 * 1024

@@ -21,10 +21,10 @@ import jsonpointer
 import orjson
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.context import AccessContext
+from fhir_server.access.context import AccessContext
+from fhir_server.errors import FhirError, bad_request, precondition_failed, unprocessable
 from fhir_server.fhir import fhirpath_patch, repository
 from fhir_server.fhir.content import JSON_PATCH
-from fhir_server.fhir.outcomes import FhirError, bad_request, precondition_failed, unprocessable
 from fhir_server.fhir.patch_limits import PatchLimits, SizeBudget, encode
 from fhir_server.fhir.validation import check_resource
 

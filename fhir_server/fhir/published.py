@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from fhir_server.fhir.outcomes import bad_request, not_found
+from fhir_server.errors import bad_request, not_found
 from fhir_server.paths import project_dir
 from mappings.base import fhir_instant
 from mappings.terminology import CONCEPTMAP_DIR

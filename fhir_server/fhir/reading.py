@@ -23,12 +23,12 @@ from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, selec
 from sqlalchemy.orm import aliased
 from starlette.requests import Request
 
-from fhir_server.auth import bearer
-from fhir_server.auth.context import AccessContext, SearchRule, accept_grant, resolve_access, token_guess
-from fhir_server.auth.enforcement import require
+from fhir_server.access import bearer
+from fhir_server.access.context import AccessContext, SearchRule, accept_grant, resolve_access, token_guess
+from fhir_server.access.enforcement import require
 from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
-from fhir_server.fhir.outcomes import gone, not_found
+from fhir_server.errors import gone, not_found
 from fhir_server.fhir.unit_of_work import database_of
 
 _TYPE, _ID, _VERSION = "read_type", "read_id", "read_version"
@@ -72,7 +72,7 @@ def _build(resource_type: str, current: bool, rule: SearchRule | None) -> Select
 
 
 def _token_statement(resource_type: str, current: bool, guess: AccessContext, interaction: str) -> Select[Any]:
-    """The token's row (:func:`fhir_server.auth.bearer.lookup`) and the version of :func:`_build` for the access
+    """The token's row (:func:`fhir_server.access.bearer.lookup`) and the version of :func:`_build` for the access
     shape of ``guess``, in one statement (no token: no row; no version: its columns NULL)."""
     key = ("token", resource_type, current, guess.restriction_shape(interaction))
     found = _STATEMENTS.get(key)

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.write_session import state_of, write_state
-from fhir_server.fhir.outcomes import FhirError, Issue
+from fhir_server.errors import FhirError, Issue
 from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
 

@@ -16,14 +16,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import admits, forbidden, require
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import admits, forbidden, require
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
 from fhir_server.db.write_session import state_of
+from fhir_server.errors import FhirError, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir import pipeline, write_access
-from fhir_server.fhir.outcomes import FhirError, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir.references import Resolved, check_clinic, is_foreign, remember, resolve_references
 from fhir_server.fhir.versioning import recorded_resource
 from mappings import lens

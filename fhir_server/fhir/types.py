@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from fhir_server.fhir.outcomes import FhirError, not_found
+from fhir_server.errors import FhirError, not_found
 from fhir_server.fhir.search.compartment import compartment_params
 from mappings.registry import MAPPINGS
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from fhir_server.audit import trail
 from fhir_server.db.engine import Database
-from fhir_server.fhir.outcomes import collision
+from fhir_server.errors import collision
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir.bindings import binding_issues, check_bindings, required_bindings
-from fhir_server.fhir.outcomes import FhirError, Issue, bad_request
 
 MAX_JSON_DEPTH = 64
 """The deepest nesting of objects and arrays a request body may have (a resource is 1; FHIR content needs far

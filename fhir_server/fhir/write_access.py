@@ -31,10 +31,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import confined_to_patient, forbidden
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import confined_to_patient, forbidden
 from fhir_server.db import ResourceHistory
-from fhir_server.fhir.outcomes import FhirError, Issue
+from fhir_server.errors import FhirError, Issue
 from fhir_server.fhir.references import Resolved, Target, classify, missing, reference_elements
 from fhir_server.fhir.search.compartment import member_types
 from fhir_server.fhir.search.indexer import flush_index

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.context import AccessContext
+from fhir_server.access.context import AccessContext
 from fhir_server.db import ImagingStudy, Patient
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 from fhir_server.imaging.qido_query import forced_patient_id
 from fhir_server.imaging.stow import Part
 

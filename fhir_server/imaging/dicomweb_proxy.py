@@ -17,9 +17,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext
+from fhir_server.access.context import Access, AccessContext
+from fhir_server.errors import FhirError, Issue
 from fhir_server.fhir import unit_of_work
-from fhir_server.fhir.outcomes import FhirError, Issue
 from fhir_server.imaging import errors, media, stow
 from fhir_server.imaging.access import (
     CREATE,

@@ -13,7 +13,7 @@ import aiohttp
 import httpx
 import orjson
 
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 
 DOWN = 503
 SLOW = 504

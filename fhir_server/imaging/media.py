@@ -8,7 +8,7 @@ for ``transfer-syntax=*`` (as stored). Orthanc answers frames and bulk data aske
 
 from __future__ import annotations
 
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 
 _DEFAULTS = {
     "": 'multipart/related; type="application/dicom"; transfer-syntax=*',

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 from fhir_server.imaging import errors
 from fhir_server.settings import Settings
 

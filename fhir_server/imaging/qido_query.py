@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from fhir_server.fhir.outcomes import bad_request
+from fhir_server.errors import bad_request
 
 _KEYWORD = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 _TAG = re.compile(r"^[0-9A-Fa-f]{8}$")

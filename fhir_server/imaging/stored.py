@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 
 from fhir_server.db.engine import Database
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.sync import StudySync, SyncReport
 from fhir_server.settings import Settings

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fastapi.concurrency import run_in_threadpool
 
 from fhir_server.db.engine import Database
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import follow_changes, full_pass, reconcile
 from fhir_server.imaging.sync import SyncReport

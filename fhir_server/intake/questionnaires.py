@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from fhir_server.db import IntakeForm, Questionnaire
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 from fhir_server.intake.response_validation import response_issues
 
 COMPLETED_STATUSES = ("submitted", "reviewed")

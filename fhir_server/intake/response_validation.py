@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from fhir_server.fhir.outcomes import Issue
+from fhir_server.errors import Issue
 from fhir_server.intake.answer_values import (
     NO_ANSWER_TYPES,
     allowed_keys,

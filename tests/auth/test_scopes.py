@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.scopes import is_subset, narrow, parse_scope, parse_scopes, permission_for
+from fhir_server.access.context import AccessContext
+from fhir_server.access.scopes import is_subset, narrow, parse_scope, parse_scopes, permission_for
 
 
 @pytest.mark.parametrize(

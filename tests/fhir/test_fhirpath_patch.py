@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from fhir_server.errors import FhirError
 from fhir_server.fhir import fhirpath_patch
-from fhir_server.fhir.outcomes import FhirError
 
 PATIENT: dict[str, Any] = {
     "resourceType": "Patient",

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_server.app import create_app
-from fhir_server.fhir.outcomes import Issue
+from fhir_server.errors import Issue
 from fhir_server.fhir.references import Target, classify
 from fhir_server.settings import load_settings
 

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_server.app import create_app
+from fhir_server.errors import FhirError
 from fhir_server.fhir.bindings import required_bindings
-from fhir_server.fhir.outcomes import FhirError
 from fhir_server.fhir.validation import check_resource, content_issues, parse_resource
 from fhir_server.settings import load_settings
 

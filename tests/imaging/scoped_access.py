@@ -14,8 +14,8 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from starlette.requests import Request
 
-from fhir_server.auth.context import AccessContext, access_context, unauthorized
-from fhir_server.auth.scopes import parse_scopes
+from fhir_server.access.context import AccessContext, access_context, unauthorized
+from fhir_server.access.scopes import parse_scopes
 
 
 def context(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fhir_server.fhir.outcomes import FhirError
+from fhir_server.errors import FhirError
 from fhir_server.imaging import media, stow
 from fhir_server.imaging.dicomweb_paths import parse
 from fhir_server.imaging.patients import person_name

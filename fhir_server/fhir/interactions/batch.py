@@ -12,12 +12,12 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access
+from fhir_server.access.context import Access
+from fhir_server.errors import FhirError
 from fhir_server.fhir import cursors, unit_of_work
 from fhir_server.fhir.bundle_entries import Entry, parse_bundle
 from fhir_server.fhir.bundles import BundleContext, failed_entry, process
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, check_content_type, is_pretty
-from fhir_server.fhir.outcomes import FhirError
 from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.search.limits import SearchLimits

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from fhir_server.errors import bad_request
 from fhir_server.fhir import capability_statement
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
-from fhir_server.fhir.outcomes import bad_request
 
 router = APIRouter()
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext
+from fhir_server.access.context import Access, AccessContext
+from fhir_server.errors import conflict
 from fhir_server.fhir import patching, repository, unit_of_work
 from fhir_server.fhir.content import (
     FHIR_JSON,
@@ -17,7 +18,6 @@ from fhir_server.fhir.content import (
     parse_etag,
     resource_response,
 )
-from fhir_server.fhir.outcomes import conflict
 from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.request_body import read_json
 from fhir_server.fhir.types import served_type

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from fhir_server.errors import FhirError
 from fhir_server.fhir import published
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty, resource_response
-from fhir_server.fhir.outcomes import FhirError
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.params import SearchQuery
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext
+from fhir_server.access.context import Access, AccessContext
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response, subset
 from fhir_server.fhir.types import served_type

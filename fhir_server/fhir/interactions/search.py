@@ -8,10 +8,10 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access
+from fhir_server.access.context import Access
+from fhir_server.errors import FhirError, not_found
 from fhir_server.fhir import cursors, unit_of_work
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
-from fhir_server.fhir.outcomes import FhirError, not_found
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.compartment import member_types
 from fhir_server.fhir.search.limits import SearchLimits

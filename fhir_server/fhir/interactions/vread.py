@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext, resolve_access
+from fhir_server.access.context import Access, AccessContext, resolve_access
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, resource_response, subset
 from fhir_server.fhir.types import served_type

@@ -18,12 +18,12 @@ from sqlalchemy import Select, and_, or_, select, tuple_, union
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext
+from fhir_server.access.context import Access, AccessContext
 from fhir_server.db import ResourceHistory, SearchReference
 from fhir_server.db.types import utcnow
+from fhir_server.errors import bad_request
 from fhir_server.fhir import cursors, repository, unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
-from fhir_server.fhir.outcomes import bad_request
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.compartment import compartment_params, member_types
 from fhir_server.fhir.search.dates import date_range

@@ -20,14 +20,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from fhir_server.access.context import Access, AccessContext
 from fhir_server.ai import chat_model, intake_summary
 from fhir_server.ai.chat_model import ModelConfig, ModelOutcome
 from fhir_server.ai.intake_summary import Caller, StoredSummary
 from fhir_server.auth.audit_events import Origin
-from fhir_server.auth.context import Access, AccessContext
+from fhir_server.errors import FhirError, bad_request, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, check_content_type, is_pretty
-from fhir_server.fhir.outcomes import FhirError, bad_request, not_found
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.types import valid_id
 from fhir_server.fhir.validation import check_shape, parse_json

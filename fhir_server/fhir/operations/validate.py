@@ -25,13 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from fhir_server.auth.context import Access, AccessContext
-from fhir_server.auth.enforcement import require_validate
+from fhir_server.access.context import Access, AccessContext
+from fhir_server.access.enforcement import require_validate
 from fhir_server.db.engine import Database
+from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir import repository
 from fhir_server.fhir.bindings import binding_issues
 from fhir_server.fhir.content import FhirResponse, check_accept, check_content_type, is_pretty
-from fhir_server.fhir.outcomes import FhirError, Issue, bad_request, operation_outcome
+from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.fhir.unit_of_work import database_of

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fhir_server.fhir.outcomes import Issue, operation_outcome
+from fhir_server.errors import Issue
+from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.search.params import SearchQuery
 from fhir_server.fhir.search.summary import select_elements, summarize
 

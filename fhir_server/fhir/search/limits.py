@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from fhir_server.fhir.outcomes import FhirError, bad_request
+from fhir_server.errors import FhirError, bad_request
 from fhir_server.settings import Settings
 
 

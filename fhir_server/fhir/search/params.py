@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from fhir_server.fhir.outcomes import FhirError, Issue, bad_request
+from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir.search.dates import date_range
 from fhir_server.fhir.search.limits import SearchLimits, check
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for

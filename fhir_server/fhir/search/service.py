@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from fhir_server.auth.context import AccessContext
-from fhir_server.auth.enforcement import check_search
+from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import check_search
 from fhir_server.db.types import utcnow
+from fhir_server.errors import bad_request
 from fhir_server.fhir import cursors
-from fhir_server.fhir.outcomes import bad_request
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.executor import execute
 from fhir_server.fhir.search.includes import included

@@ -13,10 +13,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from fhir_server.access.context import OPEN
 from fhir_server.app import create_app
-from fhir_server.auth.context import OPEN
+from fhir_server.errors import FhirError
 from fhir_server.fhir import patching
-from fhir_server.fhir.outcomes import FhirError
 from fhir_server.settings import load_settings
 from tests.fhir.interactions.conftest import MakePatient
 

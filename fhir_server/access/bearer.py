@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 
+from fhir_server.access.patient_context import PORTAL_ROLE
 from fhir_server.auth.clients import digest
-from fhir_server.auth.patient_context import PORTAL_ROLE
 from fhir_server.db import AccessToken, Grant, OAuthClient, Patient, User
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fhir_server.access.roles import permissions_of
-from fhir_server.auth.scopes import NON_RESOURCE_SCOPES, Scope, parse_scope, with_permissions
+from fhir_server.access.scopes import NON_RESOURCE_SCOPES, Scope, parse_scope, with_permissions
 
 
 def grantable(scopes: Iterable[str], role: str) -> list[str]:

@@ -4,7 +4,7 @@ Without this, ``GET /fhir/NoSuchType/1/x`` answered 404 and ``PATCH /fhir/Patien
 path answered 401: the difference maps the API without a token. :class:`RouteGuardMiddleware` watches each FHIR
 request's answer; when routing found no route (404 with no endpoint) or no route for the method (405 from a route
 that does not take it), it checks the caller's token the way every FHIR handler does
-(:func:`fhir_server.auth.context.resolve_access`) and answers that check's 401 (same ``WWW-Authenticate`` challenge)
+(:func:`fhir_server.access.context.resolve_access`) and answers that check's 401 (same ``WWW-Authenticate`` challenge)
 in place of the 404/405 when the token is missing or not live. With a live token, or with authorization disabled,
 the 404/405 stands. The public endpoints (``metadata``, ``.well-known``, the authorization server, the published
 definitions) are routed, so they are never touched. The check runs only on those unrouted answers: the hot path
@@ -16,10 +16,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fhir_server.access.context import resolve_access
 from fhir_server.audit.middleware import is_fhir_request
-from fhir_server.auth.context import resolve_access
+from fhir_server.errors import FhirError
 from fhir_server.fhir.content import FhirResponse
-from fhir_server.fhir.outcomes import FhirError, operation_outcome
+from fhir_server.fhir.outcomes import operation_outcome
 
 
 def unrouted(scope: Scope, status: int) -> bool:

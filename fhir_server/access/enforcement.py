@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from fhir_server.auth.context import AccessContext
+from fhir_server.access.context import AccessContext
 from fhir_server.db import ResourceHistory
-from fhir_server.fhir.outcomes import FhirError, Issue, not_found
+from fhir_server.errors import FhirError, Issue, not_found
 
 
 def forbidden(resource_type: str, interaction: str, resource_id: str | None = None) -> FhirError:

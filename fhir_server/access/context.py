@@ -27,11 +27,11 @@ from sqlalchemy import ColumnElement, String, Uuid, and_, bindparam, exists, fal
 from sqlalchemy.orm import aliased
 from starlette.requests import Request
 
+from fhir_server.access.bearer import BearerGrant, live_grant, token_hash
 from fhir_server.access.roles import role_allows
-from fhir_server.auth.bearer import BearerGrant, live_grant, token_hash
-from fhir_server.auth.scopes import Scope, ScopeSet, parse_scopes, permission_for
+from fhir_server.access.scopes import Scope, ScopeSet, parse_scopes, permission_for
 from fhir_server.db import Organization, SearchToken
-from fhir_server.fhir.outcomes import FhirError, Issue
+from fhir_server.errors import FhirError, Issue
 
 SearchRule = Callable[[Any, str], ColumnElement[bool] | None]
 
