@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from sqlalchemy.orm import Session
 
 from fhir_server.access.context import AccessContext
-from fhir_server.access.enforcement import confined_to_patient
+from fhir_server.access.enforcement import confined_to_patient, forbidden
 from fhir_server.db.mrn import expect_patients
 from fhir_server.errors import FhirError, Issue, bad_request, not_found, precondition_failed
 from fhir_server.fhir import conditional, patching, pipeline, repository
@@ -89,17 +89,17 @@ def _record_staged(
     responses: dict[int, dict[str, Any]],
     ctx: BundleContext,
 ) -> None:
-    """Record the staged creates together (version, then index), check each one's reach, and answer each."""
+    """Record the staged creates together (version, then index), check their reach together (a create beyond it
+    fails the transaction, naming its entry), and answer each."""
     if not staged:
         return
     versions = pipeline.version(session)
     pipeline.index(session, versions)
+    beyond = repository.created_beyond_reach(session, access, [(e.resource_type, e.resource_id or "") for e in staged])
     for entry in staged:
+        if beyond == (entry.resource_type, entry.resource_id):
+            raise _located(forbidden(entry.resource_type, "create", entry.resource_id), entry)
         assert entry.resource_id is not None
-        try:
-            repository.check_reach(session, access, entry.resource_type, entry.resource_id, "create")
-        except FhirError as exc:
-            raise _located(exc, entry) from None
         responses[entry.index] = _written(_recorded(session, entry.resource_type, entry.resource_id), 201, ctx)
     staged.clear()
 

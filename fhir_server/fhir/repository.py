@@ -10,6 +10,7 @@ indexed for search (index), then the caller's reach over what was written is che
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,12 +219,21 @@ def check_reach(
 ) -> None:
     """403 when the current version of a resource (recorded and indexed) lies beyond what the caller may
     ``interaction``."""
-    if access.search_restriction(interaction) is None:
-        return
-    pipeline.write_index(session)  # the rule reads the index rows of versions written in this transaction
-    version = current_version(session, resource_type, resource_id)
-    if version is not None and not admits(session, access, version, interaction):
+    if resource_id not in write_access.reachable(session, access, resource_type, {resource_id}, interaction):
         raise forbidden(resource_type, interaction, resource_id)
+
+
+def created_beyond_reach(
+    session: Session, access: AccessContext, created: list[tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The first of the resources just ``created`` ((type, id), their versions recorded and indexed) that lies beyond
+    what the caller may create; None when all lie within. :func:`check_reach` for many creates at once (one query per
+    type): a transaction Bundle's staged creates."""
+    by_type: dict[str, set[str]] = defaultdict(set)
+    for resource_type, resource_id in created:
+        by_type[resource_type].add(resource_id)
+    within = {(t, i) for t, ids in by_type.items() for i in write_access.reachable(session, access, t, ids, "create")}
+    return next((c for c in created if c not in within), None)
 
 
 def _recorded(session: Session, row: FhirResourceMixin, mapping: type[ResourceMapping]) -> dict[str, Any]:
