@@ -80,13 +80,15 @@ def refuse_unnoted_changes(session: Session, _context: Any, _instances: Any) -> 
     state = write_state(session)
     if state is None:
         return
-    for row in chain(session.new, session.dirty, session.deleted):
-        if not isinstance(row, FhirResourceMixin) or id(row) in state.pending:
-            continue
-        if row in session.dirty and not session.is_modified(row, include_collections=False):
-            continue
-        name = f"{type(row).__name__} {getattr(row, 'fhir_id', None)}"
-        raise UnversionedChangeError(f"{name} changed outside the write pipeline (fhir_server.fhir.pipeline)")
+    changed = [r for r in session.dirty if _served(r) and session.is_modified(r, include_collections=False)]
+    for row in chain(session.new, session.deleted, changed):
+        if _served(row) and id(row) not in state.pending:
+            name = f"{type(row).__name__} {row.fhir_id}"
+            raise UnversionedChangeError(f"{name} changed outside the write pipeline (fhir_server.fhir.pipeline)")
+
+
+def _served(row: object) -> bool:
+    return isinstance(row, FhirResourceMixin)
 
 
 def refuse_unrecorded_versions(session: Session) -> None:
