@@ -25,6 +25,7 @@ from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.history import parse_date_range
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import valid_id
 from mappings.base import fhir_instant
 
@@ -154,17 +155,17 @@ def _date(value: str) -> ColumnElement[bool]:
     return conditions[prefix]
 
 
-@router.get("/AuditEvent/{event_id}", summary="read AuditEvent")
-async def read_audit_event(event_id: str, request: Request, access: Access) -> Response:
+@router.get("/AuditEvent/{resource_id}", summary="read AuditEvent", openapi_extra=declares("read", "AuditEvent"))
+async def read_audit_event(resource_id: str, request: Request, access: Access) -> Response:
     check_accept(request)
-    valid_id(event_id)
+    valid_id(resource_id)
     _require(access, "read")
     base_url = request.app.state.settings.base_url
-    event = await unit_of_work.read(request, read_event, access, event_id, base_url)
+    event = await unit_of_work.read(request, read_event, access, resource_id, base_url)
     return FhirResponse(event, pretty=is_pretty(request))
 
 
-@router.get("/AuditEvent", summary="search AuditEvent")
+@router.get("/AuditEvent", summary="search AuditEvent", openapi_extra=declares("search-type", "AuditEvent"))
 async def search_audit_events(request: Request, access: Access) -> Response:
     check_accept(request)
     _require(access, "search-type")

@@ -19,6 +19,7 @@ from fhir_server.fhir.interactions import (
     vread,
 )
 from fhir_server.fhir.operations import everything, summarize, validate
+from fhir_server.fhir.route_interactions import declares
 
 
 async def _public_base_url(request: Request) -> None:
@@ -27,7 +28,9 @@ async def _public_base_url(request: Request) -> None:
 
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"], dependencies=[Depends(_public_base_url)])
-router.add_api_route("", batch.batch_or_transaction, methods=["POST"], summary="batch/transaction")
+router.add_api_route(
+    "", batch.batch_or_transaction, methods=["POST"], summary="batch/transaction", openapi_extra=declares("batch")
+)
 for module in (published, capabilities, validate, history, search, vread, read, create, update, patch, delete):
     router.include_router(module.router)
 router.include_router(everything.router)

@@ -10,13 +10,14 @@ from fhir_server.access.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, resource_response
 from fhir_server.fhir.request_body import read_resource
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type
 
 router = APIRouter()
 
 
-@router.post("/{resource_type}", summary="create", status_code=201)
+@router.post("/{resource_type}", summary="create", status_code=201, openapi_extra=declares("create"))
 async def create(resource_type: str, request: Request, access: Access) -> Response:
     check_accept(request)
     served_type(resource_type)

@@ -11,13 +11,14 @@ from fhir_server.access.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
 from fhir_server.fhir.request_body import read_resource
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type, valid_id
 
 router = APIRouter()
 
 
-@router.put("/{resource_type}/{resource_id}", summary="update")
+@router.put("/{resource_type}/{resource_id}", summary="update", openapi_extra=declares("update"))
 async def update(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
     check_accept(request)
     served_type(resource_type)
@@ -31,7 +32,7 @@ async def update(resource_type: str, resource_id: str, request: Request, access:
     return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)
 
 
-@router.put("/{resource_type}", summary="conditional update")
+@router.put("/{resource_type}", summary="conditional update", openapi_extra=declares("update"))
 async def conditional_update(resource_type: str, request: Request, access: Access) -> Response:
     check_accept(request)
     served_type(resource_type)

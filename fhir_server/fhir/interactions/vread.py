@@ -9,13 +9,14 @@ from starlette.responses import Response
 from fhir_server.access.context import Access, AccessContext, resolve_access
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, resource_response, subset
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import served_type
 from fhir_server.fhir.unit_of_work import database_of
 
 router = APIRouter()
 
 
-@router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="vread")
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="vread", openapi_extra=declares("vread"))
 async def vread(
     resource_type: str,
     resource_id: str,

@@ -24,6 +24,7 @@ from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request
 from fhir_server.fhir import cursors, repository, unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.compartment import compartment_params, member_types
 from fhir_server.fhir.search.dates import date_range
@@ -165,7 +166,7 @@ def _first(h: Any, part: Keys, since: datetime | None, after: tuple[str, str] | 
     return select(first.c.resource_type, first.c.resource_id, first.c.version_id)
 
 
-@router.get("/Patient/{patient_id}/$everything", summary="$everything")
+@router.get("/Patient/{patient_id}/$everything", summary="$everything", openapi_extra=declares("$everything"))
 async def patient_everything(patient_id: str, request: Request, access: Access) -> Response:
     check_accept(request)
     valid_id(patient_id)

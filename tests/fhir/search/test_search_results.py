@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from search_clinic import PAGING_FAMILY, PAGING_PATIENTS, Clinic, build_clinic, names, outcome_issue
-from search_support import PUBLIC_BASE_URL, Json, ids, search
+
+from tests.fhir.search.search_clinic import PAGING_FAMILY, PAGING_PATIENTS, Clinic, build_clinic, names, outcome_issue
+from tests.fhir.search.search_support import PUBLIC_BASE_URL, Json, ids, search
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -187,9 +188,9 @@ def search_compartment(client: TestClient, patient_id: str, resource_type: str, 
 
 def test_compartment_of_a_type_outside_it_is_not_found(module_client: TestClient, clinic: Clinic) -> None:
     response = module_client.get(f"/fhir/Patient/{clinic.id('patients', 'anna')}/Endpoint")
-    assert response.status_code in {200, 404}
-    if response.status_code == 200:
-        assert ids(response.json()) == []
+    assert response.status_code == 404, response.text
+    issue = response.json()["issue"][0]
+    assert (issue["code"], issue["diagnostics"]) == ("not-found", "Endpoint is not in the Patient compartment")
 
 
 # --- paging links --------------------------------------------------------------------------------------------
