@@ -1,4 +1,4 @@
-"""The write pipeline: what every write does after its resource is validated and mapped onto rows, in order.
+"""The write pipeline: the steps every write goes through, in order, whoever makes it.
 
 http://hl7.org/fhir/R4/http.html#versioning: every change to a served resource is a new version. Whoever writes
 (a FHIR interaction through :mod:`fhir_server.fhir.repository`, a Bundle, the CLI, seed, imaging sync, intake, the
