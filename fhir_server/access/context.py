@@ -31,6 +31,7 @@ from fhir_server.access.bearer import BearerGrant, live_grant, token_hash
 from fhir_server.access.roles import role_allows
 from fhir_server.access.scopes import Scope, ScopeSet, parse_scopes, permission_for
 from fhir_server.db import Organization, SearchToken
+from fhir_server.db.fhir import same_version
 from fhir_server.errors import FhirError, Issue
 
 SearchRule = Callable[[Any, str], ColumnElement[bool] | None]
@@ -167,9 +168,7 @@ def _token_matches(h: Any, param: str, value: str) -> ColumnElement[bool]:
     system, bar, code = value.rpartition("|")
     match = [token.code == code] + ([token.system == system] if bar and system else [])
     return exists().where(
-        token.resource_type == h.resource_type,
-        token.resource_id == h.resource_id,
-        token.version_id == h.version_id,
+        same_version(token, h),
         token.param == param,
         *match,
     )
