@@ -25,7 +25,7 @@ from fhir_server.db.engine import Database
 from fhir_server.db.limits import DatabaseLimits
 from fhir_server.db.request_guard import RequestGuard
 from fhir_server.errors import FhirError
-from fhir_server.fhir import outcomes, routes, validation
+from fhir_server.fhir import outcomes, pipeline, routes, validation
 from fhir_server.fhir.interactions import read, vread
 from fhir_server.fhir.primitives import ID
 from fhir_server.fhir.route_interactions import FhirRoute
@@ -66,7 +66,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
-        app.state.database = database or Database(settings.database_url, DatabaseLimits.from_settings(settings))
+        limits = DatabaseLimits.from_settings(settings)
+        app.state.database = database or Database(settings.database_url, limits, finish=pipeline.finish)
         if app.state.database.limits is not None:
             logger.info(app.state.database.limits.describe(app.state.database.is_sqlite))
         validation.warm_up()

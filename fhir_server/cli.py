@@ -30,6 +30,7 @@ from fhir_server.db.clinic import organization_lookup
 from fhir_server.db.engine import Database
 from fhir_server.db.migrate import current_revision, head_revision, upgrade
 from fhir_server.errors import FhirError
+from fhir_server.fhir import pipeline
 from fhir_server.fhir.search.reindex import DEFAULT_BATCH, count_versions, rebuild
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import full_pass
@@ -67,7 +68,7 @@ def settings() -> Settings:
 @contextmanager
 def database() -> Iterator[Database]:
     """The database of the settings; database errors become one-line failures."""
-    db = Database(settings().database_url)
+    db = Database(settings().database_url, finish=pipeline.finish)  # every write versioned and indexed
     try:
         yield db
     except OperationalError as exc:

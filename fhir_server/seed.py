@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from fhir_server.db import Appointment, Cancellation, IntakeForm, Organization, Patient, Practitioner, Questionnaire
 from fhir_server.db.mrn import allocate_mrn
 from fhir_server.demo.intake import QUESTIONNAIRE_ID, completed_intake, intake_questionnaire
+from fhir_server.fhir import pipeline
 from mappings.questionnaire import QuestionnaireMapping
 from mappings.questionnaire_response import flat_answers
 
@@ -87,12 +88,12 @@ def seed_demo(session: Session, today: date | None = None) -> SeedResult:
     rng = random.Random(20261122)
     clinic = _clinic()
     session.add(clinic)
-    session.flush()
+    pipeline.flush(session)
     practitioners = _practitioners(session)
     _intake_questionnaire(session)
     patients = _patients(session, rng, practitioners, today or date.today())
     _appointments(session, rng, practitioners, patients, today or date.today())
-    session.flush()
+    pipeline.flush(session)
     return _count(session, created=True)
 
 

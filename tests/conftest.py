@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from fhir_server.db.engine import Database
 from fhir_server.db.migrate import upgrade
+from fhir_server.fhir import pipeline
 
 POSTGRES_URL_ENV = "FHIR_SERVER_TEST_POSTGRES_URL"
 
@@ -154,6 +155,6 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
+    db = Database(database_url, finish=pipeline.finish)
     yield db
     db.dispose()

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from fhir_server.cli import app
 from fhir_server.db import Appointment, Cancellation, IntakeForm, Organization, Patient, Practitioner
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from fhir_server.seed import DEMO_CLINIC_ID
 
 runner = CliRunner()
@@ -57,7 +58,7 @@ def test_seed_demo_installs_the_clinic_once(database_url: str) -> None:
     assert "installed: 5 practitioners, 50 patients" in output
     code, output = run(database_url, "seed", "--demo")
     assert code == 0 and "already present" in output
-    db = Database(database_url)
+    db = Database(database_url, finish=pipeline.finish)
     with db.read() as session:
 
         def count(model: type) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from fhir_server.db import Patient
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from tests.servers import CLI, serving
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 def test_serve_demo_on_the_embedded_default(tmp_path: Path) -> None:
     with serving(["--demo"], tmp_path, {"FHIR_SERVER_LOG_LEVEL": "warning"}) as base:
         assert httpx.get(f"{base}/health/ready").json()["status"] == "pass"
-    database = Database(f"sqlite:///{tmp_path / 'fhir-server.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'fhir-server.db'}", finish=pipeline.finish)
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(Patient)) == 50
     database.dispose()

@@ -21,7 +21,8 @@ from joserfc.jwk import ECKey
 from bench.perf.data import cli
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-SCOPE = "system/*.rs"
+SCOPE = "system/*.cruds"
+"""What the client may be granted; each token asks for its scenario's scopes (reads: ``system/*.rs``)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Backend:
 
 
 def register(database_url: str, organization: str, directory: Path) -> Backend:
-    """Register a backend-services client of the clinic ``organization`` (allowed ``system/*.rs``)."""
+    """Register a backend-services client of the clinic ``organization`` (allowed ``system/*.cruds``)."""
     key = ECKey.generate_key("P-384", parameters={"kid": "bench-1", "alg": "ES384"}, private=True)
     jwks = directory / "bench-client.jwks.json"
     jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
@@ -45,8 +46,8 @@ def register(database_url: str, organization: str, directory: Path) -> Backend:
     return Backend(client_id=json.loads(output)["client_id"], key=key)
 
 
-def token(base_url: str, backend: Backend) -> str:
-    """A fresh access token for ``backend`` from the server at ``base_url`` (its FHIR base)."""
+def token(base_url: str, backend: Backend, scope: str) -> str:
+    """A fresh access token for ``backend`` with ``scope`` from the server at ``base_url`` (its FHIR base)."""
     discovery = httpx.get(f"{base_url}/.well-known/smart-configuration", timeout=30)
     discovery.raise_for_status()
     endpoint = discovery.json()["token_endpoint"]
@@ -59,7 +60,7 @@ def token(base_url: str, backend: Backend) -> str:
     }
     header = {"alg": "ES384", "kid": backend.key.kid, "typ": "JWT"}
     assertion = jwt.encode(header, claims, backend.key, algorithms=["ES384"])
-    form = {"grant_type": "client_credentials", "scope": SCOPE, "client_assertion_type": ASSERTION_TYPE}
+    form = {"grant_type": "client_credentials", "scope": scope, "client_assertion_type": ASSERTION_TYPE}
     response = httpx.post(endpoint, data={**form, "client_assertion": assertion}, timeout=30)
     if response.status_code != 200:
         raise RuntimeError(f"the token endpoint refused the backend client: {response.status_code} {response.text}")

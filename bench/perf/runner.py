@@ -4,7 +4,8 @@
         [--scenario read,search-name,...|all] [--seconds 10] [--connections 32] [--json results.json]
 
 The server is `fhir-server serve --workers 2` (auth disabled for the load, so the figures are the FHIR work alone;
-the ``read-auth`` scenario restarts it with SMART authorization enabled and reads with a backend-services token).
+the ``read-auth`` and ``transaction-auth`` scenarios restart it with SMART authorization enabled and send a
+backend-services token).
 The framework ceiling (bench/perf/ceiling.py) runs in the same run on ``--ceiling-port``. bench/perf/run.sh wraps
 this with a throw-away PostgreSQL. Nothing is asserted about speed.
 """
@@ -180,7 +181,7 @@ def authorized(run: Run, scenario: Scenario, context: Context) -> report.Outcome
     """``scenario`` against the server restarted with SMART authorization, with a backend-services token."""
     backend = auth.register(run.options.database_url, context.subjects.organization, run.directory)
     with fhir_server(run, "enabled") as served:
-        token = auth.token(context.base_url, backend)
+        token = auth.token(context.base_url, backend, scenario.scope)
         return measure(run, scenario, context, served, {"Authorization": f"Bearer {token}"})
 
 
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nCommand: `{shown}`\n")
     print(f"Started: {started}\n")
     print(f"Ended: {report.machine()}\n")
-    server = f"`fhir-server serve --workers {options.workers}` (auth disabled except read-auth)"
+    server = f"`fhir-server serve --workers {options.workers}` (auth disabled except read-auth and transaction-auth)"
     timing = f"wrk -t{options.threads}, {options.seconds:g} s per scenario after {options.warmup:g} s of warm-up"
     print(f"Data: {size}; server {server}; {timing}\n")
     print(report.table(outcomes))

@@ -45,7 +45,8 @@ class Scenario:
     needs its own lines (updates), where it runs (``fhir``: auth disabled, ``auth``: the server with SMART
     authorization enabled, ``ceiling``), its connections when not the suite's, and how many times the suite's
     duration it runs (a 100-entry Bundle takes seconds: a short run would complete few) and whether it is warmed
-    up first (an unfinished warm-up Bundle would still load the server during the measured run)."""
+    up first (an unfinished warm-up Bundle would still load the server during the measured run), and the scopes its
+    backend-services token asks for (``auth`` scenarios)."""
 
     name: str
     request: str
@@ -56,6 +57,7 @@ class Scenario:
     connections: int | None = None
     duration_factor: int = 1
     warmup: bool = True
+    scope: str = "system/*.rs"
 
 
 def gets(context: Context, paths: list[str]) -> list[Request]:
@@ -206,7 +208,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         warmup=False,
     ),
     Scenario("read-auth", "GET Patient/{id}, SMART backend-services token (system/*.rs)", clinic_read, target="auth"),
+    Scenario(
+        "transaction-auth",
+        "POST transaction Bundle of {entries} entries, SMART backend-services token (system/*.cruds)",
+        transaction,
+        bundle=True,
+        target="auth",
+        connections=4,
+        duration_factor=3,
+        warmup=False,
+        scope="system/*.cruds",
+    ),
 )
-"""Every scenario, in the order they run (reads first; read-auth last: it restarts the server with auth)."""
+"""Every scenario, in the order they run (reads first; the auth ones last: they restart the server with auth)."""
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -25,10 +25,9 @@ from starlette.concurrency import run_in_threadpool
 
 from fhir_server.db import budget
 from fhir_server.db.limits import GRACE, DatabaseLimits
+from fhir_server.db.write_session import WriteSession, refuse_unnoted_changes, refuse_unrecorded_versions
 
 _IMMEDIATE = "fhir_server_sqlite_immediate"
-COUNTERS_ENGINE = "fhir_server_counters_engine"
-"""Key of a write session's ``info``: the engine for counters (None on SQLite, whose one writer needs none)."""
 _NO_JIT = "-c jit=off"
 _COUNTER_OPTIONS = "-c synchronous_commit=off -c lock_timeout=10s"
 _HOLDER = "fhir_server_held_by"
@@ -174,34 +173,41 @@ def _begin_immediate(driver: Any) -> None:
         driver.execute("PRAGMA busy_timeout = 30000")
 
 
+Finish = Callable[[WriteSession], None]
+"""The write pipeline's last step, run at the end of every write transaction (fhir_server.fhir.pipeline.finish)."""
+
+
 class Database:
     """The one handle on the database a process holds: an engine plus read and write session factories.
 
     ``limits`` bound a serving process (pool sizes, timeouts: fhir_server.db.limits); without them the command
-    line's defaults apply."""
+    line's defaults apply. ``finish`` ends each write transaction before it commits: the application passes the
+    write pipeline's :func:`~fhir_server.fhir.pipeline.finish`, which versions and indexes whatever the transaction
+    changed (CLI, seed, imaging sync and intake write served rows directly). Without it, a transaction that changes
+    a served row is refused (:mod:`fhir_server.db.write_session`)."""
 
-    def __init__(self, url: str, limits: DatabaseLimits | None = None, **engine_kwargs: Any) -> None:
-        from fhir_server.fhir import versioning  # the db layer must not import mappings at load time
-        from fhir_server.fhir.search import indexer
-
-        versioning.install()  # every write through any session becomes a FHIR version...
-        indexer.install()  # ...indexed for search in the same transaction
+    def __init__(
+        self, url: str, limits: DatabaseLimits | None = None, *, finish: Finish | None = None, **engine_kwargs: Any
+    ) -> None:
         self.url = url
+        self.finish = finish
         self.limits = limits
         self.engine = create_db_engine(url, limits, **engine_kwargs)
         self._async_pools: dict[asyncio.AbstractEventLoop, AsyncPool] = {}
         writer = self.engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else self.engine
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         # No autoflush on writes: a row being filled from a resource must not reach the database half-done
-        # because a lookup ran in between; the versioning hook flushes when the write is complete.
+        # because a lookup ran in between; the write pipeline flushes when the write is complete.
         # Counters (medical record numbers) are taken in short transactions of their own, on a few connections kept
         # apart from the pool the requests hold, so a write never waits for a counter another write holds.
         # synchronous_commit is off there: the commit of the transaction that uses a number makes the counter
         # durable. A lock wait that should never happen fails after 10 s instead of hanging.
         self.counters = None if self.is_sqlite else self._counters_engine()
         self._writer = sessionmaker(
-            writer, expire_on_commit=False, autoflush=False, info={COUNTERS_ENGINE: self.counters}
+            writer, class_=WriteSession, expire_on_commit=False, autoflush=False, counters=self.counters
         )
+        event.listen(self._writer, "before_flush", refuse_unnoted_changes)
+        event.listen(self._writer, "before_commit", refuse_unrecorded_versions)
 
     def _counters_engine(self) -> Engine:
         sizes = (2, 8) if self.limits is None else (1, self.limits.sizes(False).counters - 1)
@@ -220,11 +226,14 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A write transaction: committed whole when the block ends normally, rolled back on any error."""
+    def write(self) -> Iterator[WriteSession]:
+        """A write transaction: finished (``finish``) and committed whole when the block ends normally, rolled back
+        on any error. Its session is its own: the transaction's state (WriteState) ends with it."""
         budget.restart()
         with self._writer() as session, session.begin():
             yield session
+            if self.finish is not None:
+                self.finish(session)
 
     def dispose(self) -> None:
         self.engine.dispose()

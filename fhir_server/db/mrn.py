@@ -5,18 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fhir_server.db.engine import COUNTERS_ENGINE
 from fhir_server.db.people import MrnCounter, Patient
+from fhir_server.db.write_session import WriteSession, WriteState
 
 MRN_PREFIX = "CLI"
-_BLOCKS = "fhir_mrn_blocks"
-_EXPECTED = "fhir_mrn_expected"
-_INSIDE = "fhir_mrn_inside"
 
 
 def allocate_mrn(session: Session, organization_id: uuid.UUID, year: int) -> str:
@@ -32,12 +29,14 @@ def allocate_mrn(session: Session, organization_id: uuid.UUID, year: int) -> str
 
     When the transaction announced more patients (:func:`expect_patients`), the upsert takes that many numbers at
     once and the next calls hand them out in order. A number some patient of the clinic already holds is skipped.
+    The numbers taken ahead are the transaction's (its WriteState): on SQLite a rollback takes them back too.
     """
-    blocks: dict[tuple[uuid.UUID, int], list[int]] = session.info.setdefault(_BLOCKS, {})
-    block = blocks.setdefault((organization_id, year), [])
+    session = _writing(session)
+    state = session.state
+    block = state.mrn_blocks.setdefault((organization_id, year), [])
     while not block:
-        count = max(1, session.info.pop(_EXPECTED, 1))
-        last = _take(session, organization_id, year, count)
+        count, state.mrn_expected = max(1, state.mrn_expected), 1
+        last = _take(session, state, organization_id, year, count)
         block.extend(_free(session, organization_id, year, range(last - count + 1, last + 1)))
     return format_mrn(year, block.pop(0))
 
@@ -54,13 +53,18 @@ def _free(session: Session, organization_id: uuid.UUID, year: int, numbers: rang
 
 def expect_patients(session: Session, count: int) -> None:
     """Announce that the session's transaction is about to create ``count`` patients (a transaction Bundle)."""
-    session.info[_EXPECTED] = count
+    _writing(session).state.mrn_expected = count
 
 
-def _take(session: Session, organization_id: uuid.UUID, year: int, count: int) -> int:
+def _writing(session: Session) -> WriteSession:
+    if not isinstance(session, WriteSession):
+        raise TypeError("medical record numbers are taken inside a write transaction (Database.write)")
+    return session
+
+
+def _take(session: WriteSession, state: WriteState, organization_id: uuid.UUID, year: int, count: int) -> int:
     """Advance the counter by ``count``; its new value."""
-    counters: Engine | None = session.info.get(COUNTERS_ENGINE)
-    inside: set[uuid.UUID] = session.info.setdefault(_INSIDE, set())
+    counters, inside = session.counters, state.mrn_inside
     if counters is not None and organization_id not in inside:
         try:
             with counters.begin() as connection:
@@ -85,16 +89,5 @@ def _bump(executor: Session | Connection, organization_id: uuid.UUID, year: int,
     return number
 
 
-def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(_BLOCKS, None)  # on SQLite a rollback takes the numbers back: they must not be handed out
-    session.info.pop(_EXPECTED, None)
-    session.info.pop(_INSIDE, None)
-
-
 def format_mrn(year: int, number: int) -> str:
     return f"{MRN_PREFIX}-{year:04d}-{number:05d}"
-
-
-if not event.contains(Session, "after_commit", _forget):
-    event.listen(Session, "after_commit", _forget)
-    event.listen(Session, "after_soft_rollback", _forget)

@@ -4,6 +4,11 @@ A transaction runs in one database transaction, in the order the specification s
 GET), after giving every created resource its id and rewriting the references to it (``urn:uuid:`` fullUrls,
 conditional references ``Type?query``); creates go in dependency order so each reference meets an existing target.
 A batch runs each entry on its own, in its own transaction (the router's job), through the same function.
+
+Plain creates are staged (mapped onto rows, one after the other) and then recorded together, for every caller:
+their versions in one step, their search index rows in the next, then each one's reach check with those rows in
+place (:func:`_record_staged`; a create beyond the caller's reach fails the whole transaction, naming its entry).
+The other entries run one by one through the repository, each recording its own version.
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ from urllib.parse import parse_qsl
 from sqlalchemy.orm import Session
 
 from fhir_server.access.context import AccessContext
+from fhir_server.access.enforcement import confined_to_patient, forbidden
 from fhir_server.db.mrn import expect_patients
 from fhir_server.errors import FhirError, Issue, bad_request, not_found
-from fhir_server.fhir import conditional, patching, repository
+from fhir_server.fhir import conditional, patching, pipeline, repository
 from fhir_server.fhir.bundle_entries import METHOD_ORDER, Entry
 from fhir_server.fhir.outcomes import informational, operation_outcome
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.service import search
-from fhir_server.fhir.versioning import record_versions, recorded_resource
+from fhir_server.fhir.versioning import recorded_resource
 from mappings.registry import MAPPINGS
 
 
@@ -45,40 +51,69 @@ def process(session: Session, access: AccessContext, entries: list[Entry], ctx: 
         if entry.resource is not None:
             entry.resource = _rewrite(session, access, entry, entry.resource, assigned, ctx)
     responses: dict[int, dict[str, Any]] = {}
-    staged: dict[int, tuple[str, str]] = {}
-    expect_patients(session, sum(1 for e in entries if e.resource_type == "Patient" and _stageable(e, access)))
+    staged: list[Entry] = []
+    expect_patients(session, sum(1 for e in entries if e.resource_type == "Patient" and _stageable(e)))
     for entry in _in_order(entries, assigned):
+        if staged and (not _stageable(entry) or _reads_staged(access, entry, staged)):
+            _record_staged(session, access, staged, responses, ctx)  # what follows reads the versions staged so far
         try:
-            if _stageable(entry, access):
-                staged[entry.index] = _stage(session, access, entry)
-                continue
-            if staged:
-                record_versions(session)  # what follows reads the versions staged so far
-            responses[entry.index] = _execute(session, access, entry, ctx)
+            if _stageable(entry):
+                _stage(session, access, entry)
+                staged.append(entry)
+            else:
+                responses[entry.index] = _execute(session, access, entry, ctx)
         except FhirError as exc:
             raise _located(exc, entry) from None
-    record_versions(session)
-    for index, (resource_type, resource_id) in staged.items():
-        responses[index] = _written(_recorded(session, resource_type, resource_id), 201, ctx)
+    _record_staged(session, access, staged, responses, ctx)
     return [responses[i] for i in sorted(responses)]
 
 
-def _stageable(entry: Entry, access: AccessContext) -> bool:
-    """A plain create, by a caller whose writes need no reach check: staged, and recorded with the others."""
-    return entry.method == "POST" and not entry.existing and access.search_restriction("create") is None
+def _stageable(entry: Entry) -> bool:
+    """A plain create: staged, and recorded with the others."""
+    return entry.method == "POST" and not entry.existing
 
 
-def _stage(session: Session, access: AccessContext, entry: Entry) -> tuple[str, str]:
+def _reads_staged(access: AccessContext, entry: Entry, staged: list[Entry]) -> bool:
+    """True when a create by a caller confined to their patient references a staged create: the check that the
+    caller may read what it references (fhir_server.fhir.write_access) reads the target's recorded version."""
+    if not confined_to_patient(access, entry.resource_type, "create"):
+        return False
+    names = {f"{e.resource_type}/{e.resource_id}" for e in staged}
+    return any(reference in names for reference in _references(entry.resource))
+
+
+def _record_staged(
+    session: Session,
+    access: AccessContext,
+    staged: list[Entry],
+    responses: dict[int, dict[str, Any]],
+    ctx: BundleContext,
+) -> None:
+    """Record the staged creates together (version, then index), check their reach together (a create beyond it
+    fails the transaction, naming its entry), and answer each."""
+    if not staged:
+        return
+    versions = pipeline.version(session)
+    pipeline.index(session, versions)
+    beyond = repository.created_beyond_reach(session, access, [(e.resource_type, e.resource_id or "") for e in staged])
+    for entry in staged:
+        if beyond == (entry.resource_type, entry.resource_id):
+            raise _located(forbidden(entry.resource_type, "create", entry.resource_id), entry)
+        assert entry.resource_id is not None
+        responses[entry.index] = _written(_recorded(session, entry.resource_type, entry.resource_id), 201, ctx)
+    staged.clear()
+
+
+def _stage(session: Session, access: AccessContext, entry: Entry) -> None:
     """Stage a create. Lookups made while filling it first write the rows staged before (autoflush), so a clinic,
     a Questionnaire or a unique value created earlier in the Bundle is seen; the row being filled is not in the
     session yet."""
     assert entry.resource is not None
     autoflush, session.autoflush = session.autoflush, True
     try:
-        row = repository.add(session, access, entry.resource, entry.resource_id)
+        repository.add(session, access, entry.resource, entry.resource_id)
     finally:
         session.autoflush = autoflush
-    return entry.resource_type, row.fhir_id
 
 
 def _recorded(session: Session, resource_type: str, resource_id: str) -> dict[str, Any]:

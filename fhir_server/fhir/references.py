@@ -24,7 +24,7 @@ The base URL comes from the request (:func:`use_base_url`, called for every FHIR
 
 Rows a transaction wrote or looked up are kept for the rest of that transaction (:func:`remember`), so a
 transaction Bundle of appointments naming the same practitioners, or a patient created a few entries earlier, looks
-each of them up once; the memory ends with the transaction (commit or rollback).
+each of them up once; the memory is the transaction's (its WriteState) and ends with it.
 """
 
 from __future__ import annotations
@@ -36,19 +36,17 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fhir_server.db import Organization, ResourceHistory
+from fhir_server.db.write_session import state_of, write_state
 from fhir_server.errors import Issue, Kind, fail_all
 from fhir_server.fhir.primitives import literal_reference, version_number
 from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
 
 _BASE_URL: ContextVar[str | None] = ContextVar("fhir_base_url", default=None)
-_ROWS = "fhir_rows_of_transaction"
-ONLY_CLINIC = "fhir_only_clinic"
-"""session.info key of the transaction's one clinic, when the database holds exactly one (the repository's)."""
 
 
 def use_base_url(base_url: str | None) -> None:
@@ -200,13 +198,14 @@ def _lookup(session: Session, targets: list[Target]) -> list[Resolved]:
 
 def remember(session: Session, resource_type: str, row: Any) -> None:
     """Keep ``row`` (written or read by this transaction) for the references of the transaction's later writes."""
-    session.info.setdefault(_ROWS, {})[(resource_type, row.fhir_id)] = row
+    state_of(session).rows[(resource_type, row.fhir_id)] = row
 
 
 def _live_rows(session: Session, resource_type: str, ids: set[str]) -> dict[str, Any]:
     """fhir id -> row of every live resource of ``resource_type`` among ``ids``: the rows this transaction already
-    holds, the others in one query."""
-    known: dict[tuple[str, str], Any] = session.info.setdefault(_ROWS, {})
+    holds, the others in one query (a read session, as $validate's, keeps nothing)."""
+    state = write_state(session)
+    known: dict[tuple[str, str], Any] = state.rows if state is not None else {}
     found: dict[str, Any] = {}
     missing: list[str] = []
     for fhir_id in sorted(ids):
@@ -220,18 +219,6 @@ def _live_rows(session: Session, resource_type: str, ids: set[str]) -> dict[str,
         for row in session.scalars(select(model).where(model.fhir_id.in_(missing), model.deleted_at.is_(None))):
             known[(resource_type, row.fhir_id)] = found[row.fhir_id] = row
     return found
-
-
-def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(_ROWS, None)
-    session.info.pop(ONLY_CLINIC, None)
-
-
-def install() -> None:
-    """End the rows' memory with each transaction (idempotent)."""
-    if not event.contains(Session, "after_commit", _forget):
-        event.listen(Session, "after_commit", _forget)
-        event.listen(Session, "after_soft_rollback", _forget)
 
 
 def missing(target: Target) -> Issue:
@@ -254,6 +241,3 @@ def _version_exists(session: Session, target: Target) -> bool:
         ResourceHistory.version_id == number,
     )
     return session.scalars(query.limit(1)).first() is not None
-
-
-install()

@@ -1,13 +1,16 @@
 """The one way resources are read and written.
 
-Reads serve the stored JSON of the current version (one query; :mod:`fhir_server.fhir.versioning` keeps it equal
-to ``to_fhir(rows)``). Writes turn a validated resource into row values through its mapping, resolve its
-references within the clinic, and let the versioning hook record the new version in the same transaction.
+Reads serve the stored JSON of the current version (one query; the write pipeline keeps it equal to
+``to_fhir(rows)``). Writes run the steps of the write pipeline (:mod:`fhir_server.fhir.pipeline`) in order, each
+visible in :func:`create`, :func:`update` and :func:`delete`: the resource, validated when the request was read, is
+mapped onto rows with its references resolved within the clinic (map), the new version recorded (version) and
+indexed for search (index), then the caller's reach over what was written is checked (reach).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +22,12 @@ from fhir_server.access.enforcement import admits, forbidden, require
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
+from fhir_server.db.write_session import state_of
 from fhir_server.errors import gone, not_found, precondition_failed, unprocessable
-from fhir_server.fhir import write_access
+from fhir_server.fhir import pipeline, write_access
 from fhir_server.fhir.primitives import version_number
-from fhir_server.fhir.references import ONLY_CLINIC, Resolved, check_clinic, is_foreign, remember, resolve_references
-from fhir_server.fhir.search.indexer import flush_index
-from fhir_server.fhir.versioning import record_versions, recorded_resource
+from fhir_server.fhir.references import Resolved, check_clinic, is_foreign, remember, resolve_references
+from fhir_server.fhir.versioning import recorded_resource
 from mappings import lens
 from mappings.base import MappedValues, MappingError, ResourceMapping
 from mappings.registry import MAPPINGS
@@ -101,16 +104,18 @@ def create(
     403 without ``c`` on the type, or when the new resource would lie beyond the caller's reach.
     """
     mapping = MAPPINGS[resource["resourceType"]]
-    row = add(session, access, resource, resource_id)
+    row = add(session, access, resource, resource_id)  # map
+    versions = pipeline.version(session)  # version
+    pipeline.index(session, versions)  # index
     written = Written(_recorded(session, row, mapping), created=True)
-    _check_reach(session, access, mapping.resource_type, row.fhir_id, "create")
+    check_reach(session, access, mapping.resource_type, row.fhir_id, "create")  # reach
     return written
 
 
 def add(session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str | None = None) -> Any:
-    """Stage a new resource's row without recording its version yet (the next :func:`record_versions` does, at the
-    latest before commit): a transaction's creates are then written and rendered together. Callers whose access
-    has a search restriction must use :func:`create`, which checks the stored version's reach."""
+    """Stage a new resource's row (the map step: references resolved, row filled, its change noted) without
+    recording its version yet: the next :func:`pipeline.version` does, so a transaction's creates are written and
+    rendered together (fhir_server.fhir.bundles). Its reach is then checked with :func:`check_reach`."""
     mapping = MAPPINGS[resource["resourceType"]]
     require(access, mapping.resource_type, "create")
     row: Any = mapping.model()
@@ -118,9 +123,10 @@ def add(session: Session, access: AccessContext, resource: dict[str, Any], resou
     row.fhir_id = resource_id or str(uuid.uuid4())
     _fill(session, access, mapping, row, resource, new=True)
     session.add(row)
+    pipeline.note_changes(session)  # before any lookup of a later write flushes it
     remember(session, mapping.resource_type, row)
     if mapping.resource_type == "Organization":
-        session.info.pop(ONLY_CLINIC, None)
+        state_of(session).only_clinic = None
     return row
 
 
@@ -143,10 +149,12 @@ def update(
         return create(session, access, resource, resource_id)  # out of sight: the taken id answers 409, as a race
     check_version(row, if_match)
     row.deleted_at = None
-    _fill(session, access, mapping, row, resource, new=False)
+    _fill(session, access, mapping, row, resource, new=False)  # map
     remember(session, mapping.resource_type, row)
+    versions = pipeline.version(session)  # version (none when nothing changed: the stored version stands)
+    pipeline.index(session, versions)  # index
     written = Written(_recorded(session, row, mapping), created=False)
-    _check_reach(session, access, mapping.resource_type, resource_id, "update")
+    check_reach(session, access, mapping.resource_type, resource_id, "update")  # reach
     return written
 
 
@@ -165,10 +173,11 @@ def delete(
     check_version(row, if_match)
     if row.deleted_at is not None:
         return False
-    row.deleted_at = utcnow()
+    row.deleted_at = utcnow()  # map
     if resource_type == "Organization":
-        session.info.pop(ONLY_CLINIC, None)
-    record_versions(session)
+        state_of(session).only_clinic = None
+    versions = pipeline.version(session)  # version: a deletion
+    pipeline.index(session, versions)  # index: the older versions' rows pruned
     return True
 
 
@@ -207,20 +216,29 @@ def _check_existing(
     return reach == "write"
 
 
-def _check_reach(
+def check_reach(
     session: Session, access: AccessContext, resource_type: str, resource_id: str, interaction: str
 ) -> None:
-    """403 when the current version of a resource lies beyond what the caller may ``interaction``."""
-    if access.search_restriction(interaction) is None:
-        return
-    flush_index(session)  # the rule reads the index rows of versions written in this transaction
-    version = current_version(session, resource_type, resource_id)
-    if version is not None and not admits(session, access, version, interaction):
+    """403 when the current version of a resource (recorded and indexed) lies beyond what the caller may
+    ``interaction``."""
+    if resource_id not in write_access.reachable(session, access, resource_type, {resource_id}, interaction):
         raise forbidden(resource_type, interaction, resource_id)
 
 
+def created_beyond_reach(
+    session: Session, access: AccessContext, created: list[tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The first of the resources just ``created`` ((type, id), their versions recorded and indexed) that lies beyond
+    what the caller may create; None when all lie within. :func:`check_reach` for many creates at once (one query per
+    type): a transaction Bundle's staged creates."""
+    by_type: dict[str, set[str]] = defaultdict(set)
+    for resource_type, resource_id in created:
+        by_type[resource_type].add(resource_id)
+    within = {(t, i) for t, ids in by_type.items() for i in write_access.reachable(session, access, t, ids, "create")}
+    return next((c for c in created if c not in within), None)
+
+
 def _recorded(session: Session, row: FhirResourceMixin, mapping: type[ResourceMapping]) -> dict[str, Any]:
-    record_versions(session)
     recorded = recorded_resource(session, mapping.resource_type, row.fhir_id)
     return recorded if recorded is not None else mapping.to_fhir(row)  # unchanged: the stored version stands
 
@@ -300,10 +318,11 @@ def _tenant(
         return clinics.pop()
     if mapping.shared or current is not None:
         return current  # an existing row stays in its clinic unless its references say otherwise
-    only = session.info.get(ONLY_CLINIC)  # known for the rest of the transaction, unless it creates a clinic
+    state = state_of(session)
+    only = state.only_clinic  # known for the rest of the transaction, unless it creates or deletes a clinic
     if only is None:
         clinics_now = session.scalars(select(Organization.id).where(Organization.deleted_at.is_(None)).limit(2)).all()
-        only = session.info[ONLY_CLINIC] = clinics_now[0] if len(clinics_now) == 1 else None
+        only = state.only_clinic = clinics_now[0] if len(clinics_now) == 1 else None
     if only is not None:
         return only
     count = session.scalar(select(func.count()).select_from(Organization)) or 0

@@ -95,25 +95,28 @@ def check_readable_targets(
 
 def _readable(session: Session, access: AccessContext, targets: list[Target]) -> set[tuple[str, str]]:
     """(type, id) of the ``targets`` whose current version the caller may read: one query per type."""
-    rule = access.search_restriction("read")
     by_type: dict[str, set[str]] = defaultdict(set)
     for target in targets:
         by_type[target.resource_type].add(target.resource_id)
+    return {(t, i) for t, ids in by_type.items() for i in reachable(session, access, t, ids, "read")}
+
+
+def reachable(session: Session, access: AccessContext, resource_type: str, ids: set[str], interaction: str) -> set[str]:
+    """The ``ids`` of ``resource_type`` whose current version lies within what the caller may ``interaction``
+    (the SQL rule of reads, on the version's index rows, this transaction's included): one query."""
+    rule = access.search_restriction(interaction)
     if rule is None:
-        return {(t, i) for t, ids in by_type.items() for i in ids}
+        return set(ids)
     flush_index(session)  # the rule reads the index rows of versions this transaction wrote
     h = aliased(ResourceHistory)
-    found: set[tuple[str, str]] = set()
-    for resource_type, ids in by_type.items():
-        clause = rule(h, resource_type)
-        query = select(h.resource_id).where(
-            h.resource_type == resource_type,
-            h.resource_id.in_(sorted(ids)),
-            h.superseded_at.is_(None),
-            *([clause] if clause is not None else []),
-        )
-        found.update((resource_type, i) for i in session.scalars(query))
-    return found
+    clause = rule(h, resource_type)
+    query = select(h.resource_id).where(
+        h.resource_type == resource_type,
+        h.resource_id.in_(sorted(ids)),
+        h.superseded_at.is_(None),
+        *([clause] if clause is not None else []),
+    )
+    return set(session.scalars(query))
 
 
 def check_shared_row(access: AccessContext, resource_type: str, row: Any, interaction: str) -> None:

@@ -1,8 +1,9 @@
 """Keeping ImagingStudy rows in step with Orthanc (http://hl7.org/fhir/R4/imagingstudy.html).
 
 One study at a time, each in its own write transaction: read it from Orthanc's REST index, find its clinic and
-patient, and write only the columns that differ (an unchanged study makes no new FHIR version; the versioning
-hook turns every real change into one). A study Orthanc no longer has is deleted (FHIR delete: reads answer 410).
+patient, and write only the columns that differ (an unchanged study makes no new FHIR version; the write
+pipeline, which ends every write transaction, turns every real change into one). A study Orthanc no longer has is
+deleted (FHIR delete: reads answer 410).
 
 The clinic of a new study: the one given (a STOW through the proxy: the caller's clinic), else the only clinic
 with a patient of that MRN, else ``imaging_organization``, else the only clinic there is; otherwise the study is

@@ -6,17 +6,16 @@
 ``supportingInformation`` pointing at each linked form (mappings.appointment); so a form linked, moved or unlinked
 (deleted) makes a new Appointment version too.
 
-A SQLAlchemy ``before_flush`` listener does it, placed before the versioning hook's (``insert=True``): the
-appointments it changes are then seen as changed rows and versioned in the same transaction.
+:func:`follow_forms` is a step of the write pipeline (fhir_server.fhir.pipeline), run before the changes of a
+transaction are noted for versioning: the appointments it changes are then versioned in the same transaction.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -87,9 +86,9 @@ def _forms_of(session: Session, appointment_id: uuid.UUID, changed: list[IntakeF
     return [f for f in forms.values() if _target(f) == appointment_id and _live(f, session)]
 
 
-def follow_forms(session: Session, _context: Any = None, _instances: Any = None) -> None:
-    """``before_flush``: set the intake status of every appointment whose forms changed (and mark it changed when
-    only its links did, so it is versioned)."""
+def follow_forms(session: Session) -> None:
+    """Set the intake status of every appointment whose forms the session's unit of work changes (and mark it
+    changed when only its links did, so it is versioned). Run before the flush that writes the forms."""
     changed = [o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, IntakeForm)]
     touched: dict[uuid.UUID, bool] = {}
     for form in changed:
@@ -105,12 +104,3 @@ def follow_forms(session: Session, _context: Any = None, _instances: Any = None)
                 appointment.intake_status = status
             elif relinked and appointment not in session.new:
                 flag_modified(appointment, "intake_status")
-
-
-def install() -> None:
-    """Attach the follow-up to every session, ahead of the versioning hook (idempotent)."""
-    if not event.contains(Session, "before_flush", follow_forms):
-        event.listen(Session, "before_flush", follow_forms, insert=True)
-
-
-install()

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from fhir_server.db import Organization, Patient
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from tests.auth.conftest import BASE, Clinic, token_for
 
 _token = token_for
@@ -28,7 +29,7 @@ def other_clinic_patient(database: Database) -> str:
     with database.write() as session:
         org = Organization(name="Elsewhere Clinic", fhir_id="elsewhere")
         session.add(org)
-        session.flush()
+        pipeline.flush(session)
         session.add(Patient(organization_id=org.id, mrn="X1", given_name="Far", family_name="Away", fhir_id="far-1"))
     return "far-1"
 

@@ -19,6 +19,7 @@ from fhir_server.access.roles import role_allows
 from fhir_server.db import Organization, Patient, Questionnaire
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
+from fhir_server.fhir import pipeline
 from mappings.patient import MRN_SYSTEM
 from mappings.questionnaire import QuestionnaireMapping
 from mappings.questionnaire_response import APPOINTMENT_EXTENSION
@@ -322,7 +323,7 @@ def far_patient(database: Database) -> str:
     with database.write() as session:
         org = Organization(name="Elsewhere Clinic", fhir_id="elsewhere")
         session.add(org)
-        session.flush()
+        pipeline.flush(session)
         session.add(Patient(organization_id=org.id, mrn="X1", given_name="Far", family_name="Away", fhir_id="far-1"))
     return "far-1"
 
@@ -413,3 +414,51 @@ def test_a_patient_token_cannot_tell_another_patients_appointment_from_an_unknow
         assert answers[0].status_code == 404
     after = client.get(f"{BASE}/Appointment/{hidden}", headers=_admin(database, clinic)).json()
     assert after["meta"]["versionId"] == others["meta"]["versionId"]
+
+
+# --- transaction Bundles: creates are staged, recorded together, then each one's reach checked ------------------
+
+
+def _transaction(*resources: tuple[str | None, dict[str, Any]]) -> dict[str, Any]:
+    entries = [
+        {
+            **({"fullUrl": full_url} if full_url else {}),
+            "resource": r,
+            "request": {"method": "POST", "url": r["resourceType"]},
+        }
+        for full_url, r in resources
+    ]
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def test_a_transaction_create_beyond_the_callers_reach_fails_whole_naming_its_entry(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    headers = _bearer(token_for(database, clinic, "user/Patient.cruds?gender=female", email=clinic.admin_email))
+    within = {"resourceType": "Patient", "gender": "female", "name": [{"family": "Withinreach"}]}
+    beyond = {"resourceType": "Patient", "gender": "male", "name": [{"family": "Beyondreach"}]}
+    response = client.post(BASE, json=_transaction((None, within), (None, beyond)), headers=headers)
+    assert response.status_code == 403, response.text
+    issue = response.json()["issue"][0]
+    assert issue["code"] == "forbidden" and issue["diagnostics"].startswith("Bundle.entry[1]"), issue
+    found = client.get(f"{BASE}/Patient?family=Withinreach,Beyondreach", headers=_admin(database, clinic)).json()
+    assert found["total"] == 0  # the create within reach was rolled back with the other
+    alone = client.post(BASE, json=_transaction((None, within)), headers=headers)
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["entry"][0]["response"]["status"].startswith("201")
+
+
+def test_a_patients_transaction_may_link_a_form_to_the_appointment_it_creates(
+    client: TestClient, database: Database, clinic: Clinic
+) -> None:
+    headers = _bearer(PATIENT_TOKENS["patient scopes"](database, clinic))
+    appointment_url = "urn:uuid:5b0b7e4e-6c8f-4d0e-9d52-7f0f6f3f2a11"
+    form = _form("pat-1", "pat-1")
+    form["extension"] = [{"url": APPOINTMENT_EXTENSION, "valueReference": {"reference": appointment_url}}]
+    body = _transaction((appointment_url, _appointment("pat-1")), (None, form))
+    response = client.post(BASE, json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    appointment = response.json()["entry"][0]["resource"]
+    served = client.get(f"{BASE}/Appointment/{appointment['id']}", headers=headers).json()
+    form_id = response.json()["entry"][1]["resource"]["id"]
+    assert served["supportingInformation"] == [{"reference": f"QuestionnaireResponse/{form_id}"}]

@@ -22,6 +22,7 @@ from fhir_server.auth.clients import register_client
 from fhir_server.auth.passwords import hash_password
 from fhir_server.db import Organization, Patient, Practitioner, User
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from fhir_server.settings import load_settings
 
 BASE = "https://fhir.example.org/fhir"
@@ -68,7 +69,7 @@ def _row(session: Any, model: type[Any], **values: Any) -> Any:
         values.setdefault("full_name", values["email"].split("@")[0].title())
     row = model(**values)
     session.add(row)
-    session.flush()
+    pipeline.flush(session)
     return row
 
 

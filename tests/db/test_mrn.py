@@ -12,13 +12,14 @@ from sqlalchemy import select
 from fhir_server.db import Organization, Patient
 from fhir_server.db.engine import Database
 from fhir_server.db.mrn import allocate_mrn, expect_patients
+from fhir_server.fhir import pipeline
 
 
 def _clinic(database: Database, name: str = "Test Clinic") -> uuid.UUID:
     with database.write() as session:
         clinic = Organization(name=name)
         session.add(clinic)
-        session.flush()
+        pipeline.flush(session)
         return clinic.id
 
 

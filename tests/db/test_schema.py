@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from fhir_server.auth.users import UserError, create_user
 from fhir_server.db import Appointment, Organization, Patient, Practitioner, User
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def test_unknown_appointment_status_is_refused(database: Database, clinic: Organ
         patient = Patient(organization_id=clinic.id, mrn="CLI-2026-00001", given_name="A", family_name="B")
         doctor = Practitioner(organization_id=clinic.id, given_name="C", family_name="D")
         session.add_all([patient, doctor])
-        session.flush()
+        pipeline.flush(session)
         session.add(
             Appointment(
                 organization_id=clinic.id,

@@ -26,6 +26,7 @@ from pydicom.data import get_testdata_file
 from fhir_server.app import create_app
 from fhir_server.db import Organization, Patient
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from fhir_server.settings import Settings, load_settings
 from tests.imaging.orthanc_process import OrthancProcess, available, free_port
 from tests.imaging.scoped_access import context, patient_token, token_table, user_token
@@ -102,7 +103,7 @@ def clinics(database: Database) -> Clinics:
                 Organization(id=b, name="Clinic B", timezone="Europe/Berlin"),
             ]
         )
-        session.flush()
+        pipeline.flush(session)
         for clinic, mrn, family in ((a, "1CT1", "Tomo"), (a, "4MR1", "Reso"), (b, "8NM1", "Nuclear")):
             row = Patient(id=uuid.uuid4(), fhir_id=str(uuid.uuid4()), organization_id=clinic, mrn=mrn)
             row.family_name, row.given_name = family, "Pat"

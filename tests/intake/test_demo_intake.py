@@ -13,6 +13,7 @@ from sqlalchemy import select
 from fhir_server.db import Appointment, IntakeForm, ResourceHistory
 from fhir_server.db.engine import Database
 from fhir_server.demo.intake import intake_questionnaire
+from fhir_server.fhir import pipeline
 from fhir_server.intake.response_validation import response_issues
 from fhir_server.seed import INTAKE_QUESTIONNAIRE_URL, seed_demo
 
@@ -83,7 +84,7 @@ def test_seeded_appointments_point_at_their_forms_and_say_their_intake(database:
 
 def test_the_seeded_answers_are_deterministic(database: Database, sqlite_template: Path, tmp_path: Path) -> None:
     shutil.copy(sqlite_template, tmp_path / "again.db")
-    again = Database(f"sqlite:///{tmp_path / 'again.db'}")
+    again = Database(f"sqlite:///{tmp_path / 'again.db'}", finish=pipeline.finish)
 
     def answers(db: Database) -> dict[Any, Any]:
         with seeded(db).read() as session:

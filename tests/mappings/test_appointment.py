@@ -16,6 +16,7 @@ from sqlalchemy import select
 from fhir_server.db import Appointment, Cancellation, Organization, Practitioner
 from fhir_server.db.engine import Database
 from fhir_server.db.vocab import CANCELLATION_TYPES
+from fhir_server.fhir import pipeline
 from fhir_server.paths import project_dir
 from mappings.appointment import MEETING_URL, AppointmentMapping, CancellationValue
 from mappings.base import MappingError
@@ -382,7 +383,7 @@ def _second_clinic(client: TestClient, database: Database) -> tuple[str, uuid.UU
         clinic_id = session.scalars(select(Organization.id).where(Organization.fhir_id == other["id"])).one()
         doctor = Practitioner(organization_id=clinic_id, given_name="Rafael", family_name="Moreno")
         session.add(doctor)
-        session.flush()
+        pipeline.flush(session)
         return doctor.fhir_id, clinic_id
 
 

@@ -16,6 +16,7 @@ from fhir_server.app import create_app
 from fhir_server.db import Appointment, IntakeForm, Patient, Practitioner, ResourceHistory
 from fhir_server.db.engine import Database
 from fhir_server.db.vocab import INTAKE_FORM_STATUSES
+from fhir_server.fhir import pipeline
 from fhir_server.seed import seed_demo
 from fhir_server.settings import load_settings
 from mappings import terminology
@@ -261,7 +262,7 @@ def _appointment(database: Database, patient_fhir_id: str) -> str:
         patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_fhir_id)).one()
         doctor = Practitioner(organization_id=patient.organization_id, given_name="Amelia", family_name="Hart")
         session.add(doctor)
-        session.flush()
+        pipeline.flush(session)
         start = datetime(2026, 12, 1, 14, tzinfo=UTC)
         appointment = Appointment(
             organization_id=patient.organization_id,
@@ -272,7 +273,7 @@ def _appointment(database: Database, patient_fhir_id: str) -> str:
             duration_minutes=30,
         )
         session.add(appointment)
-        session.flush()
+        pipeline.flush(session)
         return appointment.fhir_id
 
 

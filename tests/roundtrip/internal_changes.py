@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from mappings import lens
 from mappings.registry import MAPPINGS
 from tests.roundtrip.checks import assert_same, assert_valid, content, get, made_unique_resource, put
@@ -78,7 +79,7 @@ ALSO_SHOWN = {("Appointment", "status"): {"cancelationReason"}}
 def change_column(database_url: str, resource_type: str, resource_id: str, attr: str, value: Any) -> None:
     """Set one column of a served row as the CLI would: through the ORM, in a transaction of its own."""
     model: Any = MAPPINGS[resource_type].model
-    database = Database(database_url)
+    database = Database(database_url, finish=pipeline.finish)
     try:
         with database.write() as session:
             row = session.scalars(select(model).where(model.fhir_id == resource_id)).one()

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from fhir_server.app import create_app
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from fhir_server.fhir.bindings import binding_issues
 from fhir_server.fhir.structure import walk
 from fhir_server.fhir.validation import structure_issues
@@ -45,7 +46,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 @pytest.fixture
 def demo(database_url: str) -> Iterator[tuple[TestClient, SeedResult]]:
-    database = Database(database_url)
+    database = Database(database_url, finish=pipeline.finish)
     with database.write() as session:
         seeded = seed_demo(session, today=TODAY)
     database.dispose()

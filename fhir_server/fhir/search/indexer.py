@@ -2,7 +2,8 @@
 its values stored in the typed index table of the parameter's type (one function per type).
 
 Rows carry the version they index, so a search paged while others write keeps seeing the versions current when
-it began (see fhir_server.fhir.search.sql). Runs inside the writing transaction, through the versioning hook.
+it began (see fhir_server.fhir.search.sql). The index step of the write pipeline (fhir_server.fhir.pipeline): runs
+inside the writing transaction, its rows queued in the transaction's WriteState until :func:`flush_index`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from fhir_server.db import (
@@ -27,12 +28,13 @@ from fhir_server.db import (
     SearchUri,
 )
 from fhir_server.db.types import utcnow
+from fhir_server.db.write_session import state_of, write_state
 from fhir_server.fhir.primitives import literal_reference
 from fhir_server.fhir.search.dates import date_range, period_range
 from fhir_server.fhir.search.fhirpath import evaluate
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for
 from fhir_server.fhir.search.text import normalize, soundex
-from fhir_server.fhir.versioning import NewVersion, on_version
+from fhir_server.fhir.versioning import NewVersion
 
 Row = dict[str, Any]
 INDEX_TABLES = (SearchString, SearchToken, SearchDate, SearchReference, SearchNumber, SearchQuantity, SearchUri)
@@ -213,9 +215,6 @@ def _lengths(table: Any) -> dict[str, int]:
     return {name: length for name, length in found.items() if isinstance(length, int)}
 
 
-_BUFFER = "fhir_index_rows"
-
-
 def index_version(session: Session, version: NewVersion) -> None:
     """Queue the index rows of a new version (written by :func:`flush_index`) and drop those of versions no
     paged search can still see."""
@@ -224,7 +223,7 @@ def index_version(session: Session, version: NewVersion) -> None:
     if version.resource is None:
         return
     key = {"resource_type": version.resource_type, "resource_id": version.resource_id, "version_id": version.version_id}
-    buffer: dict[type[Any], list[Row]] = session.info.setdefault(_BUFFER, {})
+    buffer = state_of(session).index_rows
     for table, rows in index_rows(version.resource).items():
         buffer.setdefault(table, []).extend({**key, **row} for row in rows)
 
@@ -232,8 +231,11 @@ def index_version(session: Session, version: NewVersion) -> None:
 def flush_index(session: Session) -> None:
     """Write every queued index row: one COPY per table on PostgreSQL, one multi-row INSERT elsewhere. Called before
     commit and before any search inside a writing transaction (conditional writes), so searches always see this
-    transaction's own writes."""
-    buffer: dict[type[Any], list[Row]] = session.info.pop(_BUFFER, {})
+    transaction's own writes. Nothing to do in a read session."""
+    state = write_state(session)
+    if state is None or not state.index_rows:
+        return
+    buffer, state.index_rows = state.index_rows, {}
     for table, rows in buffer.items():
         if not rows:
             continue
@@ -252,10 +254,6 @@ def _copy(session: Session, table_name: str, columns: list[str], rows: list[Row]
             copy.write_row([row.get(c) for c in columns])
 
 
-def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(_BUFFER, None)
-
-
 def _prune(session: Session, resource_type: str, resource_id: str, before: datetime) -> None:
     stale = select(ResourceHistory.version_id).where(
         ResourceHistory.resource_type == resource_type,
@@ -270,11 +268,3 @@ def _prune(session: Session, resource_type: str, resource_id: str, before: datet
                 table.version_id.in_(stale),
             )
         )
-
-
-def install() -> None:
-    """Index every version (after the versioning hook, whose before_commit listener is registered first)."""
-    on_version(index_version)
-    if not event.contains(Session, "before_commit", flush_index):
-        event.listen(Session, "before_commit", flush_index)
-        event.listen(Session, "after_soft_rollback", _forget)

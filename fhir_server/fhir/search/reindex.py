@@ -9,8 +9,8 @@ every parameter of fhir_server.fhir.search.registry). Rows of versions that no l
 search can still see, are dropped at the end.
 
 With ``rerender``, each served row is first rendered again through its mapping; when that differs from its
-stored current version (a row changed by SQL that bypassed the versioning hook), a new version is recorded,
-exactly as an internal change through a session would record it, and indexed by the hook.
+stored current version (a row changed by SQL that bypassed the write pipeline), a new version is recorded,
+exactly as an internal change through a session records it: by the pipeline's finish step (versioned, indexed).
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def _rerender_type(database: Database, resource_type: str, batch_size: int) -> i
 
 def _stale_rows(session: Session, resource_type: str, rows: list[Any]) -> Iterator[Any]:
     """The rows whose rendering differs from their stored current version, each marked changed (so that the
-    versioning hook records a new version when the session commits)."""
+    write pipeline records a new version when the transaction ends: fhir_server.fhir.pipeline.finish)."""
     current = select(ResourceHistory.resource_id, ResourceHistory.resource).where(
         ResourceHistory.resource_type == resource_type,
         ResourceHistory.resource_id.in_([r.fhir_id for r in rows]),

@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from fhir_server.db import Appointment, Patient
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from fhir_server.seed import seed_demo
 from tests.authorized_client import fhir_client
 
 
 @pytest.fixture(scope="module")
 def seeded(module_database_url: str, module_auth_mode: str) -> Iterator[tuple[TestClient, str, int]]:
-    database = Database(module_database_url)
+    database = Database(module_database_url, finish=pipeline.finish)
     with database.write() as session:
         seed_demo(session)
     with database.read() as session:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from fhir_server.db import Organization, Patient, ResourceHistory, SearchString
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
+from fhir_server.fhir import pipeline
 from fhir_server.fhir.search.indexer import SNAPSHOT_LIFETIME
 from tests.authorized_client import clinic_of
 from tests.fhir.search.search_support import Json, create, ids, search
@@ -66,7 +67,7 @@ def test_a_resource_created_again_after_delete_is_found_by_its_new_values(client
 
 def test_internal_row_changes_are_searchable_at_once(client: TestClient, database_url: str) -> None:
     clinic, patient = _clinic_and_patient(client)
-    database = Database(database_url)
+    database = Database(database_url, finish=pipeline.finish)
     try:
         with database.write() as session:
             row = session.scalars(select(Patient).where(Patient.fhir_id == patient["id"])).one()
@@ -90,7 +91,7 @@ def test_index_rows_of_versions_no_search_can_see_are_dropped(client: TestClient
     for family in ("Second", "Third"):
         body = {**patient, "name": [{"family": family, "given": ["Pat"]}]}
         assert client.put(f"/fhir/Patient/{patient['id']}", json=body).status_code == 200
-    database = Database(database_url)
+    database = Database(database_url, finish=pipeline.finish)
     try:
         with database.write() as session:  # version 1 was replaced longer ago than any paged search lives
             session.execute(

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from fhir_server.cli import app
 from fhir_server.db import Patient, SearchReference, SearchString
 from fhir_server.db.engine import Database
+from fhir_server.fhir import pipeline
 from fhir_server.fhir.search.indexer import INDEX_TABLES
 from fhir_server.fhir.search.reindex import count_versions, rebuild
 from tests.authorized_client import clinic_of
@@ -122,7 +123,7 @@ def test_rerender_records_rows_changed_behind_the_hooks_back(
 
 
 def test_reindex_command_rebuilds_the_index(client: TestClient, database_url: str, clinic: dict[str, Json]) -> None:
-    database = Database(database_url)
+    database = Database(database_url, finish=pipeline.finish)
     try:
         _drop_index(database)
         result = CliRunner().invoke(
