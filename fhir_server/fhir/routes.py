@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from fhir_server.app_context import app_context
 from fhir_server.fhir import references
 from fhir_server.fhir.interactions import (
     batch,
@@ -23,7 +24,7 @@ from fhir_server.fhir.operations import everything, summarize, validate
 
 async def _public_base_url(request: Request) -> None:
     """Absolute references on the server's public base URL are its own (checked by reference integrity)."""
-    references.use_base_url(request.app.state.settings.base_url)
+    references.use_base_url(app_context(request).base_url)
 
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"], dependencies=[Depends(_public_base_url)])

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.access.context import Access, AccessContext
+from fhir_server.app_context import app_context
 from fhir_server.errors import conflict
 from fhir_server.fhir import patching, repository, unit_of_work
 from fhir_server.fhir.content import (
@@ -33,7 +34,7 @@ async def patch(resource_type: str, resource_id: str, request: Request, access: 
     served_type(resource_type)
     check_content_type(request, _PATCH_TYPES)
     media_type = request.headers["content-type"].split(";", 1)[0].strip().lower()
-    limits = PatchLimits.of(request.app.state.settings)
+    limits = PatchLimits.of(app_context(request).settings)
     change = patching.Patch.of(media_type, await read_json(request), limits)
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None

@@ -13,6 +13,7 @@ from fhir_server.fhir.content import Prefer, check_accept, check_content_type, p
 from fhir_server.fhir.request_body import read_resource
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type, valid_id
+from fhir_server.request_context import Context
 
 router = APIRouter()
 
@@ -32,15 +33,14 @@ async def update(resource_type: str, resource_id: str, request: Request, access:
 
 
 @router.put("/{resource_type}", summary="conditional update")
-async def conditional_update(resource_type: str, request: Request, access: Access) -> Response:
+async def conditional_update(resource_type: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     served_type(resource_type)
     check_content_type(request)
     resource = await read_resource(request, resource_type)
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
-    criteria, settings = request.url.query, request.app.state.settings
-    args = (resource, criteria, settings.base_url, SearchLimits.of(settings), version)
-    written = await unit_of_work.write(request, conditional.update, access, *args)
+    args = (resource, request.url.query, ctx.base_url, SearchLimits.of(ctx.settings), version)
+    written = await unit_of_work.write(request, conditional.update, ctx.access, *args)
     status = 201 if written.created else 200
     return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)

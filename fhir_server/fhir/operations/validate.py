@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from fhir_server.access.context import Access, AccessContext
 from fhir_server.access.enforcement import require_validate
+from fhir_server.app_context import app_context
 from fhir_server.db.engine import Database
 from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir import repository
@@ -35,7 +36,6 @@ from fhir_server.fhir.content import FhirResponse, check_accept, check_content_t
 from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.types import served_type, valid_id
-from fhir_server.fhir.unit_of_work import database_of
 from fhir_server.fhir.validation import check_shape, parse_json, structure_issues
 
 router = APIRouter()
@@ -76,7 +76,7 @@ async def _validate(request: Request, access: AccessContext, resource_type: str,
     payload = await parsed(body, parse_json) if body.strip() or request.query_params.get("mode") != "delete" else None
     wanted = parse_request(payload, resource_type, resource_id, request.query_params)
     require_validate(access, resource_type, wanted.mode)
-    issues = await run_in_threadpool(dry_run, database_of(request), validate, access, wanted)
+    issues = await run_in_threadpool(dry_run, app_context(request).database, validate, access, wanted)
     return FhirResponse(operation_outcome(issues or [ALL_OK]), 200, pretty=is_pretty(request))
 
 
