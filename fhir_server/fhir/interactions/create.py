@@ -3,6 +3,8 @@ With ``If-None-Exist: <query>`` it is a conditional create (http.html#ccreate): 
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -25,7 +27,8 @@ async def create(resource_type: str, request: Request, ctx: Context) -> Response
     resource.pop("id", None)  # the server assigns the id of a created resource
     criteria = request.headers.get("if-none-exist")
     if criteria is None:
-        written = await unit_of_work.write(request, repository.create, ctx.access, resource)
+        write = partial(repository.create, base_url=ctx.base_url)
+        written = await unit_of_work.write(request, write, ctx.access, resource)
     else:
         args = (resource, criteria, ctx.base_url, SearchLimits.of(ctx.settings))
         written = await unit_of_work.write(request, conditional.create, ctx.access, *args)

@@ -4,10 +4,11 @@ the client's id and version-aware updates (``If-Match`` -> 412 on mismatch); and
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.access.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
 from fhir_server.fhir.request_body import read_resource
@@ -19,7 +20,7 @@ router = APIRouter()
 
 
 @router.put("/{resource_type}/{resource_id}", summary="update")
-async def update(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
+async def update(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     served_type(resource_type)
     valid_id(resource_id)
@@ -27,7 +28,8 @@ async def update(resource_type: str, resource_id: str, request: Request, access:
     resource = await read_resource(request, resource_type, resource_id)
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
-    written = await unit_of_work.write(request, repository.update, access, resource, resource_id, version)
+    write = partial(repository.update, base_url=ctx.base_url)
+    written = await unit_of_work.write(request, write, ctx.access, resource, resource_id, version)
     status = 201 if written.created else 200
     return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)
 

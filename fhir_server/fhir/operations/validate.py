@@ -25,9 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from fhir_server.access.context import Access, AccessContext
+from fhir_server.access.context import AccessContext
 from fhir_server.access.enforcement import require_validate
-from fhir_server.app_context import app_context
 from fhir_server.db.engine import Database
 from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir import repository
@@ -37,6 +36,7 @@ from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.fhir.validation import check_shape, parse_json, structure_issues
+from fhir_server.request_context import Context, RequestContext
 
 router = APIRouter()
 
@@ -56,16 +56,16 @@ class ValidateRequest:
 
 
 @router.post("/{resource_type}/$validate", summary="$validate")
-async def validate_type(resource_type: str, request: Request, access: Access) -> Response:
-    return await _validate(request, access, resource_type, None)
+async def validate_type(resource_type: str, request: Request, ctx: Context) -> Response:
+    return await _validate(request, ctx, resource_type, None)
 
 
 @router.post("/{resource_type}/{resource_id}/$validate", summary="$validate an instance")
-async def validate_instance(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
-    return await _validate(request, access, resource_type, resource_id)
+async def validate_instance(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
+    return await _validate(request, ctx, resource_type, resource_id)
 
 
-async def _validate(request: Request, access: AccessContext, resource_type: str, resource_id: str | None) -> Response:
+async def _validate(request: Request, ctx: RequestContext, resource_type: str, resource_id: str | None) -> Response:
     check_accept(request)
     served_type(resource_type)
     if resource_id is not None:
@@ -75,8 +75,8 @@ async def _validate(request: Request, access: AccessContext, resource_type: str,
         check_content_type(request)
     payload = await parsed(body, parse_json) if body.strip() or request.query_params.get("mode") != "delete" else None
     wanted = parse_request(payload, resource_type, resource_id, request.query_params)
-    require_validate(access, resource_type, wanted.mode)
-    issues = await run_in_threadpool(dry_run, app_context(request).database, validate, access, wanted)
+    require_validate(ctx.access, resource_type, wanted.mode)
+    issues = await run_in_threadpool(dry_run, ctx.database, validate, ctx.access, wanted, ctx.base_url)
     return FhirResponse(operation_outcome(issues or [ALL_OK]), 200, pretty=is_pretty(request))
 
 
@@ -144,8 +144,9 @@ def _check_profile(profile: Any, resource_type: str) -> None:
 # --- the validation -----------------------------------------------------------------------------------------
 
 
-def validate(session: Session, access: AccessContext, wanted: ValidateRequest) -> list[Issue]:
-    """Every issue of the validation asked for (to run in a transaction that is rolled back afterwards)."""
+def validate(session: Session, access: AccessContext, wanted: ValidateRequest, base_url: str | None) -> list[Issue]:
+    """Every issue of the validation asked for (to run in a transaction that is rolled back afterwards); absolute
+    references on ``base_url`` are this server's."""
     if wanted.mode == "delete":
         return _attempt(lambda: repository.delete(session, access, wanted.resource_type, str(wanted.resource_id)))
     resource = dict(wanted.resource or {})
@@ -156,9 +157,11 @@ def validate(session: Session, access: AccessContext, wanted: ValidateRequest) -
     codes_valid = not issues
     if not _as_update(wanted):
         resource.pop("id", None)  # a create ignores the client's id
-        issues += _attempt(lambda: repository.create(session, access, resource), codes_valid)
+        issues += _attempt(lambda: repository.create(session, access, resource, base_url=base_url), codes_valid)
     elif (update_id := _update_id(wanted, resource, issues)) is not None:
-        issues += _attempt(lambda: repository.update(session, access, resource, update_id), codes_valid)
+        issues += _attempt(
+            lambda: repository.update(session, access, resource, update_id, base_url=base_url), codes_valid
+        )
     return _distinct(issues)
 
 

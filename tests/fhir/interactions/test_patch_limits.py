@@ -186,9 +186,9 @@ def test_a_patch_computed_on_a_version_that_has_since_moved_is_not_stored(
     updated = client.put(f"/fhir/Patient/{patient['id']}", json={**patient, "birthDate": "1990-01-01"})
     assert updated.status_code == 200, updated.text
     with pytest.raises(patching.VersionMovedError), database.write() as session:
-        patching.store(session, OPEN, "Patient", patient["id"], prepared, None)
+        patching.store(session, OPEN, "Patient", patient["id"], prepared, None, None)
     with pytest.raises(FhirError) as caught, database.write() as session:
-        patching.store(session, OPEN, "Patient", patient["id"], prepared, "1")
+        patching.store(session, OPEN, "Patient", patient["id"], prepared, "1", None)
     assert caught.value.status == 412
     current = client.get(f"/fhir/Patient/{patient['id']}").json()
     assert current["meta"]["versionId"] == "2" and current["birthDate"] == "1990-01-01" and "gender" not in current
