@@ -45,6 +45,12 @@ def context_of(app: Starlette) -> AppContext:
     return context
 
 
+def started_context(app: Starlette) -> AppContext | None:
+    """The context of ``app`` once it has started; None before (for middleware, which may see such requests)."""
+    context: AppContext | None = getattr(app.state, "context", None)
+    return context
+
+
 def app_context(connection: HTTPConnection) -> AppContext:
     """The context of the application serving ``connection`` (a request)."""
     return context_of(connection.app)
