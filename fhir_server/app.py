@@ -28,6 +28,8 @@ from fhir_server.db.request_guard import RequestGuard
 from fhir_server.errors import FhirError
 from fhir_server.fhir import outcomes, routes, validation
 from fhir_server.fhir.interactions import read, vread
+from fhir_server.fhir.primitives import ID
+from fhir_server.fhir.route_interactions import FhirRoute
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
@@ -49,11 +51,12 @@ def _route_reads_first(app: FastAPI) -> None:
     Starlette endpoints: this spares the walk through every router included before the FHIR one and FastAPI's
     dependency solving."""
     register_url_convertor("served_type", _matching("|".join(re.escape(name) for name in sorted(MAPPINGS))))
-    register_url_convertor("fhir_id", _matching(r"[A-Za-z0-9\-.]{1,64}"))
+    register_url_convertor("fhir_id", _matching(ID))
     register_url_convertor("version_id", _matching(r"[0-9]{1,10}"))
     base = "/fhir/{resource_type:served_type}/{resource_id:fhir_id}"
-    app.add_route(base, read.read_endpoint, methods=["GET"], include_in_schema=False)
-    app.add_route(base + "/_history/{version_id:version_id}", vread.vread_endpoint, ["GET"], include_in_schema=False)
+    app.router.routes.append(FhirRoute(base, read.read_endpoint, methods=["GET"], interaction="read"))
+    versioned = base + "/_history/{version_id:version_id}"
+    app.router.routes.append(FhirRoute(versioned, vread.vread_endpoint, methods=["GET"], interaction="vread"))
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

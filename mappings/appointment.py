@@ -31,7 +31,6 @@ and a client's relative reference to a QuestionnaireResponse not linked to the a
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,6 +39,7 @@ from sqlalchemy.orm import object_session
 
 from fhir_server.db import Appointment, Cancellation
 from fhir_server.db.created_rows import created_in_transaction
+from fhir_server.fhir.primitives import literal_reference
 from fhir_server.intake.appointment_intake import linked_form_ids
 from mappings import CANONICAL_BASE, lens, terminology
 from mappings.base import Field, MappedValues, MappingError, ResourceMapping, fhir_instant, parse_instant
@@ -53,7 +53,6 @@ VISIT_TYPE_MAP = "appointment-visit-type"
 CANCELLATION_MAP = "appointment-cancellation-type"
 DEFAULTS = {"visit_type": "in-clinic", "visit_category": "follow-up"}
 _MAX_MINUTES = 2_147_483_647  # positiveInt, and the column's INTEGER
-_FORM_REFERENCE = re.compile(r"QuestionnaireResponse/[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -284,7 +283,8 @@ def _is_form(entry: Any) -> bool:
     return (
         isinstance(entry, dict)
         and isinstance(entry.get("reference"), str)
-        and bool(_FORM_REFERENCE.fullmatch(entry["reference"]))
+        and (literal := literal_reference(entry["reference"])) is not None
+        and literal.names("QuestionnaireResponse")
     )
 
 

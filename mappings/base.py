@@ -11,13 +11,13 @@ and keeps the resource itself as the new ``extra``. Hence ``GET(PUT(r)) == r`` a
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from fhir_server.db.base import FhirResourceMixin
+from fhir_server.fhir.primitives import literal_reference
 from mappings import columns, lens
 
 SERVER_META = ("versionId", "lastUpdated")
@@ -110,19 +110,12 @@ class ReferenceField(Field):
         return parse
 
 
-_LITERAL_REFERENCE = re.compile(
-    r"(?:^|/)(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
-)
-
-
 def reference_target(reference: Any) -> tuple[str, str] | None:
     """(type, id) of the resource a literal reference names: ``Type/id``, ``Type/id/_history/vid``, or either
     after a base URL (http://hl7.org/fhir/R4/references.html#literal); None for anything else (``#id``,
     ``urn:uuid:...``). A versioned reference names the resource as much as an unversioned one does."""
-    if not isinstance(reference, str):
-        return None
-    found = _LITERAL_REFERENCE.search(reference.rstrip("/"))
-    return None if found is None else (found["type"], found["id"])
+    literal = literal_reference(reference.rstrip("/")) if isinstance(reference, str) else None
+    return None if literal is None else (literal.resource_type, literal.resource_id)
 
 
 def reference_field(
@@ -162,10 +155,6 @@ class ResourceMapping:
     """Called as ``hook(session, row, new)`` after the values are applied, before the row is stored."""
     dependents: ClassVar[dict[type[Any], Callable[[Any], Any]]] = {}
     """Other tables ``to_fhir`` reads: child model -> the served row a change to the child changes."""
-
-    @classmethod
-    def owned_paths(cls) -> list[str]:
-        return [f.expression for f in cls.fields]
 
     @classmethod
     def to_fhir(cls, row: Any) -> dict[str, Any]:

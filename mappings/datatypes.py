@@ -77,11 +77,6 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return value
 
 
-def coding_code(system: str) -> lens.Pick:
-    """The coding of ``system`` in a CodeableConcept's coding array."""
-    return lens.where(system=system)
-
-
 def reference_to(target: str) -> lens.Pick:
     """The first Reference in an array that points at a ``target`` resource (``Target/id``, versioned or not)."""
 

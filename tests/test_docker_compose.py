@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 PUBLIC_SERVICE = "fhir-server"

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
-from pydicom.data import get_testdata_file
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import generate_uid
 
 from bench.imaging.common import Server, cpu_seconds, fetch_seconds, fhir_server, load_average, with_orthanc
+from tests.imaging.conftest import dicom_file
 from tests.imaging.orthanc_process import OrthancProcess
 
 STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
@@ -42,7 +42,7 @@ RETRIEVE = {"Accept": 'multipart/related; type="application/dicom"; transfer-syn
 
 
 def clones(count: int) -> Iterator[bytes]:
-    template = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    template = pydicom.dcmread(dicom_file("CT_small.dcm"))
     for number in range(1, count + 1):
         dataset = copy.deepcopy(template)
         dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()

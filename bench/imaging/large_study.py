@@ -23,11 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
-from pydicom.data import get_testdata_file
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import generate_uid
 
 from bench.imaging.common import RssPeak, cpu_seconds, fetch_seconds, fhir_server, load_average, rss_mb, with_orthanc
+from tests.imaging.conftest import dicom_file
 from tests.imaging.orthanc_process import OrthancProcess
 
 RETRIEVE = {"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}
@@ -36,7 +36,7 @@ COLUMNS = 4096
 
 def instances(count: int, megabytes: int) -> Iterator[bytes]:
     """``count`` instances of one new study, each with ``megabytes`` MB of 16-bit noise as its one frame."""
-    template = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    template = pydicom.dcmread(dicom_file("CT_small.dcm"))
     template.StudyInstanceUID, template.SeriesInstanceUID = generate_uid(), generate_uid()
     rows = megabytes * (1 << 20) // (2 * COLUMNS)
     template.Rows, template.Columns = rows, COLUMNS

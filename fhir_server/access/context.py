@@ -32,6 +32,7 @@ from fhir_server.access.roles import role_allows
 from fhir_server.access.scopes import Scope, ScopeSet, parse_scopes, permission_for
 from fhir_server.app_context import app_context
 from fhir_server.db import Organization, SearchToken
+from fhir_server.db.fhir import same_version
 from fhir_server.errors import FhirError, Issue
 
 SearchRule = Callable[[Any, str], ColumnElement[bool] | None]
@@ -168,9 +169,7 @@ def _token_matches(h: Any, param: str, value: str) -> ColumnElement[bool]:
     system, bar, code = value.rpartition("|")
     match = [token.code == code] + ([token.system == system] if bar and system else [])
     return exists().where(
-        token.resource_type == h.resource_type,
-        token.resource_id == h.resource_id,
-        token.version_id == h.version_id,
+        same_version(token, h),
         token.param == param,
         *match,
     )

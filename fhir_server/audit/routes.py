@@ -3,7 +3,8 @@
 (:mod:`fhir_server.access.roles`: admin, owner, compliance officer) with a scope granting AuditEvent ``r``/``s``,
 within their clinic; never to backend services. Search parameters: ``date`` (with ge/gt/le/lt/eq
 prefixes), ``agent`` (Practitioner/Patient reference, user id or client id), ``entity`` (``Type/id``), ``patient``,
-``type`` (``rest`` or ``110114``), ``subtype`` (interaction), ``_count`` (newest first; at most 1000, no further pages).
+``type`` (``rest`` or ``110114``), ``subtype`` (interaction), ``_count`` (newest first; default 20, at most 1000
+as for every search: :func:`fhir_server.fhir.search.limits.page_size`; no further pages).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
-from fhir_server.fhir.history import parse_date_range
+from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.search.dates import instant_range
+from fhir_server.fhir.search.limits import page_size
 from fhir_server.fhir.types import valid_id
 from mappings.base import fhir_instant
 
 router = APIRouter(prefix="/fhir", tags=["AuditEvent"])
-MAX_COUNT = 1000
 _PARAMS = frozenset({"date", "agent", "entity", "patient", "type", "subtype", "_count", "_format", "_pretty"})
 
 
@@ -76,14 +78,12 @@ def search_events(
     session: Session, access: AccessContext, pairs: list[tuple[str, str]], base_url: str
 ) -> dict[str, Any]:
     """A searchset Bundle of the matching AuditEvents, newest first."""
-    statement, count = _base(access), 50
+    statement, count = _base(access), page_size(None)
     for name, value in pairs:
         if name not in _PARAMS:
             raise bad_request(f"AuditEvent search does not support {name!r}", name, code="not-supported")
         if name == "_count":
-            if not value.isdigit():
-                raise bad_request("_count must be a non-negative integer", "_count")
-            count = min(int(value), MAX_COUNT)
+            count = page_size(value)
         elif name not in {"_format", "_pretty"}:
             statement = statement.where(_criterion(name, value))
     ordered = statement.order_by(AuditEvent.recorded_at.desc(), AuditEvent.id.desc()).limit(count)
@@ -143,29 +143,29 @@ def _agent(value: str) -> ColumnElement[bool]:
 
 def _date(value: str) -> ColumnElement[bool]:
     prefix = value[:2] if value[:2] in {"eq", "ge", "gt", "le", "lt"} else "eq"
-    low, high = parse_date_range(value[2:] if value[:2] == prefix else value, "date")
+    low, high = instant_range(value[2:] if value[:2] == prefix else value, "date")
     column = AuditEvent.recorded_at
     conditions = {
-        "eq": (column >= low) & (column < high),
+        "eq": (column >= low) & (column <= high),
         "ge": column >= low,
-        "gt": column >= high,
-        "le": column < high,
+        "gt": column > high,
+        "le": column <= high,
         "lt": column < low,
     }
     return conditions[prefix]
 
 
-@router.get("/AuditEvent/{event_id}", summary="read AuditEvent")
-async def read_audit_event(event_id: str, request: Request, access: Access) -> Response:
+@router.get("/AuditEvent/{resource_id}", summary="read AuditEvent", openapi_extra=declares("read", "AuditEvent"))
+async def read_audit_event(resource_id: str, request: Request, access: Access) -> Response:
     check_accept(request)
-    valid_id(event_id)
+    valid_id(resource_id)
     _require(access, "read")
     base_url = app_context(request).base_url
-    event = await unit_of_work.read(request, read_event, access, event_id, base_url)
+    event = await unit_of_work.read(request, read_event, access, resource_id, base_url)
     return FhirResponse(event, pretty=is_pretty(request))
 
 
-@router.get("/AuditEvent", summary="search AuditEvent")
+@router.get("/AuditEvent", summary="search AuditEvent", openapi_extra=declares("search-type", "AuditEvent"))
 async def search_audit_events(request: Request, access: Access) -> Response:
     check_accept(request)
     _require(access, "search-type")

@@ -23,40 +23,14 @@ from fhir_server.access.context import AccessContext
 from fhir_server.auth.audit_events import Origin
 from fhir_server.db import AuditEvent, Patient
 from fhir_server.db.types import utcnow
+from fhir_server.fhir.route_interactions import declared
 
 RECORDED = "fhir_audit_recorded"
 """``request.state`` flag: this request's audit row is already committed."""
 BUNDLE_TYPE = "fhir_audit_bundle_type"
 """``request.state`` entry: the ``type`` of a Bundle POSTed to the base (batch or transaction)."""
-
-_ENDPOINT_INTERACTIONS = {
-    "read": "read",
-    "read_endpoint": "read",
-    "read_only_instance": "read",
-    "vread": "vread",
-    "vread_endpoint": "vread",
-    "history_system": "history-system",
-    "history_type": "history-type",
-    "history_instance": "history-instance",
-    "search_type": "search-type",
-    "search_post": "search-type",
-    "read_only": "search-type",
-    "search_compartment": "search-compartment",
-    "create": "create",
-    "update": "update",
-    "conditional_update": "update",
-    "patch": "patch",
-    "delete": "delete",
-    "conditional_delete": "delete",
-    "metadata": "capabilities",
-    "validate_type": "$validate",
-    "validate_instance": "$validate",
-    "patient_everything": "$everything",
-    "summarize": "$summarize",
-    "stored_summary": "$summarize",
-}
-"""Endpoint function -> restful-interaction code (http://hl7.org/fhir/R4/codesystem-restful-interaction.html), or
-``$name`` for an operation."""
+UNKNOWN = "unknown"
+"""The action of a request that performed no FHIR interaction (a server-local code)."""
 
 
 @dataclass(frozen=True)
@@ -70,20 +44,24 @@ class Interaction:
 
 
 def interaction_of(scope: Mapping[str, Any]) -> Interaction:
-    """The interaction a routed request stands for (its endpoint and path parameters)."""
-    endpoint = scope.get("endpoint")
-    name = getattr(endpoint, "__name__", None)
-    if name == "batch_or_transaction":
+    """The interaction a request stands for: the one its matched route declares
+    (:mod:`fhir_server.fhir.route_interactions`), with the type and ids of the route's path parameters (or the type
+    its path fixes). ``POST [base]`` declares ``batch`` and is recorded as ``transaction`` for a transaction Bundle.
+
+    A request that performed no interaction is recorded as ``unknown``: no route matched its path (404, no type), or
+    its route does not take its method (405, with the type its path names), or its route refuses everything it
+    matches (the 405 of a read-only type).
+    """
+    action, fixed_type = declared(scope)
+    if action == "batch":
         bundle_type = scope.get("state", {}).get(BUNDLE_TYPE)
         action = bundle_type if bundle_type in ("batch", "transaction") else "batch"
-    else:
-        action = _ENDPOINT_INTERACTIONS.get(name or "", name or "unknown")
     params: dict[str, str] = scope.get("path_params") or {}
-    resource_type = params.get("resource_type")
+    resource_type = params.get("resource_type") or fixed_type
     patient = params.get("patient_id")
     if patient is not None:
         resource_type = resource_type or "Patient"
-    return Interaction(action, resource_type, params.get("resource_id"), patient)
+    return Interaction(action or UNKNOWN, resource_type, params.get("resource_id"), patient)
 
 
 def add(

@@ -28,15 +28,6 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def issue_code(session: Session, lifetime_seconds: int, **values: Any) -> str:
-    """Store a new authorization code with ``values`` (client, user, redirect URI, scope, PKCE, context)."""
-    code = new_secret()
-    session.add(
-        AuthorizationCode(code_hash=digest(code), expires_at=utcnow() + timedelta(seconds=lifetime_seconds), **values)
-    )
-    return code
-
-
 def redeem_code(session: Session, code: str, client_id: str) -> AuthorizationCode | None:
     """Mark ``code`` used and return it when it is unused, unexpired and issued to ``client_id``; else None.
 

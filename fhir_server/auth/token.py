@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from fhir_server.access.patient_context import context_allowed
-from fhir_server.access.scopes import is_subset, parse_scopes, split_scope
+from fhir_server.access.scopes import is_subset, split_scope
 from fhir_server.access.user_scopes import grantable
 from fhir_server.app_context import app_context
 from fhir_server.auth import audit_events, id_token
@@ -285,8 +285,3 @@ async def token_endpoint(request: Request) -> Response:
             return response
 
     return await run_in_threadpool(run)
-
-
-def granted_scopes(scope: str) -> list[str]:
-    """The scopes of a granted scope string that this server understands (for display)."""
-    return parse_scopes(scope).texts

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, Numeric, String, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, ColumnElement, Index, Integer, Numeric, String, UniqueConstraint, Uuid, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fhir_server.db.base import Base, one_of
@@ -161,3 +161,13 @@ class SearchUri(_IndexRow, Base):
     )
 
     uri: Mapped[str] = mapped_column(String(1000))
+
+
+def same_version(left: Any, right: Any) -> ColumnElement[bool]:
+    """The condition that ``left`` and ``right`` (a version of ``resource_history``, an index row, or any selectable
+    with ``resource_type``, ``resource_id`` and ``version_id`` columns) are of the same version of one resource."""
+    return and_(
+        left.resource_type == right.resource_type,
+        left.resource_id == right.resource_id,
+        left.version_id == right.version_id,
+    )

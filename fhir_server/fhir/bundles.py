@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from fhir_server.access.context import AccessContext
 from fhir_server.db.mrn import expect_patients
-from fhir_server.errors import FhirError, Issue, bad_request, not_found, precondition_failed
+from fhir_server.errors import FhirError, Issue, bad_request, not_found
 from fhir_server.fhir import conditional, patching, repository
 from fhir_server.fhir.bundle_entries import METHOD_ORDER, Entry
 from fhir_server.fhir.outcomes import informational, operation_outcome
@@ -125,15 +125,10 @@ def _match(
     ctx: BundleContext,
     interaction: str,
 ) -> str | None:
+    """The match of an entry's conditional criteria (:func:`conditional.one_match`); None when it has none."""
     if not criteria:
         return None
-    conditional.lock_type(session, resource_type)
-    found = conditional.matching_ids(
-        session, access, resource_type, criteria, ctx.base_url, ctx.search_limits, interaction=interaction
-    )
-    if len(found) > 1:
-        raise precondition_failed(f"{resource_type}?{criteria} matches more than one resource")
-    return found[0] if found else None
+    return conditional.one_match(session, access, resource_type, criteria, ctx.base_url, ctx.search_limits, interaction)
 
 
 def _rewrite(
@@ -150,17 +145,10 @@ def _rewrite(
         if reference in assigned:
             result["reference"] = assigned[reference]
         elif "?" in reference and reference.split("?", 1)[0] in MAPPINGS:
-            result["reference"] = _conditional_reference(session, access, reference, ctx)
+            result["reference"] = conditional.resolve_reference(
+                session, access, reference, ctx.base_url, ctx.search_limits
+            )
     return result
-
-
-def _conditional_reference(session: Session, access: AccessContext, reference: str, ctx: BundleContext) -> str:
-    resource_type, criteria = reference.split("?", 1)
-    found = conditional.matching_ids(session, access, resource_type, criteria, ctx.base_url, ctx.search_limits)
-    if len(found) != 1:
-        count = "no" if not found else "more than one"
-        raise precondition_failed(f"the conditional reference {reference} matches {count} resource")
-    return f"{resource_type}/{found[0]}"
 
 
 def _in_order(entries: list[Entry], assigned: dict[str, str]) -> list[Entry]:

@@ -63,7 +63,7 @@ def matching_ids(
     return list(session.scalars(statement))
 
 
-def _one_match(
+def one_match(
     session: Session,
     access: AccessContext,
     resource_type: str,
@@ -72,11 +72,27 @@ def _one_match(
     limits: SearchLimits,
     interaction: str,
 ) -> str | None:
+    """The id of the one current resource ``criteria`` match for a conditional ``interaction`` (None: no match),
+    behind :func:`lock_type` until the transaction ends; 412 when several match (http.html#ccreate, #cond-update,
+    #cdelete, and a transaction entry's ``ifNoneExist`` or conditional url)."""
     lock_type(session, resource_type)
     found = matching_ids(session, access, resource_type, criteria, base_url, limits, interaction=interaction)
     if len(found) > 1:
         raise precondition_failed(f"{resource_type}?{criteria.lstrip('?')} matches more than one resource")
     return found[0] if found else None
+
+
+def resolve_reference(
+    session: Session, access: AccessContext, reference: str, base_url: str, limits: SearchLimits
+) -> str:
+    """``Type/id`` of the one resource the conditional reference ``Type?criteria`` names (http.html#trules: resolved
+    inside a transaction); 412 when it matches none or several."""
+    resource_type, criteria = reference.split("?", 1)
+    found = matching_ids(session, access, resource_type, criteria, base_url, limits)
+    if len(found) != 1:
+        count = "no" if not found else "more than one"
+        raise precondition_failed(f"the conditional reference {reference} matches {count} resource")
+    return f"{resource_type}/{found[0]}"
 
 
 def create(
@@ -89,7 +105,7 @@ def create(
 ) -> repository.Written:
     """``If-None-Exist``: no match creates; one match returns it unchanged (created False); several: 412."""
     resource_type = resource["resourceType"]
-    existing = _one_match(session, access, resource_type, criteria, base_url, limits, "create")
+    existing = one_match(session, access, resource_type, criteria, base_url, limits, "create")
     if existing is not None:
         return repository.Written(repository.read(session, access, resource_type, existing), created=False)
     return repository.create(session, access, resource, base_url=base_url)
@@ -106,7 +122,7 @@ def update(
 ) -> repository.Written:
     """``PUT [type]?criteria``: no match creates, one match is updated, several: 412."""
     resource_type = resource["resourceType"]
-    existing = _one_match(session, access, resource_type, criteria, base_url, limits, "update")
+    existing = one_match(session, access, resource_type, criteria, base_url, limits, "update")
     given_id = resource.get("id")
     if existing is None:
         return repository.create(session, access, resource, given_id, base_url=base_url)
@@ -121,7 +137,7 @@ def delete(
     session: Session, access: AccessContext, resource_type: str, criteria: str, base_url: str, limits: SearchLimits
 ) -> bool:
     """``DELETE [type]?criteria``: deletes the one match (False when none matches); several: 412."""
-    existing = _one_match(session, access, resource_type, criteria, base_url, limits, "delete")
+    existing = one_match(session, access, resource_type, criteria, base_url, limits, "delete")
     if existing is None:
         return False
     return repository.delete(session, access, resource_type, existing)

@@ -2,17 +2,17 @@
 
 Versions come from ``resource_history``, newest first (``last_updated`` then row id, descending). Paging is by
 keyset: a page's ``next`` link carries a signed cursor naming the last version it showed, so later writes never
-shift or repeat entries. Parameters: ``_count`` (default 20, at most 1000), ``_since`` (versions written at or after
-an instant), ``_at`` (versions current at some time within a date's range); anything else answers 400.
+shift or repeat entries. Parameters: ``_count`` (:func:`~fhir_server.fhir.search.limits.page_size`: default 20,
+at most 1000), ``_since`` (versions written at or after an instant), ``_at`` (versions current at some time within a
+date's range); anything else answers 400.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,19 +26,14 @@ from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir import cursors
 from fhir_server.fhir.content import etag
+from fhir_server.fhir.search.dates import instant_range
+from fhir_server.fhir.search.limits import DEFAULT_COUNT, page_size
 from mappings.base import fhir_instant
 from mappings.registry import MAPPINGS
 
-DEFAULT_COUNT = 20
-MAX_COUNT = 1000
 CURSOR = "_cursor"
 _FORMAT_PARAMETERS = frozenset({"_format", "_pretty"})
 _PARAMETERS = frozenset({"_count", "_since", "_at", CURSOR}) | _FORMAT_PARAMETERS
-_DATE = re.compile(
-    r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
-    r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
-    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
-)
 _REQUEST = {"create": ("POST", "201 Created"), "update": ("PUT", "200 OK"), "delete": ("DELETE", "204 No Content")}
 
 
@@ -89,76 +84,14 @@ def parse_query(
         if name in seen:
             raise bad_request(f"{name} is given more than once", name)
         seen[name] = value
-    query = HistoryQuery(resource_type, resource_id, count=_count(seen.get("_count")))
+    query = HistoryQuery(resource_type, resource_id, count=page_size(seen.get("_count")))
     if "_since" in seen:
-        query = replace(query, since=parse_date_range(seen["_since"], "_since")[0], since_text=seen["_since"])
+        query = replace(query, since=instant_range(seen["_since"], "_since")[0], since_text=seen["_since"])
     if "_at" in seen:
-        query = replace(query, at=parse_date_range(seen["_at"], "_at"), at_text=seen["_at"])
+        query = replace(query, at=instant_range(seen["_at"], "_at"), at_text=seen["_at"])
     if CURSOR in seen:
         query = replace(query, position=_position(cursors.decode(key, seen[CURSOR], CURSOR), query))
     return query
-
-
-def _count(value: str | None) -> int:
-    if value is None:
-        return DEFAULT_COUNT
-    if not value.isdigit():
-        raise bad_request(f"_count must be a non-negative integer, not {value!r}", "_count")
-    return min(int(value), MAX_COUNT)
-
-
-def parse_date_range(value: str, parameter: str) -> tuple[datetime, datetime]:
-    """The instants [low, high) a FHIR date or dateTime spans at its precision (no zone: UTC); 400 when malformed.
-
-    http://hl7.org/fhir/R4/search.html#date: ``2020`` spans the year, ``2020-03-01T10:00Z`` the minute.
-    """
-    match = _DATE.match(value.strip().replace(" ", "+"))  # an unencoded '+' arrives as a space
-    if match is None or (match["hour"] is not None and match["zone"] is None):
-        raise bad_request(f"{parameter} must be a FHIR date or an instant with a time zone, not {value!r}", parameter)
-    parts = match.groupdict()
-    try:
-        low = datetime(
-            int(parts["year"]),
-            int(parts["month"] or 1),
-            int(parts["day"] or 1),
-            int(parts["hour"] or 0),
-            int(parts["minute"] or 0),
-            int(parts["second"] or 0),
-            int(float(parts["fraction"] or 0) * 1_000_000),
-            tzinfo=UTC,
-        )
-    except ValueError as exc:
-        raise bad_request(f"{parameter}: {value!r} is not a real date ({exc})", parameter) from None
-    try:
-        low -= _offset(parts["zone"])
-    except OverflowError:
-        low = datetime.min.replace(tzinfo=UTC)
-    try:
-        return low, low + _span(parts, low)
-    except (ValueError, OverflowError):  # a range reaching past year 9999
-        return low, datetime.max.replace(tzinfo=UTC)
-
-
-def _offset(zone: str | None) -> timedelta:
-    if zone is None or zone == "Z":
-        return timedelta(0)
-    hours, minutes = zone[1:].split(":")
-    return (1 if zone[0] == "+" else -1) * timedelta(hours=int(hours), minutes=int(minutes))
-
-
-def _span(parts: dict[str, str | None], low: datetime) -> timedelta:
-    if parts["month"] is None:
-        return low.replace(year=low.year + 1) - low
-    if parts["day"] is None:
-        following = low.replace(year=low.year + low.month // 12, month=low.month % 12 + 1)
-        return following - low
-    if parts["hour"] is None:
-        return timedelta(days=1)
-    if parts["second"] is None:
-        return timedelta(minutes=1)
-    if parts["fraction"] is None:
-        return timedelta(seconds=1)
-    return timedelta(microseconds=max(1, 10 ** (6 - min(6, len(parts["fraction"]) - 1))))
 
 
 def _position(state: dict[str, Any], query: HistoryQuery) -> Position:
@@ -253,7 +186,7 @@ def _filtered(query: HistoryQuery, rule: Any = None) -> Select[Any]:
             later.version_id > ResourceHistory.version_id,
             later.last_updated <= low,
         )
-        statement = statement.where(ResourceHistory.last_updated < high, ~superseded)
+        statement = statement.where(ResourceHistory.last_updated <= high, ~superseded)
     return statement
 
 

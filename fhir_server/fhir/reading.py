@@ -30,9 +30,9 @@ from fhir_server.app_context import app_context
 from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
 from fhir_server.errors import gone, not_found
+from fhir_server.fhir.primitives import version_number
 
 _TYPE, _ID, _VERSION = "read_type", "read_id", "read_version"
-_MAX_VERSION = 2**31 - 1
 """The largest version id the column holds; a larger one is no version."""
 
 
@@ -183,11 +183,6 @@ async def read_current(
     if found.resource is None:
         raise gone(f"{resource_type}/{resource_id} was deleted")
     return found.resource
-
-
-def version_number(version_id: str) -> int | None:
-    """The version ``version_id`` names, when it can name one."""
-    return int(version_id) if version_id.isdigit() and int(version_id) <= _MAX_VERSION else None
 
 
 async def read_version(

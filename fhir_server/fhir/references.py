@@ -29,7 +29,6 @@ each of them up once; the memory ends with the transaction (commit or rollback).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -41,13 +40,13 @@ from sqlalchemy.orm import Session
 
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.errors import FhirError, Issue
+from fhir_server.fhir.primitives import literal_reference, version_number
 from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
 
 _ROWS = "fhir_rows_of_transaction"
 ONLY_CLINIC = "fhir_only_clinic"
 """session.info key of the transaction's one clinic, when the database holds exactly one (the repository's)."""
-_LITERAL = re.compile(r"^(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<vid>[A-Za-z0-9\-.]{1,64}))?$")
 
 
 @dataclass(frozen=True)
@@ -152,10 +151,10 @@ def classify(expression: str, reference: str, contained: frozenset[str], base_ur
     if "?" in relative:
         message = f"{expression}: the conditional reference {reference} can only be resolved inside a transaction"
         return Issue("invalid", message, (expression,))
-    match = _LITERAL.match(relative)
-    if match is None:
+    literal = literal_reference(relative)
+    if literal is None or literal.base is not None:
         return Issue("invalid", f"{expression}: {reference} is not a valid reference", (expression,))
-    return Target(expression, match["type"], match["id"], match["vid"])
+    return Target(expression, literal.resource_type, literal.resource_id, literal.version)
 
 
 def is_foreign(reference: str, base_url: str | None) -> bool:
@@ -240,12 +239,13 @@ def _version_exists(session: Session, target: Target) -> bool:
     """True for an unversioned reference, or when the named version was stored."""
     if target.version is None:
         return True
-    if not target.version.isdigit():
+    number = version_number(target.version)
+    if number is None:
         return False
     query = select(ResourceHistory.id).where(
         ResourceHistory.resource_type == target.resource_type,
         ResourceHistory.resource_id == target.resource_id,
-        ResourceHistory.version_id == int(target.version),
+        ResourceHistory.version_id == number,
     )
     return session.scalars(query.limit(1)).first() is not None
 

@@ -21,6 +21,7 @@ from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
 from fhir_server.errors import FhirError, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir import write_access
+from fhir_server.fhir.primitives import version_number
 from fhir_server.fhir.references import ONLY_CLINIC, Resolved, check_clinic, is_foreign, remember, resolve_references
 from fhir_server.fhir.search.indexer import flush_index
 from fhir_server.fhir.versioning import record_versions, recorded_resource
@@ -66,13 +67,14 @@ def vread(
 ) -> dict[str, Any]:
     """One version; 404 when unknown (or beyond the caller's reach), 410 when a deletion; 403 without ``r``."""
     require(access, resource_type, "vread")
-    if not version_id.isdigit():
+    number = version_number(version_id)
+    if number is None:
         raise not_found(f"{resource_type}/{resource_id} has no version {version_id!r}")
     version = session.scalars(
         select(ResourceHistory).where(
             ResourceHistory.resource_type == resource_type,
             ResourceHistory.resource_id == resource_id,
-            ResourceHistory.version_id == int(version_id),
+            ResourceHistory.version_id == number,
         )
     ).first()
     if version is None or not admits(session, access, version, "vread"):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 from fhir_server.errors import FhirError, not_found
+from fhir_server.fhir.primitives import is_id
 from fhir_server.fhir.search.compartment import compartment_params
 from mappings.registry import MAPPINGS
-
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 def served_type(name: str) -> str:
@@ -20,8 +18,8 @@ def served_type(name: str) -> str:
 
 
 def valid_id(value: str, expression: str = "id") -> str:
-    """``value`` when it is a valid FHIR id ([A-Za-z0-9-.]{1,64}); 400 otherwise."""
-    if not FHIR_ID.match(value):
+    """``value`` when it is a valid FHIR id (:data:`~fhir_server.fhir.primitives.ID`); 400 otherwise."""
+    if not is_id(value):
         raise FhirError.of(400, "invalid", f"{value!r} is not a valid FHIR id", expression)
     return value
 

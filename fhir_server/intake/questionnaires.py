@@ -9,7 +9,6 @@ be checked and is stored as sent.
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -18,20 +17,20 @@ from sqlalchemy.orm import Session
 
 from fhir_server.db import IntakeForm, Questionnaire
 from fhir_server.errors import FhirError
+from fhir_server.fhir.primitives import literal_reference
 from fhir_server.intake.response_validation import response_issues
 
 COMPLETED_STATUSES = ("submitted", "reviewed")
 """Intake form statuses served as ``completed`` and ``amended``: the required items must be there."""
-_LITERAL = re.compile(r"Questionnaire/([A-Za-z0-9\-.]{1,64})")
 
 
 def find_questionnaire(session: Session, canonical: str, organization_id: uuid.UUID | None) -> Questionnaire | None:
     """The stored Questionnaire ``canonical`` names for a response of clinic ``organization_id`` (None: unknown)."""
     clinic = or_(Questionnaire.organization_id.is_(None), Questionnaire.organization_id == organization_id)
     query = select(Questionnaire).where(Questionnaire.deleted_at.is_(None), clinic)
-    literal = _LITERAL.fullmatch(canonical)
-    if literal is not None:
-        query = query.where(Questionnaire.fhir_id == literal.group(1))
+    literal = literal_reference(canonical)
+    if literal is not None and literal.names("Questionnaire"):
+        query = query.where(Questionnaire.fhir_id == literal.resource_id)
     else:
         url, bar, version = canonical.partition("|")
         query = query.where(Questionnaire.url == url)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-CANNED = {
+CANNED: dict[str, Any] = {
     "summary": "Adult patient with a dry cough for three weeks, worse at night; no fever reported.",
     "patient_concerns": ["Cough keeps them awake at night"],
     "medications": ["lisinopril 10 mg daily"],

@@ -19,7 +19,7 @@ from fhir_server.db.types import utcnow
 from fhir_server.settings import load_settings
 
 
-def _rows(database: Database, request_ids: list[str]) -> dict[str, int]:
+def _rows(database: Database, request_ids: list[str]) -> dict[str | None, int]:
     with database.read() as session:
         query = select(AuditEvent.request_id, func.count()).where(AuditEvent.request_id.in_(request_ids))
         return {rid: count for rid, count in session.execute(query.group_by(AuditEvent.request_id))}

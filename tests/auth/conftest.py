@@ -83,10 +83,10 @@ def clinic(client: TestClient, database: Database) -> Clinic:
         _row(session, Patient, organization_id=org.id, mrn="M2", given_name="Oth", family_name="Er", fhir_id="pat-2")
         hashed = password_hash()
         _row(session, User, organization_id=org.id, email="doc@example.org", password_hash=hashed, role="physician")
-        session.get(User, _user_id(session, "doc@example.org")).practitioner_id = doc.id
+        session.get_one(User, _user_id(session, "doc@example.org")).practitioner_id = doc.id
         _row(session, User, organization_id=org.id, email="admin@example.org", password_hash=hashed, role="admin")
         _row(session, User, organization_id=org.id, email="pat@example.org", password_hash=hashed, role="patient")
-        session.get(User, _user_id(session, "pat@example.org")).patient_id = pat.id
+        session.get_one(User, _user_id(session, "pat@example.org")).patient_id = pat.id
         public = register_client(
             session,
             name="Public App",

@@ -53,7 +53,7 @@ def _page_posts(client: TestClient) -> list[str]:
         route.path
         for route in _routes(client.app.router)  # type: ignore[attr-defined]
         if route.path.startswith("/fhir/auth/")
-        and "POST" in route.methods
+        and "POST" in (route.methods or ())
         and not any(route.path.endswith(endpoint) for endpoint in CROSS_SITE_ENDPOINTS)
     )
 
@@ -115,7 +115,11 @@ def test_the_same_forms_from_the_servers_own_pages_work(client: TestClient, brow
     page = browser.follow(
         browser.start(authorize_params(clinic.public_client, "launch/patient patient/*.rs", challenge))
     )
-    data = {"request": form_value(page.text, "request"), "email": clinic.physician_email, "password": PASSWORD}
+    data: dict[str, Any] = {
+        "request": form_value(page.text, "request"),
+        "email": clinic.physician_email,
+        "password": PASSWORD,
+    }
     picker = client.post(f"{BASE}/auth/login", data=data, headers=SAME_ORIGIN, follow_redirects=False)
     assert picker.status_code == 200 and "Choose a patient" in picker.text
     data = {"request": form_value(picker.text, "request"), "patient": clinic.patient_id}

@@ -127,7 +127,7 @@ def test_the_consent_page_offers_no_scope_of_an_unknown_resource_type(browser: B
 
 def test_a_client_cannot_be_registered_with_an_unknown_resource_type(database: Database, clinic: Clinic) -> None:
     with database.write() as session:
-        organization = session.get(Organization, clinic.organization_id)
+        organization = session.get_one(Organization, clinic.organization_id)
         with pytest.raises(ClientError, match="UnknownResource"):
             register_client(
                 session,

@@ -36,7 +36,8 @@ def test_after_logout_the_old_session_cookie_logs_no_one_in(
         again = client.get(f"{BASE}/auth/{page}")
         assert again.status_code == 401 and 'name="password"' in again.text, page
     with database.read() as session:
-        assert all(row.revoked_at is not None for row in session.scalars(select(BrowserSession)))
+        revoked = [row.revoked_at is not None for row in session.scalars(select(BrowserSession))]
+        assert revoked and all(revoked), revoked
         actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.recorded_at))]
     assert actions == ["login", "logout"]
 

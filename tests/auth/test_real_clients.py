@@ -18,16 +18,19 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from fhirclient import client as fhir_client
-from fhirclient.models.patient import Patient
-from fhirclient.models.practitioner import Practitioner
+from fhirclient import client as fhir_client  # type: ignore[import-untyped]
+from fhirclient.models.patient import Patient  # type: ignore[import-untyped]
+from fhirclient.models.practitioner import Practitioner  # type: ignore[import-untyped]
 
 from fhir_server.seed import DEMO_APP_ID, DEMO_PASSWORD, DEMO_PATIENT_EMAIL, DEMO_PHYSICIAN_EMAIL
 from tests.servers import serving
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Route
 
 pytestmark = [pytest.mark.slow, pytest.mark.auth_enabled]
 REDIRECT = "http://127.0.0.1:9000/callback"
@@ -49,7 +52,7 @@ def _walk(browser: httpx.Client, url: str, email: str | None, patient: str | Non
     page = browser.get(url, follow_redirects=True)
     if 'name="password"' in page.text:
         assert email is not None
-        data = {"request": _form_value(page.text, "request"), "email": email, "password": DEMO_PASSWORD}
+        data: dict[str, Any] = {"request": _form_value(page.text, "request"), "email": email, "password": DEMO_PASSWORD}
         page = browser.post(page.url.copy_with(path="/fhir/auth/login", query=None), data=data)
     if "Choose a patient" in page.text:
         chosen = patient or _form_value(page.text, "patient")
@@ -57,7 +60,7 @@ def _walk(browser: httpx.Client, url: str, email: str | None, patient: str | Non
         page = browser.post(page.url.copy_with(path="/fhir/auth/pick-patient", query=None), data=data)
     assert "Allow" in page.text, page.text
     scopes = [part.split('"')[0] for part in page.text.split('name="scope" value="')[1:]]
-    data: dict[str, Any] = {"request": _form_value(page.text, "request"), "decision": "allow", "scope": scopes}
+    data = {"request": _form_value(page.text, "request"), "decision": "allow", "scope": scopes}
     done = browser.post(page.url.copy_with(path="/fhir/auth/consent", query=None), data=data)
     assert done.status_code == 302, done.text
     location: str = done.headers["location"]
@@ -184,7 +187,12 @@ def test_login_and_consent_in_chromium_after_a_cross_site_post(chromium: Any, ro
             content_type="text/html", body=_auto_post_page(f"{root}/fhir/auth/authorize", fields)
         ),
     )
-    page.route(f"{APP}/callback**", lambda route: (callbacks.append(route.request.url), route.fulfill(body="ok"))[1])
+
+    def callback(route: Route) -> None:
+        callbacks.append(route.request.url)
+        route.fulfill(body="ok")
+
+    page.route(f"{APP}/callback**", callback)
     page.goto(f"{APP}/start")
     page.wait_for_selector("input[name=email]")
     page.fill("input[name=email]", DEMO_PHYSICIAN_EMAIL)

@@ -63,7 +63,7 @@ def _slow_app(database_url: str, ended: threading.Event | None = None, **setting
     return app
 
 
-def _issue(response: httpx.Response) -> dict[str, Any]:
+def _issue(response: Any) -> dict[str, Any]:
     body = response.json()
     assert body["resourceType"] == "OperationOutcome"
     issue: dict[str, Any] = body["issue"][0]
@@ -91,7 +91,7 @@ def test_the_statement_timeout_bounds_a_search_too(database_url: str) -> None:
 
 
 @contextmanager
-def _served(app: FastAPI, graceful: float | None = None) -> Iterator[tuple[str, uvicorn.Server, threading.Thread]]:
+def _served(app: FastAPI, graceful: int | None = None) -> Iterator[tuple[str, uvicorn.Server, threading.Thread]]:
     """``app`` behind a real uvicorn server in a thread: real sockets, so a client can really go away; ``graceful``:
     uvicorn's graceful-shutdown timeout, as `serve` sets it."""
     port = free_port()
@@ -131,7 +131,7 @@ def test_a_client_that_disconnects_leaves_no_statement_running(database_url: str
 
 
 def test_no_free_connection_answers_503_with_retry_after_then_the_server_recovers(database_url: str) -> None:
-    settings = {"database_max_connections": 3, "database_pool_timeout": 0.5}
+    settings: dict[str, Any] = {"database_max_connections": 3, "database_pool_timeout": 0.5}
     with TestClient(_slow_app(database_url, **settings)) as client:
         database = client.app.state.context.database  # type: ignore[attr-defined]
         sizes = DatabaseLimits(connections=3).sizes(database.is_sqlite)
@@ -151,7 +151,7 @@ def test_no_free_connection_for_reads_answers_503_with_retry_after(database_url:
     """The async pool of read and vread (PostgreSQL) is bounded the same way."""
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite reads use the request pool (tested above)")
-    settings = {"database_max_connections": 3, "database_pool_timeout": 0.5}
+    settings: dict[str, Any] = {"database_max_connections": 3, "database_pool_timeout": 0.5}
     with TestClient(_slow_app(database_url, **settings)) as client:
         organization = {"resourceType": "Organization", "name": "Clinic"}
         assert client.post("/fhir/Organization", json=organization).status_code == 201

@@ -108,7 +108,7 @@ def test_a_property_filter_selects_by_value() -> None:
 
 
 def test_excludes_remove_and_imports_intersect() -> None:
-    imported = {
+    imported: dict[str, Any] = {
         "url": "http://example.org/imp",
         "compose": {"include": [{"system": SYSTEM, "concept": [{"code": "b"}]}]},
     }
@@ -118,7 +118,8 @@ def test_excludes_remove_and_imports_intersect() -> None:
         "a2",
         "b",
     }
-    assert _expand({"system": SYSTEM, "valueSet": ["http://example.org/imp"]}, **{"http://example.org/imp": imported})
+    imports: dict[str, Any] = {"http://example.org/imp": imported}
+    assert _expand({"system": SYSTEM, "valueSet": ["http://example.org/imp"]}, **imports) == {"b"}
 
 
 @pytest.mark.parametrize(

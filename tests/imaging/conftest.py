@@ -40,7 +40,9 @@ NM_STUDY = "1.3.6.1.4.1.5962.1.2.8.20040826185059.5457"
 
 
 def dicom_file(name: str) -> Path:
-    return Path(get_testdata_file(name))
+    path = get_testdata_file(name)
+    assert isinstance(path, str), f"pydicom has no test file {name}"
+    return Path(path)
 
 
 def dicom_bytes(name: str) -> bytes:

@@ -9,6 +9,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +45,7 @@ def client(
         yield http
 
 
-def outcome_code(response: httpx.Response) -> str:
+def outcome_code(response: Any) -> str:
     body = response.json()
     assert body["resourceType"] == "OperationOutcome"
     return str(body["issue"][0]["code"])

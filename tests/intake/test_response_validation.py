@@ -107,7 +107,7 @@ def test_children_of_a_question_sit_under_its_answer_and_are_checked_there() -> 
 
 # --- answer types, options, repeats, length ---------------------------------------------------------------------
 
-GOOD_ANSWERS = {
+GOOD_ANSWERS: dict[str, dict[str, Any]] = {
     "boolean": {"valueBoolean": True},
     "decimal": {"valueDecimal": 1.5},
     "integer": {"valueInteger": 3},

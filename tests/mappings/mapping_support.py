@@ -51,8 +51,8 @@ def columns_of(mapping: type[ResourceMapping], row: dict[str, Any]) -> dict[str,
 
 def build_row(mapping: type[ResourceMapping], data: dict[str, Any]) -> Any:
     """An unsaved row of ``mapping.model`` holding a golden row (references point at stand-in targets)."""
-    model = mapping.model
-    row: Any = model(
+    model: Any = mapping.model  # a declarative model: it takes column keywords (its mixin type declares none)
+    row = model(
         fhir_id=data["fhir_id"],
         version_id=data["version_id"],
         last_updated=datetime.fromisoformat(data["last_updated"]),

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from mapping_support import build_row, columns_of, load, references_read
 
 from mappings.base import ResourceMapping
+from tests.mappings.mapping_support import build_row, columns_of, load, references_read
 
 SERVER_META = ("versionId", "lastUpdated")
 

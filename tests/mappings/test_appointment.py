@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.structuredefinition import StructureDefinition
-from mapping_support import golden_names, load, r4_issues
-from roundtrip_support import as_sent, assert_reads_back, created, current, golden_row, issue_of
 from sqlalchemy import select
 
 from fhir_server.db import Appointment, Cancellation, Organization, Practitioner
@@ -21,6 +19,8 @@ from fhir_server.db.vocab import CANCELLATION_TYPES
 from fhir_server.paths import project_dir
 from mappings.appointment import MEETING_URL, AppointmentMapping, CancellationValue
 from mappings.base import MappingError
+from tests.mappings.mapping_support import golden_names, load, r4_issues
+from tests.mappings.roundtrip_support import as_sent, assert_reads_back, created, current, golden_row, issue_of
 
 CANCELLATION_REASON = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
 CANCELLATION_TYPE = "http://fhir-server.dev/fhir/CodeSystem/cancellation-type"

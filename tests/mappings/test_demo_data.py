@@ -6,12 +6,12 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from mapping_support import r4_issues
 from sqlalchemy import select
 
 from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
 from fhir_server.seed import seed_demo
+from tests.mappings.mapping_support import r4_issues
 
 TYPES = ("Organization", "Practitioner", "Patient", "Appointment")
 

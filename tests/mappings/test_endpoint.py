@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from mapping_support import (
+from sqlalchemy import select
+
+from fhir_server.app import create_app
+from fhir_server.db import Endpoint, Organization
+from fhir_server.db.directory import ENDPOINT_STATUSES
+from fhir_server.db.engine import Database
+from fhir_server.settings import load_settings
+from mappings.endpoint import EndpointMapping
+from tests.mappings.mapping_support import (
     build_row,
     columns_of,
     golden_names,
@@ -17,14 +25,6 @@ from mapping_support import (
     references_read,
     without_meta,
 )
-from sqlalchemy import select
-
-from fhir_server.app import create_app
-from fhir_server.db import Endpoint, Organization
-from fhir_server.db.directory import ENDPOINT_STATUSES
-from fhir_server.db.engine import Database
-from fhir_server.settings import load_settings
-from mappings.endpoint import EndpointMapping
 
 NAMES = golden_names("endpoint")
 

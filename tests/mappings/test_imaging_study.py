@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from mapping_support import (
+from sqlalchemy import select
+
+from fhir_server.app import create_app
+from fhir_server.db import ImagingStudy
+from fhir_server.db.engine import Database
+from fhir_server.db.vocab import IMAGING_STUDY_STATUSES
+from fhir_server.settings import load_settings
+from mappings.imaging_study import ImagingStudyMapping
+from tests.mappings.mapping_support import (
     build_row,
     columns_of,
     golden_names,
@@ -19,14 +27,6 @@ from mapping_support import (
     references_read,
     without_meta,
 )
-from sqlalchemy import select
-
-from fhir_server.app import create_app
-from fhir_server.db import ImagingStudy
-from fhir_server.db.engine import Database
-from fhir_server.db.vocab import IMAGING_STUDY_STATUSES
-from fhir_server.settings import load_settings
-from mappings.imaging_study import ImagingStudyMapping
 
 MAPPING = ImagingStudyMapping
 NAMES = golden_names("imaging_study")

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from mapping_support import golden_names, load, r4_issues
-from roundtrip_support import as_sent, assert_reads_back, created, current, golden_row, issue_of
 from sqlalchemy import select
 
 from fhir_server.db import Organization
 from fhir_server.db.engine import Database
 from mappings.datatypes import NPI_SYSTEM
 from mappings.organization import ORGANIZATION_TYPE_SYSTEM, OrganizationMapping
+from tests.mappings.mapping_support import golden_names, load, r4_issues
+from tests.mappings.roundtrip_support import as_sent, assert_reads_back, created, current, golden_row, issue_of
 
 
 def rich_organization() -> dict[str, Any]:

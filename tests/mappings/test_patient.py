@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from mapping_support import golden_names, load, r4_issues
-from roundtrip_support import as_sent, assert_reads_back, created, current, golden_row
 from sqlalchemy import select
 
 from fhir_server.db import Patient
 from fhir_server.db.engine import Database
 from mappings.patient import BCP47, MRN_SYSTEM, PatientMapping
+from tests.mappings.mapping_support import golden_names, load, r4_issues
+from tests.mappings.roundtrip_support import as_sent, assert_reads_back, created, current, golden_row
 
 US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition"
 MARITAL_STATUS = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
@@ -87,7 +87,9 @@ def test_a_partial_birth_date_stays_as_sent_while_it_means_the_column() -> None:
 
 @pytest.fixture
 def doctor(client: TestClient, clinic: dict[str, Any]) -> str:
-    return created(client, {"resourceType": "Practitioner", "name": [{"family": "Hart", "given": ["Amelia"]}]})["id"]
+    return str(
+        created(client, {"resourceType": "Practitioner", "name": [{"family": "Hart", "given": ["Amelia"]}]})["id"]
+    )
 
 
 def _server_set(served: dict[str, Any], clinic_id: str) -> dict[str, Any]:

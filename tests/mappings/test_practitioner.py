@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.structuredefinition import StructureDefinition
-from mapping_support import golden_names, load, r4_issues
-from roundtrip_support import as_sent, assert_reads_back, created, current, golden_row, issue_of
 from sqlalchemy import select
 
 from fhir_server.db import Organization, Practitioner
@@ -19,6 +17,8 @@ from fhir_server.paths import project_dir
 from mappings.base import MappingError
 from mappings.datatypes import NPI_SYSTEM
 from mappings.practitioner import CALENDAR_COLOR_URL, NUCC_SYSTEM, PractitionerMapping
+from tests.mappings.mapping_support import golden_names, load, r4_issues
+from tests.mappings.roundtrip_support import as_sent, assert_reads_back, created, current, golden_row, issue_of
 
 NPI_EXPRESSION = f"Practitioner.identifier.where(system='{NPI_SYSTEM}').value"
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from mapping_support import build_row, columns_of, golden_names, load, official_codes, r4_issues, without_meta
 from sqlalchemy import select
 
 from fhir_server.app import create_app
@@ -16,6 +15,15 @@ from fhir_server.db.directory import PUBLICATION_STATUSES
 from fhir_server.db.engine import Database
 from fhir_server.settings import load_settings
 from mappings.questionnaire import QuestionnaireMapping
+from tests.mappings.mapping_support import (
+    build_row,
+    columns_of,
+    golden_names,
+    load,
+    official_codes,
+    r4_issues,
+    without_meta,
+)
 
 NAMES = golden_names("questionnaire")
 

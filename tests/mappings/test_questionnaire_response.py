@@ -10,16 +10,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from mapping_support import (
-    build_row,
-    columns_of,
-    golden_names,
-    load,
-    official_codes,
-    r4_issues,
-    references_read,
-    without_meta,
-)
 from sqlalchemy import select
 
 from fhir_server.app import create_app
@@ -34,6 +24,16 @@ from mappings.questionnaire_response import (
     STATUS_MAP,
     QuestionnaireResponseMapping,
     flat_answers,
+)
+from tests.mappings.mapping_support import (
+    build_row,
+    columns_of,
+    golden_names,
+    load,
+    official_codes,
+    r4_issues,
+    references_read,
+    without_meta,
 )
 
 MAPPING = QuestionnaireResponseMapping

@@ -163,7 +163,7 @@ def regex(primitive: str) -> str | None:
 
 
 @cache
-def _raw_elements() -> Mapping[str, dict[str, Any]]:
+def _raw_elements() -> Mapping[str, dict[str, dict[str, Any]]]:
     return {
         sd["type"]: {e["path"]: e for e in sd["snapshot"]["element"]}
         for sd in load_bundles()

@@ -265,11 +265,11 @@ def _primitive_extension(draw: st.DrawFn, obj: dict[str, Any], member: str, scop
             partner[0] = draw(element)
         obj[f"_{member}"] = partner
         if draw(st.integers(0, 3)) == 0:
-            index = partner.index(next(e for e in partner if e is not None))
+            index, kept = next((i, e) for i, e in enumerate(partner) if e is not None)
             values[index] = None
-            if all(v is None for v in values) and "extension" not in partner[index]:
+            if all(v is None for v in values) and "extension" not in kept:
                 partner[index] = {
-                    **partner[index],
+                    **kept,
                     "extension": draw(st.lists(extensions(simple), min_size=1, max_size=1)),
                 }
     else:

@@ -125,7 +125,7 @@ _IN_PYTHON: dict[str, Callable[[Mapping[str, Any]], bool]] = {
 
 @cache
 def _parsed(expression: str) -> Any:
-    return parse(expression)
+    return parse(expression)  # type: ignore[no-untyped-call]
 
 
 def holds(constraint: Constraint, value: Any, base: str, resource: Mapping[str, Any]) -> bool:
@@ -138,9 +138,11 @@ def holds(constraint: Constraint, value: Any, base: str, resource: Mapping[str, 
         return check(value)
     context = {"resource": resource, "rootResource": resource, "context": value}
     data = copy.deepcopy(value)
-    node = data if "resourceType" in data else ResourceNode.create_node(data, base)
+    node = data if "resourceType" in data else ResourceNode.create_node(data, base)  # type: ignore[no-untyped-call]
     try:
-        result = apply_parsed_path(node, _parsed(constraint.expression), context, _R4, _OPTIONS)
+        result = apply_parsed_path(  # type: ignore[no-untyped-call]
+            node, _parsed(constraint.expression), context, _R4, _OPTIONS
+        )
     except Exception:
         return False
     return result in ([True], [])

@@ -72,7 +72,8 @@ def _clinic_reference(draw: st.DrawFn, clinic: Clinic, resource_type: str) -> st
 
 def _set_reference(draw: st.DrawFn, holder: dict[str, Any], key: str, clinic: Clinic, target: str) -> None:
     """``holder[key]`` a Reference to the clinic's ``target``, keeping what else the generated Reference had."""
-    current = holder.get(key) if isinstance(holder.get(key), dict) else {}
+    value = holder.get(key)
+    current: dict[str, Any] = value if isinstance(value, dict) else {}
     kept = {k: v for k, v in current.items() if k not in {"reference", "_reference", "type"}}
     holder[key] = {**kept, "reference": _clinic_reference(draw, clinic, target)}
 

@@ -76,7 +76,7 @@ APPOINTMENT_PARTICIPANTS = [
     {"actor": {"reference": "Patient/rt-patient-1"}, "status": "accepted"},
     {"actor": {"reference": "Practitioner/rt-practitioner-1"}, "status": "accepted"},
 ]
-EDGE_OF_CALENDAR = {
+EDGE_OF_CALENDAR: dict[str, tuple[str, dict[str, Any]]] = {
     "Patient": (
         "Patient.deceasedDateTime",
         {"name": [{"family": "Early"}], "deceasedDateTime": "0001-01-01T05:00:00+14:00"},
@@ -221,7 +221,7 @@ def test_an_appointment_uncancelled_inside_the_server_hides_its_cancelation_reas
     assert get(server, "Appointment", "rt-uncancelled")["cancelationReason"] == reason
 
 
-TOO_LONG = {
+TOO_LONG: dict[str, dict[str, Any]] = {
     "Patient.name[0].family": {"resourceType": "Patient", "name": [{"family": "x" * 101}]},
     "Patient.telecom.where(system='phone').value": {
         "resourceType": "Patient",

@@ -14,6 +14,7 @@ from fhir_server.app_context import app_context
 from fhir_server.errors import bad_request
 from fhir_server.fhir import capability_statement
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
+from fhir_server.fhir.route_interactions import declares
 
 router = APIRouter()
 
@@ -21,7 +22,7 @@ _PARAMETERS = frozenset({"mode", "_summary", "_format", "_pretty"})
 _SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 
 
-@router.get("/metadata", summary="capabilities")
+@router.get("/metadata", summary="capabilities", openapi_extra=declares("capabilities"))
 async def metadata(request: Request) -> Response:
     check_accept(request)
     mode, summary = _parameters(request)

@@ -10,6 +10,7 @@ from fhir_server.app_context import app_context
 from fhir_server.errors import FhirError
 from fhir_server.fhir import published
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty, resource_response
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.params import SearchQuery
 
@@ -44,9 +45,22 @@ async def read_only_instance(request: Request, resource_id: str) -> Response:
 
 
 for _type in published.PUBLISHED_TYPES:
-    router.add_api_route(f"/{_type}", search, methods=["GET"], summary=f"search {_type}")
-    router.add_api_route(f"/{_type}/{{resource_id}}", read, methods=["GET"], summary=f"read {_type}")
-    router.add_api_route(f"/{_type}", read_only, methods=["POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+    searches, reads, refuses = declares("search-type", _type), declares("read", _type), declares(None, _type)
+    router.add_api_route(f"/{_type}", search, methods=["GET"], summary=f"search {_type}", openapi_extra=searches)
     router.add_api_route(
-        f"/{_type}/{{resource_id}}", read_only_instance, methods=["PUT", "DELETE", "PATCH"], include_in_schema=False
+        f"/{_type}/{{resource_id}}", read, methods=["GET"], summary=f"read {_type}", openapi_extra=reads
+    )
+    router.add_api_route(
+        f"/{_type}",
+        read_only,
+        methods=["POST", "PUT", "DELETE", "PATCH"],
+        include_in_schema=False,
+        openapi_extra=refuses,
+    )
+    router.add_api_route(
+        f"/{_type}/{{resource_id}}",
+        read_only_instance,
+        methods=["PUT", "DELETE", "PATCH"],
+        include_in_schema=False,
+        openapi_extra=refuses,
     )

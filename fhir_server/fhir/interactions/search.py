@@ -11,6 +11,7 @@ from starlette.responses import Response
 from fhir_server.errors import FhirError, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.compartment import member_types
 from fhir_server.fhir.search.limits import SearchLimits
@@ -40,13 +41,13 @@ async def _respond(
     return FhirResponse(bundle, pretty=is_pretty(request))
 
 
-@router.get("/{resource_type}", summary="search-type")
+@router.get("/{resource_type}", summary="search-type", openapi_extra=declares("search-type"))
 async def search_type(resource_type: str, request: Request, ctx: Context) -> Response:
     url = f"{ctx.base_url}/{resource_type}"
     return await _respond(request, ctx, resource_type, request.query_params.multi_items(), url)
 
 
-@router.post("/{resource_type}/_search", summary="search-type (POST)")
+@router.post("/{resource_type}/_search", summary="search-type (POST)", openapi_extra=declares("search-type"))
 async def search_post(resource_type: str, request: Request, ctx: Context) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
@@ -57,7 +58,11 @@ async def search_post(resource_type: str, request: Request, ctx: Context) -> Res
     return await _respond(request, ctx, resource_type, pairs, url)
 
 
-@compartment_router.get("/Patient/{patient_id}/{resource_type}", summary="search-compartment")
+@compartment_router.get(
+    "/Patient/{patient_id}/{resource_type}",
+    summary="search-compartment",
+    openapi_extra=declares("search-compartment"),
+)
 async def search_compartment(patient_id: str, resource_type: str, request: Request, ctx: Context) -> Response:
     valid_id(patient_id)
     served_type(resource_type)

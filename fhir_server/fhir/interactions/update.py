@@ -12,6 +12,7 @@ from starlette.responses import Response
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
 from fhir_server.fhir.request_body import read_resource
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.request_context import Context
@@ -19,7 +20,7 @@ from fhir_server.request_context import Context
 router = APIRouter()
 
 
-@router.put("/{resource_type}/{resource_id}", summary="update")
+@router.put("/{resource_type}/{resource_id}", summary="update", openapi_extra=declares("update"))
 async def update(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     served_type(resource_type)
@@ -34,7 +35,7 @@ async def update(resource_type: str, resource_id: str, request: Request, ctx: Co
     return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)
 
 
-@router.put("/{resource_type}", summary="conditional update")
+@router.put("/{resource_type}", summary="conditional update", openapi_extra=declares("update"))
 async def conditional_update(resource_type: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     served_type(resource_type)

@@ -10,12 +10,14 @@ from fhir_server.access.context import Access, AccessContext, resolve_access
 from fhir_server.app_context import app_context
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, resource_response, subset
+from fhir_server.fhir.primitives import version_number
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import served_type
 
 router = APIRouter()
 
 
-@router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="vread")
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="vread", openapi_extra=declares("vread"))
 async def vread(
     resource_type: str,
     resource_id: str,
@@ -31,7 +33,7 @@ async def vread_endpoint(request: Request) -> Response:
     matches first (see ``fhir_server.app``); audited as ``vread``."""
     params = request.path_params
     resource_type, resource_id, version_id = params["resource_type"], params["resource_id"], params["version_id"]
-    number = reading.version_number(version_id)
+    number = version_number(version_id)
     if number is None:
         return await _respond(request, await resolve_access(request), resource_type, resource_id, version_id)
     access, prefetched = await reading.authorize(request, "vread", resource_type, resource_id, number)

@@ -20,15 +20,18 @@ from starlette.responses import Response
 
 from fhir_server.access.context import AccessContext
 from fhir_server.db import ResourceHistory, SearchReference
+from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request
 from fhir_server.fhir import cursors, repository, unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.compartment import compartment_params, member_types
 from fhir_server.fhir.search.dates import date_range
 from fhir_server.fhir.search.includes import included
-from fhir_server.fhir.search.params import DEFAULT_COUNT, MAX_COUNT, Include, SearchQuery
+from fhir_server.fhir.search.limits import page_size
+from fhir_server.fhir.search.params import Include, SearchQuery
 from fhir_server.fhir.search.sql import Scope, visible
 from fhir_server.fhir.types import valid_id
 from fhir_server.request_context import Context
@@ -39,7 +42,7 @@ _ALLOWED = {"_type", "_since", "_count", "_cursor", "_format", "_pretty"}
 
 
 def _options(pairs: list[tuple[str, str]]) -> tuple[list[str], datetime | None, int]:
-    types, since, count = member_types(), None, DEFAULT_COUNT
+    types, since, count = member_types(), None, page_size(None)
     for name, value in pairs:
         if name not in _ALLOWED:
             raise bad_request(f"$everything does not support the parameter {name!r}", name, code="not-supported")
@@ -54,9 +57,9 @@ def _options(pairs: list[tuple[str, str]]) -> tuple[list[str], datetime | None, 
             except ValueError:
                 raise bad_request(f"_since: {value!r} is not an instant", "_since") from None
         elif name == "_count":
-            if not value.isdigit() or not 0 < int(value) <= MAX_COUNT:
-                raise bad_request(f"_count must be a whole number from 1 to {MAX_COUNT}", "_count")
-            count = int(value)
+            count = page_size(value)
+            if count == 0:
+                raise bad_request("_count must be at least 1 for $everything", "_count")
     return types, since, count
 
 
@@ -114,11 +117,7 @@ def _page(
         select(h.resource)
         .join(
             keys,
-            and_(
-                h.resource_type == keys.c.resource_type,
-                h.resource_id == keys.c.resource_id,
-                h.version_id == keys.c.version_id,
-            ),
+            same_version(h, keys.c),
         )
         .order_by(keys.c.resource_type, keys.c.resource_id)
         .limit(limit)
@@ -139,9 +138,7 @@ def _member_parts(scope: Scope, patient_id: str, types: list[str]) -> list[tuple
     referring = {t: p for t, p in params.items() if p}
     if referring:
         h, ref = aliased(ResourceHistory), aliased(SearchReference)
-        on_version = and_(
-            ref.resource_type == h.resource_type, ref.resource_id == h.resource_id, ref.version_id == h.version_id
-        )
+        on_version = same_version(ref, h)
         by_reference = (
             select(h.resource_type, h.resource_id, h.version_id)
             .join(ref, on_version)
@@ -166,7 +163,7 @@ def _first(h: Any, part: Keys, since: datetime | None, after: tuple[str, str] | 
     return select(first.c.resource_type, first.c.resource_id, first.c.version_id)
 
 
-@router.get("/Patient/{patient_id}/$everything", summary="$everything")
+@router.get("/Patient/{patient_id}/$everything", summary="$everything", openapi_extra=declares("$everything"))
 async def patient_everything(patient_id: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     valid_id(patient_id)

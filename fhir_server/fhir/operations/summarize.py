@@ -30,6 +30,7 @@ from fhir_server.errors import FhirError, bad_request, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, check_content_type, is_pretty
 from fhir_server.fhir.request_body import parsed
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import valid_id
 from fhir_server.fhir.validation import check_shape, parse_json
 from mappings.base import fhir_instant
@@ -48,7 +49,7 @@ _LISTS = (
 )
 
 
-@router.post(PATH, summary="$summarize")
+@router.post(PATH, summary="$summarize", openapi_extra=declares("$summarize", "QuestionnaireResponse"))
 async def summarize(resource_id: str, request: Request, access: Access) -> Response:
     check_accept(request)
     valid_id(resource_id)
@@ -68,7 +69,7 @@ async def summarize(resource_id: str, request: Request, access: Access) -> Respo
     return FhirResponse(parameters(stored), pretty=is_pretty(request))
 
 
-@router.get(PATH, summary="$summarize (stored)")
+@router.get(PATH, summary="$summarize (stored)", openapi_extra=declares("$summarize", "QuestionnaireResponse"))
 async def stored_summary(resource_id: str, request: Request, access: Access) -> Response:
     check_accept(request)
     valid_id(resource_id)

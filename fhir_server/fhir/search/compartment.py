@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 from sqlalchemy.orm import aliased
 
 from fhir_server.db import SearchReference
+from fhir_server.db.fhir import same_version
 from fhir_server.paths import project_dir
 from mappings.registry import MAPPINGS
 
@@ -51,9 +52,7 @@ def compartment_clauses(
         ref = aliased(SearchReference)
         clauses.append(
             exists().where(
-                ref.resource_type == h.resource_type,
-                ref.resource_id == h.resource_id,
-                ref.version_id == h.version_id,
+                same_version(ref, h),
                 ref.param.in_(params),
                 ref.target_type == "Patient",
                 ref.target_id == patient_id,

@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from fhir_server.errors import bad_request
+
 _DATE = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})(?:T(?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?P<f>\.\d+)?)?"
     r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
+_ZONE = re.compile(r"(?:Z|[+-]\d{2}:\d{2})$")
 MIN = datetime(1, 1, 1, tzinfo=UTC)
 MAX = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 _TICK = timedelta(microseconds=1)
@@ -39,6 +42,19 @@ def date_range(value: str) -> tuple[datetime, datetime]:
     if g["H"] is None:
         return day, last_instant(day, timedelta(days=1))
     return _time_range(value, g)
+
+
+def instant_range(value: str, parameter: str) -> tuple[datetime, datetime]:
+    """:func:`date_range` of a parameter that takes a date or an instant (``_since``, ``_at``, AuditEvent's
+    ``date``): a time needs its zone; 400 naming ``parameter`` when ``value`` is neither. An unencoded ``+`` of the
+    zone arrives as a space and is read as ``+``."""
+    text = value.strip().replace(" ", "+")
+    if "T" in text and _ZONE.search(text) is None:
+        raise bad_request(f"{parameter} must be a FHIR date or an instant with a time zone, not {value!r}", parameter)
+    try:
+        return date_range(text)
+    except ValueError as exc:
+        raise bad_request(f"{parameter}: {exc}", parameter) from None
 
 
 def last_instant(start: datetime, span: timedelta) -> datetime:

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from fhir_server.db import ResourceHistory
+from fhir_server.db.fhir import same_version
 from fhir_server.db.types import UtcDateTime
 from fhir_server.fhir.search.compartment import in_compartment
 from fhir_server.fhir.search.dates import MIN
@@ -112,9 +113,7 @@ def _sort_value(h: Any, resource_type: str, code: str, descending: bool) -> tupl
         kind = "number" if param.type in {"number", "quantity"} else "text"
     aggregate = func.max(column) if descending else func.min(column)
     subquery = select(aggregate).where(
-        table.resource_type == h.resource_type,
-        table.resource_id == h.resource_id,
-        table.version_id == h.version_id,
+        same_version(table, h),
         table.param == code,
     )
     return subquery.scalar_subquery(), kind

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from fhir_server.db import ResourceHistory, SearchReference, SearchUri
+from fhir_server.db.fhir import same_version
 from fhir_server.fhir.search.params import Include, SearchQuery
 from fhir_server.fhir.search.sql import Scope, like_escape, local_reference, visible
 
@@ -117,11 +118,7 @@ def _by_canonical(session: Session, scope: Scope, types: set[str], urls: set[str
         select(target.resource)
         .join(
             uri,
-            and_(
-                uri.resource_type == target.resource_type,
-                uri.resource_id == target.resource_id,
-                uri.version_id == target.version_id,
-            ),
+            same_version(uri, target),
         )
         .where(uri.param == "url", uri.uri.in_(candidates), _visible_as(target, types, scope))
     )
@@ -151,9 +148,7 @@ def _referring(
     """Versions of the spec's source types (visible to the caller) with a reference row ``ref`` meeting ``names``."""
     source = aliased(ResourceHistory)
     on_source = [
-        ref.resource_type == source.resource_type,
-        ref.resource_id == source.resource_id,
-        ref.version_id == source.version_id,
+        same_version(ref, source),
         names,
     ]
     if spec.param != "*":

@@ -7,7 +7,6 @@ it began (see fhir_server.fhir.search.sql). Runs inside the writing transaction,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -28,6 +27,7 @@ from fhir_server.db import (
     SearchUri,
 )
 from fhir_server.db.types import utcnow
+from fhir_server.fhir.primitives import literal_reference
 from fhir_server.fhir.search.dates import date_range, period_range
 from fhir_server.fhir.search.fhirpath import evaluate
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for
@@ -38,8 +38,6 @@ Row = dict[str, Any]
 INDEX_TABLES = (SearchString, SearchToken, SearchDate, SearchReference, SearchNumber, SearchQuantity, SearchUri)
 SNAPSHOT_LIFETIME = timedelta(hours=1)
 """How long the index rows of a superseded version are kept for searches paged since before it was replaced."""
-_HISTORY = re.compile(r"/_history/[^/]*$")
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # http://hl7.org/fhir/R4/datatypes.html#id
 _NOT_INDEXED = frozenset({"_id", "_lastUpdated"})  # searched on resource_history's own columns
 
 
@@ -125,15 +123,13 @@ def _references(param: SearchParameter, value: Any) -> Iterator[Row]:
         }
     if not isinstance(reference, str) or reference.startswith(("#", "urn:")):
         return
-    reference = _HISTORY.sub("", reference)  # Patient/1/_history/2 is a reference to Patient/1 too
-    parts = reference.split("/")
-    local = len(parts) >= 2 and parts[-2][:1].isupper() and _ID.fullmatch(parts[-1]) is not None
-    if "://" not in reference and local:
-        yield {"target_type": parts[-2], "target_id": parts[-1], "url": None}
-    elif local:
-        yield {"target_type": parts[-2], "target_id": parts[-1], "url": reference}
-    else:
+    literal = literal_reference(reference)  # Patient/1/_history/2 is a reference to Patient/1 too
+    if literal is None:
         yield {"target_type": None, "target_id": None, "url": reference}
+    elif "://" not in reference:
+        yield {"target_type": literal.resource_type, "target_id": literal.resource_id, "url": None}
+    else:
+        yield {"target_type": literal.resource_type, "target_id": literal.resource_id, "url": literal.unversioned}
 
 
 def _numbers(param: SearchParameter, value: Any) -> Iterator[Row]:

@@ -7,6 +7,10 @@ Every search (GET and POST ``_search``, compartment searches, a batch or transac
 create/update/delete criteria) is checked here first; beyond a limit it is refused with 400 ``too-costly`` whose
 expression names the parameter. The limits are settings (``FHIR_SERVER_SEARCH_MAX_*``) and published in the
 CapabilityStatement (:func:`describe`).
+
+The page size ``_count`` of every searchset and history Bundle (search, history, $everything, AuditEvent) is read by
+:func:`page_size`: :data:`DEFAULT_COUNT` when absent, capped at :data:`MAX_COUNT` as HAPI FHIR and most servers do
+(the Bundle's ``self`` link shows the count used), 400 when it is not a whole number.
 """
 
 from __future__ import annotations
@@ -16,6 +20,22 @@ from dataclasses import dataclass
 
 from fhir_server.errors import FhirError, bad_request
 from fhir_server.settings import Settings
+
+DEFAULT_COUNT = 20
+"""Entries per page when ``_count`` is not given."""
+MAX_COUNT = 1000
+"""The most entries per page; a larger ``_count`` is served as this."""
+
+
+def page_size(raw: str | None) -> int:
+    """The page size ``_count`` asks for (http://hl7.org/fhir/R4/search.html#count): :data:`DEFAULT_COUNT` when
+    ``raw`` is None, at most :data:`MAX_COUNT`; 400 naming ``_count`` when ``raw`` is not a whole number."""
+    if raw is None:
+        return DEFAULT_COUNT
+    if not (raw.isascii() and raw.isdigit()):
+        raise bad_request(f"_count must be a whole number, not {raw!r}", "_count")
+    digits = raw.lstrip("0")
+    return MAX_COUNT if len(digits) > len(str(MAX_COUNT)) else min(int(digits or "0"), MAX_COUNT)
 
 
 @dataclass(frozen=True)

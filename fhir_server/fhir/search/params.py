@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir.search.dates import date_range
-from fhir_server.fhir.search.limits import SearchLimits, check
+from fhir_server.fhir.search.limits import DEFAULT_COUNT, SearchLimits, check, page_size
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for
 from mappings.registry import MAPPINGS
 
@@ -43,8 +43,6 @@ CONTROLS = frozenset(
         "_revinclude:iterate",
     }
 )
-DEFAULT_COUNT = 20
-MAX_COUNT = 1000
 _SPLIT = re.compile(r"(?<!\\),")
 _PREFIXED = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[\d-])")
 
@@ -136,7 +134,7 @@ def _parse_pair(query: SearchQuery, name: str, raw: str) -> None:
     if _is_control(name):
         _control(query, name, raw)
         if name not in {"_format", "_pretty", "_cursor"}:
-            query.canonical.append((name, raw))
+            query.canonical.append((name, str(query.count) if name == "_count" else raw))
         return
     if name.startswith("_has:"):
         query.criteria.append(_has(query.resource_type, name, raw))
@@ -219,9 +217,7 @@ def _has(resource_type: str, name: str, raw: str) -> Criterion:
 
 def _control(query: SearchQuery, name: str, raw: str) -> None:
     if name == "_count":
-        if not raw.isdigit() or int(raw) > MAX_COUNT:
-            raise bad_request(f"_count must be a whole number from 0 to {MAX_COUNT}", "_count")
-        query.count = int(raw)
+        query.count = page_size(raw)
     elif name == "_sort":
         query.sort = [_sort_key(query.resource_type, key) for key in raw.split(",") if key]
     elif name.startswith(("_include", "_revinclude")):

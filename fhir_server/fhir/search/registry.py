@@ -17,7 +17,6 @@ import orjson
 from fhir_server.fhir.bindings import required_bindings
 from fhir_server.fhir.structure import children
 from fhir_server.paths import project_dir
-from mappings.registry import MAPPINGS
 
 SUPPORTED_TYPES = frozenset({"string", "token", "date", "reference", "uri", "number", "quantity"})
 _RESOLVE_IS = re.compile(r"resolve\(\)\s+is\s+([A-Z][A-Za-z]+)")
@@ -109,10 +108,6 @@ def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
             system=_implicit_system(resource_type, expression) if definition["type"] == "token" else None,
         )
     return found
-
-
-def served_types() -> list[str]:
-    return sorted(MAPPINGS)
 
 
 def supported_search_parameters(resource_type: str) -> list[dict[str, Any]]:

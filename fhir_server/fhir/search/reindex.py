@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
+from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.search.indexer import INDEX_TABLES, SNAPSHOT_LIFETIME, index_rows
 from mappings.registry import MAPPINGS
@@ -114,9 +115,7 @@ def _drop_stale_rows(session: Session, cutoff: datetime) -> None:
     for table in INDEX_TABLES:
         h = aliased(ResourceHistory)
         still_seen = exists().where(
-            h.resource_type == table.resource_type,
-            h.resource_id == table.resource_id,
-            h.version_id == table.version_id,
+            same_version(h, table),
             _searchable(h, cutoff),
         )
         session.execute(delete(table).where(~still_seen))

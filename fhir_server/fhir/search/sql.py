@@ -31,6 +31,7 @@ from fhir_server.db import (
     SearchToken,
     SearchUri,
 )
+from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.search.dates import date_range, shifted
 from fhir_server.fhir.search.params import Criterion, split_prefix
@@ -115,12 +116,7 @@ def criterion_clause(h: History, c: Criterion, scope: Scope) -> ColumnElement[bo
         return _last_updated(h, c)
     kind, param_name = _index_of(c)
     table = aliased(TABLES[kind])
-    on_version = and_(
-        table.resource_type == h.resource_type,
-        table.resource_id == h.resource_id,
-        table.version_id == h.version_id,
-        table.param == param_name,
-    )
+    on_version = and_(same_version(table, h), table.param == param_name)
     if c.modifier == "missing":
         present = exists().where(on_version)
         return not_(present) if c.values[0] == "true" else present
@@ -155,9 +151,7 @@ def _on_one_row(h: History, criteria: list[Criterion], scope: Scope) -> ColumnEl
         return criterion_clause(h, criteria[0], scope)
     table = aliased(SearchDate)
     return exists().where(
-        table.resource_type == h.resource_type,
-        table.resource_id == h.resource_id,
-        table.version_id == h.version_id,
+        same_version(table, h),
         table.param == criteria[0].param.code,
         *(or_(*(_value_clause(table, c, value, scope) for value in c.values)) for c in criteria),
     )
@@ -349,9 +343,7 @@ def _chain(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
     target_type, inner = c.chain
     ref = aliased(SearchReference)
     of_h = [
-        ref.resource_type == h.resource_type,
-        ref.resource_id == h.resource_id,
-        ref.version_id == h.version_id,
+        same_version(ref, h),
         ref.param == c.param.code,
     ]
     target = aliased(ResourceHistory)
@@ -368,8 +360,7 @@ def _chain(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
         *of_h,
         uri.resource_type == target_type,
         _names_url(ref, uri),
-        uri.resource_id == target.resource_id,
-        uri.version_id == target.version_id,
+        same_version(uri, target),
         visible(target, target_type, scope),
         criterion_clause(target, inner, scope),
     )
@@ -390,8 +381,7 @@ def _has(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
     referring = [
         ref.resource_type == source_type,
         ref.param == reference_code,
-        source.resource_id == ref.resource_id,
-        source.version_id == ref.version_id,
+        same_version(source, ref),
         visible(source, source_type, scope, by_id=True),
         criterion_clause(source, inner, scope),
     ]
@@ -402,9 +392,7 @@ def _has(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
         return clause
     uri = aliased(SearchUri)
     by_url = exists().where(
-        uri.resource_type == h.resource_type,
-        uri.resource_id == h.resource_id,
-        uri.version_id == h.version_id,
+        same_version(uri, h),
         _names_url(ref, uri),
         *referring,
     )

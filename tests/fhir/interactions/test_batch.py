@@ -188,12 +188,13 @@ def test_too_many_entries_is_413(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "expression"),
+    ("body", "status", "expression"),
     [
-        ({"resourceType": "Patient"}, "Bundle"),
-        ({"resourceType": "Bundle", "type": "collection"}, "Bundle.type"),
+        ({"resourceType": "Patient"}, 400, "Bundle"),
+        ({"resourceType": "Bundle", "type": "collection"}, 400, "Bundle.type"),
         (
             {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": {"resourceType": "Patient"}}]},
+            400,
             "Bundle.entry[0].request",
         ),
         (
@@ -202,6 +203,7 @@ def test_too_many_entries_is_413(client: TestClient) -> None:
                 "type": "transaction",
                 "entry": [{"request": {"method": "POST", "url": "Patient"}}],
             },
+            400,
             "Bundle.entry[0].resource",
         ),
         (
@@ -210,16 +212,21 @@ def test_too_many_entries_is_413(client: TestClient) -> None:
                 "type": "transaction",
                 "entry": [{"request": {"method": "GET", "url": "Nonsense/1"}}],
             },
+            404,
             None,
         ),
     ],
 )
-def test_malformed_bundles_are_refused(client: TestClient, body: dict[str, Any], expression: str | None) -> None:
+def test_malformed_bundles_are_refused(
+    client: TestClient, body: dict[str, Any], status: int, expression: str | None
+) -> None:
+    """A malformed Bundle is 400 ``invalid`` naming the element; a transaction whose entry fails fails whole with
+    that entry's status (here 404, an unknown type)."""
     response = client.post("/fhir", json=body, headers=JSON)
-    assert 400 <= response.status_code < 500
+    assert response.status_code == status, response.text
     issue = response.json()["issue"][0]
-    if expression:
-        assert issue["expression"] == [expression]
+    assert issue["code"] == ("invalid" if status == 400 else "not-found")
+    assert issue.get("expression") == ([expression] if expression else None)
 
 
 def test_a_transaction_creating_patients_gives_them_consecutive_mrns_and_each_its_own(client: TestClient) -> None:

@@ -161,7 +161,12 @@ def test_a_patch_is_computed_before_the_row_lock_is_asked_for(
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as holder:
         # NO KEY UPDATE: it conflicts with the FOR UPDATE of a write, not with the audit record's foreign key check
         holder.execute("SELECT 1 FROM patients WHERE fhir_id = %s FOR NO KEY UPDATE", (patient["id"],))
-        timer = threading.Timer(10, lambda: (holder.rollback(), released.set()))
+
+        def release() -> None:
+            holder.rollback()
+            released.set()
+
+        timer = threading.Timer(10, release)
         timer.start()
         try:
             response = _json_patch(client, patient, [{"op": "test", "path": "/id", "value": "someone else"}])

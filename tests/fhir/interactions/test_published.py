@@ -41,7 +41,9 @@ def test_conceptmaps_are_searchable_by_url(client: TestClient) -> None:
 
 def test_every_published_structure_definition_is_valid(client: TestClient) -> None:
     bundle = client.get("/fhir/StructureDefinition").json()
-    for entry in bundle.get("entry", []):
+    published = sorted(entry["resource"]["id"] for entry in bundle.get("entry", []))
+    assert published == ["appointment-meeting-url", "practitioner-calendar-color", "questionnaireresponse-appointment"]
+    for entry in bundle["entry"]:
         StructureDefinition.model_validate(entry["resource"])
 
 

@@ -30,7 +30,7 @@ def test_vread_returns_each_version_as_it_was(client: TestClient, make_patient: 
     assert old.headers["content-location"] == f"{base_url}/Patient/{first['id']}/_history/1"
 
 
-@pytest.mark.parametrize("version", ["9", "0", "abc", "-1", "99999999999", "0001x"])
+@pytest.mark.parametrize("version", ["9", "0", "abc", "-1", "99999999999", "0001x", "\u00b2", "9" * 5000])
 def test_vread_of_an_unknown_version_is_404(client: TestClient, make_patient: MakePatient, version: str) -> None:
     patient = make_patient()
     assert _issue(client.get(f"/fhir/Patient/{patient['id']}/_history/{version}"), 404)["code"] == "not-found"

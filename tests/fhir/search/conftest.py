@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from search_support import PUBLIC_BASE_URL
 
 from fhir_server.app import create_app
 from fhir_server.settings import load_settings
+from tests.fhir.search.search_support import PUBLIC_BASE_URL
 
 
 def app_client(database_url: str) -> TestClient:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search_samples import EXAMPLE, TEXT, UCUM, Sample, Value
-
 from fhir_server.fhir.search.registry import SearchParameter
+from tests.fhir.search.search_samples import EXAMPLE, TEXT, UCUM, Sample, Value
 
 
 @dataclass(frozen=True)

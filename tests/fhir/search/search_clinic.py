@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
-from search_support import Json, create, ids, search
+
+from tests.fhir.search.search_support import Json, create, ids, search
 
 PAGING_FAMILY = "Pagewalker"
 PAGING_PATIENTS = 25

@@ -9,10 +9,9 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from search_support import Json
-
 from fhir_server.fhir.search.registry import SearchParameter
 from fhir_server.fhir.structure import load_bundles
+from tests.fhir.search.search_support import Json
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from search_paths import Member, Step, inside, members, steps_of
-from search_support import Json
-
 from fhir_server.fhir.bindings import required_bindings
 from fhir_server.fhir.search.registry import SearchParameter
+from tests.fhir.search.search_paths import Member, Step, inside, members, steps_of
+from tests.fhir.search.search_support import Json
 
 TEXT = "Émile Zoëtrope"
 """Every string sample: accents and capitals, two words (``zoetr`` is inside, not at the start)."""

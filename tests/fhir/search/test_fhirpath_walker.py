@@ -6,6 +6,7 @@ as a coding holding only an extension, which index nothing either way)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +26,8 @@ FAST = {t: [p for p in parameters_for(t).values() if p.expression and is_fast(p.
 
 
 def _general(resource: dict[str, Any], expression: str) -> list[Any]:
-    return [v for v in compile_fhirpath(expression, models["r4"])(resource) if v is not None]
+    general: Callable[..., list[Any]] = compile_fhirpath(expression, models["r4"])
+    return [v for v in general(resource) if v is not None]
 
 
 def test_the_appointment_and_subject_reference_filters_run_on_the_walker() -> None:

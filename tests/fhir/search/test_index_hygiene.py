@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from search_support import Json, create, ids, search
 from sqlalchemy import func, select, update
 
 from fhir_server.db import Organization, Patient, ResourceHistory, SearchString
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.search.indexer import SNAPSHOT_LIFETIME
+from tests.fhir.search.search_support import Json, create, ids, search
 
 
 def _clinic_and_patient(client: TestClient, family: str = "Original") -> tuple[Json, Json]:

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from search_checks import Check, checks_for
-from search_samples import SERVED, Sample, base_resource, sample_for
-from search_support import PUBLIC_BASE_URL, Json, found
 
 from fhir_server.fhir.search.fhirpath import evaluate
 from fhir_server.fhir.search.registry import parameters_for
+from tests.fhir.search.search_checks import Check, checks_for
+from tests.fhir.search.search_samples import SERVED, Sample, base_resource, sample_for
+from tests.fhir.search.search_support import PUBLIC_BASE_URL, Json, found
 
 PARAMETERS = [(t, code) for t in SERVED for code in sorted(parameters_for(t))]
 

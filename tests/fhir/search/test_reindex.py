@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from search_support import Json, create, ids, search
 from sqlalchemy import delete, func, insert, select, update
 from typer.testing import CliRunner
 
@@ -14,6 +13,7 @@ from fhir_server.db import Patient, SearchReference, SearchString
 from fhir_server.db.engine import Database
 from fhir_server.fhir.search.indexer import INDEX_TABLES
 from fhir_server.fhir.search.reindex import count_versions, rebuild
+from tests.fhir.search.search_support import Json, create, ids, search
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from search_support import create, ids, search
+
+from tests.fhir.search.search_support import create, ids, search
 
 BIRTHS = {"year": "1980", "month": "1980-12", "day": "1980-06-15", "leap": "2024", "next": "1981-01-01"}
 

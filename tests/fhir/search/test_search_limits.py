@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
-from search_support import PUBLIC_BASE_URL, create, ids, search
 
 from fhir_server.app import create_app
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.settings import load_settings
 from mappings.registry import MAPPINGS
+from tests.fhir.search.search_support import PUBLIC_BASE_URL, create, ids, search
 
 Pairs = list[tuple[str, str]]
 LIMITS = SearchLimits.defaults()
@@ -106,7 +106,7 @@ def patient_id(module_client: TestClient) -> str:
 
 @pytest.mark.parametrize(("pairs", "expression"), HOSTILE.values(), ids=HOSTILE.keys())
 def test_a_hostile_search_is_400_naming_the_parameter(module_client: TestClient, pairs: Pairs, expression: str) -> None:
-    response = module_client.get("/fhir/Patient", params=pairs)
+    response = module_client.get("/fhir/Patient", params=tuple(pairs))
     assert response.status_code == 400, response.text[:500]
     _assert_refused(response.json(), expression)
 
@@ -187,7 +187,7 @@ def test_hostile_criteria_in_a_transaction_are_400(module_client: TestClient) ->
 
 
 def test_lenient_handling_does_not_drop_the_limits(module_client: TestClient) -> None:
-    response = module_client.get("/fhir/Patient", params=CONDITIONAL, headers={"Prefer": "handling=lenient"})
+    response = module_client.get("/fhir/Patient", params=tuple(CONDITIONAL), headers={"Prefer": "handling=lenient"})
     assert response.status_code == 400, response.text[:500]
     _assert_refused(response.json(), "name:contains")
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from search_support import PUBLIC_BASE_URL, Json, create, ids, search
+
+from tests.fhir.search.search_support import PUBLIC_BASE_URL, Json, create, ids, search
 
 FAMILY = "Walker"
 PEOPLE = 20

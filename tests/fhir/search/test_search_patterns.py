@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from search_clinic import outcome_issue
-from search_support import ids, search
+
+from tests.fhir.search.search_clinic import outcome_issue
+from tests.fhir.search.search_support import ids, search
 
 FAMILIES = ["Per%cent", "Perxcent", "Under_score", "Underxscore"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from search_clinic import PAGING_PATIENTS, Clinic, build_clinic, found_ids, names, outcome_issue
-from search_support import Json, ids, search
+
+from tests.fhir.search.search_clinic import PAGING_PATIENTS, Clinic, build_clinic, found_ids, names, outcome_issue
+from tests.fhir.search.search_support import Json, ids, search
 
 
 @pytest.fixture(scope="module", autouse=True)

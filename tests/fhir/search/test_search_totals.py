@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from search_clinic import PAGING_FAMILY, PAGING_PATIENTS, Clinic, build_clinic
-from search_support import PUBLIC_BASE_URL, search
 
 from fhir_server.fhir.search import totals
+from tests.fhir.search.search_clinic import PAGING_FAMILY, PAGING_PATIENTS, Clinic, build_clinic
+from tests.fhir.search.search_support import PUBLIC_BASE_URL, search
 
 LIMIT = 4
 QUERY = [("family", PAGING_FAMILY), ("_count", "3")]

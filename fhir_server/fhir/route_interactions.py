@@ -1,0 +1,60 @@
+"""The FHIR interaction each route performs, declared on the route itself.
+
+Every route under ``/fhir`` states the interaction it performs: a code of
+http://hl7.org/fhir/R4/codesystem-restful-interaction.html (``read``, ``search-type``, ``create``, ...) or ``$name``
+for an operation (http://hl7.org/fhir/R4/operations.html), and, when its path names the resource type literally
+(``/ConceptMap``, ``/AuditEvent``), that type. FastAPI routes carry it in their ``openapi_extra`` (so it also appears
+in the OpenAPI document as ``x-fhir-interaction``/``x-fhir-type``); the plain Starlette routes of the hot path are
+:class:`FhirRoute`. Readers (the audit trail) take it from the route the request matched (``scope["route"]``), never
+from the handler's name, so one handler serving several routes or types is recorded right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.routing import Match, Route
+from starlette.types import Scope
+
+INTERACTION = "x-fhir-interaction"
+RESOURCE_TYPE = "x-fhir-type"
+
+
+def declares(interaction: str | None, resource_type: str | None = None) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route performing ``interaction`` (None: a route that refuses every request it
+    matches, such as the 405 of a read-only type), on ``resource_type`` when its path fixes the type."""
+    declared: dict[str, Any] = {INTERACTION: interaction}
+    if resource_type is not None:
+        declared[RESOURCE_TYPE] = resource_type
+    return declared
+
+
+class FhirRoute(Route):
+    """A plain Starlette route (no FastAPI dependency solving) that declares its interaction as a FastAPI route does
+    and, like one, names itself in the request's scope (``scope["route"]``) when it matches."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], *, methods: list[str], interaction: str) -> None:
+        super().__init__(path, endpoint, methods=methods, include_in_schema=False)
+        self.openapi_extra = declares(interaction)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Starlette's match, with this route in the child scope."""
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def declared(scope: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The (interaction, fixed resource type) of the route ``scope`` was routed to.
+
+    The interaction is None when no route matched the path (404), when the route matched the path but does not take
+    the request's method (405: routing answered, no interaction ran), or when the route declares none; the type is
+    the one its path fixes, if any (None when no route matched).
+    """
+    route = scope.get("route")
+    extra: dict[str, Any] = getattr(route, "openapi_extra", None) or {}
+    methods = getattr(route, "methods", None)
+    performed = methods is not None and scope.get("method") in methods
+    return (extra.get(INTERACTION) if performed else None), extra.get(RESOURCE_TYPE)
