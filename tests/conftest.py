@@ -34,6 +34,7 @@ AUTH_ENABLED_PATHS = ("tests/auth/", "tests/test_app.py", "tests/test_settings.p
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "auth_enabled: runs with SMART authorization enabled (the server default)")
+    config.addinivalue_line("markers", "auth_off_only(reason): a FHIR test not run with authorization on (why)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -110,9 +111,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def module_auth_mode() -> str:
+    """How a module's shared client reaches the server: ``off`` here; tests/fhir/conftest.py makes it ``off`` and
+    ``on``."""
+    return "off"
+
+
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Like ``database_url``, but shared by the tests of one module (for expensive set-ups: a running server)."""
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_auth_mode: str
+) -> Iterator[str]:
+    """Like ``database_url``, but shared by the tests of one module (for expensive set-ups: a running server); one
+    per ``module_auth_mode`` too, so that the data one mode writes is never the other's."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("module") / "test.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)

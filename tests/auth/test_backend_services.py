@@ -5,41 +5,28 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from joserfc import jwt
-from joserfc.jwk import ECKey, Key, RSAKey
+from joserfc.jwk import Key, RSAKey
 
-from fhir_server.auth.clients import register_client
 from fhir_server.db import Organization
 from fhir_server.db.engine import Database
+from tests import backend_services
 from tests.auth.conftest import BASE, Clinic
+from tests.backend_services import ES384, PUBLIC_JWKS, RS384, register_backend
 
 TOKEN_URL = f"{BASE}/auth/token"
-ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-RS384 = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "alg": "RS384"}, private=True)
-ES384 = ECKey.generate_key("P-384", parameters={"kid": "ec-1", "alg": "ES384"}, private=True)
-PUBLIC_JWKS = {"keys": [RS384.as_dict(private=False), ES384.as_dict(private=False)]}
 
 
 def _register(database: Database, clinic: Clinic, **keys: Any) -> str:
     with database.write() as session:
         organization = session.get(Organization, clinic.organization_id)
         assert organization is not None
-        registered = register_client(
-            session,
-            name="Backend",
-            client_type="confidential-asymmetric",
-            organization=organization,
-            scope="system/*.rs system/Patient.cruds",
-            **keys,
-        )
-        return registered.client.client_id
+        return register_backend(session, organization, "system/*.rs system/Patient.cruds", **keys)
 
 
 @pytest.fixture
@@ -48,27 +35,11 @@ def backend(database: Database, clinic: Clinic) -> str:
 
 
 def assertion(client_id: str, key: Key, alg: str, **claims: Any) -> str:
-    body = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": TOKEN_URL,
-        "exp": int(time.time()) + 300,
-        "jti": str(uuid.uuid4()),
-    }
-    body.update(claims)
-    header = {"alg": alg, "kid": key.kid, "typ": "JWT", **claims.pop("_header", {})}
-    return jwt.encode(header, {k: v for k, v in body.items() if v is not None}, key, algorithms=[alg])
+    return backend_services.assertion(client_id, key, alg, TOKEN_URL, **claims)
 
 
 def request_token(client: TestClient, signed: str, scope: str = "system/*.rs", **extra: str) -> Any:
-    data = {
-        "grant_type": "client_credentials",
-        "scope": scope,
-        "client_assertion_type": ASSERTION,
-        "client_assertion": signed,
-        **extra,
-    }
-    return client.post(TOKEN_URL, data=data)
+    return backend_services.request_token(client, TOKEN_URL, signed, scope, **extra)
 
 
 @pytest.mark.parametrize(("key", "alg"), [(RS384, "RS384"), (ES384, "ES384")])

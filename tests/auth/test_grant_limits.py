@@ -26,7 +26,8 @@ from tests.auth.conftest import (
     query_of,
     token_for,
 )
-from tests.auth.test_backend_services import RS384, assertion, request_token
+from tests.auth.test_backend_services import assertion, request_token
+from tests.backend_services import RS384
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from fhir_server.auth import client_keys
 from fhir_server.db import Organization
 from fhir_server.db.engine import Database
 from tests.auth.conftest import Clinic
-from tests.auth.test_backend_services import RS384, _register, assertion, request_token
+from tests.auth.test_backend_services import _register, assertion, request_token
+from tests.backend_services import RS384
 
 DEADLINE = 1.5
 

@@ -1,4 +1,5 @@
-"""Fixtures of the HTTP-level interaction tests: an app on a fresh database of each kind, and a clinic in it."""
+"""Fixtures of the HTTP-level interaction tests: an app on a fresh database of each kind, reached with authorization
+off and on (``auth_mode``, see tests/authorized_client.py), and a clinic in it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.app import create_app
-from fhir_server.settings import load_settings
+from tests.authorized_client import clinic_of, fhir_client
 
 PUBLIC_BASE_URL = "https://fhir.example.org/r4"
 
@@ -23,18 +23,16 @@ def base_url() -> str:
 
 
 @pytest.fixture
-def client(database_url: str, base_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(load_settings(database_url=database_url, base_url=base_url))) as client:
+def client(database_url: str, auth_mode: str, base_url: str) -> Iterator[TestClient]:
+    with fhir_client(database_url, auth_mode, base_url=base_url) as client:
         yield client
 
 
 @pytest.fixture
 def clinic(client: TestClient) -> dict[str, Any]:
-    """The one Organization (clinic) of the database, so that patients need not name theirs."""
-    response = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Main Street Clinic"})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    """The one Organization (clinic) of the database, so that patients need not name theirs (with authorization on:
+    the clinic of the client's token)."""
+    return clinic_of(client)
 
 
 @pytest.fixture

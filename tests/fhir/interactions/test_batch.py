@@ -12,15 +12,15 @@ from fastapi.testclient import TestClient
 
 from fhir_server.app import create_app
 from fhir_server.settings import load_settings
+from tests.authorized_client import clinic_of, fhir_client
 
 JSON = {"Content-Type": "application/fhir+json"}
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    settings = load_settings(database_url=database_url, log_level="warning", bundle_max_entries=5)
-    with TestClient(create_app(settings)) as client:
-        client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Clinic"}, headers=JSON)
+def client(database_url: str, auth_mode: str) -> Iterator[TestClient]:
+    with fhir_client(database_url, auth_mode, log_level="warning", bundle_max_entries=5) as client:
+        clinic_of(client)
         yield client
 
 

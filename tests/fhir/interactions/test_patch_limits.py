@@ -14,10 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_server.access.context import OPEN
-from fhir_server.app import create_app
 from fhir_server.errors import FhirError
 from fhir_server.fhir import patching
-from fhir_server.settings import load_settings
+from tests.authorized_client import clinic_of, fhir_client
 from tests.fhir.interactions.conftest import MakePatient
 
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
@@ -69,15 +68,14 @@ def _unchanged(client: TestClient, patient: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def limited(database_url: str) -> Iterator[TestClient]:
-    """A server whose patches may hold 3 operations and grow a resource to 4 KB."""
-    settings = load_settings(database_url=database_url, patch_max_operations=3, patch_max_resource_bytes=4096)
-    with TestClient(create_app(settings)) as client:
+def limited(database_url: str, auth_mode: str) -> Iterator[TestClient]:
+    """A server whose patches may hold 3 operations and grow a resource to 4 KB, with a clinic."""
+    with fhir_client(database_url, auth_mode, patch_max_operations=3, patch_max_resource_bytes=4096) as client:
+        clinic_of(client)
         yield client
 
 
 def _patient(client: TestClient) -> dict[str, Any]:
-    assert client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"}).status_code == 201
     response = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Doe"}]})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()

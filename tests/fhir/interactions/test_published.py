@@ -10,13 +10,12 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.conceptmap import ConceptMap
 from fhir.resources.R4B.structuredefinition import StructureDefinition
 
-from fhir_server.app import create_app
-from fhir_server.settings import load_settings
+from tests.authorized_client import fhir_client
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(load_settings(database_url=database_url, log_level="warning"))) as client:
+def client(database_url: str, auth_mode: str) -> Iterator[TestClient]:
+    with fhir_client(database_url, auth_mode, log_level="warning") as client:
         yield client
 
 

@@ -8,15 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from fhir_server.app import create_app
 from fhir_server.db import Appointment, Patient
 from fhir_server.db.engine import Database
 from fhir_server.seed import seed_demo
-from fhir_server.settings import load_settings
+from tests.authorized_client import fhir_client
 
 
 @pytest.fixture(scope="module")
-def seeded(module_database_url: str) -> Iterator[tuple[TestClient, str, int]]:
+def seeded(module_database_url: str, module_auth_mode: str) -> Iterator[tuple[TestClient, str, int]]:
     database = Database(module_database_url)
     with database.write() as session:
         seed_demo(session)
@@ -29,8 +28,7 @@ def seeded(module_database_url: str) -> Iterator[tuple[TestClient, str, int]]:
             counts[fhir_id] = counts.get(fhir_id, 0) + 1
         patient_id, appointments = max(counts.items(), key=lambda item: item[1])
     database.dispose()
-    settings = load_settings(database_url=module_database_url, log_level="warning", auth="disabled")
-    with TestClient(create_app(settings)) as client:
+    with fhir_client(module_database_url, module_auth_mode, clinic_id="demo-clinic", log_level="warning") as client:
         yield client, patient_id, appointments
 
 

@@ -8,22 +8,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.app import create_app
-from fhir_server.settings import load_settings
+from tests.authorized_client import clinic_of, fhir_client
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(load_settings(database_url=database_url))) as client:
+def client(database_url: str, auth_mode: str) -> Iterator[TestClient]:
+    with fhir_client(database_url, auth_mode) as client:
         yield client
 
 
 @pytest.fixture
 def clinic(client: TestClient) -> dict[str, Any]:
-    response = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Main Street Clinic"})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return clinic_of(client)
 
 
 def _patient(**elements: Any) -> dict[str, Any]:

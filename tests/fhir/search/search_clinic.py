@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.authorized_client import clinic_of
 from tests.fhir.search.search_support import Json, create, ids, search
 
 PAGING_FAMILY = "Pagewalker"
@@ -67,7 +68,7 @@ def build_clinic(client: TestClient) -> Clinic:
     (to its version 2.0); an ImagingStudy of anna's read by Karev (a version-specific reference) and referred by
     another server's Practitioner."""
     clinic = Clinic()
-    clinic.org = create(client, {"resourceType": "Organization", "name": "Main Street Clinic"})
+    clinic.org = clinic_of(client)
     for family, given in (("Karev", "Alex"), ("Yang", "Cristina")):
         body = {"resourceType": "Practitioner", "name": [{"family": family, "given": [given]}]}
         clinic.practitioners[family] = create(client, body)

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_server.fhir.search.registry import parameters_for
+from tests.authorized_client import clinic_of
 
 PREFIXES = ["", "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
 NOT_DATES = [
@@ -55,7 +56,7 @@ DATE_PARAMETERS = [
 def client(module_client: TestClient) -> Iterator[TestClient]:
     """The module's client, on a database holding a patient born on the last day of the calendar and their
     appointment, so that every search compares real rows."""
-    assert module_client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"}).is_success
+    clinic_of(module_client)
     patient = _created(module_client, _patient(birthDate="9999-12-31", deceasedDateTime="0001-01-01T00:00:00Z"))
     practitioner = _created(module_client, {"resourceType": "Practitioner", "name": [{"family": "D", "given": ["A"]}]})
     last_day = _appointment(patient["id"], practitioner["id"], "9999-12-31T10:00:00Z", "9999-12-31T10:30:00Z")

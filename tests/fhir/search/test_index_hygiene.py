@@ -13,11 +13,12 @@ from fhir_server.db import Organization, Patient, ResourceHistory, SearchString
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.search.indexer import SNAPSHOT_LIFETIME
+from tests.authorized_client import clinic_of
 from tests.fhir.search.search_support import Json, create, ids, search
 
 
 def _clinic_and_patient(client: TestClient, family: str = "Original") -> tuple[Json, Json]:
-    clinic = create(client, {"resourceType": "Organization", "name": "Main Street Clinic"})
+    clinic = clinic_of(client)
     patient = create(
         client,
         {

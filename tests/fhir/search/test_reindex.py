@@ -13,13 +13,14 @@ from fhir_server.db import Patient, SearchReference, SearchString
 from fhir_server.db.engine import Database
 from fhir_server.fhir.search.indexer import INDEX_TABLES
 from fhir_server.fhir.search.reindex import count_versions, rebuild
+from tests.authorized_client import clinic_of
 from tests.fhir.search.search_support import Json, create, ids, search
 
 
 @pytest.fixture
 def clinic(client: TestClient) -> dict[str, Json]:
     """A clinic with a practitioner, five patients (one deleted) and an appointment."""
-    org = create(client, {"resourceType": "Organization", "name": "Main Street Clinic"})
+    org = clinic_of(client)
     doctor = create(client, {"resourceType": "Practitioner", "name": [{"family": "Karev", "given": ["Alex"]}]})
     made = {"org": org, "doctor": doctor}
     for i in range(5):

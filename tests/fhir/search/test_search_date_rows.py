@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.authorized_client import clinic_of
 from tests.fhir.search.search_support import create, ids, search
 
 BIRTHS = {"year": "1980", "month": "1980-12", "day": "1980-06-15", "leap": "2024", "next": "1981-01-01"}
@@ -16,7 +17,7 @@ BIRTHS = {"year": "1980", "month": "1980-12", "day": "1980-06-15", "leap": "2024
 @pytest.fixture(scope="module")
 def born(module_client: TestClient) -> dict[str, str]:
     """A patient per birth date of BIRTHS (family "Daterow"), by name -> id."""
-    org = create(module_client, {"resourceType": "Organization", "name": "Date Row Clinic"})
+    org = clinic_of(module_client)
     found = {}
     for name, birth in BIRTHS.items():
         body = {

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.authorized_client import clinic_of
 from tests.fhir.search.search_support import PUBLIC_BASE_URL, Json, create, ids, search
 
 FAMILY = "Walker"
@@ -85,7 +86,7 @@ def _walk(client: TestClient, sort: str, between: Callable[[set[str]], None]) ->
 
 @pytest.mark.parametrize("sort", ["given", "-birthdate,given", "-_lastUpdated", "_id"])
 def test_paging_shows_every_match_of_the_first_page_once_while_others_write(client: TestClient, sort: str) -> None:
-    clinic = create(client, {"resourceType": "Organization", "name": "Main Street Clinic"})
+    clinic = clinic_of(client)
     people = {}
     for i in range(PEOPLE):
         resource = _patient(client, clinic, f"G{i:02d}", f"19{50 + i % 7}-0{1 + i % 9}-1{i % 10}")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.authorized_client import clinic_of
 from tests.fhir.search.search_clinic import outcome_issue
 from tests.fhir.search.search_support import ids, search
 
@@ -20,7 +21,7 @@ FAMILIES = ["Per%cent", "Perxcent", "Under_score", "Underxscore"]
 def patients(client: TestClient) -> dict[str, str]:
     """A clinic and one patient per family name, each with a profile and an identifier type text like its name;
     family -> id."""
-    assert client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"}).status_code == 201
+    clinic_of(client)
     found = {}
     for family in FAMILIES:
         resource: dict[str, Any] = {
