@@ -13,8 +13,9 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from fhir_server import health
+from fhir_server import app_context, health
 from fhir_server.access.route_guard import RouteGuardMiddleware
+from fhir_server.app_context import AppContext
 from fhir_server.audit import routes as audit_routes
 from fhir_server.audit.middleware import AuditMiddleware
 from fhir_server.audit.writer import close_writer
@@ -59,30 +60,32 @@ def _route_reads_first(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
-    """Build the application for ``settings`` (read from the environment when not given)."""
+    """Build the application for ``settings`` (read from the environment when not given) on ``database`` (opened
+    from the settings when not given). When it starts, its AppContext (settings, base URL, cursor key, database)
+    is built once for every request (:mod:`fhir_server.app_context`)."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
-        limits = DatabaseLimits.from_settings(settings)
-        app.state.database = database or Database(settings.database_url, limits, finish=pipeline.finish)
-        if app.state.database.limits is not None:
-            logger.info(app.state.database.limits.describe(app.state.database.is_sqlite))
+        db = database or Database(settings.database_url, DatabaseLimits.from_settings(settings), finish=pipeline.finish)
+        app_context.install(app, AppContext.of(settings, db))
+        if db.limits is not None:
+            logger.info(db.limits.describe(db.is_sqlite))
         validation.warm_up()
         if settings.auth == "disabled":
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
-        imaging_watcher = watcher.start(app.state.database, settings)
+        imaging_watcher = watcher.start(db, settings)
         try:
             yield
         finally:
             await watcher.stop(imaging_watcher)
             await upstream.close_upstream(app.state)
             await close_writer(app.state)
-            await app.state.database.close_async_pool()
+            await db.close_async_pool()
             if owned:
-                app.state.database.dispose()
+                db.dispose()
 
     app = FastAPI(
         title="FHIR server",
@@ -90,7 +93,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="FHIR R4 (4.0.1) over a clinic's data, with SMART-on-FHIR and DICOMweb.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
     app.add_middleware(RouteGuardMiddleware)  # inside the audit trail, which records its 401s
     app.add_middleware(BodyLimitMiddleware, settings=settings)  # counts what the audit trail's peek lets through
     app.add_middleware(RequestGuard, seconds=settings.statement_timeout)  # bounds each request's database work

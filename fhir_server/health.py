@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from fhir_server.app_context import app_context
 from fhir_server.db.engine import Database
 from fhir_server.db.migrate import pending
 from fhir_server.imaging import errors as imaging_errors
@@ -27,7 +28,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 async def alive(request: Request) -> JsonResponse:
     """The process is up. Says loudly when authorization is disabled."""
-    settings: Settings = request.app.state.settings
+    settings = app_context(request).settings
     body: dict[str, Any] = {"status": "pass", "auth": settings.auth}
     if settings.auth == "disabled":
         body["warning"] = "authorization is DISABLED: the API is open to anyone who can reach it"
@@ -37,8 +38,9 @@ async def alive(request: Request) -> JsonResponse:
 @router.get("/health/ready")
 async def ready(request: Request) -> JsonResponse:
     """Database reachable and migrated; Orthanc reachable when configured."""
-    settings: Settings = request.app.state.settings
-    checks = {"database": await run_in_threadpool(_database_check, request.app.state.database)}
+    context = app_context(request)
+    settings = context.settings
+    checks = {"database": await run_in_threadpool(_database_check, context.database)}
     if settings.orthanc_url:
         checks["orthanc"] = await _orthanc_check(settings)
     ok = all(check["status"] == "pass" for check in checks.values())

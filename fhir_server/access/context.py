@@ -29,6 +29,7 @@ from fhir_server.access.bearer import BearerGrant, live_grant, token_hash
 from fhir_server.access.predicates import CLINIC_PARAM, PATIENT_PARAM, SearchRule, restriction
 from fhir_server.access.roles import role_allows
 from fhir_server.access.scopes import Scope, ScopeSet, parse_scopes, permission_for
+from fhir_server.app_context import app_context
 from fhir_server.errors import FhirError, Issue, Kind, bearer_challenge, fail_all
 
 
@@ -141,15 +142,16 @@ def bearer_token(request: Request) -> str | None:
 async def access_context(request: Request) -> AccessContext:
     """FastAPI dependency: the caller's access context (401 FhirError when the token is missing or not live), also
     kept as ``request.state.access`` for the audit trail."""
-    settings = request.app.state.settings
+    app = app_context(request)
+    settings = app.settings
     if settings.auth == "disabled":
         request.state.access = OPEN
         return OPEN
-    realm = settings.base_url
+    realm = app.base_url
     token = bearer_token(request)
     if token is None:
         raise unauthorized(realm, "this server requires a SMART access token (Authorization: Bearer ...)", None)
-    grant = await live_grant(request.app.state.database, token)
+    grant = await live_grant(app.database, token)
     if grant is None:
         raise unauthorized(realm, "the access token is unknown, expired or revoked")
     context = context_from(grant)
@@ -167,7 +169,7 @@ _MAX_GUESSES = 10_000
 def token_guess(request: Request) -> tuple[str, AccessContext] | None:
     """The request's token hash and the context the token granted last time, when the token was seen before by
     this process and authorization is enabled."""
-    if request.app.state.settings.auth == "disabled":
+    if app_context(request).settings.auth == "disabled":
         return None
     hashed = token_hash(bearer_token(request) or "")
     guess = _GUESSES.get(hashed) if hashed is not None else None
@@ -179,7 +181,7 @@ def accept_grant(request: Request, hashed: str, grant: BearerGrant | None) -> Ac
     caller (``request.state.access``)."""
     if grant is None:
         _GUESSES.pop(hashed, None)
-        raise unauthorized(request.app.state.settings.base_url, "the access token is unknown, expired or revoked")
+        raise unauthorized(app_context(request).base_url, "the access token is unknown, expired or revoked")
     context = context_from(grant)
     _remember(hashed, context)
     request.state.access = context

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fhir_server.app_context import started_context
 from fhir_server.audit import trail
 from fhir_server.audit.writer import writer_of
 from fhir_server.auth.audit_events import Origin
-from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
 
 logger = logging.getLogger("fhir_server.audit")
@@ -69,8 +69,8 @@ class AuditMiddleware:
                 await self._record(scope, status)
 
     async def _record(self, scope: Scope, status: int) -> None:
-        database: Database | None = getattr(scope["app"].state, "database", None)
-        if database is None:
+        context = started_context(scope["app"])
+        if context is None:
             return
         state: dict[str, Any] = scope.get("state", {})
         interaction = trail.interaction_of(scope)
@@ -81,7 +81,7 @@ class AuditMiddleware:
         )
         record = trail.Record(interaction, state.get("access"), origin, status, None, utcnow())
         try:
-            await writer_of(scope["app"].state, database).record(record)
+            await writer_of(scope["app"].state, context.database).record(record)
         except Exception:  # an audit failure must not turn an answered request into another answer
             logger.exception("could not record the audit event", extra={"request_id": origin.request_id})
 

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from fhir_server.access.context import Access, AccessContext
 from fhir_server.access.enforcement import forbidden
+from fhir_server.app_context import app_context
 from fhir_server.audit.fhir_view import LOGIN_ACTIONS, to_fhir
 from fhir_server.db import AuditEvent, Patient, Practitioner, User
 from fhir_server.db.types import utcnow
@@ -159,7 +160,7 @@ async def read_audit_event(resource_id: str, request: Request, access: Access) -
     check_accept(request)
     valid_id(resource_id)
     _require(access, "read")
-    base_url = request.app.state.settings.base_url
+    base_url = app_context(request).base_url
     event = await unit_of_work.read(request, read_event, access, resource_id, base_url)
     return FhirResponse(event, pretty=is_pretty(request))
 
@@ -168,7 +169,7 @@ async def read_audit_event(resource_id: str, request: Request, access: Access) -
 async def search_audit_events(request: Request, access: Access) -> Response:
     check_accept(request)
     _require(access, "search-type")
-    base_url = request.app.state.settings.base_url
+    base_url = app_context(request).base_url
     pairs = request.query_params.multi_items()
     bundle = await unit_of_work.read(request, search_events, access, pairs, base_url)
     return FhirResponse(bundle, pretty=is_pretty(request))

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from fhir_server.app_context import app_context
 from fhir_server.auth import authorization_flow as flow
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.grants import new_secret
@@ -32,7 +33,6 @@ from fhir_server.auth.pages import (
     settings_of,
 )
 from fhir_server.db import User
-from fhir_server.db.engine import Database
 
 router = APIRouter(include_in_schema=False)
 NEXT_PAGES = frozenset({"launch", "manage"})
@@ -46,7 +46,7 @@ async def _form(request: Request) -> list[tuple[str, str]]:
 
 async def in_transaction(request: Request, fn: Callable[[Session], Any]) -> Any:
     """``fn(session)`` in one write transaction, off the event loop."""
-    database: Database = request.app.state.database
+    database = app_context(request).database
 
     def run() -> Any:
         with database.write() as session:

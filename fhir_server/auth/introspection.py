@@ -20,12 +20,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from fhir_server.app_context import app_context
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.grants import LiveToken, live_access_token
 from fhir_server.auth.id_token import fhir_user
 from fhir_server.auth.oauth_server import FormRequest, SmartServer, read_form_request
 from fhir_server.auth.token import build_server
-from fhir_server.db.engine import Database
 from fhir_server.settings import Settings
 
 router = APIRouter()
@@ -92,8 +92,8 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 @router.post("/introspect", summary="OAuth 2 token introspection (RFC 7662)")
 async def introspect(request: Request) -> Response:
     oauth_request = await read_form_request(request, "introspect")  # keys fetched here, outside the transaction
-    settings: Settings = request.app.state.settings
-    database: Database = request.app.state.database
+    context = app_context(request)
+    settings, database = context.settings, context.database
     origin = Origin.of(request)
 
     def run() -> Response:

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server.access.scopes import narrow
+from fhir_server.app_context import app_context
 from fhir_server.auth import client_keys
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.clients import Client, find_client
@@ -99,9 +100,10 @@ async def read_form_request(request: Request, name: str) -> FormRequest:
     """The form-encoded OAuth request to endpoint ``name``, with the keys of a ``private_key_jwt`` client's JWKS URL
     already fetched (in ``smart["jwks"]``, see :mod:`fhir_server.auth.client_keys`): before any transaction opens."""
     pairs = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
-    settings: Settings = request.app.state.settings
+    context = app_context(request)
+    settings = context.settings
     oauth_request = FormRequest("POST", f"{settings.base_url}{AUTH_PREFIX}/{name}", request.headers, pairs)
-    oauth_request.smart["jwks"] = await client_keys.prefetch(pairs, request.app.state.database)
+    oauth_request.smart["jwks"] = await client_keys.prefetch(pairs, context.database)
     return oauth_request
 
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from fhir_server.app_context import app_context
 from fhir_server.auth.login import SESSION_COOKIE
 from fhir_server.settings import Settings
 
@@ -30,8 +31,8 @@ _HEADERS = {
 
 
 def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    """The settings of the application serving ``request``."""
+    return app_context(request).settings
 
 
 def auth_url(request: Request, name: str) -> str:

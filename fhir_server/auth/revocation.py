@@ -14,15 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from fhir_server.app_context import app_context
 from fhir_server.auth import audit_events
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.grants import LiveToken, grant_of_refresh_token, live_access_token, revoke_grant
 from fhir_server.auth.oauth_server import read_form_request
 from fhir_server.auth.token import build_server
 from fhir_server.db import Grant
-from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
-from fhir_server.settings import Settings
 
 router = APIRouter()
 
@@ -66,8 +65,8 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 @router.post("/revoke", summary="OAuth 2 token revocation (RFC 7009)")
 async def revoke(request: Request) -> Response:
     oauth_request = await read_form_request(request, "revoke")  # keys fetched here, outside the transaction
-    settings: Settings = request.app.state.settings
-    database: Database = request.app.state.database
+    context = app_context(request)
+    settings, database = context.settings, context.database
     origin = Origin.of(request)
 
     def run() -> Response:

@@ -14,9 +14,9 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from fhir_server.access.scopes import NON_RESOURCE_SCOPES
+from fhir_server.app_context import app_context
 from fhir_server.auth.keys import ID_TOKEN_ALGORITHM, public_jwks
 from fhir_server.auth.oauth_server import Endpoints
-from fhir_server.db.engine import Database
 from fhir_server.responses import JsonResponse
 from fhir_server.settings import Settings
 
@@ -155,17 +155,17 @@ def capability_security(settings: Settings) -> dict[str, Any]:
 
 @router.get("/.well-known/smart-configuration", summary="SMART configuration")
 async def smart_configuration_document(request: Request) -> Response:
-    return JsonResponse(smart_configuration(request.app.state.settings), headers=CORS)
+    return JsonResponse(smart_configuration(app_context(request).settings), headers=CORS)
 
 
 @router.get("/.well-known/openid-configuration", summary="OpenID Connect discovery")
 async def openid_configuration_document(request: Request) -> Response:
-    return JsonResponse(openid_configuration(request.app.state.settings), headers=CORS)
+    return JsonResponse(openid_configuration(app_context(request).settings), headers=CORS)
 
 
 @router.get("/.well-known/jwks.json", summary="The server's public signing keys (JWKS)")
 async def jwks(request: Request) -> Response:
-    database: Database = request.app.state.database
+    database = app_context(request).database
 
     def keys() -> dict[str, Any]:
         with database.write() as session:  # the key is created on first use

@@ -24,6 +24,7 @@ from fhir_server.access.digests import digest
 from fhir_server.access.patient_context import context_allowed
 from fhir_server.access.scopes import is_subset, split_scope
 from fhir_server.access.user_scopes import grantable
+from fhir_server.app_context import app_context
 from fhir_server.auth import audit_events, id_token
 from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.backend_services import PrivateKeyJwt, SystemClientCredentials
@@ -43,7 +44,6 @@ from fhir_server.auth.oauth_server import FormRequest, SmartServer, read_form_re
 from fhir_server.auth.pkce import S256Required
 from fhir_server.auth.request_checks import SmartChecks
 from fhir_server.db import AuthorizationCode, Grant, User
-from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
 from fhir_server.settings import Settings
 
@@ -274,8 +274,8 @@ def _uuid(value: Any) -> Any:
 async def token_endpoint(request: Request) -> Response:
     """``POST`` form: every grant's token request; errors are OAuth 2 JSON (RFC 6749 section 5.2)."""
     oauth_request = await read_form_request(request, "token")  # keys fetched here, outside the transaction
-    settings: Settings = request.app.state.settings
-    database: Database = request.app.state.database
+    context = app_context(request)
+    settings, database = context.settings, context.database
     origin = Origin.of(request)
 
     def run() -> Response:

@@ -58,7 +58,7 @@ def process(session: Session, access: AccessContext, entries: list[Entry], ctx: 
             _record_staged(session, access, staged, responses, ctx)  # what follows reads the versions staged so far
         try:
             if _stageable(entry):
-                _stage(session, access, entry)
+                _stage(session, access, entry, ctx.base_url)
                 staged.append(entry)
             else:
                 responses[entry.index] = _execute(session, access, entry, ctx)
@@ -104,14 +104,14 @@ def _record_staged(
     staged.clear()
 
 
-def _stage(session: Session, access: AccessContext, entry: Entry) -> None:
+def _stage(session: Session, access: AccessContext, entry: Entry, base_url: str) -> None:
     """Stage a create. Lookups made while filling it first write the rows staged before (autoflush), so a clinic,
     a Questionnaire or a unique value created earlier in the Bundle is seen; the row being filled is not in the
     session yet."""
     assert entry.resource is not None
     autoflush, session.autoflush = session.autoflush, True
     try:
-        repository.add(session, access, entry.resource, entry.resource_id)
+        repository.add(session, access, entry.resource, entry.resource_id, base_url=base_url)
     finally:
         session.autoflush = autoflush
 
@@ -238,18 +238,20 @@ def _execute(session: Session, access: AccessContext, entry: Entry, ctx: BundleC
             found = repository.read(session, access, entry.resource_type, entry.resource_id or "")
             return _written(found, 200, ctx)
         assert entry.resource is not None
-        written = repository.create(session, access, entry.resource, entry.resource_id)
+        written = repository.create(session, access, entry.resource, entry.resource_id, base_url=ctx.base_url)
         return _written(written.resource, 201, ctx)
     if entry.method == "PUT":
         assert entry.resource is not None and entry.resource_id is not None
         resource = {**entry.resource, "id": entry.resource_id}
-        written = repository.update(session, access, resource, entry.resource_id, entry.if_match)
+        written = repository.update(session, access, resource, entry.resource_id, entry.if_match, base_url=ctx.base_url)
         return _written(written.resource, 201 if written.created else 200, ctx)
     if entry.method == "PATCH":
         if entry.resource_id is None:  # a conditional patch matching nothing (http.html#patch): as an unknown id
             raise not_found(f"{entry.resource_type}?{entry.query} matches no resource")
         assert entry.patch is not None
-        written = patching.patch(session, access, entry.resource_type, entry.resource_id, entry.patch, entry.if_match)
+        written = patching.patch(
+            session, access, entry.resource_type, entry.resource_id, entry.patch, entry.if_match, ctx.base_url
+        )
         return _written(written.resource, 200, ctx)
     return _get(session, access, entry, ctx)
 

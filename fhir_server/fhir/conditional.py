@@ -108,7 +108,7 @@ def create(
     existing = one_match(session, access, resource_type, criteria, base_url, limits, "create")
     if existing is not None:
         return repository.Written(repository.read(session, access, resource_type, existing), created=False)
-    return repository.create(session, access, resource)
+    return repository.create(session, access, resource, base_url=base_url)
 
 
 def update(
@@ -125,12 +125,12 @@ def update(
     existing = one_match(session, access, resource_type, criteria, base_url, limits, "update")
     given_id = resource.get("id")
     if existing is None:
-        return repository.create(session, access, resource, given_id)
+        return repository.create(session, access, resource, given_id, base_url=base_url)
     if given_id is not None and given_id != existing:
         raise bad_request(
             f"the resource id {given_id!r} is not the id of the match ({existing})", f"{resource_type}.id"
         )
-    return repository.update(session, access, {**resource, "id": existing}, existing, if_match)
+    return repository.update(session, access, {**resource, "id": existing}, existing, if_match, base_url=base_url)
 
 
 def delete(

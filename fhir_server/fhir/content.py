@@ -15,6 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.app_context import app_context
 from fhir_server.errors import Kind, bad_request, fail
 
 FHIR_JSON = "application/fhir+json"
@@ -168,7 +169,7 @@ def resource_response(
     location: bool = False,
 ) -> FhirResponse:
     """A resource with its version headers, shaped by ``Prefer: return=...`` on writes."""
-    base_url: str = request.app.state.settings.base_url
+    base_url = app_context(request).base_url
     headers = version_headers(resource, base_url)
     if location:
         headers["Location"] = headers["Content-Location"]

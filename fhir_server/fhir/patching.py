@@ -146,8 +146,10 @@ def store(
     resource_id: str,
     prepared: Prepared,
     if_match: str | None,
+    base_url: str | None,
 ) -> repository.Written:
-    """Write ``prepared`` as the next version, under the row lock, if it was computed from the current version.
+    """Write ``prepared`` as the next version, under the row lock, if it was computed from the current version
+    (references on ``base_url`` are this server's, as for :func:`repository.update`).
 
     With ``if_match`` a changed version answers 412 (the client's precondition); without, :class:`VersionMovedError`
     lets the caller compute the patch again."""
@@ -155,7 +157,8 @@ def store(
     moved = row is None or row.deleted_at is not None or str(row.version_id) != prepared.base_version
     if moved and if_match is None:
         raise VersionMovedError(f"{resource_type}/{resource_id}")
-    return repository.update(session, access, prepared.resource, resource_id, if_match or prepared.base_version)
+    version = if_match or prepared.base_version
+    return repository.update(session, access, prepared.resource, resource_id, version, base_url=base_url)
 
 
 def patch(
@@ -165,12 +168,15 @@ def patch(
     resource_id: str,
     change: Patch,
     if_match: str | None,
+    base_url: str | None,
 ) -> repository.Written:
     """Apply ``change`` to the current version and store the result as the next version, in one transaction (a
-    Bundle's entry): the row is locked first, so nothing can change under the patch."""
+    Bundle's entry): the row is locked first, so nothing can change under the patch. ``base_url`` as for
+    :func:`store`."""
     repository.load_row(session, resource_type, resource_id, lock=True)
     prepared = prepare(session, access, resource_type, resource_id, change, None)  # If-Match: checked by update
-    return repository.update(session, access, prepared.resource, resource_id, if_match or prepared.base_version)
+    version = if_match or prepared.base_version
+    return repository.update(session, access, prepared.resource, resource_id, version, base_url=base_url)
 
 
 def _patched(change: Patch, current: dict[str, Any], resource_type: str, resource_id: str) -> dict[str, Any]:

@@ -27,11 +27,11 @@ from fhir_server.access import bearer
 from fhir_server.access.context import AccessContext, accept_grant, resolve_access, token_guess
 from fhir_server.access.enforcement import require
 from fhir_server.access.predicates import SearchRule
+from fhir_server.app_context import app_context
 from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
 from fhir_server.errors import gone, not_found
 from fhir_server.fhir.primitives import version_number
-from fhir_server.fhir.unit_of_work import database_of
 
 _TYPE, _ID, _VERSION = "read_type", "read_id", "read_version"
 """The largest version id the column holds; a larger one is no version."""
@@ -124,7 +124,7 @@ async def authorize(
         **guessed.template_params(),
     }
     statement = _token_statement(resource_type, version_id is None, guessed, interaction)
-    row = await database_of(request).fetch_one(statement, params)
+    row = await app_context(request).database.fetch_one(statement, params)
     access = accept_grant(request, hashed, None if row is None else bearer.grant_of(row[: bearer.WIDTH]))
     assert row is not None  # accept_grant refused a missing token
     found = _version_of(row[bearer.WIDTH :])

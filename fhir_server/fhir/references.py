@@ -19,8 +19,8 @@ A resource of another clinic is reported exactly like a missing one, so a write 
 write path runs :func:`resolve_references` before the mapping reads the resource (so every bad reference is listed
 at once, with its element) and :func:`check_clinic` once the written row's clinic is known.
 
-The base URL comes from the request (:func:`use_base_url`, called for every FHIR request); outside a request
-(CLI, seed) absolute URLs are treated as another server's.
+The base URL is the caller's to give (``base_url``: the public FHIR base of the request's application); without
+one (None) absolute URLs are treated as another server's.
 
 Rows a transaction wrote or looked up are kept for the rest of that transaction (:func:`remember`), so a
 transaction Bundle of appointments naming the same practitioners, or a patient created a few entries earlier, looks
@@ -32,7 +32,6 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +44,6 @@ from fhir_server.errors import Issue, Kind, fail_all
 from fhir_server.fhir.primitives import literal_reference, version_number
 from fhir_server.fhir.structure import walk
 from mappings.registry import MAPPINGS
-
-_BASE_URL: ContextVar[str | None] = ContextVar("fhir_base_url", default=None)
-
-
-def use_base_url(base_url: str | None) -> None:
-    """Make ``base_url`` this server's public base for the references checked in the current context."""
-    _BASE_URL.set(base_url.rstrip("/") if base_url else None)
 
 
 @dataclass(frozen=True)
@@ -80,9 +72,10 @@ class Resolved:
         return clinic_of(self.row)
 
 
-def resolve_references(session: Session, resource: Mapping[str, Any]) -> list[Resolved]:
-    """422 listing every reference of ``resource`` that names nothing; else what its references name."""
-    issues, targets = _classified(resource)
+def resolve_references(session: Session, resource: Mapping[str, Any], base_url: str | None) -> list[Resolved]:
+    """422 listing every reference of ``resource`` that names nothing; else what its references name (absolute
+    references on ``base_url`` are this server's)."""
+    issues, targets = _classified(resource, base_url)
     with session.no_autoflush:
         resolved = _lookup(session, targets)
     found = {r.target for r in resolved}
@@ -111,12 +104,12 @@ def clinic_of(row: Any) -> uuid.UUID | None:
     return row.id if isinstance(row, Organization) else getattr(row, "organization_id", None)
 
 
-def _classified(resource: Mapping[str, Any]) -> tuple[list[Issue], list[Target]]:
+def _classified(resource: Mapping[str, Any], base_url: str | None) -> tuple[list[Issue], list[Target]]:
     issues: list[Issue] = []
     targets: list[Target] = []
     contained = _contained_ids(resource)
     for expression, reference in literal_references(resource):
-        found = classify(expression, reference, contained)
+        found = classify(expression, reference, contained, base_url)
         if isinstance(found, Issue):
             issues.append(found)
         elif found is not None:
@@ -139,8 +132,9 @@ def literal_references(resource: Mapping[str, Any]) -> Iterator[tuple[str, str]]
             yield expression, reference
 
 
-def classify(expression: str, reference: str, contained: frozenset[str]) -> Target | Issue | None:
-    """What a reference names: a served resource to look up, an Issue when it cannot resolve, None to leave alone."""
+def classify(expression: str, reference: str, contained: frozenset[str], base_url: str | None) -> Target | Issue | None:
+    """What a reference names: a served resource to look up, an Issue when it cannot resolve, None to leave alone
+    (absolute references on ``base_url``, this server's public base when known, are this server's)."""
     if reference.startswith("#"):
         if reference == "#" or reference[1:] in contained:
             return None
@@ -148,7 +142,7 @@ def classify(expression: str, reference: str, contained: frozenset[str]) -> Targ
     if reference.startswith("urn:uuid:"):
         message = f"{expression}: {reference} can only be resolved inside a transaction Bundle"
         return Issue("invalid", message, (expression,))
-    relative = _relative(reference)
+    relative = _relative(reference, base_url)
     if relative is None or relative.split("/", 1)[0].split("?", 1)[0] not in MAPPINGS:
         return None
     if "?" in relative:
@@ -160,16 +154,15 @@ def classify(expression: str, reference: str, contained: frozenset[str]) -> Targ
     return Target(expression, literal.resource_type, literal.resource_id, literal.version)
 
 
-def is_foreign(reference: str) -> bool:
-    """True when ``reference`` is an absolute URL of another server."""
-    return _relative(reference) is None
+def is_foreign(reference: str, base_url: str | None) -> bool:
+    """True when ``reference`` is an absolute URL of another server than the one at ``base_url``."""
+    return _relative(reference, base_url) is None
 
 
-def _relative(reference: str) -> str | None:
-    """The reference relative to this server's base (None when it is another server's URL)."""
+def _relative(reference: str, base_url: str | None) -> str | None:
+    """The reference relative to the server at ``base_url`` (None when it is another server's URL)."""
     if not reference.startswith(("http://", "https://")):
         return reference
-    base_url = _BASE_URL.get()
     if base_url is not None and reference.startswith(base_url + "/"):
         return reference[len(base_url) + 1 :]
     return None

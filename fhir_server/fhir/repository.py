@@ -97,14 +97,20 @@ def load_row(session: Session, resource_type: str, resource_id: str, lock: bool 
 
 
 def create(
-    session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str | None = None
+    session: Session,
+    access: AccessContext,
+    resource: dict[str, Any],
+    resource_id: str | None = None,
+    *,
+    base_url: str | None,
 ) -> Written:
-    """Store a new resource under a server-assigned id (or ``resource_id`` for create-on-update).
+    """Store a new resource under a server-assigned id (or ``resource_id`` for create-on-update); absolute
+    references on ``base_url`` (the public base of the request's server; None: none known) are this server's.
 
     403 without ``c`` on the type, or when the new resource would lie beyond the caller's reach.
     """
     mapping = MAPPINGS[resource["resourceType"]]
-    row = add(session, access, resource, resource_id)  # map
+    row = add(session, access, resource, resource_id, base_url=base_url)  # map
     versions = pipeline.version(session)  # version
     pipeline.index(session, versions)  # index
     written = Written(_recorded(session, row, mapping), created=True)
@@ -112,16 +118,24 @@ def create(
     return written
 
 
-def add(session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str | None = None) -> Any:
+def add(
+    session: Session,
+    access: AccessContext,
+    resource: dict[str, Any],
+    resource_id: str | None = None,
+    *,
+    base_url: str | None,
+) -> Any:
     """Stage a new resource's row (the map step: references resolved, row filled, its change noted) without
     recording its version yet: the next :func:`pipeline.version` does, so a transaction's creates are written and
-    rendered together (fhir_server.fhir.bundles). Its reach is then checked with :func:`check_reach`."""
+    rendered together (fhir_server.fhir.bundles). Its reach is then checked with :func:`check_reach`.
+    ``base_url`` is the server's public base (absolute references to it are local; None: none is)."""
     mapping = MAPPINGS[resource["resourceType"]]
     require(access, mapping.resource_type, "create")
     row: Any = mapping.model()
     row.id = uuid.uuid4()
     row.fhir_id = resource_id or str(uuid.uuid4())
-    _fill(session, access, mapping, row, resource, new=True)
+    _fill(session, access, mapping, row, resource, new=True, base_url=base_url)
     session.add(row)
     pipeline.note_changes(session)  # before any lookup of a later write flushes it
     remember(session, mapping.resource_type, row)
@@ -131,9 +145,15 @@ def add(session: Session, access: AccessContext, resource: dict[str, Any], resou
 
 
 def update(
-    session: Session, access: AccessContext, resource: dict[str, Any], resource_id: str, if_match: str | None = None
+    session: Session,
+    access: AccessContext,
+    resource: dict[str, Any],
+    resource_id: str,
+    if_match: str | None = None,
+    *,
+    base_url: str | None,
 ) -> Written:
-    """Replace a resource (create it under the client's id when unknown).
+    """Replace a resource (create it under the client's id when unknown); ``base_url`` as for :func:`create`.
 
     403 without ``u`` on the type, when the caller may read the resource but not update it (or it is a shared row
     and the caller a clinic's), or when its new version would lie beyond the caller's reach. A resource the caller
@@ -146,10 +166,12 @@ def update(
     if row is None or not _check_existing(session, access, row, mapping.resource_type, "update"):
         if if_match is not None:
             raise precondition_failed(f"{mapping.resource_type}/{resource_id} does not exist (If-Match given)")
-        return create(session, access, resource, resource_id)  # out of sight: the taken id answers 409, as a race
+        return create(
+            session, access, resource, resource_id, base_url=base_url
+        )  # out of sight: the taken id answers 409, as a race
     check_version(row, if_match)
     row.deleted_at = None
-    _fill(session, access, mapping, row, resource, new=False)  # map
+    _fill(session, access, mapping, row, resource, new=False, base_url=base_url)  # map
     remember(session, mapping.resource_type, row)
     versions = pipeline.version(session)  # version (none when nothing changed: the stored version stands)
     pipeline.index(session, versions)  # index
@@ -251,17 +273,18 @@ def _fill(
     resource: dict[str, Any],
     *,
     new: bool,
+    base_url: str | None,
 ) -> None:
     current_clinic = getattr(row, "organization_id", None)
     interaction = "create" if new else "update"
-    write_access.check_patient_references(access, resource, interaction)
-    resolved = resolve_references(session, resource)
+    write_access.check_patient_references(access, resource, interaction, base_url)
+    resolved = resolve_references(session, resource, base_url)
     write_access.check_readable_targets(session, access, mapping.resource_type, resolved, interaction)
     try:
         values = mapping.from_fhir(resource)
     except MappingError as exc:
         raise unprocessable(str(exc), exc.expression) from None
-    targets = _resolve_references(row, values, resource, resolved)
+    targets = _resolve_references(row, values, resource, resolved, base_url)
     if hasattr(row, "organization_id"):
         row.organization_id = _tenant(session, access, mapping, targets, values, current_clinic)
     check_clinic(resolved, row)
@@ -274,7 +297,7 @@ def _fill(
 
 
 def _resolve_references(
-    row: Any, values: MappedValues, resource: dict[str, Any], resolved: list[Resolved]
+    row: Any, values: MappedValues, resource: dict[str, Any], resolved: list[Resolved], base_url: str | None
 ) -> list[Any]:
     """Fill the row's foreign keys from its mapped references, which must name resources of this server (the
     ``resolved`` references of the resource: one lookup serves the integrity check and the foreign keys)."""
@@ -284,7 +307,7 @@ def _resolve_references(
         if fhir_id is None:
             setattr(row, foreign_key, None)
             continue
-        if is_foreign(str(lens.get(resource, field.path))):
+        if is_foreign(str(lens.get(resource, field.path)), base_url):
             raise unprocessable(f"{field.expression} must reference a resource of this server", field.expression)
         target = rows.get((field.target, fhir_id))
         if target is None:

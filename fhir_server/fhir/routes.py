@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
-from fhir_server.fhir import references
 from fhir_server.fhir.interactions import (
     batch,
     capabilities,
@@ -21,13 +20,7 @@ from fhir_server.fhir.interactions import (
 from fhir_server.fhir.operations import everything, summarize, validate
 from fhir_server.fhir.route_interactions import declares
 
-
-async def _public_base_url(request: Request) -> None:
-    """Absolute references on the server's public base URL are its own (checked by reference integrity)."""
-    references.use_base_url(request.app.state.settings.base_url)
-
-
-router = APIRouter(prefix="/fhir", tags=["FHIR"], dependencies=[Depends(_public_base_url)])
+router = APIRouter(prefix="/fhir", tags=["FHIR"])
 router.add_api_route(
     "", batch.batch_or_transaction, methods=["POST"], summary="batch/transaction", openapi_extra=declares("batch")
 )

@@ -13,16 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from fhir_server.app_context import app_context
 from fhir_server.audit import trail
 from fhir_server.db.engine import Database
 from fhir_server.errors import collision
 
 T = TypeVar("T")
-
-
-def database_of(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
 
 
 def _write(database: Database, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -55,11 +51,11 @@ async def write(request: Request, fn: Callable[..., T], *args: Any) -> T:
             trail.add_to_write(session, request, result)
         return result
 
-    result = await run_in_threadpool(_write, database_of(request), audited, args)
+    result = await run_in_threadpool(_write, app_context(request).database, audited, args)
     trail.mark_recorded(request)
     return result
 
 
 async def read(request: Request, fn: Callable[[Session], T] | Callable[..., T], *args: Any) -> T:
     """``fn(session, *args)`` in a read-only session, off the event loop."""
-    return await run_in_threadpool(_read, database_of(request), fn, args)
+    return await run_in_threadpool(_read, app_context(request).database, fn, args)

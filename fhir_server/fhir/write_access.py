@@ -46,9 +46,12 @@ def allowed_patients(access: AccessContext) -> frozenset[str]:
     return frozenset({access.patient_id}) if access.patient_id else frozenset()
 
 
-def check_patient_references(access: AccessContext, resource: Mapping[str, Any], interaction: str) -> None:
+def check_patient_references(
+    access: AccessContext, resource: Mapping[str, Any], interaction: str, base_url: str | None
+) -> None:
     """403 naming every Reference of ``resource`` to another Patient than the caller's, when ``interaction`` on the
-    resource's type confines the caller to their patient (see the module's rules). Reads no row."""
+    resource's type confines the caller to their patient (see the module's rules; absolute references on
+    ``base_url`` are this server's). Reads no row."""
     resource_type = str(resource["resourceType"])
     if not confined_to_patient(access, resource_type, interaction):
         return
@@ -56,20 +59,20 @@ def check_patient_references(access: AccessContext, resource: Mapping[str, Any],
     issues = [
         _foreign_patient(expression, interaction)
         for expression, value in reference_elements(resource)
-        if not _names_allowed_patient(value, allowed)
+        if not _names_allowed_patient(value, allowed, base_url)
     ]
     if issues:
         refusal = forbidden(resource_type, interaction)
         raise fail_all(Kind.FORBIDDEN, issues, refusal.headers)
 
 
-def _names_allowed_patient(value: dict[str, Any], allowed: frozenset[str]) -> bool:
+def _names_allowed_patient(value: dict[str, Any], allowed: frozenset[str], base_url: str | None) -> bool:
     """False when the Reference ``value`` names a Patient of this server outside ``allowed``, or is typed Patient
     without naming one (an identifier or display alone could stand for any patient)."""
     reference = value.get("reference")
     if not isinstance(reference, str):
         return value.get("type") != "Patient"
-    target = classify("", reference, frozenset())
+    target = classify("", reference, frozenset(), base_url)
     return not isinstance(target, Target) or target.resource_type != "Patient" or target.resource_id in allowed
 
 

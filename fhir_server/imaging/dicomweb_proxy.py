@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from fhir_server.access.context import Access, AccessContext
+from fhir_server.app_context import app_context
 from fhir_server.errors import Issue, Kind, fail, fail_all, kind_for
 from fhir_server.fhir import unit_of_work
 from fhir_server.imaging import errors, media, stow
@@ -184,8 +185,9 @@ async def _store(request: Request, target: Target, boundary: str, scope: Imaging
     sniffer = stow.PartSniffer(boundary.encode("latin-1"))
     upstream_status, raw = await _sent_on(request, target, sniffer, scope)
     result = _stow_result(upstream_status, raw)
+    context = app_context(request)
     warnings = await run_in_threadpool(
-        sync_stored, request.app.state.database, request.app.state.settings, stow.studies_stored(result),
+        sync_stored, context.database, context.settings, stow.studies_stored(result),
         scope.organization_id,
     )  # fmt: skip
     answer, status = stow.account(result, sniffer.parts(), upstream_status)

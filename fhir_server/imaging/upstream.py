@@ -21,6 +21,7 @@ import aiohttp
 from starlette.requests import Request
 from yarl import URL
 
+from fhir_server.app_context import app_context
 from fhir_server.imaging import errors
 from fhir_server.imaging.endpoints import dicomweb_base
 from fhir_server.imaging.orthanc import basic_auth
@@ -121,7 +122,7 @@ def upstream_of(request: Request) -> Upstream:
     state = request.app.state
     found: Upstream | None = getattr(state, _STATE, None)
     if found is None:
-        found = Upstream(request.app.state.settings)
+        found = Upstream(app_context(request).settings)
         setattr(state, _STATE, found)
     return found
 

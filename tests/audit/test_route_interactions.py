@@ -35,7 +35,7 @@ def _recorded(client: TestClient, method: str, path: str, **kwargs: Any) -> Reco
     """Send one request; its status and the audit row it left (exactly one)."""
     request_id = uuid.uuid4().hex
     response = client.request(method, f"/fhir{path}", headers={"X-Request-ID": request_id}, **kwargs)
-    database = client.app.state.database  # type: ignore[attr-defined]
+    database = client.app.state.context.database  # type: ignore[attr-defined]
     with database.read() as session:
         row = session.scalars(select(AuditEvent).where(AuditEvent.request_id == request_id)).one()
         return response.status_code, row.action, row.resource_type, row.resource_id

@@ -133,7 +133,7 @@ def test_a_client_that_disconnects_leaves_no_statement_running(database_url: str
 def test_no_free_connection_answers_503_with_retry_after_then_the_server_recovers(database_url: str) -> None:
     settings: dict[str, Any] = {"database_max_connections": 3, "database_pool_timeout": 0.5}
     with TestClient(_slow_app(database_url, **settings)) as client:
-        database = client.app.state.database  # type: ignore[attr-defined]
+        database = client.app.state.context.database  # type: ignore[attr-defined]
         sizes = DatabaseLimits(connections=3).sizes(database.is_sqlite)
         with ExitStack() as held:  # what requests in flight would hold: every connection of the request pool
             for _ in range(sizes.pool_size + sizes.overflow):
@@ -161,7 +161,7 @@ def test_no_free_connection_for_reads_answers_503_with_retry_after(database_url:
         held = anyio.Event()
 
         async def hold_the_read_connection() -> None:
-            async with client.app.state.database.async_pool().connection():  # type: ignore[attr-defined]
+            async with client.app.state.context.database.async_pool().connection():  # type: ignore[attr-defined]
                 held.set()
                 await release.wait()
 

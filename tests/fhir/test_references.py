@@ -69,18 +69,23 @@ def _versions(client: TestClient, resource_type: str) -> int:
         ("#", None),
         ("Location/1", None),
         ("http://elsewhere.org/fhir/Patient/1", None),
+        (f"{BASE_URL}/Patient/1", Target("X.r", "Patient", "1", None)),
         ("urn:oid:1.2.3", None),
     ],
 )
 def test_classify_reads_literal_references(reference: str, expected: Target | None) -> None:
-    assert classify("X.r", reference, frozenset({"c1"})) == expected
+    assert classify("X.r", reference, frozenset({"c1"}), BASE_URL) == expected
+
+
+def test_without_a_base_url_every_absolute_reference_is_another_servers() -> None:
+    assert classify("X.r", f"{BASE_URL}/Patient/1", frozenset(), None) is None
 
 
 @pytest.mark.parametrize(
     "reference", ["#nope", "urn:uuid:7f1a3c1e-9b9e-4f8e-8f52-1d1e4a5b6c7d", "Patient?identifier=x|1", "Patient/a b"]
 )
 def test_classify_refuses_what_cannot_resolve_outside_a_transaction(reference: str) -> None:
-    found = classify("X.r", reference, frozenset())
+    found = classify("X.r", reference, frozenset(), BASE_URL)
     assert isinstance(found, Issue)
     assert found.expression == ("X.r",)
 

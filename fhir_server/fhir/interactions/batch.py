@@ -12,9 +12,8 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from fhir_server.access.context import Access
 from fhir_server.errors import FhirError
-from fhir_server.fhir import cursors, unit_of_work
+from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.bundle_entries import Entry, parse_bundle
 from fhir_server.fhir.bundles import BundleContext, failed_entry, process
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, check_content_type, is_pretty
@@ -22,24 +21,24 @@ from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.validation import parse_json
+from fhir_server.request_context import Context
 
 
-async def batch_or_transaction(request: Request, access: Access) -> Response:
+async def batch_or_transaction(request: Request, ctx: Context) -> Response:
     """Routed at the base itself by fhir_server.fhir.routes (an included router cannot have an empty path)."""
     check_accept(request)
     check_content_type(request)
-    settings = request.app.state.settings
+    settings, access = ctx.settings, ctx.access
     patch_limits = PatchLimits.of(settings)
     kind, entries = await parsed(await request.body(), _entries, settings.bundle_max_entries, patch_limits)
-    key, limits = cursors.signing_key(settings), SearchLimits.of(settings)
-    ctx = BundleContext(settings.base_url, key, limits, Prefer.parse(request).return_)
+    bundle_ctx = BundleContext(ctx.base_url, ctx.cursor_key, SearchLimits.of(settings), Prefer.parse(request).return_)
     if kind == "transaction":
-        responses = await unit_of_work.write(request, process, access, entries, ctx)
+        responses = await unit_of_work.write(request, process, access, entries, bundle_ctx)
     else:
         responses = []
         for entry in entries:
             try:
-                responses.extend(await unit_of_work.write(request, process, access, [entry], ctx))
+                responses.extend(await unit_of_work.write(request, process, access, [entry], bundle_ctx))
             except FhirError as exc:
                 responses.append(failed_entry(exc))
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from fhir_server.app_context import app_context
 from fhir_server.errors import bad_request
 from fhir_server.fhir import capability_statement
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
@@ -26,7 +27,7 @@ async def metadata(request: Request) -> Response:
     check_accept(request)
     mode, summary = _parameters(request)
     statement = capability_statement.build(
-        request.app.openapi()["paths"], request.app.state.settings, request.app.version
+        request.app.openapi()["paths"], app_context(request).settings, request.app.version
     )
     if mode == "terse":
         statement = capability_statement.terse(statement)

@@ -15,6 +15,7 @@ from fhir_server.fhir.content import check_accept, parse_etag
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type
+from fhir_server.request_context import Context
 
 router = APIRouter()
 
@@ -30,11 +31,10 @@ async def delete(resource_type: str, resource_id: str, request: Request, access:
 
 
 @router.delete("/{resource_type}", summary="conditional delete", status_code=204, openapi_extra=declares("delete"))
-async def conditional_delete(resource_type: str, request: Request, access: Access) -> Response:
+async def conditional_delete(resource_type: str, request: Request, ctx: Context) -> Response:
     """``DELETE [base]/[type]?<query>`` (http.html#cdelete): the one match is deleted; several answer 412."""
     check_accept(request)
     served_type(resource_type)
-    criteria, settings = request.url.query, request.app.state.settings
-    args = (resource_type, criteria, settings.base_url, SearchLimits.of(settings))
-    await unit_of_work.write(request, conditional.delete, access, *args)
+    args = (resource_type, request.url.query, ctx.base_url, SearchLimits.of(ctx.settings))
+    await unit_of_work.write(request, conditional.delete, ctx.access, *args)
     return Response(status_code=204)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from fhir_server.app_context import app_context
 from fhir_server.errors import Kind, fail
 from fhir_server.fhir import published
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty, resource_response
@@ -27,7 +28,7 @@ async def search(request: Request) -> Response:
     resource_type = request.url.path.rstrip("/").split("/")[-1]
     pairs = request.query_params.multi_items()
     matches = published.search(resource_type, pairs)
-    base_url: str = request.app.state.settings.base_url
+    base_url = app_context(request).base_url
     query = SearchQuery(resource_type, count=len(matches), canonical=[p for p in pairs if p[0] in published.SEARCHABLE])
     self_link = link(f"{base_url}/{resource_type}", query.canonical)
     bundle = searchset(base_url, query, matches, [], len(matches), {"self": self_link}, [])

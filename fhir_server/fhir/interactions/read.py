@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.access.context import Access, AccessContext
+from fhir_server.app_context import app_context
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response, subset
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import served_type
-from fhir_server.fhir.unit_of_work import database_of
 
 router = APIRouter()
 
@@ -40,7 +40,7 @@ async def _respond(
 ) -> Response:
     check_accept(request)
     served_type(resource_type)
-    database = database_of(request)
+    database = app_context(request).database
     resource = await reading.read_current(database, access, resource_type, resource_id, prefetched=prefetched)
     if _not_modified(request, resource["meta"]["versionId"], resource["meta"]["lastUpdated"]):
         return Response(status_code=304, headers={"ETag": etag(resource["meta"]["versionId"])})

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.access.compartment import member_types
-from fhir_server.access.context import Access
 from fhir_server.errors import Kind, fail, not_found
-from fhir_server.fhir import cursors, unit_of_work
+from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.service import search
 from fhir_server.fhir.types import served_type, valid_id
+from fhir_server.request_context import Context, RequestContext
 
 router = APIRouter()
 compartment_router = APIRouter()
@@ -26,7 +26,7 @@ FORM = "application/x-www-form-urlencoded"
 
 async def _respond(
     request: Request,
-    access: Access,
+    ctx: RequestContext,
     resource_type: str,
     pairs: list[tuple[str, str]],
     url: str,
@@ -35,29 +35,27 @@ async def _respond(
     check_accept(request)
     served_type(resource_type)
     lenient = Prefer.parse(request).handling == "lenient"
-    settings = request.app.state.settings
-    query = params.parse(resource_type, pairs, SearchLimits.of(settings), lenient)
+    query = params.parse(resource_type, pairs, SearchLimits.of(ctx.settings), lenient)
     query.compartment = compartment
-    key = cursors.signing_key(settings)
-    bundle = await unit_of_work.read(request, search, access, query, settings.base_url, url, key)
+    bundle = await unit_of_work.read(request, search, ctx.access, query, ctx.base_url, url, ctx.cursor_key)
     return FhirResponse(bundle, pretty=is_pretty(request))
 
 
 @router.get("/{resource_type}", summary="search-type", openapi_extra=declares("search-type"))
-async def search_type(resource_type: str, request: Request, access: Access) -> Response:
-    url = f"{request.app.state.settings.base_url}/{resource_type}"
-    return await _respond(request, access, resource_type, request.query_params.multi_items(), url)
+async def search_type(resource_type: str, request: Request, ctx: Context) -> Response:
+    url = f"{ctx.base_url}/{resource_type}"
+    return await _respond(request, ctx, resource_type, request.query_params.multi_items(), url)
 
 
 @router.post("/{resource_type}/_search", summary="search-type (POST)", openapi_extra=declares("search-type"))
-async def search_post(resource_type: str, request: Request, access: Access) -> Response:
+async def search_post(resource_type: str, request: Request, ctx: Context) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         raise fail(Kind.UNSUPPORTED_MEDIA_TYPE, f"POST _search takes {FORM} (got {content_type or 'nothing'})")
     body = (await request.body()).decode()
     pairs = request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
-    url = f"{request.app.state.settings.base_url}/{resource_type}"
-    return await _respond(request, access, resource_type, pairs, url)
+    url = f"{ctx.base_url}/{resource_type}"
+    return await _respond(request, ctx, resource_type, pairs, url)
 
 
 @compartment_router.get(
@@ -65,10 +63,10 @@ async def search_post(resource_type: str, request: Request, access: Access) -> R
     summary="search-compartment",
     openapi_extra=declares("search-compartment"),
 )
-async def search_compartment(patient_id: str, resource_type: str, request: Request, access: Access) -> Response:
+async def search_compartment(patient_id: str, resource_type: str, request: Request, ctx: Context) -> Response:
     valid_id(patient_id)
     served_type(resource_type)
     if resource_type not in member_types():
         raise not_found(f"{resource_type} is not in the Patient compartment")
-    url = f"{request.app.state.settings.base_url}/Patient/{patient_id}/{resource_type}"
-    return await _respond(request, access, resource_type, request.query_params.multi_items(), url, patient_id)
+    url = f"{ctx.base_url}/Patient/{patient_id}/{resource_type}"
+    return await _respond(request, ctx, resource_type, request.query_params.multi_items(), url, patient_id)

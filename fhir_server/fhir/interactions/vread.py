@@ -7,12 +7,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.access.context import Access, AccessContext, resolve_access
+from fhir_server.app_context import app_context
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, resource_response, subset
 from fhir_server.fhir.primitives import version_number
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import served_type
-from fhir_server.fhir.unit_of_work import database_of
 
 router = APIRouter()
 
@@ -50,6 +50,6 @@ async def _respond(
 ) -> Response:
     check_accept(request)
     served_type(resource_type)
-    database = database_of(request)
+    database = app_context(request).database
     resource = await reading.read_version(database, access, resource_type, resource_id, version_id, prefetched)
     return resource_response(request, subset(request, resource))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
 from fhir_server.access.compartment import compartment_params, member_types
-from fhir_server.access.context import Access, AccessContext
+from fhir_server.access.context import AccessContext
 from fhir_server.db import ResourceHistory, SearchReference
 from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
@@ -34,6 +34,7 @@ from fhir_server.fhir.search.limits import page_size
 from fhir_server.fhir.search.params import Include, SearchQuery
 from fhir_server.fhir.search.sql import Scope, visible
 from fhir_server.fhir.types import valid_id
+from fhir_server.request_context import Context
 
 router = APIRouter()
 Keys = Select[str, str, int]  # (resource_type, resource_id, version_id) of versions
@@ -163,11 +164,9 @@ def _first(h: Any, part: Keys, since: datetime | None, after: tuple[str, str] | 
 
 
 @router.get("/Patient/{patient_id}/$everything", summary="$everything", openapi_extra=declares("$everything"))
-async def patient_everything(patient_id: str, request: Request, access: Access) -> Response:
+async def patient_everything(patient_id: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     valid_id(patient_id)
-    settings = request.app.state.settings
     pairs = request.query_params.multi_items()
-    key = cursors.signing_key(settings)
-    bundle = await unit_of_work.read(request, everything, access, patient_id, pairs, settings.base_url, key)
+    bundle = await unit_of_work.read(request, everything, ctx.access, patient_id, pairs, ctx.base_url, ctx.cursor_key)
     return FhirResponse(bundle, pretty=is_pretty(request))

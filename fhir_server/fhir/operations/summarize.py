@@ -24,6 +24,7 @@ from fhir_server.access.context import Access, AccessContext
 from fhir_server.ai import chat_model, intake_summary
 from fhir_server.ai.chat_model import ModelConfig, ModelOutcome
 from fhir_server.ai.intake_summary import Caller, StoredSummary
+from fhir_server.app_context import app_context
 from fhir_server.auth.audit_events import Origin
 from fhir_server.errors import FhirError, Kind, bad_request, fail, not_found
 from fhir_server.fhir import unit_of_work
@@ -54,7 +55,7 @@ async def summarize(resource_id: str, request: Request, access: Access) -> Respo
     valid_id(resource_id)
     _require(access, "update")
     refresh = await _refresh(request)
-    config = ModelConfig.of(request.app.state.settings)
+    config = ModelConfig.of(app_context(request).settings)
     if config is None:
         raise fail(Kind.NOT_IMPLEMENTED, _ENABLE)
     job = await unit_of_work.read(request, intake_summary.prepare, access, resource_id)
@@ -77,7 +78,7 @@ async def stored_summary(resource_id: str, request: Request, access: Access) -> 
         raise bad_request("refresh calls the model: use POST (GET returns the stored summary)", "refresh")
     stored = await unit_of_work.read(request, intake_summary.stored_summary, access, resource_id)
     if stored is None:
-        if ModelConfig.of(request.app.state.settings) is None:
+        if ModelConfig.of(app_context(request).settings) is None:
             raise fail(Kind.NOT_IMPLEMENTED, _ENABLE)
         raise not_found(f"QuestionnaireResponse/{resource_id} has no summary yet: POST to $summarize to make one")
     return FhirResponse(parameters(stored), pretty=is_pretty(request))

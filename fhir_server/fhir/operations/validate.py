@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from fhir_server.access.context import Access, AccessContext
+from fhir_server.access.context import AccessContext
 from fhir_server.access.enforcement import require_validate
 from fhir_server.db.engine import Database
 from fhir_server.errors import FhirError, Issue, bad_request
@@ -36,8 +36,8 @@ from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import served_type, valid_id
-from fhir_server.fhir.unit_of_work import database_of
 from fhir_server.fhir.validation import check_shape, parse_json, structure_issues
+from fhir_server.request_context import Context, RequestContext
 
 router = APIRouter()
 
@@ -57,18 +57,18 @@ class ValidateRequest:
 
 
 @router.post("/{resource_type}/$validate", summary="$validate", openapi_extra=declares("$validate"))
-async def validate_type(resource_type: str, request: Request, access: Access) -> Response:
-    return await _validate(request, access, resource_type, None)
+async def validate_type(resource_type: str, request: Request, ctx: Context) -> Response:
+    return await _validate(request, ctx, resource_type, None)
 
 
 @router.post(
     "/{resource_type}/{resource_id}/$validate", summary="$validate an instance", openapi_extra=declares("$validate")
 )
-async def validate_instance(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
-    return await _validate(request, access, resource_type, resource_id)
+async def validate_instance(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
+    return await _validate(request, ctx, resource_type, resource_id)
 
 
-async def _validate(request: Request, access: AccessContext, resource_type: str, resource_id: str | None) -> Response:
+async def _validate(request: Request, ctx: RequestContext, resource_type: str, resource_id: str | None) -> Response:
     check_accept(request)
     served_type(resource_type)
     if resource_id is not None:
@@ -78,8 +78,8 @@ async def _validate(request: Request, access: AccessContext, resource_type: str,
         check_content_type(request)
     payload = await parsed(body, parse_json) if body.strip() or request.query_params.get("mode") != "delete" else None
     wanted = parse_request(payload, resource_type, resource_id, request.query_params)
-    require_validate(access, resource_type, wanted.mode)
-    issues = await run_in_threadpool(dry_run, database_of(request), validate, access, wanted)
+    require_validate(ctx.access, resource_type, wanted.mode)
+    issues = await run_in_threadpool(dry_run, ctx.database, validate, ctx.access, wanted, ctx.base_url)
     return FhirResponse(operation_outcome(issues or [ALL_OK]), 200, pretty=is_pretty(request))
 
 
@@ -146,8 +146,9 @@ def _check_profile(profile: Any, resource_type: str) -> None:
 # --- the validation -----------------------------------------------------------------------------------------
 
 
-def validate(session: Session, access: AccessContext, wanted: ValidateRequest) -> list[Issue]:
-    """Every issue of the validation asked for (to run in a transaction that is rolled back afterwards)."""
+def validate(session: Session, access: AccessContext, wanted: ValidateRequest, base_url: str | None) -> list[Issue]:
+    """Every issue of the validation asked for (to run in a transaction that is rolled back afterwards); absolute
+    references on ``base_url`` are this server's."""
     if wanted.mode == "delete":
         return _attempt(lambda: repository.delete(session, access, wanted.resource_type, str(wanted.resource_id)))
     resource = dict(wanted.resource or {})
@@ -158,9 +159,11 @@ def validate(session: Session, access: AccessContext, wanted: ValidateRequest) -
     codes_valid = not issues
     if not _as_update(wanted):
         resource.pop("id", None)  # a create ignores the client's id
-        issues += _attempt(lambda: repository.create(session, access, resource), codes_valid)
+        issues += _attempt(lambda: repository.create(session, access, resource, base_url=base_url), codes_valid)
     elif (update_id := _update_id(wanted, resource, issues)) is not None:
-        issues += _attempt(lambda: repository.update(session, access, resource, update_id), codes_valid)
+        issues += _attempt(
+            lambda: repository.update(session, access, resource, update_id, base_url=base_url), codes_valid
+        )
     return _distinct(issues)
 
 

@@ -182,16 +182,16 @@ def test_a_patch_computed_on_a_version_that_has_since_moved_is_not_stored(
     """The two steps of the patch interaction run by hand around a concurrent update: the computed patch is not
     written over the newer version (the route then computes it again); with If-Match the answer is 412."""
     patient = make_patient()
-    database = client.app.state.database  # type: ignore[attr-defined]
+    database = client.app.state.context.database  # type: ignore[attr-defined]
     change = patching.Patch.of(JSON_PATCH["Content-Type"], [{"op": "add", "path": "/gender", "value": "female"}])
     with database.read() as session:
         prepared = patching.prepare(session, OPEN, "Patient", patient["id"], change, None)
     updated = client.put(f"/fhir/Patient/{patient['id']}", json={**patient, "birthDate": "1990-01-01"})
     assert updated.status_code == 200, updated.text
     with pytest.raises(patching.VersionMovedError), database.write() as session:
-        patching.store(session, OPEN, "Patient", patient["id"], prepared, None)
+        patching.store(session, OPEN, "Patient", patient["id"], prepared, None, None)
     with pytest.raises(FhirError) as caught, database.write() as session:
-        patching.store(session, OPEN, "Patient", patient["id"], prepared, "1")
+        patching.store(session, OPEN, "Patient", patient["id"], prepared, "1", None)
     assert caught.value.status == 412
     current = client.get(f"/fhir/Patient/{patient['id']}").json()
     assert current["meta"]["versionId"] == "2" and current["birthDate"] == "1990-01-01" and "gender" not in current
