@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.db import Organization, Patient
 from fhir_server.db.engine import Database
-from fhir_server.fhir import pipeline
+from tests.access.records import add_far_patient
 from tests.auth.conftest import BASE, Clinic, token_for
 
 _token = token_for
@@ -26,12 +25,7 @@ def _ids(client: TestClient, token: str, query: str) -> set[str]:
 
 @pytest.fixture
 def other_clinic_patient(database: Database) -> str:
-    with database.write() as session:
-        org = Organization(name="Elsewhere Clinic", fhir_id="elsewhere")
-        session.add(org)
-        pipeline.flush(session)
-        session.add(Patient(organization_id=org.id, mrn="X1", given_name="Far", family_name="Away", fhir_id="far-1"))
-    return "far-1"
+    return add_far_patient(database)
 
 
 def test_user_scopes_see_the_clinic_only(

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from fhir_server.db.engine import Database
+from tests.access.records import appointment as _appointment
 from tests.auth.conftest import BASE, Clinic, token_for
 
 
@@ -25,19 +26,6 @@ def _forbidden(response: Any, expression: str) -> None:
     assert issue["code"] == "forbidden"
     assert issue["expression"] == [expression]
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
-
-
-def _appointment(patient: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Appointment",
-        "status": "booked",
-        "start": "2026-12-01T09:00:00Z",
-        "end": "2026-12-01T09:30:00Z",
-        "participant": [
-            {"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"},
-            {"actor": {"reference": "Practitioner/doc-1"}, "status": "accepted"},
-        ],
-    }
 
 
 def _admin_headers(database: Database, clinic: Clinic) -> dict[str, str]:

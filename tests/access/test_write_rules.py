@@ -16,13 +16,14 @@ from fastapi.testclient import TestClient
 
 from fhir_server.access.compartment import compartment_params, member_types
 from fhir_server.access.roles import role_allows
-from fhir_server.db import Organization, Patient, Questionnaire
+from fhir_server.db import Patient, Questionnaire
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
-from fhir_server.fhir import pipeline
 from mappings.patient import MRN_SYSTEM
 from mappings.questionnaire import QuestionnaireMapping
 from mappings.questionnaire_response import APPOINTMENT_EXTENSION
+from tests.access.records import add_far_patient
+from tests.access.records import appointment as _appointment
 from tests.auth.conftest import BASE, Browser, Clinic, exchange, token_for
 
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
@@ -46,19 +47,6 @@ PATIENT_TOKENS: dict[str, Callable[[Database, Clinic], str]] = {
 
 
 # --- resources of each served type that has a patient reference ------------------------------------------------
-
-
-def _appointment(patient: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Appointment",
-        "status": "booked",
-        "start": "2026-12-01T09:00:00Z",
-        "end": "2026-12-01T09:30:00Z",
-        "participant": [
-            {"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"},
-            {"actor": {"reference": "Practitioner/doc-1"}, "status": "accepted"},
-        ],
-    }
 
 
 def _form(subject: str, author: str, appointment: str | None = None) -> dict[str, Any]:
@@ -320,12 +308,7 @@ def test_a_shared_row_is_read_only_to_a_clinics_token(
 
 @pytest.fixture
 def far_patient(database: Database) -> str:
-    with database.write() as session:
-        org = Organization(name="Elsewhere Clinic", fhir_id="elsewhere")
-        session.add(org)
-        pipeline.flush(session)
-        session.add(Patient(organization_id=org.id, mrn="X1", given_name="Far", family_name="Away", fhir_id="far-1"))
-    return "far-1"
+    return add_far_patient(database)
 
 
 def _deleting(resource_id: str) -> dict[str, Any]:
