@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fhir_server.errors import FhirError
-from fhir_server.fhir import fhirpath_patch
+from fhir_server.fhir import fhirpath_patch, fhirpath_patch_paths
 
 PATIENT: dict[str, Any] = {
     "resourceType": "Patient",
@@ -37,18 +37,18 @@ def _failure(*operations: dict[str, Any]) -> FhirError:
 
 
 def test_select_follows_members_indexes_and_where() -> None:
-    assert [n.value for n in fhirpath_patch.select(PATIENT, "Patient.name[0].given")] == ["Jane", "Q"]
-    assert [n.value for n in fhirpath_patch.select(PATIENT, "name.given.where($this = 'Q')")] == ["Q"]
-    assert [n.value for n in fhirpath_patch.select(PATIENT, "Patient.name.given.last()")] == ["Q"]
+    assert [n.value for n in fhirpath_patch_paths.select(PATIENT, "Patient.name[0].given")] == ["Jane", "Q"]
+    assert [n.value for n in fhirpath_patch_paths.select(PATIENT, "name.given.where($this = 'Q')")] == ["Q"]
+    assert [n.value for n in fhirpath_patch_paths.select(PATIENT, "Patient.name.given.last()")] == ["Q"]
 
 
 def test_select_reads_a_choice_element_by_its_plain_name() -> None:
-    [node] = fhirpath_patch.select(PATIENT, "Patient.deceased")
+    [node] = fhirpath_patch_paths.select(PATIENT, "Patient.deceased")
     assert node.value is False and node.key == "deceasedBoolean"
 
 
 def test_select_finds_an_extension_by_url() -> None:
-    [node] = fhirpath_patch.select(PATIENT, "Patient.extension('urn:size')")
+    [node] = fhirpath_patch_paths.select(PATIENT, "Patient.extension('urn:size')")
     assert node.value["valueString"] == "L"
 
 
