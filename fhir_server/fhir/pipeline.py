@@ -65,14 +65,7 @@ def write_index(session: Session) -> None:
     flush_index(session)
 
 
-def record(session: Session) -> list[NewVersion]:
-    """Steps 3-5 without the final write of the index rows: version and index whatever the transaction changed."""
-    versions = version(session)
-    index(session, versions)
-    return versions
-
-
 def finish(session: Session) -> None:
     """The end of a write transaction, before it commits: every change versioned and indexed, the index written."""
-    record(session)
+    index(session, version(session))
     write_index(session)

@@ -166,9 +166,8 @@ def update(
     if row is None or not _check_existing(session, access, row, mapping.resource_type, "update"):
         if if_match is not None:
             raise precondition_failed(f"{mapping.resource_type}/{resource_id} does not exist (If-Match given)")
-        return create(
-            session, access, resource, resource_id, base_url=base_url
-        )  # out of sight: the taken id answers 409, as a race
+        # Unknown, or out of sight: create it (a taken id then answers 409, as a race would).
+        return create(session, access, resource, resource_id, base_url=base_url)
     check_version(row, if_match)
     row.deleted_at = None
     _fill(session, access, mapping, row, resource, new=False, base_url=base_url)  # map
