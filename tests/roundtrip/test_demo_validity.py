@@ -153,7 +153,10 @@ def test_the_searches_serve_the_whole_demo_once(demo: tuple[TestClient, SeedResu
     client, seeded = demo
     resources = served(client)
     assert len({(r["resourceType"], r["id"]) for r in resources}) == len(resources)
-    assert Counter(r["resourceType"] for r in resources) == {
+    counts = Counter(r["resourceType"] for r in resources)
+    mapped = {t: counts.pop(t, 0) for t in ("Organization", "Practitioner", "Patient", "Appointment")}
+    mapped |= {t: counts.pop(t, 0) for t in ("Questionnaire", "QuestionnaireResponse")}
+    assert mapped == {
         "Organization": 1,
         "Practitioner": seeded.practitioners,
         "Patient": seeded.patients,
@@ -161,6 +164,8 @@ def test_the_searches_serve_the_whole_demo_once(demo: tuple[TestClient, SeedResu
         "Questionnaire": 1,
         "QuestionnaireResponse": seeded.intake_forms,
     }
+    assert all(MAPPINGS[t].stored for t in counts)  # the patients' clinical records, on the resource store
+    assert sum(counts.values()) == seeded.clinical_resources
 
 
 def test_every_reference_in_the_demo_names_a_served_resource(demo: tuple[TestClient, SeedResult]) -> None:
