@@ -44,13 +44,14 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-@pytest.fixture
-def demo(database_url: str) -> Iterator[tuple[TestClient, SeedResult]]:
-    database = Database(database_url, finish=pipeline.finish)
+@pytest.fixture(scope="module")
+def demo(module_database_url: str) -> Iterator[tuple[TestClient, SeedResult]]:
+    """The demo seeded once per module and database kind (the tests only read it)."""
+    database = Database(module_database_url, finish=pipeline.finish)
     with database.write() as session:
         seeded = seed_demo(session, today=TODAY)
     database.dispose()
-    settings = load_settings(database_url=database_url, base_url=BASE_URL, auth="disabled", log_level="warning")
+    settings = load_settings(database_url=module_database_url, base_url=BASE_URL, auth="disabled", log_level="warning")
     with TestClient(create_app(settings)) as client:
         yield client, seeded
 
