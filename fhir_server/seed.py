@@ -26,7 +26,6 @@ from mappings.questionnaire_response import flat_answers
 
 DEMO_NAMESPACE = uuid.UUID("5b0f7a8e-3c2d-4e61-9a57-1f4e2b8c9d10")
 DEMO_CLINIC_ID = uuid.uuid5(DEMO_NAMESPACE, "clinic")
-DEMO_CLINIC_FHIR_ID = "demo-clinic"
 DEMO_TIMEZONE = "America/New_York"
 INTAKE_QUESTIONNAIRE_URL = "http://clinic.example.org/fhir/Questionnaire/clinic-intake"
 
@@ -111,7 +110,7 @@ def _demo_id(kind: str, n: int) -> uuid.UUID:
 def _clinic() -> Organization:
     return Organization(
         id=DEMO_CLINIC_ID,
-        fhir_id=DEMO_CLINIC_FHIR_ID,
+        fhir_id="demo-clinic",
         name="Riverside Family Clinic",
         timezone=DEMO_TIMEZONE,
         type="clinic",

@@ -27,14 +27,13 @@ def fhir(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "FHIR_SERVER_LOG_LEVEL": "warning",
         "FHIR_SERVER_AUTH": "disabled",
     }
-    with serving([], tmp_path_factory.mktemp("server"), env) as root:
+    with serving(["--demo"], tmp_path_factory.mktemp("server"), env) as root:  # the demo clinic takes the record
         yield SyncFHIRClient(f"{root}/fhir")
 
 
 @pytest.fixture(scope="module")
 def patient(fhir: SyncFHIRClient) -> str:
-    """The record posted as one transaction (after the clinic it goes to); its patient's id."""
-    fhir.resource("Organization", name="Main Street Clinic").save()
+    """The record posted as one transaction (into the demo clinic, the only one); its patient's id."""
     try:
         answer = fhir.execute("", method="post", data=record_bundle())
     except Exception as exc:  # fhirpy raises its OperationOutcome for a 4xx
