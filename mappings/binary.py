@@ -27,6 +27,7 @@ class BinaryMapping(StoredMapping):
         MappingError when ``data`` is not base64."""
         data = resource.get("data")
         values = super().from_fhir({k: v for k, v in resource.items() if k != "data"})
+        values.extra = binary_content.unmarked(values.extra)
         content = None if data is None else binary_content.content_of(data)
         if content is not None:
             try:

@@ -25,8 +25,10 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from fhir_server.db import BinaryChunk
+from fhir_server.db.engine import Database
 from fhir_server.db.write_session import state_of
 
 if TYPE_CHECKING:
@@ -128,9 +130,12 @@ def marked_size(resource: dict[str, Any]) -> int | None:
     return None
 
 
-def _unmarked(resource: dict[str, Any]) -> dict[str, Any]:
-    """``resource`` without the marker (and without ``_data`` when nothing else was on it)."""
-    element = dict(resource["_data"])
+def unmarked(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` without a marker (and without ``_data`` when nothing else was on it): a marker is the server's
+    own, never taken from a client."""
+    if "_data" not in resource:
+        return resource
+    element = dict(resource["_data"] or {})
     own = [e for e in element.pop("extension", ()) if e.get("url") != MARKER_URL]
     if own:
         element["extension"] = own
@@ -182,4 +187,54 @@ def expand_one(session: Session, resource: dict[str, Any]) -> dict[str, Any]:
 
 def _expanded(session: Session, resource: dict[str, Any]) -> dict[str, Any]:
     data = "".join(base64.b64encode(chunk).decode("ascii") for chunk in chunks(session, resource))
-    return {**_unmarked(resource), "data": data}
+    return {**unmarked(resource), "data": data}
+
+
+async def expanded(database: Database, resource: dict[str, Any]) -> dict[str, Any]:
+    """:func:`expand_one` in a read session off the event loop (no hop when ``resource`` has no content)."""
+    if marked_size(resource) is None:
+        return resource
+    return await run_in_threadpool(_expand_read, database, resource)
+
+
+def _expand_read(database: Database, resource: dict[str, Any]) -> dict[str, Any]:
+    with database.read() as session:
+        return expand_one(session, resource)
+
+
+def expand_bundle(session: Session, bundle: dict[str, Any]) -> dict[str, Any]:
+    """``bundle`` (a searchset, history, batch response, ...) as served: each Binary entry's marker replaced by
+    ``data``, in nested Bundles too (a batch's search entries)."""
+    if not _holds_content(bundle):
+        return bundle
+    entries = [_expanded_entry(session, entry) for entry in bundle.get("entry", ())]
+    return {**bundle, "entry": entries}
+
+
+async def expanded_bundle(database: Database, bundle: dict[str, Any]) -> dict[str, Any]:
+    """:func:`expand_bundle` in a read session off the event loop (no hop when no entry holds a Binary content)."""
+    if not _holds_content(bundle):
+        return bundle
+    return await run_in_threadpool(_expand_bundle_read, database, bundle)
+
+
+def _expand_bundle_read(database: Database, bundle: dict[str, Any]) -> dict[str, Any]:
+    with database.read() as session:
+        return expand_bundle(session, bundle)
+
+
+def _expanded_entry(session: Session, entry: dict[str, Any]) -> dict[str, Any]:
+    resource = entry.get("resource")
+    if not isinstance(resource, dict) or not _holds_content(resource):
+        return entry
+    if resource.get("resourceType") == "Bundle":
+        return {**entry, "resource": expand_bundle(session, resource)}
+    return {**entry, "resource": expand_one(session, resource)}
+
+
+def _holds_content(resource: dict[str, Any]) -> bool:
+    """True for a Binary with a marker, or a Bundle with one among its entries (nested Bundles too)."""
+    if resource.get("resourceType") != "Bundle":
+        return marked_size(resource) is not None
+    entries = resource.get("entry") or ()
+    return any(isinstance(e.get("resource"), dict) and _holds_content(e["resource"]) for e in entries)

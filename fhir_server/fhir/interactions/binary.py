@@ -34,7 +34,7 @@ from fhir_server.db import BinaryChunk
 from fhir_server.db.engine import Database
 from fhir_server.errors import Kind, fail
 from fhir_server.fhir import repository, unit_of_work
-from fhir_server.fhir.binary_content import CHUNK_BYTES, Upload, expand_one, marked_size
+from fhir_server.fhir.binary_content import CHUNK_BYTES, Upload, expanded, marked_size
 from fhir_server.fhir.content import FHIR_JSON, Prefer, check_accept, resource_response, subset, version_headers
 from fhir_server.fhir.interactions import create as create_interaction
 from fhir_server.fhir.interactions import update as update_interaction
@@ -99,7 +99,7 @@ async def respond(request: Request, resource: dict[str, Any], fhir: bool) -> Res
     """A Binary version read (``resource``, as stored): its FHIR JSON with ``data`` when ``fhir``, else its content in
     its own media type, streamed (406 when the ``Accept`` covers neither)."""
     if fhir:
-        return resource_response(request, subset(request, await expanded(request, resource)))
+        return resource_response(request, subset(request, await expanded(app_context(request).database, resource)))
     content_type = resource.get("contentType", "application/octet-stream")
     accept = request.headers.get("accept")
     if accept and not _covers(_media_ranges(accept), _media_type(content_type)):
@@ -111,13 +111,6 @@ async def respond(request: Request, resource: dict[str, Any], fhir: bool) -> Res
         "content-length": str(size),
     }
     return StreamingResponse(_stream(app_context(request).database, resource, size), headers=headers)
-
-
-async def expanded(request: Request, resource: dict[str, Any]) -> dict[str, Any]:
-    """``resource`` as served in FHIR JSON: a Binary's content as ``data`` (read off the event loop)."""
-    if marked_size(resource) is None:
-        return resource
-    return await unit_of_work.read(request, expand_one, resource)
 
 
 async def _stream(database: Database, resource: dict[str, Any], size: int) -> AsyncIterator[bytes]:
@@ -187,7 +180,11 @@ def _uploaded(request: Request, upload: Upload, resource_id: str | None = None) 
 async def _answer(request: Request, written: Written) -> Response:
     """The answer to a raw upload: no body unless ``Prefer: return=representation`` (or OperationOutcome)."""
     prefer = Prefer.parse(request) if "prefer" in request.headers else Prefer("minimal")
-    resource = await expanded(request, written.resource) if prefer.return_ == "representation" else written.resource
+    resource = (
+        await expanded(app_context(request).database, written.resource)
+        if prefer.return_ == "representation"
+        else written.resource
+    )
     return resource_response(request, resource, 201 if written.created else 200, prefer, location=written.created)
 
 

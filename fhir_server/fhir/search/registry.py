@@ -1,8 +1,10 @@
 """SearchParameter data -> the search parameters of each served type.
 
-Loaded once from conformance/search-parameters.json (the official R4 definitions). An expression shared by many
-types (``Patient.address | Practitioner.address | ...``) is cut down to the parts about the type at hand, and
-``where(resolve() is X)`` becomes a test on the reference's type prefix, since the target is never loaded.
+Loaded once from conformance/search-parameters.json (the official R4 definitions) and the server's own
+conformance/SearchParameter-*.json (``Binary.securityContext``, which patient access to a Binary rests on). An
+expression shared by many types (``Patient.address | Practitioner.address | ...``) is cut down to the parts about
+the type at hand, and ``where(resolve() is X)`` becomes a test on the reference's type prefix, since the target is
+never loaded.
 """
 
 from __future__ import annotations
@@ -82,8 +84,11 @@ def _rewrite_resolve(expression: str) -> str:
 
 @cache
 def _definitions() -> list[dict[str, Any]]:
-    bundle = orjson.loads((project_dir("conformance") / "search-parameters.json").read_bytes())
-    return [entry["resource"] for entry in bundle["entry"]]
+    """The official definitions, then the server's own (conformance/SearchParameter-*.json)."""
+    conformance = project_dir("conformance")
+    bundle = orjson.loads((conformance / "search-parameters.json").read_bytes())
+    own = [orjson.loads(path.read_bytes()) for path in sorted(conformance.glob("SearchParameter-*.json"))]
+    return [entry["resource"] for entry in bundle["entry"]] + own
 
 
 @cache
