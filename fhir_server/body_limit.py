@@ -50,7 +50,7 @@ def body_limit(path: str, settings: Settings) -> int:
     if path.startswith(_DICOMWEB_PATH):
         return settings.max_stow_body_bytes
     if path == _BINARY_PATH or path.startswith(_BINARY_PATH + "/"):
-        return max(settings.max_body_bytes, json_body_limit(settings.binary_max_bytes))
+        return json_body_limit(settings.binary_max_bytes)
     return settings.max_body_bytes
 
 

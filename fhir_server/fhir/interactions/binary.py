@@ -88,21 +88,28 @@ async def update(resource_id: str, request: Request, ctx: Context) -> Response:
     return await _answer(request, written)
 
 
-def wants_fhir(request: Request) -> bool:
-    """True when a read of a Binary asks for it as a FHIR resource (``_format``, or a FHIR or JSON ``Accept``)."""
+def wants_fhir(request: Request, content_type: str) -> bool:
+    """True when a read of a Binary of ``content_type`` asks for it as a FHIR resource: ``_format``, or an ``Accept``
+    naming a FHIR or JSON media type at least as high (``q``) as any range covering the content's type."""
     if "_format" in request.query_params:
         return True
-    return bool(_media_ranges(request.headers.get("accept", "")) & (_FHIR | _JSON))
+    ranges = _media_ranges(request.headers.get("accept", ""))
+    fhir = max((q for media, q in ranges.items() if media in _FHIR | _JSON), default=None)
+    if fhir is None:
+        return False
+    return fhir >= max((q for media, q in ranges.items() if _covers(media, content_type)), default=0.0)
 
 
-async def respond(request: Request, resource: dict[str, Any], fhir: bool) -> Response:
-    """A Binary version read (``resource``, as stored): its FHIR JSON with ``data`` when ``fhir``, else its content in
-    its own media type, streamed (406 when the ``Accept`` covers neither)."""
-    if fhir:
-        return resource_response(request, subset(request, await expanded(app_context(request).database, resource)))
+async def respond(request: Request, resource: dict[str, Any]) -> Response:
+    """A Binary version read (``resource``, as stored): its FHIR JSON with ``data`` when the request asks for FHIR
+    (:func:`wants_fhir`), else its content in its own media type, streamed (406 when the ``Accept`` covers
+    neither)."""
     content_type = resource.get("contentType", "application/octet-stream")
-    accept = request.headers.get("accept")
-    if accept and not _covers(_media_ranges(accept), _media_type(content_type)):
+    if wants_fhir(request, content_type):
+        check_accept(request)
+        return resource_response(request, subset(request, await expanded(app_context(request).database, resource)))
+    ranges = _media_ranges(request.headers.get("accept", ""))
+    if ranges and not any(q > 0 and _covers(media, content_type) for media, q in ranges.items()):
         raise fail(Kind.NOT_ACCEPTABLE, f"this Binary is {content_type}; ask for it or for application/fhir+json")
     size = marked_size(resource) or 0
     headers = {
@@ -192,10 +199,25 @@ def _media_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
-def _media_ranges(accept: str) -> set[str]:
-    return {_media_type(part) for part in accept.split(",") if part.strip()}
+def _media_ranges(accept: str) -> dict[str, float]:
+    """The media ranges of an ``Accept`` header with their ``q`` (1 when absent or malformed)."""
+    ranges: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media:
+            weights = [p[2:] for p in params if p.lower().startswith("q=")]
+            ranges[media.lower()] = max(ranges.get(media.lower(), 0.0), _weight(weights[0] if weights else "1"))
+    return ranges
 
 
-def _covers(ranges: set[str], media_type: str) -> bool:
-    """True when one of the ``Accept`` media ``ranges`` covers ``media_type`` (``*/*``, ``type/*`` or itself)."""
-    return bool(ranges & {"*/*", media_type.split("/", 1)[0] + "/*", media_type})
+def _weight(value: str) -> float:
+    try:
+        return min(max(float(value), 0.0), 1.0)
+    except ValueError:
+        return 1.0
+
+
+def _covers(media_range: str, content_type: str) -> bool:
+    """True when ``media_range`` (``*/*``, ``type/*`` or a type) covers ``content_type``."""
+    media_type = _media_type(content_type)
+    return media_range in {"*/*", media_type.split("/", 1)[0] + "/*", media_type}

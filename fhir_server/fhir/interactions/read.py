@@ -39,8 +39,7 @@ async def _respond(
     resource_id: str,
     prefetched: reading.Prefetched | None = None,
 ) -> Response:
-    fhir = resource_type != "Binary" or binary.wants_fhir(request)  # a Binary is served in its own type otherwise
-    if fhir:
+    if resource_type != "Binary":  # a Binary may be served in its own type (binary.respond negotiates)
         check_accept(request)
     served_type(resource_type)
     database = app_context(request).database
@@ -48,7 +47,7 @@ async def _respond(
     if _not_modified(request, resource["meta"]["versionId"], resource["meta"]["lastUpdated"]):
         return Response(status_code=304, headers={"ETag": etag(resource["meta"]["versionId"])})
     if resource_type == "Binary":
-        return await binary.respond(request, resource, fhir)
+        return await binary.respond(request, resource)
     return resource_response(request, subset(request, resource))
 
 

@@ -49,12 +49,11 @@ async def _respond(
     version_id: str,
     prefetched: reading.Prefetched | None = None,
 ) -> Response:
-    fhir = resource_type != "Binary" or binary.wants_fhir(request)  # a Binary is served in its own type otherwise
-    if fhir:
+    if resource_type != "Binary":  # a Binary may be served in its own type (binary.respond negotiates)
         check_accept(request)
     served_type(resource_type)
     database = app_context(request).database
     resource = await reading.read_version(database, access, resource_type, resource_id, version_id, prefetched)
     if resource_type == "Binary":
-        return await binary.respond(request, resource, fhir)
+        return await binary.respond(request, resource)
     return resource_response(request, subset(request, resource))
