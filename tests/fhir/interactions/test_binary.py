@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from fhir_server.fhir import binary_content
 from tests.authorized_client import fhir_client
 
 PDF = "application/pdf"
@@ -203,3 +204,25 @@ def test_a_transaction_carries_a_binary_and_the_document_pointing_at_it(
     assert client.get(f"/fhir/{url}", headers={"Accept": PDF}).content == content
     found = client.get("/fhir/Binary", params={"security-context": f"Patient/{patient['id']}"}).json()
     assert [base64.b64decode(e["resource"]["data"]) for e in found["entry"]] == [content]
+
+
+def test_a_binary_reads_back_as_sent_with_the_clients_own_data_extension(
+    client: TestClient, clinic: dict[str, Any]
+) -> None:
+    extension = {"url": "http://example.org/fhir/StructureDefinition/scan-quality", "valueCode": "good"}
+    sent = {
+        "resourceType": "Binary",
+        "contentType": "image/png",
+        "_data": {"extension": [extension]},
+        "data": base64.b64encode(b"\x89PNG\r\n\x1a\nnot really").decode(),
+    }
+    created = client.post("/fhir/Binary", json=sent)
+    assert created.status_code == 201, created.text
+    read = client.get(f"/fhir/Binary/{created.json()['id']}", params={"_format": "json"}).json()
+    assert {k: v for k, v in read.items() if k not in ("id", "meta")} == sent
+    forged = {**sent, "_data": {"extension": [{"url": binary_content.MARKER_URL, "valueString": "99;sha256=00"}]}}
+    del forged["data"]
+    stored = client.post("/fhir/Binary", json=forged)
+    assert stored.status_code == 201, stored.text
+    assert client.get(f"/fhir/Binary/{stored.json()['id']}").content == b""  # a client's marker means nothing
+    assert "_data" not in client.get(f"/fhir/Binary/{stored.json()['id']}", params={"_format": "json"}).json()
