@@ -29,6 +29,8 @@ class BinaryMapping(StoredMapping):
         values = super().from_fhir({k: v for k, v in resource.items() if k != "data"})
         values.extra = binary_content.unmarked(values.extra)
         content = None if data is None else binary_content.content_of(data)
+        if content is not None and content.size == 0:
+            content = None  # an empty upload: a Binary without data (FHIR has no empty base64Binary)
         if content is not None:
             try:
                 values.extra = binary_content.with_marker(values.extra, content)

@@ -226,3 +226,13 @@ def test_a_binary_reads_back_as_sent_with_the_clients_own_data_extension(
     assert stored.status_code == 201, stored.text
     assert client.get(f"/fhir/Binary/{stored.json()['id']}").content == b""  # a client's marker means nothing
     assert "_data" not in client.get(f"/fhir/Binary/{stored.json()['id']}", params={"_format": "json"}).json()
+
+
+def test_an_empty_upload_is_a_binary_without_data(client: TestClient, clinic: dict[str, Any]) -> None:
+    binary_id = upload(client, b"", "text/plain")
+    assert client.get(f"/fhir/Binary/{binary_id}").content == b""
+    shown = client.get(f"/fhir/Binary/{binary_id}", headers={"Accept": FHIR_JSON}).json()
+    assert {k: v for k, v in shown.items() if k not in ("id", "meta")} == {
+        "resourceType": "Binary",
+        "contentType": "text/plain",
+    }
