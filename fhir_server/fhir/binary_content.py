@@ -175,61 +175,31 @@ def chunks(session: Session, resource: dict[str, Any]) -> Iterator[bytes]:
     yield from session.scalars(query)
 
 
-def expand(session: Session, resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``resources`` as served in FHIR JSON: each Binary's marker replaced by its content as ``data``."""
-    return [resource if marked_size(resource) is None else _expanded(session, resource) for resource in resources]
-
-
-def expand_one(session: Session, resource: dict[str, Any]) -> dict[str, Any]:
-    """:func:`expand` of one resource."""
-    return expand(session, [resource])[0]
-
-
-def _expanded(session: Session, resource: dict[str, Any]) -> dict[str, Any]:
-    data = "".join(base64.b64encode(chunk).decode("ascii") for chunk in chunks(session, resource))
-    return {**unmarked(resource), "data": data}
+def expand(session: Session, resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` as served in FHIR JSON: a Binary's marker replaced by its content as ``data``; for a Bundle (a
+    searchset, history, batch response, ...) each entry's, in nested Bundles too (a batch's search entries)."""
+    if not _holds_content(resource):
+        return resource
+    if resource.get("resourceType") != "Bundle":
+        data = "".join(base64.b64encode(chunk).decode("ascii") for chunk in chunks(session, resource))
+        return {**unmarked(resource), "data": data}
+    entries = [
+        {**entry, "resource": expand(session, entry["resource"])} if isinstance(entry.get("resource"), dict) else entry
+        for entry in resource.get("entry", ())
+    ]
+    return {**resource, "entry": entries}
 
 
 async def expanded(database: Database, resource: dict[str, Any]) -> dict[str, Any]:
-    """:func:`expand_one` in a read session off the event loop (no hop when ``resource`` has no content)."""
-    if marked_size(resource) is None:
+    """:func:`expand` in a read session off the event loop (no hop when nothing in ``resource`` holds content)."""
+    if not _holds_content(resource):
         return resource
     return await run_in_threadpool(_expand_read, database, resource)
 
 
 def _expand_read(database: Database, resource: dict[str, Any]) -> dict[str, Any]:
     with database.read() as session:
-        return expand_one(session, resource)
-
-
-def expand_bundle(session: Session, bundle: dict[str, Any]) -> dict[str, Any]:
-    """``bundle`` (a searchset, history, batch response, ...) as served: each Binary entry's marker replaced by
-    ``data``, in nested Bundles too (a batch's search entries)."""
-    if not _holds_content(bundle):
-        return bundle
-    entries = [_expanded_entry(session, entry) for entry in bundle.get("entry", ())]
-    return {**bundle, "entry": entries}
-
-
-async def expanded_bundle(database: Database, bundle: dict[str, Any]) -> dict[str, Any]:
-    """:func:`expand_bundle` in a read session off the event loop (no hop when no entry holds a Binary content)."""
-    if not _holds_content(bundle):
-        return bundle
-    return await run_in_threadpool(_expand_bundle_read, database, bundle)
-
-
-def _expand_bundle_read(database: Database, bundle: dict[str, Any]) -> dict[str, Any]:
-    with database.read() as session:
-        return expand_bundle(session, bundle)
-
-
-def _expanded_entry(session: Session, entry: dict[str, Any]) -> dict[str, Any]:
-    resource = entry.get("resource")
-    if not isinstance(resource, dict) or not _holds_content(resource):
-        return entry
-    if resource.get("resourceType") == "Bundle":
-        return {**entry, "resource": expand_bundle(session, resource)}
-    return {**entry, "resource": expand_one(session, resource)}
+        return expand(session, resource)
 
 
 def _holds_content(resource: dict[str, Any]) -> bool:

@@ -62,7 +62,7 @@ def read(
         raise not_found(f"{resource_type}/{resource_id} is not known")
     if version.method == "delete" or version.resource is None:
         raise gone(f"{resource_type}/{resource_id} was deleted")
-    return binary_content.expand_one(session, version.resource)
+    return binary_content.expand(session, version.resource)
 
 
 def vread(
@@ -84,7 +84,7 @@ def vread(
         raise not_found(f"{resource_type}/{resource_id} has no version {version_id}")
     if version.resource is None:
         raise gone(f"version {version_id} of {resource_type}/{resource_id} is a deletion")
-    return binary_content.expand_one(session, version.resource)
+    return binary_content.expand(session, version.resource)
 
 
 def load_row(session: Session, resource_type: str, resource_id: str, lock: bool = False) -> FhirResourceMixin | None:
