@@ -236,3 +236,16 @@ def test_an_empty_upload_is_a_binary_without_data(client: TestClient, clinic: di
         "resourceType": "Binary",
         "contentType": "text/plain",
     }
+
+
+def test_a_patch_of_the_content_type_keeps_the_bytes(client: TestClient, clinic: dict[str, Any]) -> None:
+    content = pdf_like(100_000)
+    binary_id = upload(client, content, "application/octet-stream")
+    change = [{"op": "replace", "path": "/contentType", "value": PDF}]
+    patched = client.patch(
+        f"/fhir/Binary/{binary_id}", json=change, headers={"Content-Type": "application/json-patch+json"}
+    )
+    assert patched.status_code == 200, patched.text
+    assert base64.b64decode(patched.json()["data"]) == content
+    download = client.get(f"/fhir/Binary/{binary_id}")
+    assert (download.headers["content-type"], download.headers["etag"], download.content) == (PDF, 'W/"2"', content)
