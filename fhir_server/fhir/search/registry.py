@@ -1,9 +1,11 @@
 """SearchParameter data -> the search parameters of each served type.
 
-Loaded once from conformance/search-parameters.json (the official R4 definitions) and
-conformance/search-parameters-us-core.json (the US Core parameters R4 lacks). An expression shared by many
-types (``Patient.address | Practitioner.address | ...``) is cut down to the parts about the type at hand, and
-``where(resolve() is X)`` becomes a test on the reference's type prefix, since the target is never loaded.
+Loaded once from conformance/search-parameters.json (the official R4 definitions),
+conformance/search-parameters-us-core.json (the US Core parameters R4 lacks) and the server's own
+conformance/SearchParameter-*.json (``Binary.securityContext``, which patient access to a Binary rests on). An
+expression shared by many types (``Patient.address | Practitioner.address | ...``) is cut down to the parts about
+the type at hand, and ``where(resolve() is X)`` becomes a test on the reference's type prefix, since the target is
+never loaded.
 """
 
 from __future__ import annotations
@@ -89,8 +91,11 @@ same code."""
 
 @cache
 def _definitions() -> list[dict[str, Any]]:
-    bundles = [orjson.loads((project_dir("conformance") / name).read_bytes()) for name in DEFINITION_FILES]
-    return [entry["resource"] for bundle in bundles for entry in bundle["entry"]]
+    """The official definitions, the US Core ones, then the server's own (conformance/SearchParameter-*.json)."""
+    conformance = project_dir("conformance")
+    bundles = [orjson.loads((conformance / name).read_bytes()) for name in DEFINITION_FILES]
+    own = [orjson.loads(path.read_bytes()) for path in sorted(conformance.glob("SearchParameter-*.json"))]
+    return [entry["resource"] for bundle in bundles for entry in bundle["entry"]] + own
 
 
 @cache
