@@ -28,19 +28,23 @@ _NAME = r"[A-Za-z][A-Za-z0-9]*"
 _WHERE_VALUE = re.compile(rf"^where\(({_NAME})\s*=\s*'([^']*)'\)$")
 _WHERE_TARGET = re.compile(rf"^where\(reference\.startsWith\('({_NAME})/'\) or reference\.contains\('/\1/'\)\)$")
 _CAST = re.compile(rf"^\((.+) as ({_NAME})\)$")
+_AS_CALL = re.compile(rf"^(.+)\.as\(({_NAME})\)$")
+_RESOURCE_VARIABLE = "%resource."
 
 
 @cache
-def _choice_names() -> frozenset[str]:
-    """Element names that are choice types (``value[x]``) anywhere in R4: ``value`` matches ``valueQuantity``."""
-    names: set[str] = set()
+def _choices() -> dict[str, frozenset[str]]:
+    """Element name -> the type suffixes its JSON members can have, for the names that are choice types
+    (``value[x]``) anywhere in R4: ``value`` matches ``valueQuantity``, never ``location`` ``locationQualifier``."""
+    found: dict[str, set[str]] = {}
     for file in ("structure-definitions.json", "structure-definitions-types.json"):
         bundle = orjson.loads((project_dir("conformance") / file).read_bytes())
         for entry in bundle["entry"]:
             for element in entry["resource"].get("snapshot", {}).get("element", []):
                 if element["path"].endswith("[x]"):
-                    names.add(element["path"].rsplit(".", 1)[-1][:-3])
-    return frozenset(names)
+                    suffixes = found.setdefault(element["path"].rsplit(".", 1)[-1][:-3], set())
+                    suffixes.update(t["code"][:1].upper() + t["code"][1:] for t in element.get("type", []))
+    return {name: frozenset(suffixes) for name, suffixes in found.items()}
 
 
 def _children(node: Any, name: str, cast: str | None = None) -> Iterator[Any]:
@@ -50,10 +54,8 @@ def _children(node: Any, name: str, cast: str | None = None) -> Iterator[Any]:
         value = node.get(name + cast[0].upper() + cast[1:])
     else:
         value = node.get(name)
-        if value is None and name in _choice_names():
-            value = next(
-                (v for k, v in node.items() if k.startswith(name) and k[len(name) : len(name) + 1].isupper()), None
-            )
+        if value is None and (suffixes := _choices().get(name)):
+            value = next((v for k, v in node.items() if k.startswith(name) and k[len(name) :] in suffixes), None)
     if isinstance(value, list):
         yield from (v for v in value if v is not None)
     elif value is not None:
@@ -92,10 +94,11 @@ def _top_level_parts(path: str) -> list[str]:
 
 
 def _steps(path: str, cast: str | None) -> list[Step] | None:
-    """The steps of ``Type.a.b.where(...)`` (the leading type name is the resource itself)."""
+    """The steps of ``Type.a.b.where(...)`` (the leading type name is the resource itself, so ``Type`` alone has
+    none)."""
     parts = _top_level_parts(path)
-    if len(parts) < 2 or not re.fullmatch(_NAME, parts[0]):
-        return None
+    if not re.fullmatch(_NAME, parts[0]):
+        return None  # a bare type name (``Observation``, a composite's element) is the resource itself
     steps: list[Step] = []
     for index, part in enumerate(parts[1:], start=1):
         last = index == len(parts) - 1
@@ -113,7 +116,7 @@ def _steps(path: str, cast: str | None) -> list[Step] | None:
 def _fast(expression: str) -> Evaluator | None:
     branches: list[list[Step]] = []
     for part in (p.strip() for p in expression.split(" | ")):
-        cast_match = _CAST.match(part)
+        cast_match = _CAST.match(part) or _AS_CALL.match(part)  # (x as T) and x.as(T) alike
         path, cast = (cast_match.group(1), cast_match.group(2)) if cast_match else (part, None)
         steps = _steps(path, cast)
         if steps is None:
@@ -139,6 +142,31 @@ def compiled(expression: str) -> Evaluator:
         return fast
     general: Callable[..., list[Any]] = compile_fhirpath(expression, _R4)
     return lambda resource: general(resource)
+
+
+@cache
+def relative(expression: str) -> Callable[[dict[str, Any], Any], list[Any]] | None:
+    """An evaluator of a composite component's expression (http://hl7.org/fhir/R4/search.html#composite) on
+    ``(resource, node)``: its parts are paths from ``node``, one repetition of the composite's element (``code``,
+    ``value.as(Quantity)``), or from the resource (``%resource.referenceSeq.chromosome``). None when the path
+    walker cannot run it (fhirpathpy cannot resolve choice types on an element taken out of its resource)."""
+    on_node, on_resource = [], []
+    for part in (p.strip() for p in expression.split(" | ")):
+        if part.startswith(_RESOURCE_VARIABLE):
+            on_resource.append(f"Resource.{part[len(_RESOURCE_VARIABLE) :]}")
+        else:
+            on_node.append(f"Element.{part}")
+    walkers = [_fast(" | ".join(parts)) if parts else None for parts in (on_node, on_resource)]
+    if any(w is None for w, parts in zip(walkers, (on_node, on_resource), strict=True) if parts):
+        return None
+    from_node, from_resource = walkers
+
+    def run(resource: dict[str, Any], node: Any) -> list[Any]:
+        found = from_node(node) if from_node is not None else []
+        found += from_resource(resource) if from_resource is not None else []
+        return [value for value in found if value is not None]
+
+    return run
 
 
 @cache
