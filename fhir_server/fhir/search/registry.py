@@ -7,7 +7,7 @@ types (``Patient.address | Practitioner.address | ...``) is cut down to the part
 A composite parameter (http://hl7.org/fhir/R4/search.html#composite) keeps its components, each the parameter its
 ``definition`` names with the component's ``expression`` (relative to one repetition of the composite's element).
 Parameters of type ``special`` (``Location.near``) are not served, nor a composite whose components the path
-walker cannot evaluate (none in R4); both are left out of the CapabilityStatement.
+walker cannot evaluate (none in R4), nor those of :data:`NOT_INDEXED`; all are left out of the CapabilityStatement.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ _COMPONENT_ERRATA = {
 """(composite, component expression) -> the definition the component means, where R4 names the wrong one: R4's
 ``relationship`` gives ``code`` the reference parameter ``relatesto`` and ``target`` the token ``relation`` (R5
 swaps them back)."""
+NOT_INDEXED = {
+    "http://hl7.org/fhir/SearchParameter/Bundle-composition": "selects the Bundle's first resource, not a reference",
+    "http://hl7.org/fhir/SearchParameter/Bundle-message": "selects the Bundle's first resource, not a reference",
+}
+"""Official parameters left out, with the reason: what they select is not what their type indexes (a search by
+them could never find anything)."""
 _UNSUPPORTED_CODES = frozenset({"_text", "_content", "_query", "_list", "_has", "_type", "_filter"})
 
 
@@ -131,7 +137,7 @@ def _components(code: str, definition: dict[str, Any]) -> tuple[SearchParameter,
 def _parameter(resource_type: str, definition: dict[str, Any]) -> SearchParameter | None:
     """``definition`` as it applies to ``resource_type`` (None when it cannot be served)."""
     code, kind = definition["code"], definition["type"]
-    if kind not in SUPPORTED_TYPES or code in _UNSUPPORTED_CODES:
+    if kind not in SUPPORTED_TYPES or code in _UNSUPPORTED_CODES or definition["url"] in NOT_INDEXED:
         return None
     expression = _parts_for(resource_type, definition.get("expression") or "")
     if expression is None:
