@@ -29,6 +29,7 @@ _WHERE_VALUE = re.compile(rf"^where\(({_NAME})\s*=\s*'([^']*)'\)$")
 _WHERE_TARGET = re.compile(rf"^where\(reference\.startsWith\('({_NAME})/'\) or reference\.contains\('/\1/'\)\)$")
 _CAST = re.compile(rf"^\((.+) as ({_NAME})\)$")
 _AS_CALL = re.compile(rf"^(.+)\.as\(({_NAME})\)$")
+_CAST_THEN = re.compile(rf"^\(([^()]+) as ({_NAME})\)((?:\.{_NAME})+)$")
 _RESOURCE_VARIABLE = "%resource."
 
 
@@ -116,12 +117,16 @@ def _steps(path: str, cast: str | None) -> list[Step] | None:
 def _fast(expression: str) -> Evaluator | None:
     branches: list[list[Step]] = []
     for part in (p.strip() for p in expression.split(" | ")):
+        then: list[Step] = []
+        if (cast_then := _CAST_THEN.match(part)) is not None:  # (x as T).a.b
+            part = f"({cast_then.group(1)} as {cast_then.group(2)})"
+            then = [_member(name) for name in cast_then.group(3).split(".")[1:]]
         cast_match = _CAST.match(part) or _AS_CALL.match(part)  # (x as T) and x.as(T) alike
         path, cast = (cast_match.group(1), cast_match.group(2)) if cast_match else (part, None)
         steps = _steps(path, cast)
         if steps is None:
             return None
-        branches.append(steps)
+        branches.append(steps + then)
 
     def run(resource: dict[str, Any]) -> list[Any]:
         found: list[Any] = []
