@@ -34,18 +34,27 @@ _RESOURCE_VARIABLE = "%resource."
 
 
 @cache
-def _choices() -> dict[str, frozenset[str]]:
-    """Element name -> the type suffixes its JSON members can have, for the names that are choice types
-    (``value[x]``) anywhere in R4: ``value`` matches ``valueQuantity``, never ``location`` ``locationQualifier``."""
-    found: dict[str, set[str]] = {}
+def _choices() -> tuple[frozenset[str], frozenset[str]]:
+    """Element names that are choice types (``value[x]``) anywhere in R4, and the type suffixes a choice element's
+    JSON name can carry: ``value`` matches ``valueQuantity``, and ``location`` never ``locationQualifier``."""
+    names: set[str] = set()
+    suffixes: set[str] = set()
     for file in ("structure-definitions.json", "structure-definitions-types.json"):
         bundle = orjson.loads((project_dir("conformance") / file).read_bytes())
         for entry in bundle["entry"]:
             for element in entry["resource"].get("snapshot", {}).get("element", []):
                 if element["path"].endswith("[x]"):
-                    suffixes = found.setdefault(element["path"].rsplit(".", 1)[-1][:-3], set())
-                    suffixes.update(t["code"][:1].upper() + t["code"][1:] for t in element.get("type", []))
-    return {name: frozenset(suffixes) for name, suffixes in found.items()}
+                    names.add(element["path"].rsplit(".", 1)[-1][:-3])
+                    suffixes.update(t["code"][0].upper() + t["code"][1:] for t in element.get("type", ()))
+    return frozenset(names), frozenset(suffixes)
+
+
+def _choice_value(node: dict[str, Any], name: str) -> Any:
+    """The value of choice element ``name`` (``value`` -> ``valueQuantity``'s) in ``node``; None when absent."""
+    names, suffixes = _choices()
+    if name not in names:
+        return None
+    return next((v for k, v in node.items() if k.startswith(name) and k[len(name) :] in suffixes), None)
 
 
 def _children(node: Any, name: str, cast: str | None = None) -> Iterator[Any]:
@@ -55,8 +64,8 @@ def _children(node: Any, name: str, cast: str | None = None) -> Iterator[Any]:
         value = node.get(name + cast[0].upper() + cast[1:])
     else:
         value = node.get(name)
-        if value is None and (suffixes := _choices().get(name)):
-            value = next((v for k, v in node.items() if k.startswith(name) and k[len(name) :] in suffixes), None)
+        if value is None:
+            value = _choice_value(node, name)
     if isinstance(value, list):
         yield from (v for v in value if v is not None)
     elif value is not None:
