@@ -72,7 +72,8 @@ def uid() -> str:
 
 
 def base_resource(resource_type: str, targets: dict[str, str]) -> Json:
-    """A minimal valid resource of ``resource_type`` for this server (references to ``targets``: type -> id)."""
+    """A minimal valid resource of ``resource_type`` for this server (references to ``targets``: type -> id); of a
+    type of the resource store, just its type (enough for indexing)."""
     clinic = {"reference": f"Organization/{targets.get('Organization')}"}
     patient = {"reference": f"Patient/{targets.get('Patient')}"}
     bases: dict[str, Callable[[], Json]] = {
@@ -103,7 +104,7 @@ def base_resource(resource_type: str, targets: dict[str, str]) -> Json:
             "identifier": [{"system": "urn:dicom:uid", "value": f"urn:oid:{uid()}"}],
         },
     }
-    return {"resourceType": resource_type, **bases[resource_type]()}
+    return {"resourceType": resource_type, **bases.get(resource_type, dict)()}
 
 
 # --- values of each data type --------------------------------------------------------------------------------
@@ -224,8 +225,10 @@ def leaf_value(param: SearchParameter, member: Member, step: Step, targets: dict
         return _string(kind)
     if param.type == "date":
         return _date(kind)
+    if param.type == "number":
+        return Value(7, kind, {"code": "7"})
     if param.type == "reference" and kind == "canonical":
-        url = f"{EXAMPLE}/fhir/{param.targets[0]}/{param.code}"
+        url = f"{EXAMPLE}/fhir/{param.targets[0] if param.targets else 'Resource'}/{param.code}"
         return Value(url, "canonical", {"url": url})
     if param.type == "reference":
         return _reference(step, param, targets, current)
@@ -368,7 +371,7 @@ def _put(
     node: Json, owner: str, parent: str, steps: list[Step], param: SearchParameter, targets: dict[str, str]
 ) -> Value:
     step, rest = steps[0], steps[1:]
-    member = members(owner, parent)[step.name]
+    member = _member(owner, parent, step.name, param)
     if not rest:
         for sibling in members(owner, parent).values():
             if sibling.path == member.path and sibling.name != member.name:
@@ -377,6 +380,28 @@ def _put(
     inner_owner, inner_parent = inside(owner, member)
     holder = _holder(node, member, step, rest[0], (inner_owner, inner_parent), targets)
     return _put(holder, inner_owner, inner_parent, rest, param, targets)
+
+
+CHOICE_TYPES = {
+    "date": ("dateTime", "Period", "date", "instant"),
+    "reference": ("Reference", "canonical"),
+    "number": ("decimal", "integer"),
+    "quantity": ("Quantity",),
+    "string": ("string",),
+    "token": ("CodeableConcept", "Coding", "code", "boolean", "Identifier", "string"),
+    "uri": ("uri", "canonical"),
+}
+"""The types a choice element named without a cast (``Observation.effective``) is given, by parameter type."""
+
+
+def _member(owner: str, parent: str, name: str, param: SearchParameter) -> Member:
+    """The member ``name`` of (``owner``, ``parent``); for a choice element named without a cast, its variant of
+    the first type in :data:`CHOICE_TYPES` for the parameter's type."""
+    found = members(owner, parent)
+    if name in found:
+        return found[name]
+    variants = {m.type: m for m in found.values() if m.path.endswith(f".{name}[x]")}
+    return next(variants[t] for t in CHOICE_TYPES[param.type] if t in variants)
 
 
 def _holder(
