@@ -80,6 +80,19 @@ def test_a_patient_token_reads_its_doctor_but_not_another_clinics(
     assert _ids(_get(client, headers, "Practitioner?family=Doc")) == {"doc-1"}
 
 
+def test_a_granular_patient_scope_still_restricts_the_types_beyond_the_compartment(
+    client: TestClient, database: Database, clinic: Clinic, record: dict[str, str]
+) -> None:
+    admin = _bearer(database, clinic, "user/*.cruds", patient=None, email=clinic.admin_email)
+    doc = _get(client, admin, "Practitioner/doc-1")
+    assert client.put(f"{BASE}/Practitioner/doc-1", json={**doc, "gender": "female"}, headers=admin).status_code == 200
+    female = _bearer(database, clinic, "patient/Practitioner.rs?gender=female")
+    assert _ids(_get(client, female, "Practitioner")) == {"doc-1"}
+    male = _bearer(database, clinic, "patient/Practitioner.rs?gender=male")
+    assert _ids(_get(client, male, "Practitioner")) == set()
+    assert client.get(f"{BASE}/Practitioner/doc-1", headers=male).status_code == 404
+
+
 def test_the_general_practitioner_is_included_chained_and_reached_by_has(
     client: TestClient, database: Database, clinic: Clinic, record: dict[str, str]
 ) -> None:
