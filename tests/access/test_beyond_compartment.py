@@ -245,6 +245,50 @@ def test_everything_brings_the_doctor_or_says_it_left_them_out(
     assert "expression" not in issues[0]
 
 
+def _observation(patient: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": f"Patient/{patient}"},
+        "performer": [{"reference": "Practitioner/doc-1"}],
+    }
+
+
+def test_stored_types_follow_the_same_rules(
+    client: TestClient, database: Database, clinic: Clinic, record: dict[str, str]
+) -> None:
+    admin = _bearer(database, clinic, "user/*.cruds", patient=None, email=clinic.admin_email)
+
+    def post(resource: dict[str, Any]) -> str:
+        created = client.post(f"{BASE}/{resource['resourceType']}", json=resource, headers=admin)
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+    medication = post({"resourceType": "Medication", "code": {"text": "Aspirin 100 mg"}})
+    own, other = post(_observation("pat-1")), post(_observation("pat-2"))
+    binary = post({"resourceType": "Binary", "contentType": "text/plain", "data": "aGVsbG8="})
+    prescription = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/pat-1"},
+        "medicationReference": {"reference": f"Medication/{medication}"},
+    }
+    post(prescription)
+    headers = _bearer(database, clinic, "patient/*.rs")
+    assert _get(client, headers, f"Medication/{medication}")["code"]["text"] == "Aspirin 100 mg"
+    assert _ids(_get(client, headers, "Observation")) == {own}
+    bundle = _get(client, headers, "MedicationRequest?_include=MedicationRequest:medication")
+    assert _ids(bundle, "include") == {medication}
+    bundle = _get(client, headers, "Practitioner?_revinclude=Observation:performer")
+    assert _ids(bundle, "include") == {own}
+    for path in (f"Observation/{other}", f"Binary/{binary}"):  # Binary may hold anyone's data: not for patient/
+        assert client.get(f"{BASE}/{path}", headers=headers).status_code == 404, path
+    assert _ids(_get(client, headers, "Binary")) == set()
+    assert _ids(_get(client, admin, "Binary")) == {binary}
+
+
 @pytest.mark.parametrize(
     "resource_type",
     ["Practitioner", "PractitionerRole", "Organization", "Location", "Medication", "Endpoint", "Questionnaire"],
