@@ -7,23 +7,28 @@ every element it is declared on: the resource (``dom-2`` ... ``dom-6``), its bac
 fhirpathpy and its R4 model. Each expression is parsed once per process (:func:`parsed`); ``ele-1`` is left to the
 structure check (no null, no empty value).
 
-Where fhirpathpy answers wrongly or cannot run, the invariant is checked here in Python with the same meaning:
+Some invariants are checked here in Python with the same meaning (:data:`IN_PYTHON`): those fhirpathpy answers
+wrongly or cannot run, and those met on nearly every write, where fhirpathpy would take most of a write's time:
 
 - ``per-1`` (Period start <= end) and ``rng-2`` (Range low <= high): fhirpathpy compares dateTimes without their
-  zones and fractions and cannot compare Quantities. A comparison between values of different precision or
-  units counts as not holding.
+  zones and fractions and cannot compare Quantities. Values of different precision that overlap, or of
+  different units, cannot be told apart: unknown.
 - ``dom-3`` (a contained resource is referenced from its container): fhirpathpy fails on
   ``descendants().as(canonical)``, and ``descendants()`` costs the square of the resource's size.
+- ``dom-2``, ``dom-4``, ``dom-5`` (every resource), ``ref-1`` (every Reference), ``ext-1`` (every Extension),
+  ``qty-3`` (every Quantity): plain reads of the JSON.
 - ``hasValue()`` and ``htmlChecks()`` are not implemented by fhirpathpy: ``hasValue()`` is supplied (a single
   primitive value); ``htmlChecks()`` (txt-1, txt-2) is taken as true.
 
-An expression fhirpathpy cannot parse, or that raises when evaluated, or that answers something other than a
-boolean, is not held against the resource (``strict=False``, the write path); tests that must never accept a value
-for want of evidence pass ``strict=True``. :func:`unparsed` lists the keys fhirpathpy cannot parse.
+An expression fhirpathpy cannot parse (none in R4: :func:`unparsed`), or that raises when evaluated, or that
+answers something other than a boolean, or a Python check that cannot tell, is not held against the resource
+(``strict=False``, the write path); tests that must never rely on a value the server might refuse pass
+``strict=True``.
 
-Cost: an invariant's expression is the server's own (from the definitions), so what a client controls is the size
-of the data; each evaluation is bounded by :data:`STEPS` Python calls through
-:mod:`fhir_server.fhir.fhirpath_guard`, and past the budget the write is refused with 422 ``too-costly``.
+Cost: an invariant's expression is the server's own (from the definitions), so what a client controls is the
+size of the data. A resource with at most :data:`UNCOUNTED` objects carrying invariants costs at most a few
+milliseconds; a larger one is evaluated within :data:`STEPS` Python calls (:func:`fhirpath_guard.counted
+<fhir_server.fhir.fhirpath_guard.counted>`), and past the budget the write is refused with 422 ``too-costly``.
 """
 
 from __future__ import annotations

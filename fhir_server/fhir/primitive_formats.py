@@ -4,7 +4,8 @@ http://hl7.org/fhir/R4/datatypes.html#primitive and http://hl7.org/fhir/R4/json.
 JSON ``true``/``false``; ``integer``, ``positiveInt`` and ``unsignedInt`` are JSON integers within 32 bits (and
 above 0, or at least 0); ``decimal`` is a JSON number; every other primitive is a JSON string matching the regex
 its StructureDefinition gives (the ``regex`` extension of ``<type>.value``: ``date``, ``dateTime``, ``instant``,
-``time``, ``code``, ``id``, ``oid``, ``uri``, ``base64Binary``, ...). The regexes are Java's (``\\s`` is ASCII
+``time``, ``code``, ``id``, ``oid``, ``uri``, ``base64Binary``, ...), and a date a day of the calendar (R4: "SHALL
+be valid dates"; the regexes alone take February 30th). The regexes are Java's (``\\s`` is ASCII
 whitespace), so they are compiled with ``re.ASCII``. A string holding U+0000 is refused too: PostgreSQL cannot
 store it, so a resource is taken or refused alike on every database.
 
@@ -15,6 +16,7 @@ character, at most :data:`SHOWN_CHARS` characters).
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -22,6 +24,7 @@ from fhir_server.fhir.structure import definitions
 
 INT32 = 2**31 - 1
 _MINIMUM = {"integer": -INT32 - 1, "unsignedInt": 0, "positiveInt": 1}
+_DATED = frozenset({"date", "dateTime", "instant"})
 SHOWN_CHARS = 60
 
 
@@ -57,7 +60,18 @@ def problem(type_code: str, value: Any) -> str | None:
     regex = pattern(type_code)
     if regex is not None and regex.fullmatch(value) is None:
         return f"{shown(value)} is not a valid {type_code}"
+    if type_code in _DATED and len(value) >= 10 and not _in_calendar(value[:10]):
+        return f"{shown(value)} is not a day of the calendar"
     return None
+
+
+def _in_calendar(day: str) -> bool:
+    """True when ``YYYY-MM-DD`` is a day that exists (the regexes take 2023-02-30: "SHALL be valid dates")."""
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 
 
 def _integer_problem(type_code: str, value: Any) -> str | None:
