@@ -15,6 +15,8 @@ wrongly or cannot run, and those met on nearly every write, where fhirpathpy wou
   different units, cannot be told apart: unknown.
 - ``dom-3`` (a contained resource is referenced from its container): fhirpathpy fails on
   ``descendants().as(canonical)``, and ``descendants()`` costs the square of the resource's size.
+- ``que-7`` (``answer is Boolean`` when the operator is ``exists``): fhirpathpy answers false for a FHIR
+  ``boolean``, which FHIRPath takes as a System ``Boolean``.
 - ``dom-2``, ``dom-4``, ``dom-5`` (every resource), ``ref-1`` (every Reference), ``ext-1`` (every Extension),
   ``qty-3`` (every Quantity): plain reads of the JSON.
 - ``hasValue()`` and ``htmlChecks()`` are not implemented by fhirpathpy: ``hasValue()`` is supplied (a single
@@ -180,11 +182,13 @@ IN_PYTHON: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], bool | Non
     "ref-1": local_reference_resolves,
     "ext-1": lambda extension, _: ("extension" in extension) != _has_value_member(extension),
     "qty-3": lambda quantity, _: "code" not in quantity or "system" in quantity,
+    "que-7": lambda when, _: when.get("operator") != "exists" or "answerBoolean" in when,
 }
 """Invariants checked in Python (value, root resource) -> true, false, or None when the data cannot tell: those
-fhirpathpy gets wrong (per-1, rng-2, dom-3), and those met on nearly every write (the ``dom-*`` of every resource,
-``ref-1`` of every Reference, ``ext-1`` of every Extension, ``qty-3`` of every Quantity), where fhirpathpy would
-take most of a write's time. tests/fhir/test_invariants.py checks that they answer as fhirpathpy does."""
+fhirpathpy gets wrong (per-1, rng-2, dom-3, que-7), and those met on nearly every write (the ``dom-*`` of every
+resource, ``ref-1`` of every Reference, ``ext-1`` of every Extension, ``qty-3`` of every Quantity), where
+fhirpathpy would take most of a write's time. tests/fhir/test_invariants.py checks that the latter answer as
+fhirpathpy does."""
 
 
 # --- evaluation ----------------------------------------------------------------------------------------------

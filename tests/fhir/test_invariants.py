@@ -174,6 +174,21 @@ def test_an_invariant_checked_in_python_answers_as_fhirpathpy(
         IN_PYTHON[key] = by_fhirpathpy
 
 
+def test_que_7_takes_a_fhir_boolean_answer_as_a_boolean() -> None:
+    """fhirpathpy answers ``answerBoolean is Boolean`` with false; FHIRPath converts FHIR boolean to Boolean."""
+    when = {"question": "1", "operator": "exists", "answerBoolean": True}
+    questionnaire = {
+        "resourceType": "Questionnaire",
+        "status": "draft",
+        "item": [{"linkId": "1", "type": "boolean"}, {"linkId": "2", "type": "string", "enableWhen": [when]}],
+    }
+    assert _keys(questionnaire) == []
+    wrong = {**when, "answerString": "x"}
+    wrong.pop("answerBoolean")
+    questionnaire["item"][1]["enableWhen"] = [wrong]
+    assert _keys(questionnaire) == [("que-7", "Questionnaire.item[1].enableWhen[0]")]
+
+
 def test_python_checks_cover_what_fhirpathpy_gets_wrong() -> None:
     """per-1 compares dateTimes with their zones; values of different precision that overlap are not refused."""
     period = _constraint("Period", "per-1")
