@@ -176,17 +176,19 @@ def test_an_invariant_checked_in_python_answers_as_fhirpathpy(
 
 def test_que_7_takes_a_fhir_boolean_answer_as_a_boolean() -> None:
     """fhirpathpy answers ``answerBoolean is Boolean`` with false; FHIRPath converts FHIR boolean to Boolean."""
-    when = {"question": "1", "operator": "exists", "answerBoolean": True}
-    questionnaire = {
-        "resourceType": "Questionnaire",
-        "status": "draft",
-        "item": [{"linkId": "1", "type": "boolean"}, {"linkId": "2", "type": "string", "enableWhen": [when]}],
-    }
-    assert _keys(questionnaire) == []
-    wrong = {**when, "answerString": "x"}
-    wrong.pop("answerBoolean")
-    questionnaire["item"][1]["enableWhen"] = [wrong]
-    assert _keys(questionnaire) == [("que-7", "Questionnaire.item[1].enableWhen[0]")]
+
+    def questionnaire(when: dict[str, Any]) -> dict[str, Any]:
+        first = {"linkId": "1", "type": "boolean"}
+        return {
+            "resourceType": "Questionnaire",
+            "status": "draft",
+            "item": [first, {**first, "linkId": "2", "enableWhen": [when]}],
+        }
+
+    assert _keys(questionnaire({"question": "1", "operator": "exists", "answerBoolean": True})) == []
+    assert _keys(questionnaire({"question": "1", "operator": "exists", "answerString": "x"})) == [
+        ("que-7", "Questionnaire.item[1].enableWhen[0]")
+    ]
 
 
 def test_python_checks_cover_what_fhirpathpy_gets_wrong() -> None:
