@@ -17,6 +17,8 @@ wrongly or cannot run, and those met on nearly every write, where fhirpathpy wou
   ``descendants().as(canonical)``, and ``descendants()`` costs the square of the resource's size.
 - ``que-7`` (``answer is Boolean`` when the operator is ``exists``): fhirpathpy answers false for a FHIR
   ``boolean``, which FHIRPath takes as a System ``Boolean``.
+- ``ctm-1`` (a participant on behalf of an organization is a Practitioner): fhirpathpy has no ``resolve()``; the
+  target's type is read off the reference, as search does (``resolve() is X``).
 - ``dom-2``, ``dom-4``, ``dom-5`` (every resource), ``ref-1`` (every Reference), ``ext-1`` (every Extension),
   ``qty-3`` (every Quantity): plain reads of the JSON.
 - ``hasValue()`` and ``htmlChecks()`` are not implemented by fhirpathpy: ``hasValue()`` is supplied (a single
@@ -47,6 +49,7 @@ from fhirpathpy.models import models
 from fhirpathpy.parser import parse
 
 from fhir_server.fhir.fhirpath_guard import Budget, TooCostlyError, counted
+from fhir_server.fhir.primitives import literal_reference
 from fhir_server.fhir.structure import Constraint, Node, definitions, walk
 
 UNCOUNTED = 300
@@ -168,6 +171,22 @@ def local_reference_resolves(reference: Mapping[str, Any], root: Mapping[str, An
     return text[1:] in {c.get("id") for c in _contained(root)}
 
 
+def on_behalf_of_a_practitioner(participant: Mapping[str, Any], root: Mapping[str, Any]) -> bool:
+    """ctm-1: a CareTeam participant acting on behalf of an organization is a Practitioner. fhirpathpy has no
+    ``resolve()``: the member's type is read off its reference (``Practitioner/1``, or ``#id`` of a contained
+    resource), and a reference that names no type passes, as ``resolve()`` giving nothing does."""
+    member = participant.get("member")
+    text = member.get("reference") if isinstance(member, dict) else None
+    if "onBehalfOf" not in participant or not isinstance(text, str):
+        return True
+    if text.startswith("#"):
+        kind = next((c.get("resourceType") for c in _contained(root) if c.get("id") == text[1:]), None)
+    else:
+        target = literal_reference(text)
+        kind = target.resource_type if target is not None else None
+    return kind is None or kind == "Practitioner"
+
+
 def _has_value_member(value: Mapping[str, Any]) -> bool:
     return any(key.startswith("value") and key[5:6].isupper() for key in value)
 
@@ -183,12 +202,13 @@ IN_PYTHON: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], bool | Non
     "ext-1": lambda extension, _: ("extension" in extension) != _has_value_member(extension),
     "qty-3": lambda quantity, _: "code" not in quantity or "system" in quantity,
     "que-7": lambda when, _: when.get("operator") != "exists" or "answerBoolean" in when,
+    "ctm-1": on_behalf_of_a_practitioner,
 }
 """Invariants checked in Python (value, root resource) -> true, false, or None when the data cannot tell: those
-fhirpathpy gets wrong (per-1, rng-2, dom-3, que-7), and those met on nearly every write (the ``dom-*`` of every
-resource, ``ref-1`` of every Reference, ``ext-1`` of every Extension, ``qty-3`` of every Quantity), where
-fhirpathpy would take most of a write's time. tests/fhir/test_invariants.py checks that the latter answer as
-fhirpathpy does."""
+fhirpathpy gets wrong or cannot run (per-1, rng-2, dom-3, que-7, ctm-1), and those met on nearly every write (the
+``dom-*`` of every resource, ``ref-1`` of every Reference, ``ext-1`` of every Extension, ``qty-3`` of every
+Quantity), where fhirpathpy would take most of a write's time. tests/fhir/test_invariants.py checks that the
+latter answer as fhirpathpy does."""
 
 
 # --- evaluation ----------------------------------------------------------------------------------------------

@@ -191,6 +191,28 @@ def test_que_7_takes_a_fhir_boolean_answer_as_a_boolean() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("member", "kept"),
+    [
+        ("Practitioner/1", True),
+        ("RelatedPerson/1", False),
+        ("#pr", True),
+        ("#rp", False),
+        ("urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a", True),
+    ],
+)
+def test_ctm_1_reads_the_member_type_off_its_reference(member: str, kept: bool) -> None:
+    """fhirpathpy has no resolve(); a member acting on behalf of an organization must be a Practitioner."""
+    participant = {"member": {"reference": member}, "onBehalfOf": {"reference": "Organization/o"}}
+    contained = [
+        {"resourceType": "Practitioner", "id": "pr"},
+        {"resourceType": "RelatedPerson", "id": "rp", "patient": {"reference": "Patient/p"}},
+    ]
+    team = {"resourceType": "CareTeam", "contained": contained, "participant": [participant]}
+    found = [key for key in _keys(team) if key[0] == "ctm-1"]  # dom-3: the contained ones are not all referenced
+    assert found == ([] if kept else [("ctm-1", "CareTeam.participant[0]")])
+
+
 def test_python_checks_cover_what_fhirpathpy_gets_wrong() -> None:
     """per-1 compares dateTimes with their zones; values of different precision that overlap are not refused."""
     period = _constraint("Period", "per-1")
