@@ -164,9 +164,11 @@ def _contained_meta(resource: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
 
 
 def local_reference_resolves(reference: Mapping[str, Any], root: Mapping[str, Any]) -> bool:
-    """ref-1: a local reference ``#id`` names a resource the root resource contains."""
+    """ref-1: a local reference ``#id`` names a resource the root resource contains. ``#`` alone names the container
+    itself (http://hl7.org/fhir/R4/references.html#contained: a contained resource refers back to its container
+    so), which R4's expression forgets and R5's allows."""
     text = reference.get("reference")
-    if not isinstance(text, str) or not text.startswith("#"):
+    if not isinstance(text, str) or not text.startswith("#") or text == "#":
         return True
     return text[1:] in {c.get("id") for c in _contained(root)}
 

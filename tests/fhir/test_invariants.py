@@ -174,6 +174,14 @@ def test_an_invariant_checked_in_python_answers_as_fhirpathpy(
         IN_PYTHON[key] = by_fhirpathpy
 
 
+def test_ref_1_takes_a_reference_to_the_container() -> None:
+    """``#`` names the container (references.html#contained); R4's ref-1 expression alone would refuse it."""
+    mother = {"resourceType": "RelatedPerson", "id": "mum", "patient": {"reference": "#"}}
+    assert _keys({"resourceType": "Patient", "contained": [mother]}) == []
+    orphan = {**mother, "patient": {"reference": "#nobody"}}
+    assert ("ref-1", "Patient.contained[0].patient") in _keys({"resourceType": "Patient", "contained": [orphan]})
+
+
 def test_que_7_takes_a_fhir_boolean_answer_as_a_boolean() -> None:
     """fhirpathpy answers ``answerBoolean is Boolean`` with false; FHIRPath converts FHIR boolean to Boolean."""
 
