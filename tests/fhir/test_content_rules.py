@@ -82,6 +82,12 @@ def test_an_invariant_issue_names_its_key_and_human_text() -> None:
     )
 
 
+def test_ref_1_is_left_to_reference_integrity() -> None:
+    """A ``#id`` naming no contained resource is reference integrity's to report (not-found, with the others)."""
+    patient = {"resourceType": "Patient", "contact": [{"organization": {"reference": "#nowhere"}}]}
+    assert invariant_issues(patient) == []
+
+
 def test_check_rules_answers_422_listing_bindings_targets_and_invariants() -> None:
     patient = {
         "resourceType": "Patient",
