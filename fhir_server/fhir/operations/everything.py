@@ -25,6 +25,7 @@ from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request
 from fhir_server.fhir import cursors, repository, unit_of_work
+from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.bundle import link, searchset
@@ -169,4 +170,5 @@ async def patient_everything(patient_id: str, request: Request, ctx: Context) ->
     valid_id(patient_id)
     pairs = request.query_params.multi_items()
     bundle = await unit_of_work.read(request, everything, ctx.access, patient_id, pairs, ctx.base_url, ctx.cursor_key)
+    bundle = await expanded(ctx.database, bundle)  # a Binary's content as data
     return FhirResponse(bundle, pretty=is_pretty(request))

@@ -1,8 +1,11 @@
 """SearchParameter data -> the search parameters of each served type.
 
-Loaded once from conformance/search-parameters.json (the official R4 definitions). An expression shared by many
-types (``Patient.address | Practitioner.address | ...``) is cut down to the parts about the type at hand, and
-``where(resolve() is X)`` becomes a test on the reference's type prefix, since the target is never loaded.
+Loaded once from conformance/search-parameters.json (the official R4 definitions),
+conformance/search-parameters-us-core.json (the US Core parameters R4 lacks) and the server's own
+conformance/SearchParameter-*.json (``Binary.securityContext``, which patient access to a Binary rests on). An
+expression shared by many types (``Patient.address | Practitioner.address | ...``) is cut down to the parts about
+the type at hand, and ``where(resolve() is X)`` becomes a test on the reference's type prefix, since the target is
+never loaded.
 """
 
 from __future__ import annotations
@@ -80,10 +83,19 @@ def _rewrite_resolve(expression: str) -> str:
     )
 
 
+DEFINITION_FILES = ("search-parameters.json", "search-parameters-us-core.json")
+"""The official R4 SearchParameters, then the US Core ones R4 lacks (race, ethnicity, gender-identity, CareTeam role,
+Condition asserted-date, ...): http://hl7.org/fhir/us/core/. A later file's parameter replaces an earlier one's of the
+same code."""
+
+
 @cache
 def _definitions() -> list[dict[str, Any]]:
-    bundle = orjson.loads((project_dir("conformance") / "search-parameters.json").read_bytes())
-    return [entry["resource"] for entry in bundle["entry"]]
+    """The official definitions, the US Core ones, then the server's own (conformance/SearchParameter-*.json)."""
+    conformance = project_dir("conformance")
+    bundles = [orjson.loads((conformance / name).read_bytes()) for name in DEFINITION_FILES]
+    own = [orjson.loads(path.read_bytes()) for path in sorted(conformance.glob("SearchParameter-*.json"))]
+    return [entry["resource"] for bundle in bundles for entry in bundle["entry"]] + own
 
 
 @cache

@@ -300,6 +300,38 @@ def _deceased(resource: Json) -> Value:
     return Value(True, "boolean", {"code": "true", "other": "false"})
 
 
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition"
+OMB = "urn:oid:2.16.840.1.113883.6.238"
+
+
+def _us_core_category(resource: Json, name: str, code: str, other: str) -> Value:
+    """A US Core race or ethnicity extension holding the OMB category ``code``: the parameter's expression
+    (``extension.where(url=...).extension.value.code``) reaches it through ``value[x]``, which the path reader does not
+    follow; its values are codes without their system."""
+    category = {"url": "ombCategory", "valueCoding": {"system": OMB, "code": code}}
+    text = {"url": "text", "valueString": f"Category {code}"}
+    resource["extension"] = [{"url": f"{US_CORE}/us-core-{name}", "extension": [category, text]}]
+    return Value(code, "code", {"system": None, "code": code, "other": other})
+
+
+@_override("Patient.race")
+def _race(resource: Json) -> Value:
+    return _us_core_category(resource, "race", "2106-3", "2054-5")
+
+
+@_override("Patient.ethnicity")
+def _ethnicity(resource: Json) -> Value:
+    return _us_core_category(resource, "ethnicity", "2186-5", "2135-2")
+
+
+@_override("Patient.gender-identity")
+def _gender_identity(resource: Json) -> Value:
+    """The US Core gender identity extension (``extension.where(url=...).value.coding.code``, through value[x])."""
+    coding = {"system": "http://snomed.info/sct", "code": "446151000124109"}
+    resource["extension"] = [{"url": f"{US_CORE}/us-core-genderIdentity", "valueCodeableConcept": {"coding": [coding]}}]
+    return Value("446151000124109", "code", {"system": None, "code": "446151000124109", "other": "446141000124107"})
+
+
 @_override("Organization.endpoint")
 def _partner_endpoint(resource: Json) -> Value:
     """A new Organization is a clinic of its own and has no Endpoint yet: it names another server's."""
