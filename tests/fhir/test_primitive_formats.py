@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 
-from fhir_server.fhir.primitive_formats import problem, shown
+from fhir_server.fhir.primitive_formats import is_base64, pattern, problem, shown
 
 ACCEPTED: list[tuple[str, Any]] = [
     ("boolean", True),
@@ -83,3 +84,24 @@ def test_a_value_of_the_wrong_json_type_or_text_is_named(type_code: str, value: 
 def test_values_are_quoted_escaped_and_cut() -> None:
     assert shown("a\x1b[2Jb\u202e") == "'a\\x1b[2Jb\\u202e'"
     assert len(shown("x" * 500)) == 60
+
+
+def test_base64_is_checked_exactly_as_r4s_regex_says_without_its_backtracking() -> None:
+    regex = pattern("base64Binary")
+    assert regex is not None
+    for text in [
+        "",
+        " ",
+        "AAAA",
+        "AA AA",
+        "AAAA BBBB",
+        " AAAA\n",
+        "AAAAAAAA",
+        "AAA",
+        "AAAA=",
+        "A/+=",
+        "AA\x0bAA",
+        "A!AA",
+    ]:
+        assert is_base64(text) == (regex.fullmatch(text) is not None), repr(text)
+    assert is_base64(base64.b64encode(bytes(range(256)) * 20_000).decode())  # 6.8 MB of base64, in well under a second
