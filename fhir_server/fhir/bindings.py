@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from fhir_server.errors import Issue, Kind, fail_all
+from fhir_server.errors import Issue
 from fhir_server.fhir.structure import Definitions, Node, definitions, load_bundles, walk
 
 VALUESETS_FILE = "required-binding-valuesets.json"
@@ -205,13 +205,6 @@ def binding_issues(resource: Mapping[str, Any]) -> list[Issue]:
         if problem is not None:
             issues.append(Issue("code-invalid", f"{node.expression}: {problem}", (node.expression,)))
     return issues
-
-
-def check_bindings(resource: Mapping[str, Any]) -> None:
-    """422 listing every required-binding violation of ``resource`` (nothing when there is none)."""
-    issues = binding_issues(resource)
-    if issues:
-        raise fail_all(Kind.UNPROCESSABLE, issues)
 
 
 def violation(binding: Binding, node: Node) -> str | None:

@@ -4,7 +4,7 @@ checked: what each asks (method, type, id, version, query) and with which header
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,10 +101,30 @@ def _attach_body(entry: Entry, resource: Any, patch_limits: PatchLimits | None) 
     if entry.method in {"POST", "PUT"}:
         if resource is None:
             raise bad_request(f"{where} is required for {entry.method}", where)
-        check_resource(resource, entry.resource_type, entry.resource_id if entry.method == "PUT" else None)
+        try:
+            check_resource(resource, entry.resource_type, entry.resource_id if entry.method == "PUT" else None)
+        except FhirError as exc:
+            raise placed(exc, entry.resource_type, where) from None
         entry.resource = resource
     elif entry.method == "PATCH":
         entry.patch = _patch_of(entry, resource, patch_limits)
+
+
+def placed(exc: FhirError, resource_type: str, where: str) -> FhirError:
+    """``exc`` with each issue's element named where it sits in the Bundle: ``Patient.gender`` of the resource of
+    entry 3 becomes ``Bundle.entry[3].resource.gender`` (``resourceType`` becomes ``...resource.resourceType``)."""
+
+    def moved(text: str) -> str:
+        if text == "resourceType" or text.startswith("resourceType:"):
+            return f"{where}.{text}"
+        if text == resource_type or text.startswith((f"{resource_type}.", f"{resource_type}:")):
+            return where + text[len(resource_type) :]
+        return text
+
+    issues = [
+        replace(i, diagnostics=moved(i.diagnostics), expression=tuple(map(moved, i.expression))) for i in exc.issues
+    ]
+    return FhirError(exc.status, issues, exc.headers)
 
 
 def _patch_of(entry: Entry, resource: Any, limits: PatchLimits | None) -> Patch:

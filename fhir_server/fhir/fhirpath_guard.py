@@ -166,7 +166,7 @@ class Criteria:
         when it cannot be evaluated."""
         shared = _CURRENT.get() or Budget()
         try:
-            result = _counted(shared, self.evaluate, value)
+            result = counted(shared, self.evaluate, value)
         except TooCostlyError:
             raise
         except Exception as exc:  # fhirpathpy raises many kinds of errors for an expression that does not fit
@@ -174,8 +174,8 @@ class Criteria:
         return bool(result == [True])
 
 
-def _counted(shared: Budget, fn: Callable[..., Any], value: Any) -> Any:
-    """``fn(value)`` with each Python call it makes charged to ``shared``; TooCostlyError when none are left."""
+def counted(shared: Budget, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with each Python call it makes charged to ``shared``; TooCostlyError when none are left."""
 
     def trace(_frame: FrameType, event: str, _arg: Any) -> None:
         if event == "call":
@@ -186,7 +186,7 @@ def _counted(shared: Budget, fn: Callable[..., Any], value: Any) -> Any:
     previous = sys.gettrace()
     sys.settrace(trace)
     try:
-        return fn(value)
+        return fn(*args)
     finally:
         sys.settrace(previous)
 

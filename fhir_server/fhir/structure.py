@@ -13,7 +13,7 @@ reports them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -23,17 +23,41 @@ from fhir_server.paths import project_dir
 
 DEFINITION_FILES = ("structure-definitions.json", "structure-definitions-types.json")
 _SYSTEM_TYPE = "http://hl7.org/fhirpath/System."
+_REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """An invariant of severity error (``constraint``): its key (``per-1``), human text and FHIRPath expression."""
+
+    key: str
+    human: str
+    expression: str
 
 
 @dataclass(frozen=True)
 class ElementDef:
-    """One element of a snapshot: its canonical path, its type codes, its binding and its content reference."""
+    """One element of a snapshot: its canonical path, its type codes, its binding and its content reference; its
+    cardinality (``max`` None when unbounded), the resource types a Reference may target (empty: any), its error
+    invariants (``ele-1`` aside: the structure check covers it) and, for a primitive's ``value``, its regex."""
 
     path: str
     types: tuple[str, ...]
     binding_strength: str | None = None
     value_set: str | None = None
     content_reference: str | None = None
+    min: int = 0
+    max: int | None = None
+    targets: tuple[str, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    regex: str | None = None
+    system_typed: bool = False
+    """Typed by a FHIRPath system type (``Element.id``, ``Extension.url``): a bare JSON string, never ``_``-extended."""
+
+    @property
+    def repeats(self) -> bool:
+        """True when the element may hold more than one value (a JSON array)."""
+        return self.max is None or self.max > 1
 
 
 @dataclass(frozen=True)
@@ -83,18 +107,32 @@ def index(structure_definitions: list[dict[str, Any]]) -> Definitions:
         name = sd["type"]
         kinds[name] = sd["kind"]
         elements[name] = {e["path"]: _element(e) for e in sd.get("snapshot", {}).get("element", [])}
+        if sd["kind"] == "resource" and f"{name}.id" in elements[name]:  # a resource's id has the id syntax
+            elements[name][f"{name}.id"] = replace(elements[name][f"{name}.id"], types=("id",), system_typed=False)
     return Definitions(elements, kinds)
 
 
 def _element(element: dict[str, Any]) -> ElementDef:
     binding = element.get("binding") or {}
     value_set = binding.get("valueSet")
+    types = element.get("type", [])
+    maximum = element.get("max", "*")
     return ElementDef(
         path=element["path"],
-        types=tuple(_type_code(t["code"]) for t in element.get("type", [])),
+        types=tuple(_type_code(t["code"]) for t in types),
         binding_strength=binding.get("strength"),
         value_set=value_set.split("|", 1)[0] if isinstance(value_set, str) else None,
         content_reference=element.get("contentReference"),
+        min=int(element.get("min", 0)),
+        max=None if maximum == "*" else int(maximum),
+        targets=tuple(p.rsplit("/", 1)[-1] for t in types for p in t.get("targetProfile", [])),
+        constraints=tuple(
+            Constraint(c["key"], c.get("human", ""), c["expression"])
+            for c in element.get("constraint", [])
+            if c.get("severity") == "error" and c.get("expression") and c["key"] != "ele-1"
+        ),
+        regex=next((x["valueString"] for t in types for x in t.get("extension", []) if x["url"] == _REGEX), None),
+        system_typed=any(t["code"].startswith(_SYSTEM_TYPE) for t in types),
     )
 
 

@@ -1,5 +1,6 @@
-"""Validation of every resource written: JSON shape, type and id, FHIR R4 structure (fhir.resources R4B), then
-the required terminology bindings (:mod:`fhir_server.fhir.bindings`).
+"""Validation of every resource written: JSON shape, type and id, FHIR R4 structure (the R4 StructureDefinitions:
+:mod:`fhir_server.fhir.structure_validation`), then the required terminology bindings
+(:mod:`fhir_server.fhir.bindings`).
 
 http://hl7.org/fhir/R4/validation.html. Every error names the element (``issue.expression``): a body that is not
 a well-formed resource of the expected type answers 400, a well-formed one whose codes break a required binding
@@ -12,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fhir.resources.R4B import get_fhir_model_class
-from pydantic import ValidationError
 
 from fhir_server.errors import FhirError, Issue, Kind, bad_request, fail_all
-from fhir_server.fhir.bindings import binding_issues, check_bindings, required_bindings
+from fhir_server.fhir import structure_validation
+from fhir_server.fhir.bindings import required_bindings
+from fhir_server.fhir.content_rules import check_rules, rule_issues
 
 MAX_JSON_DEPTH = 64
 """The deepest nesting of objects and arrays a request body may have (a resource is 1; FHIR content needs far
@@ -65,8 +66,9 @@ def parse_resource(body: bytes, expected_type: str | None = None, url_id: str | 
 
 
 def check_resource(resource: Any, expected_type: str | None = None, url_id: str | None = None) -> None:
-    """400 unless ``resource`` is a JSON object of ``expected_type`` whose id matches the URL's, valid in R4; 422
-    when it breaks a required binding."""
+    """400 unless ``resource`` is a JSON object of ``expected_type`` whose id matches the URL's, of valid R4
+    structure; 422 when it breaks a required binding, a reference's target types or an invariant
+    (:mod:`fhir_server.fhir.content_rules`)."""
     check_shape(resource, expected_type)
     if url_id is not None and resource.get("id") != url_id:
         raise bad_request(
@@ -76,7 +78,7 @@ def check_resource(resource: Any, expected_type: str | None = None, url_id: str 
     issues = structure_issues(resource)
     if issues:
         raise fail_all(Kind.INVALID, issues)
-    check_bindings(resource)
+    check_rules(resource)
 
 
 def check_shape(resource: Any, expected_type: str | None = None) -> None:
@@ -91,65 +93,19 @@ def check_shape(resource: Any, expected_type: str | None = None) -> None:
 
 
 def content_issues(resource: dict[str, Any]) -> list[Issue]:
-    """Every structure issue of ``resource`` and, when its structure is sound, every required-binding issue."""
-    return structure_issues(resource) or binding_issues(resource)
+    """Every structure issue of ``resource`` and, when its structure is sound, every issue of its content rules
+    (required bindings, reference target types, invariants)."""
+    return structure_issues(resource) or rule_issues(resource)
 
 
 def structure_issues(resource: dict[str, Any]) -> list[Issue]:
-    """Every way ``resource`` breaks the R4 structure (unknown elements, wrong types, cardinality), and every
-    string holding U+0000 (:func:`nul_issues`); a resource nested too deeply (:data:`MAX_JSON_DEPTH`) is refused
-    unwalked."""
+    """Every way ``resource`` breaks the R4 structure (:mod:`fhir_server.fhir.structure_validation`: unknown
+    elements, cardinality, JSON types and formats of primitives, choice types, null and empty values, U+0000); a
+    resource nested too deeply (:data:`MAX_JSON_DEPTH`) is refused unwalked."""
     resource_type = resource["resourceType"]
     if too_deeply_nested(resource):  # before the validator's recursion can overflow the stack
         return [Issue("too-costly", f"{resource_type}: {_TOO_DEEP}", (resource_type,))]
-    try:
-        model = get_fhir_model_class(resource_type)
-    except (KeyError, ValueError):
-        return [Issue("not-supported", f"unknown resource type {resource_type!r}", ("resourceType",))]
-    try:
-        model.model_validate(resource)
-    except ValidationError as exc:
-        return [_issue(resource_type, error) for error in exc.errors()]
-    except (ValueError, TypeError) as exc:
-        return [Issue("structure", f"{resource_type}: {exc}", (resource_type,))]
-    return nul_issues(resource, resource_type)
-
-
-def nul_issues(value: Any, expression: str) -> list[Issue]:
-    """One issue per string holding the character U+0000.
-
-    R4 says strings SHOULD NOT hold characters below U+0020 other than tab, CR and LF
-    (http://hl7.org/fhir/R4/datatypes.html#string); this server refuses U+0000 alone, which PostgreSQL cannot
-    store in text or jsonb, so that a resource is taken or refused alike on every database.
-    """
-    if isinstance(value, str):
-        return (
-            [Issue("value", f"{expression}: the character U+0000 is not accepted", (expression,))]
-            if "\x00" in value
-            else []
-        )
-    if isinstance(value, dict):
-        return [issue for key, item in value.items() for issue in nul_issues(item, f"{expression}.{key}")]
-    if isinstance(value, list):
-        return [issue for i, item in enumerate(value) for issue in nul_issues(item, f"{expression}[{i}]")]
-    return []
-
-
-def _issue(resource_type: str, error: Any) -> Issue:
-    expression = resource_type
-    for part in error["loc"]:
-        if isinstance(part, int):
-            expression += f"[{part}]"
-        elif part != "__root__":
-            expression += f".{part}"
-    message = error["msg"]
-    code = "structure" if error["type"] in {"extra_forbidden", "missing"} else "value"
-    if error["type"] == "extra_forbidden":
-        message = "unknown element"
-    elif error["type"] == "missing":
-        message = "required element is missing"
-        code = "required"
-    return Issue(code, f"{expression}: {message}", (expression,))
+    return structure_validation.structure_issues(resource)
 
 
 def warm_up() -> None:

@@ -12,6 +12,8 @@ from mappings.registry import MAPPINGS
 
 MIMETYPES = "http://hl7.org/fhir/ValueSet/mimetypes"
 CURRENCIES = "http://hl7.org/fhir/ValueSet/currencies"
+UCUM = "http://hl7.org/fhir/ValueSet/ucum-units"
+COMBINATION = "http://hl7.org/fhir/ValueSet/characteristic-combination"
 
 
 def _expressions(resource: dict[str, Any]) -> list[str]:
@@ -22,17 +24,27 @@ def _expressions(resource: dict[str, Any]) -> list[str]:
 
 
 def test_skips_only_the_bindings_whose_external_code_systems_the_data_does_not_enumerate() -> None:
-    """A known, visible decision: MIME types (urn:ietf:bcp:13) and currencies (ISO 4217) are not checked."""
+    """A known, visible decision: MIME types (urn:ietf:bcp:13), currencies (ISO 4217) and UCUM units are not
+    checked, nor the two value sets the R4 data cannot expand offline (characteristic-combination, LOINC LL379-9)."""
     assert dict(required_bindings().skipped) == {
         "Attachment.contentType": MIMETYPES,
         "Binary.contentType": MIMETYPES,
         "CapabilityStatement.format": MIMETYPES,
         "CapabilityStatement.patchFormat": MIMETYPES,
+        "EffectEvidenceSynthesis.effectEstimate.unitOfMeasure": UCUM,
         "ElementDefinition.mapping.language": MIMETYPES,
         "Endpoint.payloadMimeType": MIMETYPES,
+        "EvidenceVariable.characteristic.definitionByCombination.code": COMBINATION,
+        "MolecularSequence.structureVariant.variantType": "http://loinc.org/vs/LL379-9",
         "Money.currency": CURRENCIES,
+        "ResearchElementDefinition.characteristic.unitOfMeasure": UCUM,
+        "RiskEvidenceSynthesis.riskEstimate.unitOfMeasure": UCUM,
         "Signature.sigFormat": MIMETYPES,
         "Signature.targetFormat": MIMETYPES,
+        "Subscription.channel.payload": MIMETYPES,
+        "TestScript.setup.action.assert.contentType": MIMETYPES,
+        "TestScript.setup.action.operation.accept": MIMETYPES,
+        "TestScript.setup.action.operation.contentType": MIMETYPES,
     }
 
 

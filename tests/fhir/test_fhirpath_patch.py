@@ -107,7 +107,12 @@ def test_add_of_an_unknown_element_is_refused() -> None:
 
 def test_insert_past_the_end_is_refused() -> None:
     error = _failure(
-        _op("insert", "Patient.contact", {"name": "index", "valueInteger": 5}, {"name": "value", "part": []})
+        _op(
+            "insert",
+            "Patient.contact",
+            {"name": "index", "valueInteger": 5},
+            {"name": "value", "part": [{"name": "name", "valueHumanName": {"family": "Poe"}}]},
+        )
     )
     assert error.status in (400, 422)
     assert error.issues[0].expression == ("Parameters.parameter[0]",)

@@ -160,7 +160,8 @@ def test_contained_references_must_name_a_contained_resource(
     contained = [{"resourceType": "Organization", "id": "employer", "name": "ACME"}]
     good = _patient(clinics[0], contained=contained, contact=[{"organization": {"reference": "#employer"}}])
     assert client.post("/fhir/Patient", json=good).status_code == 201
-    bad = _patient(clinics[0], contained=contained, contact=[{"organization": {"reference": "#employr"}}])
+    contacts = [{"organization": {"reference": "#employr"}}, {"organization": {"reference": "#employer"}}]
+    bad = _patient(clinics[0], contained=contained, contact=contacts)  # employer is referenced (dom-3 holds)
     assert _refusal(client.post("/fhir/Patient", json=bad)) == [("not-found", ["Patient.contact[0].organization"])]
 
 

@@ -147,3 +147,37 @@ def test_the_binding_table_is_built_when_the_server_starts(database_url: str) ->
     required_bindings.cache_clear()
     with TestClient(create_app(load_settings(database_url=database_url))):
         assert required_bindings.cache_info().currsize == 1
+
+
+@pytest.mark.parametrize(
+    ("elements", "expression"),
+    [
+        ({"active": 1}, "Patient.active"),
+        ({"active": "yes"}, "Patient.active"),
+        ({"multipleBirthInteger": "2"}, "Patient.multipleBirthInteger"),
+        ({"gender": None}, "Patient.gender"),
+    ],
+)
+def test_create_refuses_wrong_json_types_and_null_with_a_400_naming_the_element(
+    client: TestClient, clinic: dict[str, Any], elements: dict[str, Any], expression: str
+) -> None:
+    issue = _issue(client.post("/fhir/Patient", json={"resourceType": "Patient", **elements}), 400)
+    assert issue["code"] in {"value", "structure"}
+    assert issue["expression"] == [expression]
+    assert client.get("/fhir/Patient/_history").json()["entry"] == []
+
+
+def test_create_refuses_a_reference_to_a_type_the_element_does_not_allow(
+    client: TestClient, clinic: dict[str, Any]
+) -> None:
+    other = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Doe"}]}).json()
+    patient = {"resourceType": "Patient", "generalPractitioner": [{"reference": f"Patient/{other['id']}"}]}
+    issue = _issue(client.post("/fhir/Patient", json=patient), 422)
+    assert (issue["code"], issue["expression"]) == ("invalid", ["Patient.generalPractitioner[0]"])
+
+
+def test_create_refuses_a_broken_invariant_naming_its_key(client: TestClient, clinic: dict[str, Any]) -> None:
+    patient = {"resourceType": "Patient", "contact": [{"gender": "male"}]}
+    issue = _issue(client.post("/fhir/Patient", json=patient), 422)
+    assert (issue["code"], issue["expression"]) == ("invariant", ["Patient.contact[0]"])
+    assert "pat-1" in issue["diagnostics"]

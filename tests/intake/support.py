@@ -90,15 +90,17 @@ def response(
     appointment: str | None = None,
     questionnaire: str = QUESTIONNAIRE_URL,
 ) -> dict[str, Any]:
-    """An intake QuestionnaireResponse of the clinic's patient."""
+    """An intake QuestionnaireResponse of the clinic's patient (no ``item`` when ``items`` is empty: R4 allows no
+    empty array)."""
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "questionnaire": questionnaire,
         "status": status,
         "subject": {"reference": f"Patient/{clinic.patient}"},
         "authored": "2026-11-30T18:00:00Z",
-        "item": complete_items() if items is None else items,
     }
+    if items is None or items:
+        resource["item"] = complete_items() if items is None else items
     if appointment is not None:
         extension = {"url": APPOINTMENT_EXTENSION, "valueReference": {"reference": f"Appointment/{appointment}"}}
         resource["extension"] = [extension]

@@ -51,7 +51,8 @@ def assert_same(actual: Any, wanted: Any, what: str) -> None:
 
 
 def assert_valid(resource: dict[str, Any]) -> None:
-    """Valid R4: fhir.resources R4B structure, the required bindings, every invariant (a generator bug if not)."""
+    """Valid R4: the structure of the R4 definitions, the required bindings, every invariant (a generator bug if
+    not)."""
     assert structure_issues(resource) == [], structure_issues(resource)
     assert binding_issues(resource) == [], binding_issues(resource)
     assert violations(resource) == []

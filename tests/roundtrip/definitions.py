@@ -104,13 +104,6 @@ def _element(raw: dict[str, Any]) -> Element:
     )
 
 
-def _is_r4(raw: dict[str, Any]) -> bool:
-    """False for the few elements in the data file that R4 does not define (six Meta elements of another
-    server, ``Meta.project`` ... ``Meta.compartment``; http://hl7.org/fhir/R4/resource.html#Meta has none of them):
-    unlike every element of an R4 snapshot, they have no ``isModifier``."""
-    return "." not in raw["path"] or "isModifier" in raw
-
-
 @cache
 def structure_definitions() -> Mapping[str, StructureDefinition]:
     """Every base StructureDefinition of conformance/ by type name."""
@@ -118,7 +111,7 @@ def structure_definitions() -> Mapping[str, StructureDefinition]:
     for sd in load_bundles():
         if sd.get("resourceType") != "StructureDefinition" or sd.get("derivation") == "constraint":
             continue
-        elements = {e["path"]: _element(e) for e in sd["snapshot"]["element"] if _is_r4(e)}
+        elements = {e["path"]: _element(e) for e in sd["snapshot"]["element"]}
         found[sd["type"]] = StructureDefinition(sd["type"], sd["kind"], elements)
     return found
 

@@ -37,7 +37,7 @@ BROKEN: dict[str, tuple[dict[str, Any], str]] = {
     "an extension with a value and extensions": (
         {"resourceType": "Patient", "_gender": {"extension": [
             {"url": "http://e.org/x", "valueString": "a", "extension": [{"url": "y", "valueBoolean": True}]}]}},
-        "ext-1 at Patient._gender.extension[0]",
+        "ext-1 at Patient.gender.extension[0]",  # FHIRPath names a primitive's extensions under the primitive
     ),
     "a home telecom of an organization": (
         {"resourceType": "Organization", "name": "x", "telecom": [{"system": "phone", "value": "1", "use": "home"}]},

@@ -3,8 +3,9 @@
 http://hl7.org/fhir/R4/resource-operation-validate.html. The body is the resource itself or a Parameters resource
 with ``resource``, ``mode`` (create | update | delete) and ``profile``; ``mode`` and ``profile`` may also be given
 in the URL. The answer is always 200 with an OperationOutcome listing every issue found, or one information issue
-"All OK": R4 structure, required bindings, then everything the write itself would check (the mapping's own rules,
-such as an Appointment needing a Patient and a Practitioner, the clinic, reference integrity). The write is really
+"All OK": R4 structure, required bindings, reference target types and invariants, then everything the write itself
+would check (the mapping's own rules, such as an Appointment needing a Patient and a Practitioner, the clinic,
+reference integrity). The write is really
 run, in a transaction that is always rolled back, so the answer is exactly what a create or update would meet and
 nothing is ever stored. ``mode=delete`` (instance level only) checks that the resource can be deleted (it exists).
 
@@ -30,8 +31,8 @@ from fhir_server.access.enforcement import require_validate
 from fhir_server.db.engine import Database
 from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir import repository
-from fhir_server.fhir.bindings import binding_issues
 from fhir_server.fhir.content import FhirResponse, check_accept, check_content_type, is_pretty
+from fhir_server.fhir.content_rules import rule_issues
 from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.route_interactions import declares
@@ -155,7 +156,7 @@ def validate(session: Session, access: AccessContext, wanted: ValidateRequest, b
     structure = structure_issues(resource)
     if structure:
         return structure  # the mapping cannot read a resource of broken structure
-    issues = binding_issues(resource)
+    issues = rule_issues(resource)
     codes_valid = not issues
     if not _as_update(wanted):
         resource.pop("id", None)  # a create ignores the client's id

@@ -159,6 +159,19 @@ def test_transaction_if_match_conflict_is_412(client: TestClient) -> None:
     assert client.post("/fhir", json=body, headers=JSON).status_code == 412
 
 
+def test_an_invalid_entry_resource_is_named_where_it_sits_in_the_bundle(client: TestClient) -> None:
+    body = bundle("transaction", post(patient("V1")), post({**patient("V2"), "gender": None, "active": "yes"}))
+    response = client.post("/fhir", json=body, headers=JSON)
+    assert response.status_code == 400, response.text
+    issues = response.json()["issue"]
+    assert [i["expression"] for i in issues] == [
+        ["Bundle.entry[1].resource.gender"],
+        ["Bundle.entry[1].resource.active"],
+    ]
+    assert issues[0]["diagnostics"] == "Bundle.entry[1].resource.gender: null is not allowed"
+    assert client.get("/fhir/Patient", params={"identifier": "urn:ids|V1"}).json().get("entry", []) == []
+
+
 def test_batch_entries_succeed_or_fail_on_their_own(client: TestClient) -> None:
     body = bundle(
         "batch",
