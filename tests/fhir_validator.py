@@ -1,0 +1,41 @@
+"""The independent FHIR R4 validator of the shared tools (``validate.mjs``: @medplum/core's ``validateResource``
+and an offline required-binding check), run on what the server serves, as a second opinion beside our own checks.
+
+``FHIR_SERVER_TEST_FHIR_VALIDATOR`` names its ``validate.mjs`` (the test command .ci/test installs it). Without it
+the test is skipped locally and fails under CI, so CI never passes without the second opinion.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+VALIDATOR_ENV = "FHIR_SERVER_TEST_FHIR_VALIDATOR"
+
+
+def validator() -> str:
+    """The path of ``validate.mjs``; skips (locally) or fails (CI) when it is not installed."""
+    path = os.environ.get(VALIDATOR_ENV)
+    if path and Path(path).is_file():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{VALIDATOR_ENV} does not name the FHIR validator: CI must run it")
+    pytest.skip(f"the FHIR validator tests need {VALIDATOR_ENV} (the test command .ci/test sets it)")
+
+
+def validator_errors(resources: list[dict[str, Any]], tmp_path: Path) -> list[str]:
+    """The errors the validator finds in ``resources`` (one line each: ``Type/id``, severity, element, message)."""
+    script = validator()
+    source = tmp_path / "resources.ndjson"
+    source.write_bytes(b"\n".join(orjson.dumps(r) for r in resources) + b"\n")
+    done = subprocess.run(
+        ["node", script, "--errors-only", str(source)], capture_output=True, text=True, timeout=300, check=False
+    )
+    lines = done.stdout.splitlines()
+    assert lines and lines[-1] == f"{len(resources)} resources, {len(lines) - 1} errors", done.stdout + done.stderr
+    return lines[:-1]
