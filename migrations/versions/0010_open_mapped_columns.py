@@ -1,8 +1,8 @@
 """mapped types accept every valid R4 resource: the columns a valid resource may leave empty become nullable, and
 a practitioner's NPI is no longer unique
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 
 A column that cannot hold a valid value (an Appointment without ``start``, a QuestionnaireResponse
 ``entered-in-error``, a Practitioner without a name, an ImagingStudy of a Device) stays empty and the value stays
@@ -19,8 +19,8 @@ from alembic import op
 
 from fhir_server.db.types import UtcDateTime
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
