@@ -251,7 +251,7 @@ def _add_appointment(
     if status == "no-show":
         session.add(Cancellation(appointment_id=appointment.id, type="no-show", cancelled_at=start))
     if status != "cancelled" and rng.random() < 0.5:
-        _add_intake(session, rng, n, appointment, submitted=past or rng.random() < 0.5)
+        _add_intake(session, rng, n, appointment, start, submitted=past or rng.random() < 0.5)
 
 
 def _status(rng: random.Random, past: bool) -> str:
@@ -260,12 +260,14 @@ def _status(rng: random.Random, past: bool) -> str:
     return rng.choices(["confirmed", "unconfirmed", "cancelled"], weights=[6, 3, 1])[0]
 
 
-def _add_intake(session: Session, rng: random.Random, n: int, appointment: Appointment, *, submitted: bool) -> None:
+def _add_intake(
+    session: Session, rng: random.Random, n: int, appointment: Appointment, start: datetime, *, submitted: bool
+) -> None:
     appointment.intake_status = "completed" if submitted else "sent"
     items = []
     if submitted:  # the same draws of the clinic's generator as ever; the rest from the form's own generator
         medication, allergy, smoker = rng.choice(_MEDICATIONS), rng.choice(_ALLERGIES), rng.random() < 0.2
-        visit = appointment.start_at.astimezone(ZoneInfo(DEMO_TIMEZONE)).date()
+        visit = start.astimezone(ZoneInfo(DEMO_TIMEZONE)).date()
         own = random.Random(f"intake-{n}")
         items = completed_intake(
             own, reason=appointment.reason, medication=medication, allergy=allergy, smoker=smoker, visit=visit
@@ -280,7 +282,7 @@ def _add_intake(session: Session, rng: random.Random, n: int, appointment: Appoi
             answers=flat_answers(items),
             extra={"item": items} if items else {},
             status="submitted" if submitted else "pending",
-            submitted_at=appointment.start_at - timedelta(days=1) if submitted else None,
+            submitted_at=start - timedelta(days=1) if submitted else None,
         )
     )
 

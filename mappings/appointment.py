@@ -3,16 +3,19 @@
 Columns and where they are served:
 
 - ``status``: Appointment.status through the ConceptMap ``appointment-status`` (a client's ``checked-in`` is
-  served back while the clinic says ``arrived``);
-- ``start_at``/``end_at``: start and end, instants with a zone (both required here, and end after start);
-  ``duration_minutes``: minutesDuration (from start and end when absent: a server-set element; so without
-  minutesDuration the appointment may last at most 2,147,483,647 minutes, R4's largest positiveInt);
-- ``patient``/``practitioner``: the one Patient and the one Practitioner participant (``participant.actor``);
-  both must be there, once each, and in the same clinic, which is the appointment's clinic;
+  served back while the clinic says ``arrived``; every R4 status has a clinic status);
+- ``start_at``/``end_at``: start and end, instants with a zone (absent in a proposed, waitlisted or cancelled
+  appointment, R4 invariant app-3; when both are there, end after start); ``duration_minutes``: minutesDuration
+  (from start and end when absent: a server-set element, left out when it would exceed 2,147,483,647 minutes,
+  R4's largest positiveInt);
+- ``patient``/``practitioner``: the first Patient and the first Practitioner participant (``participant.actor``),
+  in the same clinic, which is the appointment's clinic. Either may be missing (an appointment of a practitioner
+  with a location, of a patient with a HealthcareService); further participants stay in the resource;
 - ``visit_category``: appointmentType (HL7 v2 table 0276 and the clinic's coding, ConceptMap
   ``appointment-visit-category``); ``visit_type``: the serviceType holding the clinic's visit-type coding (and the
   v3 ActCode encounter class, ConceptMap ``appointment-visit-type``). Both default when absent (follow-up,
-  in-clinic) and are always served;
+  in-clinic) and are then served; a coding the ConceptMap does not know (the binding is only preferred) is kept
+  as sent and the column left empty;
 - ``reason``: the text of the first reasonCode that has one. reasonCode rather than description: the reason is
   the clinical reason for the visit ("Persistent cough"), which is what reasonCode means; description is a
   subject line for lists;
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import inspect, select
@@ -44,7 +48,7 @@ from fhir_server.intake.appointment_intake import linked_form_ids
 from mappings import CANONICAL_BASE, lens, terminology
 from mappings.base import Field, MappedValues, MappingError, ResourceMapping, fhir_instant, parse_instant
 from mappings.base import reference_field as reference
-from mappings.datatypes import concept_with, extension_value, mapped_concept, participant_actor, references_to, text
+from mappings.datatypes import concept_with, extension_value, mapped_concept, participant_actor, text
 
 MEETING_URL = f"{CANONICAL_BASE}/StructureDefinition/appointment-meeting-url"
 STATUS_MAP = "appointment-status"
@@ -75,6 +79,15 @@ def _minutes(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_MINUTES:
         raise ValueError(f"must be a positive whole number of minutes (got {value!r})")
     return value
+
+
+def _minutes_between(start: datetime | None, end: datetime | None) -> int | None:
+    """The whole minutes from ``start`` to ``end`` (rounded up); None without both, or beyond a positiveInt (the
+    server then serves no minutesDuration rather than one R4 does not allow)."""
+    if start is None or end is None:
+        return None
+    minutes = math.ceil((end - start).total_seconds() / 60)
+    return minutes if minutes <= _MAX_MINUTES else None
 
 
 def _has_text(concept: Any) -> bool:
@@ -145,6 +158,7 @@ def _actor(target: str) -> lens.Path:
 class AppointmentMapping(ResourceMapping):
     resource_type = "Appointment"
     model = Appointment
+    keeps_unheld = True
     conceptmaps = (STATUS_MAP, CATEGORY_MAP, VISIT_TYPE_MAP, CANCELLATION_MAP)
     dependents: ClassVar[dict[type[Any], Any]] = {Cancellation: _appointment_of}
     fields: ClassVar[tuple[Field, ...]] = (
@@ -183,8 +197,8 @@ class AppointmentMapping(ResourceMapping):
             parse=_reason,
             render=lambda reason: {"text": reason},
         ),
-        Field("start_at", lens.path("start"), "Appointment.start", parse_instant, fhir_instant, required=True),
-        Field("end_at", lens.path("end"), "Appointment.end", parse_instant, fhir_instant, required=True),
+        Field("start_at", lens.path("start"), "Appointment.start", parse_instant, fhir_instant),
+        Field("end_at", lens.path("end"), "Appointment.end", parse_instant, fhir_instant),
         Field("duration_minutes", lens.path("minutesDuration"), "Appointment.minutesDuration", parse=_minutes),
         reference(
             "patient",
@@ -192,7 +206,6 @@ class AppointmentMapping(ResourceMapping):
             _actor("Patient"),
             "Appointment.participant.actor.where(resolve() is Patient)",
             foreign_key="patient_id",
-            required=True,
         ),
         reference(
             "practitioner",
@@ -200,21 +213,8 @@ class AppointmentMapping(ResourceMapping):
             _actor("Practitioner"),
             "Appointment.participant.actor.where(resolve() is Practitioner)",
             foreign_key="practitioner_id",
-            required=True,
         ),
     )
-
-    @classmethod
-    def from_fhir(cls, resource: Any) -> MappedValues:
-        """As the base, after checking there is exactly one Patient and one Practitioner participant."""
-        for target in ("Patient", "Practitioner"):
-            count = references_to(resource.get("participant"), target, key="actor")
-            if count != 1:
-                raise MappingError(
-                    f"this server keeps exactly one {target} participant per appointment (found {count})",
-                    "Appointment.participant",
-                )
-        return super().from_fhir(resource)
 
     @classmethod
     def apply(cls, row: Any, values: MappedValues, session: Any) -> None:
@@ -223,21 +223,14 @@ class AppointmentMapping(ResourceMapping):
         columns = dict(values.columns)
         wanted: CancellationValue | None = columns.pop("cancellation", None)
         for name, default in DEFAULTS.items():
-            if columns.get(name) is None:
+            if columns.get(name) is None and name not in values.unheld:
                 columns[name] = default
         start, end = columns["start_at"], columns["end_at"]
-        if end <= start:
+        if start is not None and end is not None and end <= start:
             raise MappingError("Appointment.end must be after Appointment.start", "Appointment.end")
         if columns.get("duration_minutes") is None:
-            minutes = math.ceil((end - start).total_seconds() / 60)
-            if minutes > _MAX_MINUTES:  # minutesDuration would not be a positiveInt, nor fit the column
-                raise MappingError(
-                    f"Appointment.end: an appointment of {minutes} minutes is longer than this server can hold "
-                    f"(at most {_MAX_MINUTES} minutes, about 4,000 years)",
-                    "Appointment.end",
-                )
-            columns["duration_minutes"] = minutes
-        super().apply(row, MappedValues(columns, values.references, values.extra), session)
+            columns["duration_minutes"] = _minutes_between(start, end)
+        super().apply(row, MappedValues(columns, values.references, values.extra, values.unheld), session)
         _write_cancellation(row, wanted)
 
     @classmethod

@@ -6,6 +6,11 @@ writes each column's value back at its path, except where the document already h
 same (``parse(current) == column``): so a client's ``checked-in`` stays ``checked-in`` while the column says
 ``arrived``, and an internal change to a column always shows. ``from_fhir`` reads the columns out of a resource
 and keeps the resource itself as the new ``extra``. Hence ``GET(PUT(r)) == r`` apart from ``meta``.
+
+Nothing valid is refused for a column's sake (issue 14): a value a column cannot hold (a code outside the clinic's
+ConceptMap, a string longer than the column, a reference to something that is not the column's target) leaves
+the column empty and stays, verbatim, in ``extra``; ``to_fhir`` then keeps it, since an empty column only clears
+an element it could have held.
 """
 
 from __future__ import annotations
@@ -26,11 +31,16 @@ SERVER_META = ("versionId", "lastUpdated")
 
 
 class MappingError(ValueError):
-    """A FHIR value the internal schema cannot hold; ``expression`` is its FHIRPath."""
+    """A FHIR value the server refuses (a business rule: a taken unique key, a server-assigned value); its
+    ``expression`` is its FHIRPath."""
 
     def __init__(self, message: str, expression: str) -> None:
         super().__init__(message)
         self.expression = expression
+
+
+class UnheldValueError(MappingError):
+    """A valid FHIR value that a column cannot hold: the column stays empty, the value stays in ``extra``."""
 
 
 def identity(value: Any) -> Any:
@@ -51,12 +61,15 @@ class Field:
     render: Callable[[Any], Any] = identity
     required: bool = False
     default: Any = None
+    unheld: ClassVar[Any] = None
+    """The column's value when it cannot hold the element (None: empty; a NOT NULL JSON column says [])."""
 
     def value_of(self, row: Any) -> Any:
         return getattr(row, self.attr)
 
     def read(self, resource: Mapping[str, Any]) -> Any:
-        """The internal value the resource holds (None when absent); MappingError when it cannot be held."""
+        """The internal value the resource holds (the default when absent); UnheldValueError when the column cannot
+        hold it, MappingError when a ``required`` element is absent."""
         value = lens.get(resource, self.path)
         if value is None:
             if self.required:
@@ -65,7 +78,15 @@ class Field:
         try:
             return self.parse(value)
         except (ValueError, TypeError, KeyError) as exc:
-            raise MappingError(f"{self.expression}: {exc}", self.expression) from None
+            raise UnheldValueError(f"{self.expression}: {exc}", self.expression) from None
+
+    def holds(self, element: Any, model: Any) -> bool:
+        """Whether the column of ``model`` can hold the element value ``element`` (parsed, and short enough)."""
+        try:
+            parsed = self.parse(element)
+        except (ValueError, TypeError, KeyError):
+            return False
+        return columns.too_long(model, self.attr, parsed) is None
 
     def write(self, doc: dict[str, Any], row: Any) -> dict[str, Any]:
         """``doc`` (owned by the caller, changed in place) with the column's value at the field's path."""
@@ -75,6 +96,8 @@ class Field:
             return doc  # absent means the default: the column adds nothing the client did not send
         if current is not None and self._means(current, value):
             return doc  # also when both mean nothing: a ContactPoint of system email without a value stays
+        if value is None and current is not None and not self.holds(current, type(row)):
+            return doc  # a value the column could not hold: it was left empty, the element is the client's
         return lens.put_into(doc, self.path, None if value is None else self.render(value))
 
     def _means(self, current: Any, value: Any) -> bool:
@@ -137,11 +160,13 @@ def reference_field(
 
 @dataclass
 class MappedValues:
-    """What ``from_fhir`` read: plain column values, references to resolve, and the verbatim document."""
+    """What ``from_fhir`` read: plain column values, references to resolve, the verbatim document, and the
+    columns (``attr``) left empty because the element they map is there but they cannot hold it."""
 
     columns: dict[str, Any] = field(default_factory=dict)
     references: dict[str, tuple[ReferenceField, str | None]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    unheld: set[str] = field(default_factory=set)
 
 
 class ResourceMapping:
@@ -151,6 +176,9 @@ class ResourceMapping:
     model: ClassVar[type[FhirResourceMixin]]
     fields: ClassVar[tuple[Field, ...]]
     conceptmaps: ClassVar[tuple[str, ...]] = ()
+    keeps_unheld: ClassVar[bool] = False
+    """True when a value a column cannot hold leaves the column empty and stays in ``extra`` (every column the
+    fields write is nullable or has an ``unheld`` value); False: such a value is refused (MappingError)."""
     shared: ClassVar[bool] = False
     """True when a row may belong to no clinic (``organization_id`` NULL: shared by every clinic)."""
     before_write: ClassVar[tuple[Callable[[Any, Any, bool], None], ...]] = ()
@@ -191,17 +219,27 @@ class ResourceMapping:
 
     @classmethod
     def from_fhir(cls, resource: Mapping[str, Any]) -> MappedValues:
-        """Column values, references and the verbatim document of a (validated) resource."""
+        """Column values, references and the verbatim document of a (validated) resource; a column that cannot
+        hold its element's value gets its default (None for most) and is listed in ``unheld``."""
         values = MappedValues(extra=stored_document(resource))
         for mapped in cls.fields:
-            value = mapped.read(resource)
+            try:
+                value = mapped.read(resource)
+            except UnheldValueError:
+                if not cls.keeps_unheld:
+                    raise
+                value = None
+                values.unheld.add(mapped.attr)
             if isinstance(mapped, ReferenceField):
                 values.references[mapped.foreign_key] = (mapped, value)
                 continue
             problem = columns.too_long(cls.model, mapped.attr, value)
             if problem is not None:
-                raise MappingError(f"{mapped.expression}: {problem}", mapped.expression)
-            values.columns[mapped.attr] = value
+                if not cls.keeps_unheld:
+                    raise MappingError(f"{mapped.expression}: {problem}", mapped.expression)
+                value = None
+                values.unheld.add(mapped.attr)
+            values.columns[mapped.attr] = copy.copy(mapped.unheld) if mapped.attr in values.unheld else value
         return values
 
     @classmethod

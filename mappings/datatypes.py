@@ -21,7 +21,7 @@ def human_name_fields(resource_type: str, given: str, family: str, prefix: str |
     """The first name's first given name and family name (and optionally prefix) as columns."""
     first = lens.FIRST
     fields = [
-        Field(family, lens.path("name", first, "family"), f"{resource_type}.name[0].family", required=True),
+        Field(family, lens.path("name", first, "family"), f"{resource_type}.name[0].family"),
         Field(
             given,
             lens.path("name", first, "given", lens.Pick(lambda _: True)),
@@ -156,14 +156,6 @@ def participant_actor(target: str, status: str = "accepted") -> lens.Pick:
         return named is not None and named[0] == target
 
     return lens.Pick(match, {"status": status})
-
-
-def references_to(elements: Any, target: str, key: str | None = None) -> int:
-    """How many elements of an array reference a ``target`` resource (through ``element[key]`` when given)."""
-    if not isinstance(elements, list):
-        return 0
-    pick = reference_to(target)
-    return sum(1 for e in elements if pick.match(e.get(key) if key and isinstance(e, dict) else e))
 
 
 def mapped_concept(conceptmap_id: str) -> tuple[Callable[[Any], str], Callable[[str], dict[str, Any]]]:

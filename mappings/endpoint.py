@@ -35,6 +35,7 @@ def _connection_coding(code: str) -> dict[str, Any]:
 class EndpointMapping(ResourceMapping):
     resource_type = "Endpoint"
     model = Endpoint
+    keeps_unheld = True
     fields: ClassVar[tuple[Field, ...]] = (
         Field("status", lens.path("status"), "Endpoint.status", parse=one_of(ENDPOINT_STATUSES), required=True),
         Field(

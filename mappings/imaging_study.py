@@ -4,7 +4,7 @@ Columns, following the R4 ImagingStudy notes (DICOM tags in brackets):
 
 - ``study_instance_uid`` [0020,000D]: the identifier of system ``urn:dicom:uid``, value ``urn:oid:<uid>``;
 - ``accession_number`` [0008,0050]: the identifier typed ``ACSN`` (http://terminology.hl7.org/CodeSystem/v2-0203);
-- ``status`` (FHIR's own codes), ``subject`` (a Patient, required), ``started_at`` (``started``), ``description``;
+- ``status`` (FHIR's own codes), ``subject`` (when it is a Patient), ``started_at`` (``started``), ``description``;
 - ``modalities`` [0008,0061]: the codes of the ``modality`` codings of system DCM;
 - ``series_count`` / ``instance_count``: ``numberOfSeries`` / ``numberOfInstances``; when absent they are counted
   from ``series`` (and then served, as the server's count);
@@ -18,6 +18,13 @@ Columns, following the R4 ImagingStudy notes (DICOM tags in brackets):
   ``urn:ietf:rfc:3986`` / ``urn:oid:<uid>``); ``number``, ``description``, ``numberOfInstances``, ``bodySite``
   and ``instances`` may be absent. Series are matched to the client's by ``uid`` (instances likewise), so what the
   column does not hold (laterality, performer, started, instance titles...) survives an internal change.
+  Series the column cannot describe (a uid that is no DICOM UID, a modality or sopClass without a code: valid R4)
+  leave it empty, and the client's series are served as sent.
+
+The Study Instance UID stays unique: it links the record to the study in the DICOM store, and DICOMweb access
+(fhir_server.imaging.access) is decided from the clinic and patient of the one ImagingStudy holding it. So a second
+ImagingStudy naming a study another one holds is refused (update that one, or use a conditional update on the
+identifier); a study identifier that is not a DICOM UID leaves the column empty and is kept as sent.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import Any, ClassVar
 from fhir_server.db import ImagingStudy
 from fhir_server.db.vocab import IMAGING_STUDY_STATUSES
 from mappings import lens
-from mappings.base import Field, MappingError, ResourceMapping, fhir_instant, reference_field
+from mappings.base import Field, MappingError, ResourceMapping, UnheldValueError, fhir_instant, reference_field
 from mappings.datatypes import (
     DICOM_DCM_SYSTEM,
     DICOM_UID_SYSTEM,
@@ -186,8 +193,13 @@ def _by_uid(elements: Any) -> dict[str, dict[str, Any]]:
 class SeriesField(Field):
     """The ``series`` column: read from ImagingStudy.series, merged back into it by series and instance uid."""
 
+    unheld: ClassVar[Any] = []
+
     def read(self, resource: Any) -> Any:
-        return series_of(resource.get("series"))
+        try:
+            return series_of(resource.get("series"))
+        except MappingError as exc:
+            raise UnheldValueError(str(exc), exc.expression) from None
 
     def write(self, doc: dict[str, Any], row: Any) -> dict[str, Any]:
         series = row.series or []
@@ -196,7 +208,8 @@ class SeriesField(Field):
             if _normal(series_of(current)) == _normal(series):
                 return doc
         except MappingError:
-            pass
+            if not series:
+                return doc  # series the column could not describe: the client's, as sent
         known = _by_uid(current)
         return lens.put(doc, self.path, [_series_element(known.get(s["uid"]), s) for s in series] or None)
 
@@ -232,7 +245,10 @@ class CountField(Field):
 
     def read(self, resource: Any) -> Any:
         if lens.get(resource, self.path) is None:
-            return self.counted(series_of(resource.get("series")))
+            try:
+                return self.counted(series_of(resource.get("series")))
+            except MappingError:
+                return self.default  # series the server cannot count: no count is served
         return super().read(resource)
 
 
@@ -243,6 +259,7 @@ def _instances(series: list[dict[str, Any]]) -> int:
 class ImagingStudyMapping(ResourceMapping):
     resource_type = "ImagingStudy"
     model = ImagingStudy
+    keeps_unheld = True
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
             "study_instance_uid",
@@ -250,7 +267,6 @@ class ImagingStudyMapping(ResourceMapping):
             f"ImagingStudy.identifier.where(system='{DICOM_UID_SYSTEM}').value",
             parse=lambda value: dicom_uid(value, prefixed=True),
             render=urn_oid,
-            required=True,
         ),
         Field(
             "accession_number",
@@ -268,7 +284,6 @@ class ImagingStudyMapping(ResourceMapping):
             lens.path("subject", "reference"),
             "ImagingStudy.subject",
             foreign_key="patient_id",
-            required=True,
         ),
         Field("started_at", lens.path("started"), "ImagingStudy.started", parse=parse_datetime, render=fhir_instant),
         CountField("series_count", lens.path("numberOfSeries"), "ImagingStudy.numberOfSeries", parse=_count, default=0),

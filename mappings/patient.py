@@ -50,6 +50,7 @@ def _deceased_flag(value: Any) -> bool:
 class PatientMapping(ResourceMapping):
     resource_type = "Patient"
     model = Patient
+    keeps_unheld = True
     fields: ClassVar[tuple[Field, ...]] = (
         Field("mrn", lens.path("identifier", _MRN, "value"), f"Patient.identifier.where(system='{MRN_SYSTEM}').value"),
         *human_name_fields("Patient", "given_name", "family_name"),
@@ -109,7 +110,7 @@ def _keep_mrn(row: Patient, values: MappedValues) -> None:
     sent = values.columns.get("mrn")
     identifiers = values.extra.get("identifier")
     mrns = [i for i in identifiers or [] if isinstance(i, dict) and i.get("system") == MRN_SYSTEM]
-    if len(mrns) > 1 or (sent is not None and sent != held):
+    if len(mrns) > 1 or (sent is not None and sent != held) or "mrn" in values.unheld:
         message = f"{_MRN_EXPRESSION}: the medical record number is assigned by the server and read-only"
         raise MappingError(f"{message} (leave it out, or send the current one unchanged)", _MRN_EXPRESSION)
     values.columns["mrn"] = held

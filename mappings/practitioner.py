@@ -117,6 +117,7 @@ def _other_identifiers(identifiers: Any) -> list[dict[str, Any]]:
 class PractitionerMapping(ResourceMapping):
     resource_type = "Practitioner"
     model = Practitioner
+    keeps_unheld = True
     conceptmaps = (SPECIALTY_MAP,)
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
@@ -136,14 +137,8 @@ class PractitionerMapping(ResourceMapping):
             "npi", _NPI_IDENTIFIER, "value", _NPI_EXPRESSION, parse=_npi, template={"system": NPI_SYSTEM}
         ),
         Field("active", lens.path("active"), "Practitioner.active", parse=_flag, default=True),
-        Field("family_name", (*_NAME, lens.Key("family")), "Practitioner.name[0].family", text(100), required=True),
-        Field(
-            "given_name",
-            (*_NAME, lens.Key("given"), _ANY),
-            "Practitioner.name[0].given[0]",
-            text(100),
-            required=True,
-        ),
+        Field("family_name", (*_NAME, lens.Key("family")), "Practitioner.name[0].family", text(100)),
+        Field("given_name", (*_NAME, lens.Key("given"), _ANY), "Practitioner.name[0].given[0]", text(100)),
         Field("prefix", (*_NAME, lens.Key("prefix"), _ANY), "Practitioner.name[0].prefix[0]", text(20)),
         Field("suffix", (*_NAME, lens.Key("suffix"), _ANY), "Practitioner.name[0].suffix[0]", text(40)),
         _telecom("phone", 40),
@@ -160,8 +155,7 @@ class PractitionerMapping(ResourceMapping):
 
     @classmethod
     def apply(cls, row: Any, values: MappedValues, session: Any) -> None:
-        """Write the values (an NPI another practitioner holds is refused, as every unique key is: see
-        mappings.columns); a new row gets initials."""
+        """Write the values; a new row gets initials (when it has a name)."""
         super().apply(row, values, session)
         if row.initials is None:
-            row.initials = (row.given_name[:1] + row.family_name[:1]).upper() or None
+            row.initials = ((row.given_name or "")[:1] + (row.family_name or "")[:1]).upper() or None

@@ -24,6 +24,7 @@ def _text_field(attr: str, element: str, max_length: int) -> Field:
 class QuestionnaireMapping(ResourceMapping):
     resource_type = "Questionnaire"
     model = Questionnaire
+    keeps_unheld = True
     shared = True
     fields: ClassVar[tuple[Field, ...]] = (
         _text_field("url", "url", 1000),

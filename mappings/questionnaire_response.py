@@ -1,9 +1,11 @@
 """intake_forms <-> QuestionnaireResponse (http://hl7.org/fhir/R4/questionnaireresponse.html).
 
-Columns: ``questionnaire`` (the canonical URL, required by this server), ``subject`` (a Patient, required),
-``authored`` (``submitted_at``), ``status`` (the clinic's pending | submitted | reviewed through ConceptMap
-``intake-status``), the Appointment the form was filled in for (extension ``questionnaireresponse-appointment``,
-defined in conformance/, since R4 has no element for it) and ``answers``.
+Columns: ``questionnaire`` (the canonical URL), ``subject`` (when it is a Patient), ``authored``
+(``submitted_at``), ``status`` (the clinic's pending | submitted | reviewed through ConceptMap ``intake-status``;
+empty for ``entered-in-error``, which no intake form status means), the Appointment the form was filled in for
+(extension ``questionnaireresponse-appointment``, defined in conformance/, since R4 has no element for it) and
+``answers``. A value a column cannot hold (a Group as subject, a questionnaire URL longer than the column) leaves
+it empty and is served as sent.
 
 ``answers`` is the queryable projection of the item tree: ``{linkId: value}`` for an item with one answer,
 ``{linkId: [values]}`` for several, over every item however deeply nested (group children and children of
@@ -51,12 +53,12 @@ _VALUE_KEYS = ("valueBoolean", "valueDecimal", "valueInteger", *_PRIMITIVE_KEYS,
 
 
 def _status(code: Any) -> str:
-    """The intake form status a QuestionnaireResponse.status is held as."""
+    """The intake form status a QuestionnaireResponse.status is held as (``entered-in-error`` has none: such a
+    form keeps its status in the resource and none in the column, so it counts for no appointment's intake)."""
     try:
         return reverse(STATUS_MAP, target_system(STATUS_MAP), code)
     except KeyError:
-        hint = "; DELETE the QuestionnaireResponse to withdraw it" if code == "entered-in-error" else ""
-        raise ValueError(f"{code!r} has no intake form status (ConceptMap/{STATUS_MAP}){hint}") from None
+        raise ValueError(f"{code!r} has no intake form status (ConceptMap/{STATUS_MAP})") from None
 
 
 def _fhir_status(status: str) -> str:
@@ -202,6 +204,7 @@ class AnswersField(Field):
 class QuestionnaireResponseMapping(ResourceMapping):
     resource_type = "QuestionnaireResponse"
     model = IntakeForm
+    keeps_unheld = True
     conceptmaps = (STATUS_MAP,)
     before_write = (check_against_questionnaire,)  # 422 naming each item that disagrees with the Questionnaire
     fields: ClassVar[tuple[Field, ...]] = (
@@ -217,7 +220,6 @@ class QuestionnaireResponseMapping(ResourceMapping):
             lens.path("questionnaire"),
             "QuestionnaireResponse.questionnaire",
             parse=text(500),
-            required=True,
         ),
         Field(
             "status",
@@ -233,7 +235,6 @@ class QuestionnaireResponseMapping(ResourceMapping):
             lens.path("subject", "reference"),
             "QuestionnaireResponse.subject",
             foreign_key="patient_id",
-            required=True,
         ),
         Field(
             "submitted_at",
@@ -257,5 +258,9 @@ def _check_appointment(row: IntakeForm, session: Session) -> None:
         return
     with session.no_autoflush:
         appointment = session.get(Appointment, row.appointment_id)
-    if appointment is not None and appointment.patient_id != row.patient_id:
+    if (
+        appointment is not None
+        and None not in (appointment.patient_id, row.patient_id)
+        and (appointment.patient_id != row.patient_id)
+    ):
         raise MappingError("the appointment is another patient's than the subject's", _APPOINTMENT_EXPRESSION)

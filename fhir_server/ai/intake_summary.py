@@ -63,7 +63,7 @@ class SummaryJob:
 
     form_id: uuid.UUID
     response_id: str
-    patient_id: uuid.UUID
+    patient_id: uuid.UUID | None
     organization_id: uuid.UUID
     messages: list[dict[str, str]]
     stored: StoredSummary | None
@@ -129,7 +129,7 @@ def prepare(session: Session, access: AccessContext, response_id: str) -> Summar
     form, served = _form(session, access, response_id)
     questionnaire = find_questionnaire(session, form.questionnaire, form.organization_id)
     definitions = questionnaire_resource(questionnaire).get("item") if questionnaire is not None else None
-    redact = Redactor.for_patient(session.get(Patient, form.patient_id))
+    redact = Redactor.for_patient(session.get(Patient, form.patient_id) if form.patient_id is not None else None)
     entries = answered(definitions, served.get("item"), redact)
     if not entries:
         raise unprocessable(f"{RESOURCE_TYPE}/{response_id} has no answers to summarize", f"{RESOURCE_TYPE}.item")

@@ -166,6 +166,14 @@ def _needs_patient(offered_scopes: list[str], launch: LaunchContext | None) -> b
     return wants and not launch_patient
 
 
+def patient_name(patient: Patient, family_first: bool = False) -> str:
+    """How the pages name a patient: "Ada Okafor" (or "Okafor, Ada"); by MRN when the clinic holds no name."""
+    given, family = patient.given_name or "", patient.family_name or ""
+    if not given and not family:
+        return f"MRN {patient.mrn}"
+    return f"{family}, {given}".strip(", ") if family_first else f"{given} {family}".strip()
+
+
 def _patients(session: Session, user: User, limit: int = 200) -> list[dict[str, str]]:
     rows = session.scalars(
         select(Patient)
@@ -176,7 +184,7 @@ def _patients(session: Session, user: User, limit: int = 200) -> list[dict[str, 
     return [
         {
             "id": p.fhir_id,
-            "name": f"{p.family_name}, {p.given_name}",
+            "name": patient_name(p, family_first=True),
             "birth_date": p.birth_date.isoformat() if p.birth_date else "",
             "mrn": p.mrn,
         }
@@ -201,7 +209,7 @@ def _consent_values(
         "user": user.full_name,
         "scopes": [{"value": s, "label": describe_scope(s)} for s in scopes],
         "offline": "offline_access" in scopes,
-        "patient": f"{patient.given_name} {patient.family_name}" if patient else None,
+        "patient": patient_name(patient) if patient else None,
     }
 
 

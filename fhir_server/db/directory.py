@@ -24,7 +24,8 @@ class Endpoint(TenantMixin, FhirResourceMixin, Base):
     """A technical endpoint of a clinic (FHIR Endpoint), e.g. the DICOMweb base URL its studies are read from.
 
     ``connection_type`` is a code of http://terminology.hl7.org/CodeSystem/endpoint-connection-type
-    (``dicom-wado-rs``, ``hl7-fhir-rest``); the payload types live in ``extra``.
+    (``dicom-wado-rs``, ``hl7-fhir-rest``); the payload types live in ``extra``. Connection type and address are
+    empty when the resource's cannot be held (a coding without a code, an address longer than the column).
     """
 
     __tablename__ = "endpoints"
@@ -33,8 +34,8 @@ class Endpoint(TenantMixin, FhirResourceMixin, Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="active")
-    connection_type: Mapped[str] = mapped_column(String(64))
-    address: Mapped[str] = mapped_column(String(1000))
+    connection_type: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(1000))
 
 
 class Questionnaire(FhirResourceMixin, Base):

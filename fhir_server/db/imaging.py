@@ -15,7 +15,8 @@ from fhir_server.db.vocab import IMAGING_STUDY_STATUSES
 
 
 class ImagingStudy(TenantMixin, FhirResourceMixin, Base):
-    """One DICOM study; ``series`` holds the series and instance detail read from Orthanc."""
+    """One DICOM study; ``series`` holds the series and instance detail read from Orthanc. Patient and Study
+    Instance UID are empty when the resource has none the columns can hold (a Device as subject)."""
 
     __tablename__ = "imaging_studies"
     __table_args__ = (
@@ -24,8 +25,10 @@ class ImagingStudy(TenantMixin, FhirResourceMixin, Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patients.id", ondelete="RESTRICT"), index=True)
-    study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("patients.id", ondelete="RESTRICT"), index=True
+    )
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), unique=True)
     accession_number: Mapped[str | None] = mapped_column(String(64), index=True)
     modalities: Mapped[list[str]] = mapped_column(default=list)
     description: Mapped[str | None] = mapped_column(Text)
@@ -36,4 +39,4 @@ class ImagingStudy(TenantMixin, FhirResourceMixin, Base):
     orthanc_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(32), default="available")
 
-    patient: Mapped[Patient] = relationship()
+    patient: Mapped[Patient | None] = relationship()

@@ -17,7 +17,8 @@ from fhir_server.db.vocab import AI_SUMMARY_STATUSES, INTAKE_FORM_STATUSES
 
 
 class IntakeForm(TenantMixin, FhirResourceMixin, Base):
-    """One patient's answers to an intake questionnaire (FHIR QuestionnaireResponse)."""
+    """One patient's answers to an intake questionnaire (FHIR QuestionnaireResponse). Patient, questionnaire and
+    status are empty when the resource has none the columns can hold (a Group as subject, ``entered-in-error``)."""
 
     __tablename__ = "intake_forms"
     __table_args__ = (
@@ -26,16 +27,16 @@ class IntakeForm(TenantMixin, FhirResourceMixin, Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patients.id", ondelete="RESTRICT"))
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("patients.id", ondelete="RESTRICT"))
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("appointments.id", ondelete="SET NULL"), index=True
     )
-    questionnaire: Mapped[str] = mapped_column(String(500))
+    questionnaire: Mapped[str | None] = mapped_column(String(500))
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str | None] = mapped_column(String(16))
     submitted_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    patient: Mapped[Patient] = relationship()
+    patient: Mapped[Patient | None] = relationship()
     appointment: Mapped[Appointment | None] = relationship()
     summary: Mapped[AiIntakeSummary | None] = relationship(back_populates="intake_form", cascade="all, delete-orphan")
 

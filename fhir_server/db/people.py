@@ -45,18 +45,19 @@ class User(TenantMixin, Base):
 
 
 class Practitioner(TenantMixin, FhirResourceMixin, Base):
-    """A doctor (FHIR Practitioner)."""
+    """A doctor (FHIR Practitioner). The names are empty when the resource has none the columns can hold; the NPI
+    is not unique (two Practitioner resources may describe one person)."""
 
     __tablename__ = "practitioners"
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    given_name: Mapped[str] = mapped_column(String(100))
-    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    family_name: Mapped[str | None] = mapped_column(String(100))
     prefix: Mapped[str | None] = mapped_column(String(20))
     suffix: Mapped[str | None] = mapped_column(String(40))
     initials: Mapped[str | None] = mapped_column(String(8))
     specialty: Mapped[str | None] = mapped_column(String(100))
-    npi: Mapped[str | None] = mapped_column(String(10), unique=True)
+    npi: Mapped[str | None] = mapped_column(String(10), index=True)
     identifiers: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     calendar_color: Mapped[str | None] = mapped_column(String(7))
     phone: Mapped[str | None] = mapped_column(String(40))
@@ -65,7 +66,8 @@ class Practitioner(TenantMixin, FhirResourceMixin, Base):
 
 
 class Patient(TenantMixin, FhirResourceMixin, Base):
-    """A patient of one clinic (FHIR Patient), known by a medical record number unique in that clinic."""
+    """A patient of one clinic (FHIR Patient), known by a medical record number unique in that clinic; the names
+    are empty when the resource has none the columns can hold."""
 
     __tablename__ = "patients"
     __table_args__ = (
@@ -76,8 +78,8 @@ class Patient(TenantMixin, FhirResourceMixin, Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     mrn: Mapped[str] = mapped_column(String(32))
-    given_name: Mapped[str] = mapped_column(String(100))
-    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    family_name: Mapped[str | None] = mapped_column(String(100))
     birth_date: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(16))
     phone: Mapped[str | None] = mapped_column(String(40))

@@ -21,7 +21,9 @@ from fhir_server.db.vocab import (
 
 
 class Appointment(TenantMixin, FhirResourceMixin, Base):
-    """A visit of one patient with one practitioner (FHIR Appointment); status in the clinic's own words."""
+    """A visit of a patient with a practitioner (FHIR Appointment); status in the clinic's own words. Patient,
+    practitioner, times and visit type or category are empty when the resource has none the columns can hold (a
+    proposed appointment has no time yet)."""
 
     __tablename__ = "appointments"
     __table_args__ = (
@@ -37,21 +39,21 @@ class Appointment(TenantMixin, FhirResourceMixin, Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    patient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("patients.id", ondelete="RESTRICT"))
-    practitioner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("practitioners.id", ondelete="RESTRICT"))
-    start_at: Mapped[datetime]
-    end_at: Mapped[datetime]
-    duration_minutes: Mapped[int] = mapped_column(Integer)
-    visit_type: Mapped[str] = mapped_column(String(16), default="in-clinic")
-    visit_category: Mapped[str] = mapped_column(String(16), default="follow-up")
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("patients.id", ondelete="RESTRICT"))
+    practitioner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("practitioners.id", ondelete="RESTRICT"))
+    start_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    visit_type: Mapped[str | None] = mapped_column(String(16))
+    visit_category: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="unconfirmed")
     intake_status: Mapped[str] = mapped_column(String(16), default="missing")
     arrived_at: Mapped[datetime | None] = mapped_column(default=None)
     meeting_url: Mapped[str | None] = mapped_column(String(500))
     reason: Mapped[str | None] = mapped_column(Text)
 
-    patient: Mapped[Patient] = relationship()
-    practitioner: Mapped[Practitioner] = relationship()
+    patient: Mapped[Patient | None] = relationship()
+    practitioner: Mapped[Practitioner | None] = relationship()
     cancellation: Mapped[Cancellation | None] = relationship(back_populates="appointment", cascade="all, delete-orphan")
 
 

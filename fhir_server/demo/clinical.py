@@ -50,18 +50,23 @@ def _facts(n: int, clinic: Organization, patient: Patient, seen: list[Appointmen
         birth_date=patient.birth_date or today,
         clinic_id=clinic.fhir_id,
         gp_id=gp.fhir_id,
-        seen=tuple(dict.fromkeys(a.practitioner.fhir_id for a in seen)),
+        seen=tuple(dict.fromkeys(a.practitioner.fhir_id for a in seen if a.practitioner is not None)),
         checkup=checkup,
         visit=_visit(last) if last is not None else None,
     )
 
 
 def _completed_visits(session: Session, clinic: uuid.UUID) -> dict[uuid.UUID, list[Appointment]]:
-    """The clinic's completed appointments, oldest first, by patient row id."""
-    query = select(Appointment).where(Appointment.status == "completed").order_by(Appointment.start_at)
+    """The clinic's completed appointments with a patient, a practitioner and times (an Appointment written over
+    FHIR may lack them), oldest first, by patient row id."""
+    whole = (Appointment.patient_id, Appointment.practitioner_id, Appointment.start_at, Appointment.end_at)
+    query = select(Appointment).where(Appointment.status == "completed", *(c.is_not(None) for c in whole))
     found: dict[uuid.UUID, list[Appointment]] = {}
-    for appointment in session.scalars(query.where(Appointment.organization_id == clinic)):
-        found.setdefault(appointment.patient_id, []).append(appointment)
+    for appointment in session.scalars(
+        query.where(Appointment.organization_id == clinic).order_by(Appointment.start_at)
+    ):
+        if appointment.patient_id is not None:
+            found.setdefault(appointment.patient_id, []).append(appointment)
     return found
 
 
@@ -69,10 +74,13 @@ def _visit(appointment: Appointment) -> Visit:
     def aware(moment: datetime) -> datetime:
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
+    practitioner, start, end = appointment.practitioner, appointment.start_at, appointment.end_at
+    if practitioner is None or start is None or end is None:
+        raise ValueError(f"appointment {appointment.fhir_id} has no practitioner or times (see _completed_visits)")
     return Visit(
         appointment_id=appointment.fhir_id,
-        practitioner_id=appointment.practitioner.fhir_id,
-        start=aware(appointment.start_at),
-        end=aware(appointment.end_at),
+        practitioner_id=practitioner.fhir_id,
+        start=aware(start),
+        end=aware(end),
         reason=appointment.reason or "Follow-up",
     )

@@ -25,9 +25,10 @@ from fhir_server.db.created_rows import created_in_transaction
 COMPLETED_FORM_STATUSES = ("submitted", "reviewed")
 
 
-def intake_status(form_statuses: Iterable[str]) -> str:
-    """The appointment's intake status given the statuses of its live forms."""
-    statuses = set(form_statuses)
+def intake_status(form_statuses: Iterable[str | None]) -> str:
+    """The appointment's intake status given the statuses of its live forms (a form without one, entered in
+    error, counts as none)."""
+    statuses = {s for s in form_statuses if s is not None}
     if statuses & set(COMPLETED_FORM_STATUSES):
         return "completed"
     return "sent" if statuses else "missing"

@@ -24,8 +24,13 @@ COMPLETED_STATUSES = ("submitted", "reviewed")
 """Intake form statuses served as ``completed`` and ``amended``: the required items must be there."""
 
 
-def find_questionnaire(session: Session, canonical: str, organization_id: uuid.UUID | None) -> Questionnaire | None:
-    """The stored Questionnaire ``canonical`` names for a response of clinic ``organization_id`` (None: unknown)."""
+def find_questionnaire(
+    session: Session, canonical: str | None, organization_id: uuid.UUID | None
+) -> Questionnaire | None:
+    """The stored Questionnaire ``canonical`` names for a response of clinic ``organization_id`` (None: unknown, or
+    no canonical: a response that names no questionnaire the column holds)."""
+    if canonical is None:
+        return None
     clinic = or_(Questionnaire.organization_id.is_(None), Questionnaire.organization_id == organization_id)
     query = select(Questionnaire).where(Questionnaire.deleted_at.is_(None), clinic)
     literal = literal_reference(canonical)

@@ -43,7 +43,7 @@ def store_directly(orthanc: OrthancProcess, *files: str) -> list[str]:
 
 def rows(database: Database) -> dict[str, ImagingStudy]:
     with database.read() as session:
-        return {r.study_instance_uid: r for r in session.scalars(select(ImagingStudy))}
+        return {str(r.study_instance_uid): r for r in session.scalars(select(ImagingStudy))}
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from fhir_server.db.engine import Database
 from mappings.base import ResourceMapping
 from tests.mappings.mapping_support import build_row, columns_of, load, references_read
 
@@ -54,6 +56,30 @@ def current(client: TestClient, resource_type: str, resource_id: str) -> dict[st
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def held_as_sent(client: TestClient, resource: dict[str, Any]) -> dict[str, Any]:
+    """POST ``resource`` (valid R4, naming its clinic wherever the server would otherwise add it); the resource
+    as served, after checking that the answer and a read both give back exactly what was sent."""
+    body = created(client, resource)
+    sent = as_sent(resource)
+    assert as_sent(body) == sent, _differing(as_sent(body), sent)
+    served = current(client, resource["resourceType"], body["id"])
+    assert as_sent(served) == sent, _differing(as_sent(served), sent)
+    return served
+
+
+def _differing(served: dict[str, Any], sent: dict[str, Any]) -> str:
+    keys = sorted(k for k in served.keys() | sent.keys() if served.get(k) != sent.get(k))
+    return "; ".join(f"{k}: served {served.get(k)!r}, sent {sent.get(k)!r}" for k in keys)
+
+
+def columns_of_row(database: Database, mapping: type[ResourceMapping], fhir_id: str, *attrs: str) -> tuple[Any, ...]:
+    """The values of ``attrs`` in the stored row of ``mapping`` with FHIR id ``fhir_id``."""
+    model: Any = mapping.model
+    with database.read() as session:
+        row = session.scalars(select(model).where(model.fhir_id == fhir_id)).one()
+        return tuple(getattr(row, attr) for attr in attrs)
 
 
 def issue_of(response: Any) -> dict[str, Any]:

@@ -13,15 +13,23 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.structuredefinition import StructureDefinition
 from sqlalchemy import select
 
-from fhir_server.db import Appointment, Cancellation, Organization, Practitioner
+from fhir_server.db import Appointment, Cancellation, Organization, Patient, Practitioner
 from fhir_server.db.engine import Database
 from fhir_server.db.vocab import CANCELLATION_TYPES
 from fhir_server.fhir import pipeline
 from fhir_server.paths import project_dir
 from mappings.appointment import MEETING_URL, AppointmentMapping, CancellationValue
 from mappings.base import MappingError
-from tests.mappings.mapping_support import golden_names, load, r4_issues
-from tests.mappings.roundtrip_support import as_sent, assert_reads_back, created, current, golden_row, issue_of
+from tests.mappings.mapping_support import golden_names, load, r4_issues, references_read, without_meta
+from tests.mappings.roundtrip_support import (
+    as_sent,
+    assert_reads_back,
+    created,
+    current,
+    golden_row,
+    held_as_sent,
+    issue_of,
+)
 
 CANCELLATION_REASON = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
 CANCELLATION_TYPE = "http://fhir-server.dev/fhir/CodeSystem/cancellation-type"
@@ -164,47 +172,72 @@ def test_visit_category_and_type_are_read_from_either_coding() -> None:
     assert _read(minimal(serviceType=[{"text": "General"}, act]))["visit_type"] == "virtual"
 
 
+def _without_defaults(served: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
+    """``served`` without id, meta and the visit type and category the server adds when ``sent`` has none."""
+    return {k: v for k, v in without_meta(served).items() if k in sent or k not in ("serviceType", "appointmentType")}
+
+
+def _held(resource: dict[str, Any]) -> Appointment:
+    """A new row holding ``resource`` (no session: references stay unresolved)."""
+    row = Appointment(fhir_id="a", version_id=1, last_updated=datetime(2026, 1, 1, tzinfo=UTC))
+    values = AppointmentMapping.from_fhir(resource)
+    AppointmentMapping.apply(row, values, None)
+    targets = {"patient": Patient, "practitioner": Practitioner}
+    for field, fhir_id in values.references.values():
+        setattr(row, field.attr, None if fhir_id is None else targets[field.attr](fhir_id=fhir_id))
+    return row
+
+
 @pytest.mark.parametrize(
-    ("elements", "expression"),
+    ("elements", "attr"),
     [
-        ({"appointmentType": {"coding": [{"system": V2_0276, "code": "WALKIN"}]}}, "Appointment.appointmentType"),
-        ({"appointmentType": {"text": "first visit"}}, "Appointment.appointmentType"),
-        ({"serviceType": [{"coding": [{"system": VISIT_TYPE, "code": "home"}]}]}, "Appointment.serviceType"),
-        ({"cancelationReason": {"coding": [{"system": CANCELLATION_TYPE, "code": "weather"}]}},
-         "Appointment.cancelationReason"),
-        ({"minutesDuration": 0}, "Appointment.minutesDuration"),
-        ({"start": "2026-12-01T09:00:00"}, "Appointment.start"),
-        ({"start": None}, "Appointment.start"),
-        ({"extension": [{"url": MEETING_URL, "valueUrl": "https://meet.example.org/" + "x" * 500}]},
-         f"Appointment.extension('{MEETING_URL}').valueUrl"),
+        ({"appointmentType": {"coding": [{"system": V2_0276, "code": "WALKIN"}]}}, "visit_category"),
+        ({"appointmentType": {"text": "first visit"}}, "visit_category"),
+        ({"serviceType": [{"coding": [{"system": VISIT_TYPE, "code": "home"}]}]}, "visit_type"),
+        ({"serviceType": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                       "code": "HH"}]}]}, "visit_type"),
+        ({"status": "cancelled", "cancelationReason": {"coding": [{"system": CANCELLATION_TYPE, "code": "weather"}]}},
+         "cancellation"),
+        ({"extension": [{"url": MEETING_URL, "valueUrl": "https://meet.example.org/" + "x" * 500}]}, "meeting_url"),
     ],
 )  # fmt: skip
-def test_values_the_clinic_cannot_hold_are_refused_naming_the_element(
-    elements: dict[str, Any], expression: str
+def test_values_the_clinic_cannot_hold_leave_the_column_empty_and_are_served_as_sent(
+    elements: dict[str, Any], attr: str
 ) -> None:
-    resource = {k: v for k, v in minimal(**elements).items() if v is not None}
-    with pytest.raises(MappingError) as caught:
-        _read(resource)
-    assert caught.value.expression == expression
+    sent = minimal(**elements, minutesDuration=30)
+    values = AppointmentMapping.from_fhir(sent)
+    assert values.unheld == {attr}
+    row = _held(sent)
+    assert getattr(row, attr) is None
+    assert _without_defaults(AppointmentMapping.to_fhir(row), sent) == without_meta(sent)
+
+
+@pytest.mark.parametrize("status", ["proposed", "waitlist", "cancelled"])
+def test_an_appointment_without_start_and_end_has_empty_times(status: str) -> None:
+    sent = {k: v for k, v in minimal(status=status).items() if k not in ("start", "end")}  # R4 app-3
+    row = _held(sent)
+    assert (row.start_at, row.end_at, row.duration_minutes) == (None, None, None)
+    assert _without_defaults(AppointmentMapping.to_fhir(row), sent) == without_meta(sent)
 
 
 @pytest.mark.parametrize(
-    "participant",
+    ("participant", "held"),
     [
-        [{"actor": {"reference": "Practitioner/d"}, "status": "accepted"}],
-        [{"actor": {"reference": "Patient/p"}, "status": "accepted"}],
-        [{"actor": {"reference": "Patient/p"}, "status": "accepted"},
-         {"actor": {"reference": "Patient/q"}, "status": "accepted"},
-         {"actor": {"reference": "Practitioner/d"}, "status": "accepted"}],
-        [{"actor": {"reference": "Patient/p"}, "status": "accepted"},
-         {"actor": {"reference": "Practitioner/d"}, "status": "accepted"},
-         {"actor": {"reference": "Practitioner/e"}, "status": "accepted"}],
+        ([{"actor": {"reference": "Practitioner/d"}, "status": "accepted"}], {"practitioner": "d"}),
+        ([{"actor": {"reference": "Patient/p"}, "status": "accepted"},
+          {"actor": {"reference": "Location/room-3"}, "status": "accepted"}], {"patient": "p"}),
+        ([{"actor": {"reference": "Patient/p"}, "status": "accepted"},
+          {"actor": {"reference": "Patient/q"}, "status": "accepted"},
+          {"actor": {"reference": "Practitioner/d"}, "status": "accepted"}], {"patient": "p", "practitioner": "d"}),
+        ([{"actor": {"reference": "Practitioner/e"}, "status": "accepted"},
+          {"actor": {"reference": "Patient/p"}, "status": "accepted"},
+          {"actor": {"reference": "Practitioner/d"}, "status": "accepted"}], {"patient": "p", "practitioner": "e"}),
     ],
 )  # fmt: skip
-def test_exactly_one_patient_and_one_practitioner_are_required(participant: list[dict[str, Any]]) -> None:
-    with pytest.raises(MappingError) as caught:
-        _read(minimal(participant=participant))
-    assert caught.value.expression == "Appointment.participant"
+def test_the_first_patient_and_practitioner_participants_are_the_columns(
+    participant: list[dict[str, Any]], held: dict[str, str]
+) -> None:
+    assert references_read(AppointmentMapping, minimal(participant=participant)) == held
 
 
 @pytest.mark.parametrize(
@@ -368,12 +401,52 @@ def test_a_reference_to_an_unknown_patient_is_refused(client: TestClient, people
     assert issue["expression"][0].startswith("Appointment.participant")
 
 
-def test_a_single_participant_is_refused_over_http(client: TestClient, people: tuple[str, str]) -> None:
-    sent = minimal(f"Patient/{people[0]}", f"Practitioner/{people[1]}")
+def _found(client: TestClient, **params: str) -> list[str]:
+    bundle = client.get("/fhir/Appointment", params=params).json()
+    return sorted(entry["resource"]["id"] for entry in bundle.get("entry", []))
+
+
+def test_a_single_participant_is_accepted_and_found_by_it(
+    client: TestClient, people: tuple[str, str], database: Database
+) -> None:
+    sent = minimal(f"Patient/{people[0]}", f"Practitioner/{people[1]}", minutesDuration=30)
     sent["participant"] = sent["participant"][:1]
-    response = client.post("/fhir/Appointment", json=sent)
-    assert response.status_code == 422
-    assert issue_of(response)["expression"] == ["Appointment.participant"]
+    sent["appointmentType"] = {"coding": [{"system": V2_0276, "code": "FOLLOWUP"}]}
+    sent["serviceType"] = [{"coding": [{"system": VISIT_TYPE, "code": "in-clinic"}]}]
+    served = held_as_sent(client, sent)
+    row = _row_of(database, served["id"])
+    assert row.patient_id is not None and row.practitioner_id is None
+    assert _found(client, patient=f"Patient/{people[0]}") == [served["id"]]
+
+
+def test_a_proposed_appointment_without_start_is_kept_and_found_by_status_and_actor(
+    client: TestClient, people: tuple[str, str], database: Database
+) -> None:
+    sent = {k: v for k, v in minimal(f"Patient/{people[0]}", f"Practitioner/{people[1]}").items() if k != "end"}
+    del sent["start"]
+    sent.update(status="proposed", minutesDuration=20, requestedPeriod=[{"start": "2026-12-01", "end": "2026-12-14"}])
+    sent["appointmentType"] = {"coding": [{"system": V2_0276, "code": "WALKIN", "display": "A previously "
+                                           "unscheduled walk-in visit"}]}  # fmt: skip
+    sent["serviceType"] = [{"coding": [{"system": VISIT_TYPE, "code": "in-clinic"}]}]
+    served = held_as_sent(client, sent)
+    row = _row_of(database, served["id"])
+    assert (row.start_at, row.end_at, row.duration_minutes, row.visit_category) == (None, None, 20, None)
+    assert _found(client, status="proposed") == [served["id"]]
+    assert _found(client, practitioner=f"Practitioner/{people[1]}") == [served["id"]]
+    assert _found(client, **{"appointment-type": f"{V2_0276}|WALKIN"}) == [served["id"]]
+    assert _found(client, date="2026-12-01") == []
+
+
+def test_a_waitlisted_appointment_is_booked_later_by_an_update(client: TestClient, people: tuple[str, str]) -> None:
+    sent = minimal(f"Patient/{people[0]}", f"Practitioner/{people[1]}", status="waitlist")
+    waiting = {k: v for k, v in sent.items() if k not in ("start", "end")}
+    body = created(client, waiting)
+    assert "start" not in body and "minutesDuration" not in body
+    booked = {**sent, "id": body["id"], "status": "booked"}
+    response = client.put(f"/fhir/Appointment/{body['id']}", json=booked)
+    assert response.status_code == 200, response.text
+    assert response.json()["minutesDuration"] == 30
+    assert _found(client, date="2026-12-01") == [body["id"]]
 
 
 def _second_clinic(client: TestClient, database: Database) -> tuple[str, uuid.UUID]:

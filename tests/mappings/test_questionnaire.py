@@ -24,6 +24,7 @@ from tests.mappings.mapping_support import (
     r4_issues,
     without_meta,
 )
+from tests.mappings.roundtrip_support import held_as_sent
 
 NAMES = golden_names("questionnaire")
 
@@ -129,6 +130,10 @@ def test_an_unknown_status_is_refused(client: TestClient) -> None:
     assert issue["expression"] == ["Questionnaire.status"]
 
 
-def test_a_title_longer_than_the_column_is_refused(client: TestClient) -> None:
-    issue = _issue(client.post("/fhir/Questionnaire", json={**_sent(), "title": "t" * 501}))
-    assert issue["expression"] == ["Questionnaire.title"]
+def test_a_title_and_publisher_longer_than_their_columns_are_kept_and_found(
+    client: TestClient, database: Database
+) -> None:
+    served = held_as_sent(client, {**_sent(), "title": "t" * 501, "publisher": "p" * 201})
+    assert (_row(database, served["id"]).title, _row(database, served["id"]).publisher) == (None, None)
+    found = client.get("/fhir/Questionnaire", params={"title": "t" * 501}).json()
+    assert [e["resource"]["id"] for e in found["entry"]] == [served["id"]]

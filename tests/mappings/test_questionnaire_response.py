@@ -36,6 +36,7 @@ from tests.mappings.mapping_support import (
     references_read,
     without_meta,
 )
+from tests.mappings.roundtrip_support import held_as_sent
 
 MAPPING = QuestionnaireResponseMapping
 NAMES = golden_names("questionnaire_response")
@@ -231,29 +232,52 @@ def _issue(response: Any) -> dict[str, Any]:
     return issue
 
 
-def test_entered_in_error_is_refused_with_the_way_to_withdraw(client: TestClient, patient: str) -> None:
-    issue = _issue(client.post("/fhir/QuestionnaireResponse", json={**_as_sent(patient), "status": "entered-in-error"}))
-    assert issue["expression"] == ["QuestionnaireResponse.status"]
-    assert "DELETE" in issue["diagnostics"]
+def _found(client: TestClient, **params: str) -> list[str]:
+    bundle = client.get("/fhir/QuestionnaireResponse", params=params).json()
+    return [entry["resource"]["id"] for entry in bundle.get("entry", [])]
 
 
-def test_a_response_without_subject_is_refused(client: TestClient, patient: str) -> None:
+def test_entered_in_error_is_kept_with_no_intake_status_and_found_by_its_status(
+    client: TestClient, patient: str, database: Database
+) -> None:
+    served = held_as_sent(client, {**_as_sent(patient), "status": "entered-in-error"})
+    assert _row(database, served["id"]).status is None
+    assert _found(client, status="entered-in-error") == [served["id"]]
+    assert _found(client, status="amended") == []
+
+
+def test_a_form_entered_in_error_no_longer_completes_its_appointments_intake(
+    client: TestClient, patient: str, database: Database
+) -> None:
+    appointment = _appointment(database, patient)
+    created = _create(client, _for_appointment(_as_sent(patient), appointment))
+    withdrawn = {**created, "status": "entered-in-error"}
+    response = client.put(f"/fhir/QuestionnaireResponse/{created['id']}", json=withdrawn)
+    assert response.status_code == 200, response.text
+    with database.read() as session:
+        row = session.scalars(select(Appointment).where(Appointment.fhir_id == appointment)).one()
+        assert row.intake_status == "missing"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [None, {"reference": "https://registry.example.org/fhir/Group/1"}, {"display": "A walk-in visitor"}],
+)
+def test_a_response_without_a_patient_of_this_server_as_subject_is_kept(
+    client: TestClient, patient: str, database: Database, subject: dict[str, Any] | None
+) -> None:
     sent = {k: v for k, v in _as_sent(patient).items() if k not in ("subject", "source")}
-    issue = _issue(client.post("/fhir/QuestionnaireResponse", json=sent))
-    assert issue["expression"] == ["QuestionnaireResponse.subject"]
+    served = held_as_sent(client, {**sent, "subject": subject} if subject else sent)
+    assert _row(database, served["id"]).patient_id is None
 
 
-def test_a_subject_that_is_not_a_patient_is_refused(client: TestClient, patient: str) -> None:
-    issue = _issue(
-        client.post("/fhir/QuestionnaireResponse", json={**_as_sent(patient), "subject": {"reference": "Group/1"}})
-    )
-    assert issue["expression"] == ["QuestionnaireResponse.subject"]
-
-
-def test_a_response_without_questionnaire_is_refused(client: TestClient, patient: str) -> None:
+def test_a_response_without_questionnaire_is_kept_and_found_by_its_subject(
+    client: TestClient, patient: str, database: Database
+) -> None:
     sent = {k: v for k, v in _as_sent(patient).items() if k != "questionnaire"}
-    issue = _issue(client.post("/fhir/QuestionnaireResponse", json=sent))
-    assert issue["expression"] == ["QuestionnaireResponse.questionnaire"]
+    served = held_as_sent(client, sent)
+    assert _row(database, served["id"]).questionnaire is None
+    assert _found(client, subject=f"Patient/{patient}") == [served["id"]]
 
 
 def _appointment(database: Database, patient_fhir_id: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from fhir_server.db.engine import Database
 from fhir_server.fhir import pipeline
 from mappings import lens
+from mappings.base import Field, UnheldValueError
 from mappings.registry import MAPPINGS
 from tests.roundtrip.checks import assert_same, assert_valid, content, get, made_unique_resource, put
 from tests.roundtrip.server import Server
@@ -94,7 +95,7 @@ def shows_internal_change(server: Server, written: dict[str, Any], attr: str, va
     resource_type, resource_id = written["resourceType"], written["id"]
     field = next(f for f in MAPPINGS[resource_type].fields if f.attr == attr)
     before = get(server, resource_type, resource_id)
-    value = values[1] if field.read(before) == values[0] else values[0]
+    value = values[1] if _held(field, before) == values[0] else values[0]
     change_column(server.database_url, resource_type, resource_id, attr, value)
     after = get(server, resource_type, resource_id)
     assert after["meta"]["versionId"] == str(int(before["meta"]["versionId"]) + 1)
@@ -111,6 +112,14 @@ def shows_internal_change(server: Server, written: dict[str, Any], attr: str, va
     assert_valid(after)
     vread = server.client.get(f"/fhir/{resource_type}/{resource_id}/_history/{after['meta']['versionId']}")
     assert vread.status_code == 200 and vread.json() == after
+
+
+def _held(field: Field, resource: dict[str, Any]) -> Any:
+    """What the column holds of ``resource`` (None when it cannot hold the element's value)."""
+    try:
+        return field.read(resource)
+    except UnheldValueError:
+        return None
 
 
 def changed_inside(server: Server, generated: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from fhir_server.app import create_app
 from fhir_server.settings import load_settings
+from mappings.patient import MRN_SYSTEM
 from tests.authorized_client import clinic_of, fhir_client
 
 JSON = {"Content-Type": "application/fhir+json"}
@@ -177,7 +178,7 @@ def test_batch_entries_succeed_or_fail_on_their_own(client: TestClient) -> None:
         "batch",
         post(patient("B1")),
         {"request": {"method": "GET", "url": "Patient/nope"}},
-        post({"resourceType": "Patient", "gender": "female"}),  # no name: the server needs one
+        post({"resourceType": "Patient", "identifier": [{"system": MRN_SYSTEM, "value": "B2"}]}),  # the server's MRN
         {"request": {"method": "GET", "url": "Patient?identifier=urn:ids|B1"}},
     )
     response = client.post("/fhir", json=body, headers=JSON)
@@ -256,13 +257,34 @@ def test_a_transaction_creating_patients_gives_them_consecutive_mrns_and_each_it
     assert len(numbers) == 4 and numbers == list(range(numbers[0], numbers[0] + 4))
 
 
-def test_a_transaction_giving_two_practitioners_one_npi_is_refused_naming_the_npi(client: TestClient) -> None:
+def test_a_transaction_giving_two_imaging_studies_one_study_uid_is_refused_naming_it(client: TestClient) -> None:
+    subject = "urn:uuid:0b7c6f2e-3f4a-4d55-9a61-2c8e5d1f7a90"
+    uid = {"system": "urn:dicom:uid", "value": "urn:oid:2.25.1234567893"}
+    study = {
+        "resourceType": "ImagingStudy",
+        "status": "available",
+        "subject": {"reference": subject},
+        "identifier": [uid],
+    }
+    body = bundle("transaction", post(patient("U1"), subject), post(study), post(study))
+    answer = client.post("/fhir", json=body, headers=JSON)
+    assert answer.status_code == 422, answer.text
+    assert "already belongs to another ImagingStudy" in answer.text
+    assert client.get("/fhir/ImagingStudy").json().get("total") == 0
+    assert client.get("/fhir/Patient").json().get("total") == 0
+
+
+def test_a_transaction_giving_two_practitioners_one_npi_creates_both(client: TestClient) -> None:
     npi = {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}
     twins = [{**practitioner(), "identifier": [npi]} for _ in range(2)]
     answer = client.post("/fhir", json=bundle("transaction", *(post(t) for t in twins)), headers=JSON)
-    assert answer.status_code == 422, answer.text
-    assert "already belongs to another Practitioner" in answer.text
-    assert client.get("/fhir/Practitioner").json().get("total") == 0
+    assert answer.status_code == 200, answer.text
+    assert (
+        client.get("/fhir/Practitioner", params={"identifier": "http://hl7.org/fhir/sid/us-npi|1234567893"}).json()[
+            "total"
+        ]
+        == 2
+    )
 
 
 def test_a_transaction_creating_the_first_clinic_and_its_patient_files_the_patient_there(database_url: str) -> None:
