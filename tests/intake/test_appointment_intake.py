@@ -104,7 +104,13 @@ def test_a_form_of_no_appointment_changes_no_appointment(client: TestClient, cli
 def test_the_appointment_round_trips_with_its_server_set_references(client: TestClient, clinic: Clinic) -> None:
     form = created(client, response(clinic, appointment=clinic.appointment))
     appointment = served(client, clinic.appointment)
-    other = {"reference": "DocumentReference/referral-letter"}
+    letter = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "subject": {"reference": f"Patient/{clinic.patient}"},
+        "content": [{"attachment": {"contentType": "text/plain", "title": "Referral letter"}}],
+    }
+    other = {"reference": f"DocumentReference/{created(client, letter)['id']}"}
     unlinked = created(client, response(clinic))
     sent = {
         **appointment,
