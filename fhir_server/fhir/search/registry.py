@@ -108,8 +108,3 @@ def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
             system=_implicit_system(resource_type, expression) if definition["type"] == "token" else None,
         )
     return found
-
-
-def supported_search_parameters(resource_type: str) -> list[dict[str, Any]]:
-    """The CapabilityStatement ``searchParam`` list of ``resource_type``."""
-    return [p.to_capability() for p in sorted(parameters_for(resource_type).values(), key=lambda p: p.code)]

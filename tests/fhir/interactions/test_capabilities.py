@@ -74,8 +74,39 @@ def test_search_parameters_are_listed_when_search_is_served(statement: dict[str,
             assert "searchParam" not in resource
             continue
         names = {p["name"] for p in resource["searchParam"]}
-        assert "_id" in names
+        assert resource["type"] == "AuditEvent" or "_id" in names
         assert all({"name", "definition", "type"} <= set(p) for p in resource["searchParam"])
+
+
+def test_a_type_searched_its_own_way_lists_only_the_parameters_its_route_supports(statement: dict[str, Any]) -> None:
+    resources = _resources(statement)
+    audit = resources["AuditEvent"]
+    assert [p["name"] for p in audit["searchParam"]] == ["agent", "date", "entity", "patient", "subtype", "type"]
+    assert {p["definition"] for p in audit["searchParam"]} >= {"http://hl7.org/fhir/SearchParameter/AuditEvent-date"}
+    for resource_type in ("ConceptMap", "StructureDefinition", "OperationDefinition"):
+        assert [p["name"] for p in resources[resource_type]["searchParam"]] == [
+            "_id",
+            "name",
+            "status",
+            "url",
+            "version",
+        ]
+        assert "searchInclude" not in resources[resource_type] and "searchRevInclude" not in resources[resource_type]
+
+
+def test_includes_are_the_reference_parameters_and_revincludes_those_pointing_at_the_type(
+    statement: dict[str, Any],
+) -> None:
+    resources = _resources(statement)
+    medication_request = resources["MedicationRequest"]
+    assert medication_request["searchInclude"][0] == "*"
+    assert {"MedicationRequest:medication", "MedicationRequest:patient"} <= set(medication_request["searchInclude"])
+    assert "MedicationRequest:status" not in medication_request["searchInclude"]
+    patient = resources["Patient"]
+    assert {"*", "Provenance:target", "Observation:subject", "Appointment:actor"} <= set(patient["searchRevInclude"])
+    assert "Observation:performer" in patient["searchRevInclude"]
+    assert "Observation:encounter" not in patient["searchRevInclude"]  # it names Encounters only
+    assert not any(r.startswith(("AuditEvent:", "ConceptMap:")) for r in patient["searchRevInclude"])
 
 
 def test_patch_formats_are_announced_with_patch(statement: dict[str, Any]) -> None:
