@@ -11,6 +11,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir_server.fhir import capability_statement
 from fhir_server.settings import load_settings
 from mappings.registry import MAPPINGS
+from tests.fhir_validator import validation_errors
 
 
 @pytest.fixture
@@ -39,6 +40,11 @@ def test_metadata_is_a_valid_r4_capability_statement(statement: dict[str, Any], 
     assert statement["implementation"]["url"] == base_url
     assert statement["software"]["name"] == "fhir-server"
     assert statement["rest"][0]["mode"] == "server"
+
+
+def test_the_independent_validator_finds_the_statement_valid(statement: dict[str, Any]) -> None:
+    assert validation_errors(statement) == []
+    assert validation_errors({**statement, "kind": "no-such-kind"}) != []  # it does look
 
 
 def test_every_served_type_is_announced_with_its_routed_interactions(statement: dict[str, Any]) -> None:
