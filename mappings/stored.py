@@ -45,7 +45,8 @@ def stored_mapping(resource_type: str) -> type[ResourceMapping]:
 
 @cache
 def r4_resource_types() -> tuple[str, ...]:
-    """Every R4 resource type that can be stored (the CompartmentDefinition's list, sorted)."""
+    """Every R4 resource type but ``Parameters``, sorted: those the official Patient CompartmentDefinition lists (it
+    names each R4 resource type, most with no parameter; ``Parameters`` alone is absent)."""
     definition = orjson.loads((project_dir("conformance") / "compartmentdefinition-patient.json").read_bytes())
     return tuple(sorted(entry["code"] for entry in definition["resource"]))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from fhir_server.access.compartment import compartment_params
 from fhir_server.errors import bad_request, not_found
 from fhir_server.fhir.primitives import is_id
+from mappings import stored
 from mappings.registry import MAPPINGS
 
 
@@ -26,6 +26,5 @@ def valid_id(value: str, expression: str = "id") -> str:
 
 @cache
 def r4_resource_types() -> frozenset[str]:
-    """Every FHIR R4 resource type, served here or not: those the official Patient CompartmentDefinition lists (it
-    names each R4 resource type, most with no parameter; ``Parameters`` alone is absent, and no scope names it)."""
-    return frozenset(compartment_params())
+    """Every FHIR R4 resource type, served here or not (``Parameters`` aside: no scope names it)."""
+    return frozenset(stored.r4_resource_types())

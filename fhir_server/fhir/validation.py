@@ -104,7 +104,7 @@ def structure_issues(resource: dict[str, Any]) -> list[Issue]:
         return [Issue("too-costly", f"{resource_type}: {_TOO_DEEP}", (resource_type,))]
     try:
         model = get_fhir_model_class(resource_type)
-    except KeyError:
+    except (KeyError, ValueError):
         return [Issue("not-supported", f"unknown resource type {resource_type!r}", ("resourceType",))]
     try:
         model.model_validate(resource)

@@ -14,7 +14,6 @@ from fhir_server.fhir.references import Target, classify
 from fhir_server.settings import load_settings
 
 BASE_URL = "https://fhir.example.org/r4"
-NOT_SERVED = "PractitionerRole/1"
 
 
 @pytest.fixture
@@ -67,7 +66,8 @@ def _versions(client: TestClient, resource_type: str) -> int:
         ("Patient/123/_history/2", Target("X.r", "Patient", "123", "2")),
         ("#c1", None),
         ("#", None),
-        ("Location/1", None),
+        ("Location/1", Target("X.r", "Location", "1", None)),
+        ("Parameters/1", None),
         ("http://elsewhere.org/fhir/Patient/1", None),
         (f"{BASE_URL}/Patient/1", Target("X.r", "Patient", "1", None)),
         ("urn:oid:1.2.3", None),
@@ -187,10 +187,14 @@ def test_absolute_references_on_the_servers_base_url_are_checked_and_others_left
     assert client.post("/fhir/Patient", json=_patient(clinic_a, contact=elsewhere)).status_code == 201
 
 
-def test_references_to_types_this_server_does_not_serve_are_left_alone(
+def test_references_to_the_resource_stores_types_must_resolve_too(
     client: TestClient, clinics: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    patient = _patient(clinics[0], generalPractitioner=[{"reference": NOT_SERVED}])
+    patient = _patient(clinics[0], generalPractitioner=[{"reference": "PractitionerRole/1"}])
+    assert _refusal(client.post("/fhir/Patient", json=patient)) == [("not-found", ["Patient.generalPractitioner[0]"])]
+    clinic = {"reference": f"Organization/{clinics[0]['id']}"}
+    role = _created(client, {"resourceType": "PractitionerRole", "active": True, "organization": clinic})
+    patient = _patient(clinics[0], generalPractitioner=[{"reference": f"PractitionerRole/{role['id']}"}])
     assert client.post("/fhir/Patient", json=patient).status_code == 201
 
 

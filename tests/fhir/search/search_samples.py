@@ -36,6 +36,33 @@ SERVED = (
 )
 """The served types, in the order their resources can be created (each references only those before it)."""
 
+
+def _subject(targets: dict[str, str]) -> Json:
+    return {"reference": f"Patient/{targets['Patient']}"}
+
+
+STORED_TARGETS: tuple[tuple[str, Callable[[dict[str, str]], Json]], ...] = (
+    ("Location", lambda t: {"name": TEXT}),
+    ("Encounter", lambda t: {"status": "finished", "class": {"code": "AMB"}, "subject": _subject(t)}),
+    ("Condition", lambda t: {"subject": _subject(t)}),
+    ("Observation", lambda t: {"status": "final", "code": {"text": TEXT}, "subject": _subject(t)}),
+    ("Procedure", lambda t: {"status": "completed", "subject": _subject(t)}),
+    ("ServiceRequest", lambda t: {"status": "active", "intent": "order", "subject": _subject(t)}),
+    ("CarePlan", lambda t: {"status": "active", "intent": "plan", "subject": _subject(t)}),
+    ("Schedule", lambda t: {"actor": [_subject(t)]}),
+    (
+        "Slot",
+        lambda t: {
+            "schedule": {"reference": f"Schedule/{t['Schedule']}"},
+            "status": "free",
+            "start": "2026-03-01T10:00:00Z",
+            "end": "2026-03-01T10:30:00Z",
+        },
+    ),
+)
+"""Resources of the resource store the mapped types' reference parameters name (an Appointment's slot, a form's
+encounter), in the order they can be created: a reference must name an existing resource."""
+
 _serial = itertools.count(1)
 
 

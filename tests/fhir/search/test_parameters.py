@@ -21,7 +21,7 @@ from fhir_server.fhir.search.fhirpath import evaluate
 from fhir_server.fhir.search.registry import parameters_for
 from tests.authorized_client import clinic_of
 from tests.fhir.search.search_checks import Check, checks_for
-from tests.fhir.search.search_samples import SERVED, Sample, base_resource, sample_for
+from tests.fhir.search.search_samples import SERVED, STORED_TARGETS, Sample, base_resource, sample_for
 from tests.fhir.search.search_support import PUBLIC_BASE_URL, Json, found
 
 PARAMETERS = [(t, code) for t in SERVED for code in sorted(parameters_for(t))]
@@ -63,6 +63,10 @@ def world(module_client: TestClient, module_auth_mode: str) -> World:
         stored = clinic_of(module_client) if resource_type == "Organization" else _post(module_client, bare)
         assert isinstance(stored, dict), stored
         world.bare[resource_type] = stored
+        targets[resource_type] = stored["id"]
+    for resource_type, build in STORED_TARGETS:
+        stored = _post(module_client, {"resourceType": resource_type, **build(targets)})
+        assert isinstance(stored, dict), stored
         targets[resource_type] = stored["id"]
     for resource_type in sorted(SERVED, key=lambda t: t == "Organization"):
         for code, param in parameters_for(resource_type).items():
