@@ -54,9 +54,9 @@ NOT_IN_R4B = frozenset(
         "SubstanceSpecification",
     }
 )
-"""R4 types that fhir.resources' R4B models lack or define otherwise (Evidence): their create answers 500 (400 for
-Evidence) while validation goes through those models. Issue 14's structural validation from the StructureDefinitions
-replaces them; strict, so the marks must go when it lands."""
+"""R4 types that fhir.resources' R4B models lack or define otherwise (Evidence): the CapabilityStatement claims their
+create, but it answers 400 ("unknown resource type"; it was a 500) while validation goes through those models.
+Issue 14's structural validation from the StructureDefinitions replaces them; strict, so the marks must go then."""
 CLAIMED = [
     pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="validated with R4B models")) if t in NOT_IN_R4B else t
     for t in TYPES
