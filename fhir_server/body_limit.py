@@ -7,7 +7,9 @@ than the limit. The 413 is a FHIR OperationOutcome (code ``too-costly``) naming 
 endpoint answers after its body was cut off (a proxy streaming the body on, for one, sees its upload fail).
 
 Limits by path: the authorization pages and endpoints (``/fhir/auth/...``, small forms) :data:`AUTH_FORM_LIMIT`;
-DICOMweb (``/dicomweb/...``, whose STOW-RS bodies stream to Orthanc) ``FHIR_SERVER_MAX_STOW_BODY_BYTES``; everything
+DICOMweb (``/dicomweb/...``, whose STOW-RS bodies stream to Orthanc) ``FHIR_SERVER_MAX_STOW_BODY_BYTES``; Binary
+(``/fhir/Binary``, ``/fhir/Binary/...``) the FHIR JSON size of a content of ``FHIR_SERVER_BINARY_MAX_BYTES`` (a raw
+upload is held to the content limit itself while it is spooled: fhir_server.fhir.interactions.binary); everything
 else, the FHIR API included, ``FHIR_SERVER_MAX_BODY_BYTES``.
 """
 
@@ -19,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_server.auth.oauth_server import AUTH_PREFIX
 from fhir_server.errors import Kind, fail
+from fhir_server.fhir.binary_content import json_body_limit
 from fhir_server.fhir.outcomes import error_response
 from fhir_server.numbers import whole_number
 from fhir_server.settings import Settings
@@ -28,6 +31,7 @@ AUTH_FORM_LIMIT = 64 * 1024
 client assertion: a few KB)."""
 _AUTH_PATH = f"/fhir{AUTH_PREFIX}/"
 _DICOMWEB_PATH = "/dicomweb/"
+_BINARY_PATH = "/fhir/Binary"
 
 
 class BodyTooLarge(HTTPException):
@@ -45,6 +49,8 @@ def body_limit(path: str, settings: Settings) -> int:
         return AUTH_FORM_LIMIT
     if path.startswith(_DICOMWEB_PATH):
         return settings.max_stow_body_bytes
+    if path == _BINARY_PATH or path.startswith(_BINARY_PATH + "/"):
+        return json_body_limit(settings.binary_max_bytes)
     return settings.max_body_bytes
 
 

@@ -149,7 +149,8 @@ def seed(
     verb = "installed" if result.created else "already present"
     out.print(
         f"demo clinic {verb}: {result.practitioners} practitioners, {result.patients} patients, "
-        f"{result.appointments} appointments, {result.intake_forms} intake forms"
+        f"{result.appointments} appointments, {result.intake_forms} intake forms, "
+        f"{result.clinical_resources} resources of the patients' clinical records"
     )
     out.print(
         f"demo logins (password {access.password}): physician {access.physician_email}, "

@@ -1,6 +1,7 @@
 """Demo data: one clinic with practitioners, patients, appointments (some cancelled, some no-shows), its intake
-Questionnaire (fhir_server/demo/clinic-intake.questionnaire.json) and intake forms answering it. Deterministic
-(fixed ids and random seed) and idempotent: a second run finds the clinic and adds nothing.
+Questionnaire (fhir_server/demo/clinic-intake.questionnaire.json) and intake forms answering it, and each patient's
+clinical record on the resource store (fhir_server/demo/record.py, clinical.py), written through the write pipeline.
+Deterministic (fixed ids and random seed) and idempotent: a second run finds the clinic and adds nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from fhir_server.db import Appointment, Cancellation, IntakeForm, Organization, Patient, Practitioner, Questionnaire
 from fhir_server.db.mrn import allocate_mrn
+from fhir_server.db.store import StoredResource
+from fhir_server.demo.clinical import seed_records
 from fhir_server.demo.intake import QUESTIONNAIRE_ID, completed_intake, intake_questionnaire
 from fhir_server.fhir import pipeline
 from mappings.questionnaire import QuestionnaireMapping
@@ -78,6 +81,7 @@ class SeedResult:
     patients: int
     appointments: int
     intake_forms: int
+    clinical_resources: int
 
 
 def seed_demo(session: Session, today: date | None = None) -> SeedResult:
@@ -93,6 +97,8 @@ def seed_demo(session: Session, today: date | None = None) -> SeedResult:
     _intake_questionnaire(session)
     patients = _patients(session, rng, practitioners, today or date.today())
     _appointments(session, rng, practitioners, patients, today or date.today())
+    pipeline.flush(session)
+    seed_records(session, clinic, patients, today or date.today())
     pipeline.flush(session)
     return _count(session, created=True)
 
@@ -280,11 +286,17 @@ def _add_intake(session: Session, rng: random.Random, n: int, appointment: Appoi
 
 
 def _count(session: Session, *, created: bool) -> SeedResult:
-    def count(model: type[Practitioner | Patient | Appointment | IntakeForm]) -> int:
+    def count(model: type[Practitioner | Patient | Appointment | IntakeForm | StoredResource]) -> int:
         return len(session.scalars(select(model.id).where(model.organization_id == DEMO_CLINIC_ID)).all())
 
     return SeedResult(
-        created, DEMO_CLINIC_ID, count(Practitioner), count(Patient), count(Appointment), count(IntakeForm)
+        created,
+        DEMO_CLINIC_ID,
+        count(Practitioner),
+        count(Patient),
+        count(Appointment),
+        count(IntakeForm),
+        count(StoredResource),
     )
 
 

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         description="Largest request body in bytes (FHIR API, $validate, transactions); a larger one answers 413 "
         "before it is parsed, counted while it arrives",
     )
+    binary_max_bytes: int = Field(
+        25 * 1024 * 1024,
+        ge=1024,
+        description="Largest Binary content in bytes (`POST`/`PUT /fhir/Binary` with the raw bytes, streamed to the "
+        "database, never held whole; a FHIR JSON Binary may carry the same content as base64); larger: 413",
+    )
     max_stow_body_bytes: int = Field(
         4 * 1024**3,
         ge=1024,

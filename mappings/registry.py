@@ -12,6 +12,7 @@ from typing import Any
 from fhir_server.db.store import StoredResource
 from mappings.appointment import AppointmentMapping
 from mappings.base import ResourceMapping
+from mappings.binary import BinaryMapping
 from mappings.endpoint import EndpointMapping
 from mappings.imaging_study import ImagingStudyMapping
 from mappings.organization import OrganizationMapping
@@ -38,6 +39,7 @@ MAPPED: dict[str, type[ResourceMapping]] = {
 MAPPINGS: dict[str, type[ResourceMapping]] = {
     **MAPPED,
     **{t: stored_mapping(t) for t in stored_types(frozenset(MAPPED))},
+    BinaryMapping.resource_type: BinaryMapping,  # a stored type whose bytes live beside its JSON
 }
 """Every served type: the mapped ones and the resource store's."""
 BY_MODEL: dict[type[Any], type[ResourceMapping]] = {m.model: m for m in MAPPED.values()}

@@ -1,14 +1,13 @@
-"""The independent FHIR R4 validator of ../shared/tools/fhir-validator (Node, @medplum/core's ``validateResource``
-with the R4 definitions, plus required bindings), for tests that check what the server answers is valid R4.
+"""The independent FHIR R4 validator of the shared tools (``validate.mjs``: @medplum/core's ``validateResource``
+and an offline required-binding check), run on what the server serves, as a second opinion beside our own checks.
 
-``.ci/validator.sh`` installs it and sets ``FHIR_SERVER_TEST_VALIDATOR`` to its directory. Without it the tests
-that use it are skipped locally and fail under CI, as the PostgreSQL tests are (tests/conftest.py).
+``FHIR_SERVER_TEST_FHIR_VALIDATOR`` names its ``validate.mjs`` (the test command .ci/test installs it). Without it
+the test is skipped locally and fails under CI, so CI never passes without the second opinion.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,28 +15,27 @@ from typing import Any
 import orjson
 import pytest
 
-VALIDATOR_ENV = "FHIR_SERVER_TEST_VALIDATOR"
+VALIDATOR_ENV = "FHIR_SERVER_TEST_FHIR_VALIDATOR"
 
 
-def _script() -> Path:
-    directory = os.environ.get(VALIDATOR_ENV)
-    if directory and (Path(directory) / "validate.mjs").is_file() and shutil.which("node"):
-        return Path(directory) / "validate.mjs"
+def validator() -> str:
+    """The path of ``validate.mjs``; skips (locally) or fails (CI) when it is not installed."""
+    path = os.environ.get(VALIDATOR_ENV)
+    if path and Path(path).is_file():
+        return path
     if os.environ.get("CI"):
-        pytest.fail(f"{VALIDATOR_ENV} does not name an installed FHIR validator: .ci/validator.sh installs it")
-    pytest.skip(f"needs the FHIR validator ({VALIDATOR_ENV}; .ci/validator.sh installs it)")
+        pytest.fail(f"{VALIDATOR_ENV} does not name the FHIR validator: CI must run it")
+    pytest.skip(f"the FHIR validator tests need {VALIDATOR_ENV} (the test command .ci/test sets it)")
 
 
-def validation_errors(resource: dict[str, Any]) -> list[str]:
-    """The validator's error lines for ``resource`` (a Bundle: its envelope and every entry); empty when valid."""
+def validator_errors(resources: list[dict[str, Any]], tmp_path: Path) -> list[str]:
+    """The errors the validator finds in ``resources`` (one line each: ``Type/id``, severity, element, message)."""
+    script = validator()
+    source = tmp_path / "resources.ndjson"
+    source.write_bytes(b"\n".join(orjson.dumps(r) for r in resources) + b"\n")
     done = subprocess.run(
-        ["node", str(_script()), "--errors-only", "-"],
-        input=orjson.dumps(resource),
-        capture_output=True,
-        timeout=300,
-        check=False,
+        ["node", script, "--errors-only", str(source)], capture_output=True, text=True, timeout=300, check=False
     )
-    output = done.stdout.decode()
-    if done.returncode not in (0, 1) or "resources," not in output:
-        pytest.fail(f"the FHIR validator failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
-    return [line for line in output.splitlines() if "\terror\t" in line]
+    lines = done.stdout.splitlines()
+    assert lines and lines[-1] == f"{len(resources)} resources, {len(lines) - 1} errors", done.stdout + done.stderr
+    return lines[:-1]

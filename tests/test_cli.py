@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from fhir_server.cli import app
 from fhir_server.db import Appointment, Cancellation, IntakeForm, Organization, Patient, Practitioner
 from fhir_server.db.engine import Database
+from fhir_server.db.store import StoredResource
 from fhir_server.fhir import pipeline
 from fhir_server.seed import DEMO_CLINIC_ID
 
@@ -53,9 +54,9 @@ def test_db_upgrade_then_current(empty_database_url: str) -> None:
 
 
 def test_seed_demo_installs_the_clinic_once(database_url: str) -> None:
-    code, output = run(database_url, "seed", "--demo")
-    assert code == 0, output
-    assert "installed: 5 practitioners, 50 patients" in output
+    code, first = run(database_url, "seed", "--demo")
+    assert code == 0, first
+    assert "installed: 5 practitioners, 50 patients" in first
     code, output = run(database_url, "seed", "--demo")
     assert code == 0 and "already present" in output
     db = Database(database_url, finish=pipeline.finish)
@@ -69,6 +70,8 @@ def test_seed_demo_installs_the_clinic_once(database_url: str) -> None:
         assert count(Patient) == 50
         assert count(Appointment) > 50
         assert count(IntakeForm) > 0
+        records = count(StoredResource)
+        assert records > 50 * 10 and f"{records} resources of the patients' clinical records" in first
         statuses = set(session.scalars(select(Appointment.status)))
         assert {"cancelled", "no-show", "confirmed"} <= statuses
         assert count(Cancellation) == len(

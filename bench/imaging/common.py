@@ -34,9 +34,10 @@ class Server:
 
 
 @contextmanager
-def fhir_server(orthanc: OrthancProcess, directory: Path) -> Iterator[Server]:
-    """The server on SQLite, authorization disabled (both sides then do the same work apart from the proxy)."""
-    url = f"sqlite:///{directory / 'bench.db'}"
+def fhir_server(orthanc: OrthancProcess | None, directory: Path, database_url: str | None = None) -> Iterator[Server]:
+    """The server on SQLite (or ``database_url``, migrated first), authorization disabled (both sides then do the
+    same work apart from the proxy); in front of ``orthanc`` when given."""
+    url = database_url or f"sqlite:///{directory / 'bench.db'}"
     upgrade(url)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}
@@ -45,13 +46,18 @@ def fhir_server(orthanc: OrthancProcess, directory: Path) -> Iterator[Server]:
             "FHIR_SERVER_BASE_URL": f"http://127.0.0.1:{port}/fhir",
             "FHIR_SERVER_DATABASE_URL": url,
             "FHIR_SERVER_AUTH": "disabled",
-            "FHIR_SERVER_ORTHANC_URL": orthanc.url,
-            "FHIR_SERVER_ORTHANC_USERNAME": orthanc.auth[0],
-            "FHIR_SERVER_ORTHANC_PASSWORD": orthanc.auth[1],
             "FHIR_SERVER_IMAGING_WATCH": "false",
             "FHIR_SERVER_LOG_LEVEL": "warning",
         }
     )
+    if orthanc is not None:
+        env.update(
+            {
+                "FHIR_SERVER_ORTHANC_URL": orthanc.url,
+                "FHIR_SERVER_ORTHANC_USERNAME": orthanc.auth[0],
+                "FHIR_SERVER_ORTHANC_PASSWORD": orthanc.auth[1],
+            }
+        )
     process = subprocess.Popen([CLI, "serve", "--port", str(port)], cwd=directory, env=env)  # noqa: S603
     root = f"http://127.0.0.1:{port}"
     try:

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 from sqlalchemy.orm import aliased
 
+from fhir_server.access.security_context import security_context_in_compartment
 from fhir_server.db import SearchReference
 from fhir_server.db.fhir import same_version
 from fhir_server.paths import project_dir
@@ -49,6 +50,9 @@ def compartment_clauses(
     clauses: list[ColumnElement[bool]] = []
     if resource_type == "Patient":
         clauses.append(h.resource_id == patient_id)
+    if resource_type == "Binary":  # in no compartment itself: reached through its securityContext
+        members = {t: tuple(p for p in ps if p != "{def}") for t, ps in compartment_params().items()}
+        clauses.append(security_context_in_compartment(h, patient_id, members))
     if params:
         ref = aliased(SearchReference)
         clauses.append(

@@ -5,6 +5,7 @@ Importing this package registers every table on ``Base.metadata``; Alembic's env
 
 from fhir_server.db.audit import AuditEvent
 from fhir_server.db.base import Base
+from fhir_server.db.binary import BinaryChunk
 from fhir_server.db.clinic import Organization
 from fhir_server.db.directory import Endpoint, Questionnaire
 from fhir_server.db.fhir import (
@@ -43,6 +44,7 @@ __all__ = [
     "AuthorizationCode",
     "AuthorizationRequest",
     "Base",
+    "BinaryChunk",
     "BrowserSession",
     "Cancellation",
     "Endpoint",

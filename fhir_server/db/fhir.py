@@ -51,6 +51,9 @@ class _IndexRow:
     resource_id: Mapped[str] = mapped_column(String(64))
     version_id: Mapped[int] = mapped_column(Integer)
     param: Mapped[str] = mapped_column(String(64))
+    repetition: Mapped[int | None] = mapped_column(Integer, default=None)
+    """For a composite parameter's component (``param`` is ``<composite>$<n>``): which repetition of the composite's
+    element the value came from, so that components match within one repetition (migration 0008); else None."""
 
 
 class SearchString(_IndexRow, Base):

@@ -34,7 +34,8 @@ class WriteState:
     a deletion); ``index_rows``: search index rows queued for writing, by table; ``rows``: (type, id) -> row this
     transaction wrote or looked up (references); ``only_clinic``: the database's one clinic, once known;
     ``mrn_blocks``/``mrn_expected``/``mrn_inside``: medical record numbers taken ahead, announced, and clinics whose
-    counter is this transaction's own (fhir_server.db.mrn).
+    counter is this transaction's own (fhir_server.db.mrn); ``binary_contents``: Binary id -> the content of its next
+    version (fhir_server.fhir.binary_content).
     """
 
     pending: dict[int, tuple[FhirResourceMixin, str]] = field(default_factory=dict)
@@ -46,6 +47,7 @@ class WriteState:
     mrn_blocks: dict[tuple[uuid.UUID, int], list[int]] = field(default_factory=dict)
     mrn_expected: int = 1
     mrn_inside: set[uuid.UUID] = field(default_factory=set)
+    binary_contents: dict[str, Any] = field(default_factory=dict)
 
 
 class WriteSession(Session):

@@ -169,12 +169,16 @@ def _match(
 def _rewrite(
     session: Session, access: AccessContext, entry: Entry, node: Any, assigned: dict[str, str], ctx: BundleContext
 ) -> Any:
-    """``node`` with every reference to a Bundle fullUrl or a conditional reference replaced by ``Type/id``."""
+    """``node`` with every reference to a Bundle fullUrl or a conditional reference replaced by ``Type/id``, and every
+    ``url`` naming a fullUrl (an Attachment's, such as a DocumentReference's Binary) by ``Type/id`` too
+    (http://hl7.org/fhir/R4/http.html#trules: "elements of type uri, url")."""
     if isinstance(node, list):
         return [_rewrite(session, access, entry, item, assigned, ctx) for item in node]
     if not isinstance(node, dict):
         return node
     result = {k: _rewrite(session, access, entry, v, assigned, ctx) for k, v in node.items()}
+    if isinstance(node.get("url"), str) and node["url"] in assigned:
+        result["url"] = assigned[node["url"]]
     reference = node.get("reference")
     if isinstance(reference, str):
         if reference in assigned:

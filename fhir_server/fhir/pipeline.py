@@ -11,7 +11,8 @@ AI summary), a write goes through these steps, each a plain function called in t
    forms: fhir_server.intake.appointment_intake), then every changed served row marked for a new version (version
    id and lastUpdated bumped). :func:`flush` runs it before writing the rows, so nothing reaches the database
    unnoted (the write session refuses that: fhir_server.db.write_session);
-4. :func:`version`: the rows written, each new version rendered through its mapping into a history row;
+4. :func:`version`: the rows written, each new version rendered through its mapping into a history row (and a
+   Binary's content stored under its version: fhir_server.fhir.binary_content);
 5. :func:`index`: the search index rows of the new versions queued; :func:`write_index` writes them (before any
    search inside the transaction and before commit);
 6. the caller's reach checks (repository), then the audit row (fhir_server.audit.trail, per request).
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from fhir_server.fhir import versioning
+from fhir_server.fhir import binary_content, versioning
 from fhir_server.fhir.search.indexer import flush_index, index_version
 from fhir_server.fhir.versioning import NewVersion
 from fhir_server.intake.appointment_intake import follow_forms
@@ -51,6 +52,7 @@ def version(session: Session) -> list[NewVersion]:
     versions = versioning.record_versions(session)
     if versions:
         session.flush()
+        binary_content.record(session, versions)
     return versions
 
 

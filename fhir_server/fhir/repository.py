@@ -24,7 +24,7 @@ from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
 from fhir_server.db.write_session import state_of
 from fhir_server.errors import gone, not_found, precondition_failed, unprocessable
-from fhir_server.fhir import pipeline, write_access
+from fhir_server.fhir import binary_content, pipeline, write_access
 from fhir_server.fhir.primitives import version_number
 from fhir_server.fhir.references import Resolved, check_clinic, is_foreign, remember, resolve_references
 from fhir_server.fhir.versioning import recorded_resource
@@ -62,7 +62,7 @@ def read(
         raise not_found(f"{resource_type}/{resource_id} is not known")
     if version.method == "delete" or version.resource is None:
         raise gone(f"{resource_type}/{resource_id} was deleted")
-    return version.resource
+    return binary_content.expand(session, version.resource)
 
 
 def vread(
@@ -84,7 +84,7 @@ def vread(
         raise not_found(f"{resource_type}/{resource_id} has no version {version_id}")
     if version.resource is None:
         raise gone(f"version {version_id} of {resource_type}/{resource_id} is a deletion")
-    return version.resource
+    return binary_content.expand(session, version.resource)
 
 
 def load_row(session: Session, resource_type: str, resource_id: str, lock: bool = False) -> FhirResourceMixin | None:

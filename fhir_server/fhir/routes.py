@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from fhir_server.fhir.interactions import (
     batch,
+    binary,
     capabilities,
     create,
     delete,
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/fhir", tags=["FHIR"])
 router.add_api_route(
     "", batch.batch_or_transaction, methods=["POST"], summary="batch/transaction", openapi_extra=declares("batch")
 )
-for module in (published, capabilities, validate, history, search, vread, read, create, update, patch, delete):
+for module in (published, capabilities, validate, history, search, vread, read, binary, create, update, patch, delete):
     router.include_router(module.router)
 router.include_router(everything.router)
 router.include_router(summarize.router)

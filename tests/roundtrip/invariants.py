@@ -10,6 +10,8 @@ known to answer wrongly, which are checked here in Python with the same meaning:
 - ``hasValue()`` is not implemented by fhirpathpy: supplied here (a single primitive value).
 - ``htmlChecks()`` (txt-1, txt-2) is not implemented either: the generator writes every narrative div itself
   in the allowed XHTML subset, so it is taken as true.
+- ``resolve()`` is not implemented either: ``ctm-1`` (a CareTeam participant ``onBehalfOf`` an organization is a
+  Practitioner) reads the member's type from its reference's type prefix, as the server's search does.
 
 A constraint is broken when its expression is false: an empty result means it does not apply (ref-1 on a
 Reference that has only an identifier). An expression fhirpathpy cannot evaluate counts as broken, so a value is
@@ -113,8 +115,16 @@ def _contained_referenced(resource: Mapping[str, Any]) -> bool:
     return all(f"#{item.get('id')}" in found or "#" in set(strings(item)) for item in contained)
 
 
+def _on_behalf_of_practitioner(participant: Mapping[str, Any]) -> bool:
+    """ctm-1: ``onBehalfOf.exists() implies (member.resolve() is Practitioner)``."""
+    member = participant.get("member")
+    reference = member.get("reference") if isinstance(member, dict) else None
+    return "onBehalfOf" not in participant or (isinstance(reference, str) and reference.startswith("Practitioner/"))
+
+
 _IN_PYTHON: dict[str, Callable[[Mapping[str, Any]], bool]] = {
     "per-1": _period_ordered,
+    "ctm-1": _on_behalf_of_practitioner,
     "rng-2": _range_ordered,
     "dom-3": _contained_referenced,
 }

@@ -44,13 +44,14 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-@pytest.fixture
-def demo(database_url: str) -> Iterator[tuple[TestClient, SeedResult]]:
-    database = Database(database_url, finish=pipeline.finish)
+@pytest.fixture(scope="module")
+def demo(module_database_url: str) -> Iterator[tuple[TestClient, SeedResult]]:
+    """The demo seeded once per module and database kind (the tests only read it)."""
+    database = Database(module_database_url, finish=pipeline.finish)
     with database.write() as session:
         seeded = seed_demo(session, today=TODAY)
     database.dispose()
-    settings = load_settings(database_url=database_url, base_url=BASE_URL, auth="disabled", log_level="warning")
+    settings = load_settings(database_url=module_database_url, base_url=BASE_URL, auth="disabled", log_level="warning")
     with TestClient(create_app(settings)) as client:
         yield client, seeded
 
@@ -153,7 +154,10 @@ def test_the_searches_serve_the_whole_demo_once(demo: tuple[TestClient, SeedResu
     client, seeded = demo
     resources = served(client)
     assert len({(r["resourceType"], r["id"]) for r in resources}) == len(resources)
-    assert Counter(r["resourceType"] for r in resources) == {
+    counts = Counter(r["resourceType"] for r in resources)
+    mapped = {t: counts.pop(t, 0) for t in ("Organization", "Practitioner", "Patient", "Appointment")}
+    mapped |= {t: counts.pop(t, 0) for t in ("Questionnaire", "QuestionnaireResponse")}
+    assert mapped == {
         "Organization": 1,
         "Practitioner": seeded.practitioners,
         "Patient": seeded.patients,
@@ -161,6 +165,8 @@ def test_the_searches_serve_the_whole_demo_once(demo: tuple[TestClient, SeedResu
         "Questionnaire": 1,
         "QuestionnaireResponse": seeded.intake_forms,
     }
+    assert all(MAPPINGS[t].stored for t in counts)  # the patients' clinical records, on the resource store
+    assert sum(counts.values()) == seeded.clinical_resources
 
 
 def test_every_reference_in_the_demo_names_a_served_resource(demo: tuple[TestClient, SeedResult]) -> None:

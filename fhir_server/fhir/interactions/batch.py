@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from fhir_server.errors import FhirError
 from fhir_server.fhir import unit_of_work
+from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.bundle_entries import Entry, parse_bundle
 from fhir_server.fhir.bundles import BundleContext, failed_entry, process
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, check_content_type, is_pretty
@@ -42,6 +43,7 @@ async def batch_or_transaction(request: Request, ctx: Context) -> Response:
             except FhirError as exc:
                 responses.append(failed_entry(exc))
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}
+    bundle = await expanded(ctx.database, bundle)  # a Binary's content as data
     return FhirResponse(bundle, pretty=is_pretty(request))
 
 

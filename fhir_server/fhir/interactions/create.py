@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.fhir import conditional, repository, unit_of_work
+from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, resource_response
 from fhir_server.fhir.request_body import read_resource
 from fhir_server.fhir.route_interactions import declares
@@ -34,4 +35,6 @@ async def create(resource_type: str, request: Request, ctx: Context) -> Response
         args = (resource, criteria, ctx.base_url, SearchLimits.of(ctx.settings))
         written = await unit_of_work.write(request, conditional.create, ctx.access, *args)
     status = 201 if written.created else 200
-    return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)
+    return resource_response(
+        request, await expanded(ctx.database, written.resource), status, Prefer.parse(request), location=written.created
+    )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.fhir import history, unit_of_work
+from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import served_type
@@ -41,4 +42,5 @@ async def _history(
     query = history.parse_query(request.query_params.multi_items(), ctx.cursor_key, resource_type, resource_id)
     page = await unit_of_work.read(request, history.history_page, ctx.access, query)
     bundle = history.history_bundle(page, query, ctx.base_url, ctx.cursor_key)
+    bundle = await expanded(ctx.database, bundle)  # a Binary's content as data
     return FhirResponse(bundle, pretty=is_pretty(request))

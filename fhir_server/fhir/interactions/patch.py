@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from fhir_server.errors import conflict
 from fhir_server.fhir import patching, repository, unit_of_work
+from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import (
     FHIR_JSON,
     JSON_PATCH,
@@ -39,7 +40,7 @@ async def patch(resource_type: str, resource_id: str, request: Request, ctx: Con
     if_match = request.headers.get("if-match")
     version = parse_etag(if_match, "If-Match") if if_match else None
     written = await _patch(request, ctx, resource_type, resource_id, change, version)
-    return resource_response(request, written.resource, 200, Prefer.parse(request))
+    return resource_response(request, await expanded(ctx.database, written.resource), 200, Prefer.parse(request))
 
 
 async def _patch(

@@ -12,6 +12,7 @@ from fhir_server.access.context import Access, AccessContext
 from fhir_server.app_context import app_context
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response, subset
+from fhir_server.fhir.interactions import binary
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import served_type
 
@@ -38,12 +39,15 @@ async def _respond(
     resource_id: str,
     prefetched: reading.Prefetched | None = None,
 ) -> Response:
-    check_accept(request)
+    if resource_type != "Binary":  # a Binary may be served in its own type (binary.respond negotiates)
+        check_accept(request)
     served_type(resource_type)
     database = app_context(request).database
     resource = await reading.read_current(database, access, resource_type, resource_id, prefetched=prefetched)
     if _not_modified(request, resource["meta"]["versionId"], resource["meta"]["lastUpdated"]):
         return Response(status_code=304, headers={"ETag": etag(resource["meta"]["versionId"])})
+    if resource_type == "Binary":
+        return await binary.respond(request, resource)
     return resource_response(request, subset(request, resource))
 
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from fhir_server.access.compartment import member_types
 from fhir_server.errors import Kind, fail, not_found
 from fhir_server.fhir import unit_of_work
+from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search import params
@@ -38,6 +39,7 @@ async def _respond(
     query = params.parse(resource_type, pairs, SearchLimits.of(ctx.settings), lenient)
     query.compartment = compartment
     bundle = await unit_of_work.read(request, search, ctx.access, query, ctx.base_url, url, ctx.cursor_key)
+    bundle = await expanded(ctx.database, bundle)  # a Binary's content as data
     return FhirResponse(bundle, pretty=is_pretty(request))
 
 

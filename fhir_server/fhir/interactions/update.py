@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.fhir import conditional, repository, unit_of_work
+from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
 from fhir_server.fhir.request_body import read_resource
 from fhir_server.fhir.route_interactions import declares
@@ -32,7 +33,9 @@ async def update(resource_type: str, resource_id: str, request: Request, ctx: Co
     write = partial(repository.update, base_url=ctx.base_url)
     written = await unit_of_work.write(request, write, ctx.access, resource, resource_id, version)
     status = 201 if written.created else 200
-    return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)
+    return resource_response(
+        request, await expanded(ctx.database, written.resource), status, Prefer.parse(request), location=written.created
+    )
 
 
 @router.put("/{resource_type}", summary="conditional update", openapi_extra=declares("update"))
@@ -46,4 +49,6 @@ async def conditional_update(resource_type: str, request: Request, ctx: Context)
     args = (resource, request.url.query, ctx.base_url, SearchLimits.of(ctx.settings), version)
     written = await unit_of_work.write(request, conditional.update, ctx.access, *args)
     status = 201 if written.created else 200
-    return resource_response(request, written.resource, status, Prefer.parse(request), location=written.created)
+    return resource_response(
+        request, await expanded(ctx.database, written.resource), status, Prefer.parse(request), location=written.created
+    )

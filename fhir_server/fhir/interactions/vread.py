@@ -10,6 +10,7 @@ from fhir_server.access.context import Access, AccessContext, resolve_access
 from fhir_server.app_context import app_context
 from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, resource_response, subset
+from fhir_server.fhir.interactions import binary
 from fhir_server.fhir.primitives import version_number
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import served_type
@@ -48,8 +49,11 @@ async def _respond(
     version_id: str,
     prefetched: reading.Prefetched | None = None,
 ) -> Response:
-    check_accept(request)
+    if resource_type != "Binary":  # a Binary may be served in its own type (binary.respond negotiates)
+        check_accept(request)
     served_type(resource_type)
     database = app_context(request).database
     resource = await reading.read_version(database, access, resource_type, resource_id, version_id, prefetched)
+    if resource_type == "Binary":
+        return await binary.respond(request, resource)
     return resource_response(request, subset(request, resource))

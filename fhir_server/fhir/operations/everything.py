@@ -1,9 +1,11 @@
 """$everything: ``GET [base]/Patient/[id]/$everything`` (http://hl7.org/fhir/R4/patient-operation-everything.html).
 
-The Patient and every resource of its compartment (fhir_server.access.compartment), paged by keyset on
-(type, id) over the snapshot of the first page like any search, plus the Practitioners and Organizations they
-reference as included entries. ``_type`` narrows the types, ``_since`` keeps versions changed since an instant,
-``_count`` sizes the page. ``start``/``end`` (care dates) are not supported: 400 names them.
+The Patient and every resource of its compartment (fhir_server.access.compartment), of every served type (the
+resource store's too), paged by keyset on (type, id) over the snapshot of the first page like any search, plus the
+resources of non-compartment types they reference (Practitioner, Organization, Medication, Location, Binary...)
+as included entries ("any resource referenced from those", which never brings in another patient's data).
+``_type`` narrows the types, ``_since`` keeps versions changed since an instant, ``_count`` sizes the page.
+``start``/``end`` (care dates) are not supported: 400 names them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
 from fhir_server.errors import bad_request
 from fhir_server.fhir import cursors, repository, unit_of_work
+from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.bundle import link, searchset
@@ -83,9 +86,10 @@ def everything(
         "Patient",
         count=count,
         canonical=canonical,
-        includes=[Include("*", "*", t, False, False) for t in ("Practitioner", "Organization")],
+        includes=[Include("*", "*", None, False, False)],
     )
-    extra = [r for r in included(session, query, scope, page) if r["resourceType"] not in types]
+    members = set(member_types())
+    extra = [r for r in included(session, query, scope, page) if r["resourceType"] not in members]
     url = f"{base_url}/Patient/{patient_id}/$everything"
     links = {"self": link(url, canonical, token), "first": link(url, canonical)}
     if more and page:
@@ -169,4 +173,5 @@ async def patient_everything(patient_id: str, request: Request, ctx: Context) ->
     valid_id(patient_id)
     pairs = request.query_params.multi_items()
     bundle = await unit_of_work.read(request, everything, ctx.access, patient_id, pairs, ctx.base_url, ctx.cursor_key)
+    bundle = await expanded(ctx.database, bundle)  # a Binary's content as data
     return FhirResponse(bundle, pretty=is_pretty(request))

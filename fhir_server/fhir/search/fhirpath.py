@@ -28,6 +28,9 @@ _NAME = r"[A-Za-z][A-Za-z0-9]*"
 _WHERE_VALUE = re.compile(rf"^where\(({_NAME})\s*=\s*'([^']*)'\)$")
 _WHERE_TARGET = re.compile(rf"^where\(reference\.startsWith\('({_NAME})/'\) or reference\.contains\('/\1/'\)\)$")
 _CAST = re.compile(rf"^\((.+) as ({_NAME})\)$")
+_AS_CALL = re.compile(rf"^(.+)\.as\(({_NAME})\)$")
+_CAST_THEN = re.compile(rf"^\(([^()]+) as ({_NAME})\)((?:\.{_NAME})+)$")
+_RESOURCE_VARIABLE = "%resource."
 
 
 @cache
@@ -101,10 +104,11 @@ def _top_level_parts(path: str) -> list[str]:
 
 
 def _steps(path: str, cast: str | None) -> list[Step] | None:
-    """The steps of ``Type.a.b.where(...)`` (the leading type name is the resource itself)."""
+    """The steps of ``Type.a.b.where(...)`` (the leading type name is the resource itself, so ``Type`` alone has
+    none)."""
     parts = _top_level_parts(path)
-    if len(parts) < 2 or not re.fullmatch(_NAME, parts[0]):
-        return None
+    if not re.fullmatch(_NAME, parts[0]):
+        return None  # a bare type name (``Observation``, a composite's element) is the resource itself
     steps: list[Step] = []
     for index, part in enumerate(parts[1:], start=1):
         last = index == len(parts) - 1
@@ -122,12 +126,16 @@ def _steps(path: str, cast: str | None) -> list[Step] | None:
 def _fast(expression: str) -> Evaluator | None:
     branches: list[list[Step]] = []
     for part in (p.strip() for p in expression.split(" | ")):
-        cast_match = _CAST.match(part)
+        then: list[Step] = []
+        if (cast_then := _CAST_THEN.match(part)) is not None:  # (x as T).a.b
+            part = f"({cast_then.group(1)} as {cast_then.group(2)})"
+            then = [_member(name) for name in cast_then.group(3).split(".")[1:]]
+        cast_match = _CAST.match(part) or _AS_CALL.match(part)  # (x as T) and x.as(T) alike
         path, cast = (cast_match.group(1), cast_match.group(2)) if cast_match else (part, None)
         steps = _steps(path, cast)
         if steps is None:
             return None
-        branches.append(steps)
+        branches.append(steps + then)
 
     def run(resource: dict[str, Any]) -> list[Any]:
         found: list[Any] = []
@@ -148,6 +156,31 @@ def compiled(expression: str) -> Evaluator:
         return fast
     general: Callable[..., list[Any]] = compile_fhirpath(expression, _R4)
     return lambda resource: general(resource)
+
+
+@cache
+def relative(expression: str) -> Callable[[dict[str, Any], Any], list[Any]] | None:
+    """An evaluator of a composite component's expression (http://hl7.org/fhir/R4/search.html#composite) on
+    ``(resource, node)``: its parts are paths from ``node``, one repetition of the composite's element (``code``,
+    ``value.as(Quantity)``), or from the resource (``%resource.referenceSeq.chromosome``). None when the path
+    walker cannot run it (fhirpathpy cannot resolve choice types on an element taken out of its resource)."""
+    on_node, on_resource = [], []
+    for part in (p.strip() for p in expression.split(" | ")):
+        if part.startswith(_RESOURCE_VARIABLE):
+            on_resource.append(f"Resource.{part[len(_RESOURCE_VARIABLE) :]}")
+        else:
+            on_node.append(f"Element.{part}")
+    walkers = [_fast(" | ".join(parts)) if parts else None for parts in (on_node, on_resource)]
+    if any(w is None for w, parts in zip(walkers, (on_node, on_resource), strict=True) if parts):
+        return None
+    from_node, from_resource = walkers
+
+    def run(resource: dict[str, Any], node: Any) -> list[Any]:
+        found = from_node(node) if from_node is not None else []
+        found += from_resource(resource) if from_resource is not None else []
+        return [value for value in found if value is not None]
+
+    return run
 
 
 @cache

@@ -31,7 +31,7 @@ from fhir_server.db.types import utcnow
 from fhir_server.db.write_session import state_of, write_state
 from fhir_server.fhir.primitives import literal_reference
 from fhir_server.fhir.search.dates import date_range, period_range
-from fhir_server.fhir.search.fhirpath import evaluate
+from fhir_server.fhir.search.fhirpath import evaluate, relative
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for
 from fhir_server.fhir.search.text import normalize, soundex
 from fhir_server.fhir.versioning import NewVersion
@@ -178,9 +178,29 @@ def index_rows(resource: dict[str, Any]) -> dict[type[Any], list[Row]]:
     for param in parameters_for(resource["resourceType"]).values():
         if param.code in _NOT_INDEXED:
             continue
-        for row_table, row in extracted_rows(param, evaluate(resource, param.expression)):
+        values = evaluate(resource, param.expression)
+        found = composite_rows(param, resource, values) if param.components else extracted_rows(param, values)
+        for row_table, row in found:
             rows.setdefault(row_table, []).append(row)
     return rows
+
+
+def composite_rows(param: SearchParameter, resource: dict[str, Any], nodes: list[Any]) -> list[tuple[type[Any], Row]]:
+    """The rows of composite ``param`` (http://hl7.org/fhir/R4/search.html#composite): for each repetition of its
+    element (``nodes``, numbered in ``repetition``) where every component has a value, each component's rows, as
+    its own type indexes them, under the component's code. A search matches one repetition's components together."""
+    found: list[tuple[type[Any], Row]] = []
+    for repetition, node in enumerate(nodes):
+        parts = [extracted_rows(c, _component_values(c, resource, node)) for c in param.components]
+        if all(parts):
+            found.extend((table, {**row, "repetition": repetition}) for part in parts for table, row in part)
+    return found
+
+
+def _component_values(component: SearchParameter, resource: dict[str, Any], node: Any) -> list[Any]:
+    evaluator = relative(component.expression)
+    assert evaluator is not None  # the registry serves only composites whose components evaluate
+    return evaluator(resource, node)
 
 
 def extracted_rows(param: SearchParameter, values: list[Any]) -> list[tuple[type[Any], Row]]:
@@ -237,13 +257,19 @@ def flush_index(session: Session) -> None:
         return
     buffer, state.index_rows = state.index_rows, {}
     for table, rows in buffer.items():
-        if not rows:
-            continue
-        columns = [c.name for c in table.__table__.columns if not c.primary_key]
-        if session.get_bind().dialect.name == "postgresql":
-            _copy(session, table.__tablename__, columns, rows)
-        else:  # every row with every column, so the rows go as one statement
-            session.execute(insert(table.__table__), [{c: row.get(c) for c in columns} for row in rows])
+        write_rows(session, table, rows)
+
+
+def write_rows(session: Session, table: Any, rows: list[Row]) -> None:
+    """Insert ``rows`` (each with the columns it has; the others NULL) into index ``table``: one COPY on PostgreSQL,
+    one multi-row INSERT elsewhere."""
+    if not rows:
+        return
+    columns = [c.name for c in table.__table__.columns if not c.primary_key]
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, table.__tablename__, columns, rows)
+    else:  # every row with every column, so the rows go as one statement
+        session.execute(insert(table.__table__), [{c: row.get(c) for c in columns} for row in rows])
 
 
 def _copy(session: Session, table_name: str, columns: list[str], rows: list[Row]) -> None:

@@ -26,6 +26,7 @@ MODIFIERS = {
     "quantity": {"missing"},
     "reference": {"identifier", "missing"},
     "uri": {"below", "above", "missing"},
+    "composite": {"missing"},
 }
 CONTROLS = frozenset(
     {
@@ -44,6 +45,7 @@ CONTROLS = frozenset(
     }
 )
 _SPLIT = re.compile(r"(?<!\\),")
+_COMPOSITE_SPLIT = re.compile(r"(?<!\\)\$")
 _PREFIXED = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[\d-])")
 
 
@@ -90,6 +92,12 @@ class SearchQuery:
 def split_values(raw: str) -> tuple[str, ...]:
     """Comma-separated alternatives (``\\,`` is a literal comma)."""
     return tuple(v.replace("\\,", ",") for v in _SPLIT.split(raw))
+
+
+def composite_parts(value: str) -> tuple[str, ...]:
+    """The component values of a composite parameter's value: ``$`` separates them, ``\\$`` is a literal ``$``
+    (http://hl7.org/fhir/R4/search.html#composite)."""
+    return tuple(v.replace("\\$", "$") for v in _COMPOSITE_SPLIT.split(value))
 
 
 def split_prefix(value: str, param_type: str) -> tuple[str, str]:
@@ -174,6 +182,14 @@ def criterion(resource_type: str, name: str, raw: str) -> Criterion:
 def _check_value(param: SearchParameter, modifier: str | None, value: str, name: str) -> None:
     if modifier == "missing":
         return
+    if param.components:
+        parts = composite_parts(value)
+        if len(parts) != len(param.components):
+            wanted = len(param.components)
+            raise bad_request(f"{name}: {value!r} is not {wanted} values separated by $", name)
+        for component, part in zip(param.components, parts, strict=True):
+            _check_value(component, None, part, name)
+        return
     rest = split_prefix(value, param.type)[1]
     if param.type == "date":
         try:
@@ -238,8 +254,8 @@ def _control(query: SearchQuery, name: str, raw: str) -> None:
 
 def _sort_key(resource_type: str, key: str) -> tuple[str, bool]:
     code = key.lstrip("-")
-    if code not in {"_id", "_lastUpdated"}:
-        _known(resource_type, code)
+    if code not in {"_id", "_lastUpdated"} and _known(resource_type, code).type == "composite":
+        raise bad_request(f"_sort: composite parameter {code!r} has no order", "_sort", code="not-supported")
     return code, key.startswith("-")
 
 

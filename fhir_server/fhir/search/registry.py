@@ -1,8 +1,16 @@
 """SearchParameter data -> the search parameters of each served type.
 
-Loaded once from conformance/search-parameters.json (the official R4 definitions). An expression shared by many
-types (``Patient.address | Practitioner.address | ...``) is cut down to the parts about the type at hand, and
-``where(resolve() is X)`` becomes a test on the reference's type prefix, since the target is never loaded.
+Loaded once from conformance/search-parameters.json (the official R4 definitions),
+conformance/search-parameters-us-core.json (the US Core parameters R4 lacks) and the server's own
+conformance/SearchParameter-*.json (``Binary.securityContext``, which patient access to a Binary rests on). An
+expression shared by many types (``Patient.address | Practitioner.address | ...``) is cut down to the parts about
+the type at hand, and ``where(resolve() is X)`` becomes a test on the reference's type prefix, since the target is
+never loaded.
+
+A composite parameter (http://hl7.org/fhir/R4/search.html#composite) keeps its components, each the parameter its
+``definition`` names with the component's ``expression`` (relative to one repetition of the composite's element).
+Parameters of type ``special`` (``Location.near``) are not served, nor a composite whose components the path
+walker cannot evaluate (none in R4), nor those of :data:`NOT_INDEXED`; all are left out of the CapabilityStatement.
 """
 
 from __future__ import annotations
@@ -15,12 +23,30 @@ from typing import Any
 import orjson
 
 from fhir_server.fhir.bindings import required_bindings
+from fhir_server.fhir.search.fhirpath import relative
 from fhir_server.fhir.structure import children
 from fhir_server.paths import project_dir
 
-SUPPORTED_TYPES = frozenset({"string", "token", "date", "reference", "uri", "number", "quantity"})
+SUPPORTED_TYPES = frozenset({"string", "token", "date", "reference", "uri", "number", "quantity", "composite"})
 _RESOLVE_IS = re.compile(r"resolve\(\)\s+is\s+([A-Z][A-Za-z]+)")
 _PLAIN_PATH = re.compile(r"[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+")
+_COMPONENT_ERRATA = {
+    ("http://hl7.org/fhir/SearchParameter/DocumentReference-relationship", "code"): (
+        "http://hl7.org/fhir/SearchParameter/DocumentReference-relation"
+    ),
+    ("http://hl7.org/fhir/SearchParameter/DocumentReference-relationship", "target"): (
+        "http://hl7.org/fhir/SearchParameter/DocumentReference-relatesto"
+    ),
+}
+"""(composite, component expression) -> the definition the component means, where R4 names the wrong one: R4's
+``relationship`` gives ``code`` the reference parameter ``relatesto`` and ``target`` the token ``relation`` (R5
+swaps them back)."""
+NOT_INDEXED = {
+    "http://hl7.org/fhir/SearchParameter/Bundle-composition": "selects the Bundle's first resource, not a reference",
+    "http://hl7.org/fhir/SearchParameter/Bundle-message": "selects the Bundle's first resource, not a reference",
+}
+"""Official parameters left out, with the reason: what they select is not what their type indexes (a search by
+them could never find anything)."""
 _UNSUPPORTED_CODES = frozenset({"_text", "_content", "_query", "_list", "_has", "_type", "_filter"})
 
 
@@ -36,15 +62,21 @@ class SearchParameter:
     modifiers: tuple[str, ...] = ()
     system: str | None = None
     """The implicit code system of a token on a ``code`` element (its required ValueSet's one CodeSystem)."""
+    components: tuple[SearchParameter, ...] = ()
+    """A composite's components, in order: code ``<composite>$<n>``, the type of the parameter the component's
+    definition names, the component's own expression (see fhir_server.fhir.search.fhirpath.relative)."""
 
     def to_capability(self) -> dict[str, Any]:
         return {"name": self.code, "definition": self.url, "type": self.type}
 
 
 def _parts_for(resource_type: str, expression: str) -> str | None:
-    """The union members of ``expression`` that are about ``resource_type`` (Resource.x applies to all)."""
+    """The union members of ``expression`` that are about ``resource_type`` (Resource.x applies to all; a member
+    without a type, as in the official ``InsurancePlan-name``'s ``name | alias``, is about the one base type)."""
     parts = []
     for part in (p.strip() for p in expression.split(" | ")):
+        if part[:1].islower():
+            part = f"{resource_type}.{part}"
         head = part.lstrip("(").split(".", 1)[0]
         if head in (resource_type, "Resource", "DomainResource"):
             if head != resource_type:
@@ -80,10 +112,60 @@ def _rewrite_resolve(expression: str) -> str:
     )
 
 
+DEFINITION_FILES = ("search-parameters.json", "search-parameters-us-core.json")
+"""The official R4 SearchParameters, then the US Core ones R4 lacks (race, ethnicity, gender-identity, CareTeam role,
+Condition asserted-date, ...): http://hl7.org/fhir/us/core/. A later file's parameter replaces an earlier one's of the
+same code."""
+
+
 @cache
 def _definitions() -> list[dict[str, Any]]:
-    bundle = orjson.loads((project_dir("conformance") / "search-parameters.json").read_bytes())
-    return [entry["resource"] for entry in bundle["entry"]]
+    """The official definitions, the US Core ones, then the server's own (conformance/SearchParameter-*.json)."""
+    conformance = project_dir("conformance")
+    bundles = [orjson.loads((conformance / name).read_bytes()) for name in DEFINITION_FILES]
+    own = [orjson.loads(path.read_bytes()) for path in sorted(conformance.glob("SearchParameter-*.json"))]
+    return [entry["resource"] for bundle in bundles for entry in bundle["entry"]] + own
+
+
+@cache
+def _by_url() -> dict[str, dict[str, Any]]:
+    return {definition["url"]: definition for definition in _definitions()}
+
+
+def _components(code: str, definition: dict[str, Any]) -> tuple[SearchParameter, ...] | None:
+    """The components of composite ``definition`` (None when one cannot be indexed)."""
+    found = []
+    for number, component in enumerate(definition.get("component", [])):
+        expression = component["expression"]
+        url = _COMPONENT_ERRATA.get((definition["url"], expression), component["definition"])
+        named = _by_url().get(url)
+        if named is None or named["type"] not in SUPPORTED_TYPES - {"composite"} or relative(expression) is None:
+            return None
+        targets = tuple(named.get("target", ()))
+        found.append(SearchParameter(f"{code}${number}", named["type"], expression, named["url"], targets))
+    return tuple(found) or None
+
+
+def _parameter(resource_type: str, definition: dict[str, Any]) -> SearchParameter | None:
+    """``definition`` as it applies to ``resource_type`` (None when it cannot be served)."""
+    code, kind = definition["code"], definition["type"]
+    if kind not in SUPPORTED_TYPES or code in _UNSUPPORTED_CODES or definition["url"] in NOT_INDEXED:
+        return None
+    expression = _parts_for(resource_type, definition.get("expression") or "")
+    if expression is None:
+        return None
+    components = _components(code, definition) if kind == "composite" else ()
+    if components is None:
+        return None
+    return SearchParameter(
+        code=code,
+        type=kind,
+        expression=_rewrite_resolve(expression),
+        url=definition["url"],
+        targets=tuple(definition.get("target", ())),
+        system=_implicit_system(resource_type, expression) if kind == "token" else None,
+        components=components,
+    )
 
 
 @cache
@@ -91,20 +173,9 @@ def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
     """Every indexable search parameter of ``resource_type``, by code."""
     found: dict[str, SearchParameter] = {}
     for definition in _definitions():
-        bases = set(definition["base"])
-        if not bases & {resource_type, "Resource", "DomainResource"}:
+        if not set(definition["base"]) & {resource_type, "Resource", "DomainResource"}:
             continue
-        if definition["type"] not in SUPPORTED_TYPES or definition["code"] in _UNSUPPORTED_CODES:
-            continue
-        expression = _parts_for(resource_type, definition.get("expression") or "")
-        if expression is None:
-            continue
-        found[definition["code"]] = SearchParameter(
-            code=definition["code"],
-            type=definition["type"],
-            expression=_rewrite_resolve(expression),
-            url=definition["url"],
-            targets=tuple(definition.get("target", ())),
-            system=_implicit_system(resource_type, expression) if definition["type"] == "token" else None,
-        )
+        param = _parameter(resource_type, definition)
+        if param is not None:
+            found[param.code] = param
     return found

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -28,7 +28,7 @@ from fhir_server.db import ResourceHistory
 from fhir_server.db.engine import Database
 from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
-from fhir_server.fhir.search.indexer import INDEX_TABLES, SNAPSHOT_LIFETIME, index_rows
+from fhir_server.fhir.search.indexer import INDEX_TABLES, SNAPSHOT_LIFETIME, index_rows, write_rows
 from mappings.registry import MAPPINGS
 
 DEFAULT_BATCH = 500
@@ -106,7 +106,7 @@ def _reindex_batch(session: Session, batch: list[Any]) -> int:
         for table, rows in index_rows(version.resource).items():
             written.setdefault(table, []).extend({**key, "version_id": version.version_id, **r} for r in rows)
     for table, rows in written.items():
-        session.execute(insert(table), rows)
+        write_rows(session, table, rows)
     return sum(len(rows) for rows in written.values())
 
 

@@ -35,7 +35,7 @@ from fhir_server.db import (
 from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.search.dates import date_range, shifted
-from fhir_server.fhir.search.params import Criterion, split_prefix
+from fhir_server.fhir.search.params import Criterion, composite_parts, split_prefix
 from fhir_server.fhir.search.registry import parameters_for
 from fhir_server.fhir.search.shapes import single_valued, widest_date
 from fhir_server.fhir.search.text import normalize, soundex
@@ -112,6 +112,8 @@ def criterion_clause(h: History, c: Criterion, scope: Scope) -> ColumnElement[bo
         return _id_clause(h, c)
     if c.param.code == "_lastUpdated":
         return _last_updated(h, c)
+    if c.param.components:
+        return _composite(h, c, scope)
     kind, param_name = _index_of(c)
     table = aliased(TABLES[kind])
     on_version = and_(same_version(table, h), table.param == param_name)
@@ -298,6 +300,31 @@ def _uri(table: Any, c: Criterion, value: str) -> ColumnElement[bool]:
     if c.modifier == "above":
         return literal(value).like(func.replace(func.replace(table.uri, "%", "\\%"), "_", "\\_") + "%", escape="\\")
     return table.uri == value  # type: ignore[no-any-return]
+
+
+def _composite(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
+    """Composite criterion ``c`` on ``h`` (http://hl7.org/fhir/R4/search.html#composite): some value of ``c`` whose
+    component values all match rows of one repetition (fhir_server.fhir.search.indexer.composite_rows), each
+    compared as its own type's criterion (prefixes, ``system|code``...); ``:missing`` tests the first component."""
+    if c.modifier == "missing":
+        first = c.param.components[0]
+        table = aliased(TABLES[first.type])
+        present = exists().where(same_version(table, h), table.param == first.code)
+        return not_(present) if c.values[0] == "true" else present
+    return or_(*(_composite_value(h, c, value, scope) for value in c.values))
+
+
+def _composite_value(h: History, c: Criterion, value: str, scope: Scope) -> ColumnElement[bool]:
+    tables = [aliased(TABLES[component.type]) for component in c.param.components]
+    clauses: list[ColumnElement[bool]] = []
+    for component, table, part in zip(c.param.components, tables, composite_parts(value), strict=True):
+        clauses += [
+            same_version(table, h),
+            table.param == component.code,
+            _value_clause(table, Criterion(component, None, (part,)), part, scope),
+        ]
+    clauses += [table.repetition == tables[0].repetition for table in tables[1:]]
+    return exists().where(*clauses)
 
 
 def _id_clause(h: History, c: Criterion) -> ColumnElement[bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir_server.fhir import capability_statement
 from fhir_server.settings import load_settings
 from mappings.registry import MAPPINGS
-from tests.fhir_validator import validation_errors
+from tests.fhir_validator import validator_errors
 
 
 @pytest.fixture
@@ -42,9 +43,9 @@ def test_metadata_is_a_valid_r4_capability_statement(statement: dict[str, Any], 
     assert statement["rest"][0]["mode"] == "server"
 
 
-def test_the_independent_validator_finds_the_statement_valid(statement: dict[str, Any]) -> None:
-    assert validation_errors(statement) == []
-    assert validation_errors({**statement, "kind": "no-such-kind"}) != []  # it does look
+def test_the_independent_validator_finds_the_statement_valid(statement: dict[str, Any], tmp_path: Path) -> None:
+    assert validator_errors([statement], tmp_path) == []
+    assert validator_errors([{**statement, "kind": "no-such-kind"}], tmp_path) != []  # it does look
 
 
 def test_every_served_type_is_announced_with_its_routed_interactions(statement: dict[str, Any]) -> None:

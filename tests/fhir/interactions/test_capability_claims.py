@@ -164,9 +164,16 @@ def _value(parameter: dict[str, Any]) -> str:
     if kind == "reference":
         return "Patient/rt-patient-1"
     if kind == "composite":
-        components = _definitions()[parameter["definition"]]["component"]
-        return "$".join(VALUES[_definitions()[c["definition"]]["type"]].removeprefix("ge") for c in components)
+        components = [_definitions()[c["definition"]] for c in _definitions()[parameter["definition"]]["component"]]
+        return "$".join(_component_value(c) for c in components)
     return VALUES[kind]
+
+
+def _component_value(definition: dict[str, Any]) -> str:
+    """A value of one component of a composite (no prefix but on the last: ``code$value``)."""
+    if definition["type"] == "reference":
+        return f"{(definition.get('target') or ['Patient'])[0]}/minimal"
+    return VALUES[definition["type"]].removeprefix("ge")
 
 
 # --- the checks --------------------------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ class Step:
 
 
 _AS = re.compile(r"^\((?P<path>.+) as (?P<type>\w+)\)$")
+_AS_CALL = re.compile(r"^(?P<path>.+)\.as\((?P<type>\w+)\)$")
 _EQUALS = re.compile(r"^(\w+)\s*=\s*'([^']*)'$")
 _TARGET = re.compile(r"reference\.startsWith\('([A-Z]\w+)/'\)")
 
@@ -99,7 +100,7 @@ def steps_of(param: SearchParameter) -> list[Step]:
     """The element path of the parameter's (first) expression."""
     first = param.expression.split(" | ")[0].strip()
     choice = None
-    if match := _AS.match(first):
+    if match := _AS.match(first) or _AS_CALL.match(first):
         first, choice = match["path"], match["type"]
     steps: list[Step] = []
     for part in _split(first)[1:]:

@@ -72,7 +72,8 @@ def uid() -> str:
 
 
 def base_resource(resource_type: str, targets: dict[str, str]) -> Json:
-    """A minimal valid resource of ``resource_type`` for this server (references to ``targets``: type -> id)."""
+    """A minimal valid resource of ``resource_type`` for this server (references to ``targets``: type -> id); of a
+    type of the resource store, just its type (enough for indexing)."""
     clinic = {"reference": f"Organization/{targets.get('Organization')}"}
     patient = {"reference": f"Patient/{targets.get('Patient')}"}
     bases: dict[str, Callable[[], Json]] = {
@@ -103,7 +104,7 @@ def base_resource(resource_type: str, targets: dict[str, str]) -> Json:
             "identifier": [{"system": "urn:dicom:uid", "value": f"urn:oid:{uid()}"}],
         },
     }
-    return {"resourceType": resource_type, **bases[resource_type]()}
+    return {"resourceType": resource_type, **bases.get(resource_type, dict)()}
 
 
 # --- values of each data type --------------------------------------------------------------------------------
@@ -224,8 +225,10 @@ def leaf_value(param: SearchParameter, member: Member, step: Step, targets: dict
         return _string(kind)
     if param.type == "date":
         return _date(kind)
+    if param.type == "number":
+        return Value(7, kind, {"code": "7"})
     if param.type == "reference" and kind == "canonical":
-        url = f"{EXAMPLE}/fhir/{param.targets[0]}/{param.code}"
+        url = f"{EXAMPLE}/fhir/{param.targets[0] if param.targets else 'Resource'}/{param.code}"
         return Value(url, "canonical", {"url": url})
     if param.type == "reference":
         return _reference(step, param, targets, current)
@@ -300,6 +303,38 @@ def _deceased(resource: Json) -> Value:
     return Value(True, "boolean", {"code": "true", "other": "false"})
 
 
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition"
+OMB = "urn:oid:2.16.840.1.113883.6.238"
+
+
+def _us_core_category(resource: Json, name: str, code: str, other: str) -> Value:
+    """A US Core race or ethnicity extension holding the OMB category ``code``: the parameter's expression
+    (``extension.where(url=...).extension.value.code``) reaches it through ``value[x]``, which the path reader does not
+    follow; its values are codes without their system."""
+    category = {"url": "ombCategory", "valueCoding": {"system": OMB, "code": code}}
+    text = {"url": "text", "valueString": f"Category {code}"}
+    resource["extension"] = [{"url": f"{US_CORE}/us-core-{name}", "extension": [category, text]}]
+    return Value(code, "code", {"system": None, "code": code, "other": other})
+
+
+@_override("Patient.race")
+def _race(resource: Json) -> Value:
+    return _us_core_category(resource, "race", "2106-3", "2054-5")
+
+
+@_override("Patient.ethnicity")
+def _ethnicity(resource: Json) -> Value:
+    return _us_core_category(resource, "ethnicity", "2186-5", "2135-2")
+
+
+@_override("Patient.gender-identity")
+def _gender_identity(resource: Json) -> Value:
+    """The US Core gender identity extension (``extension.where(url=...).value.coding.code``, through value[x])."""
+    coding = {"system": "http://snomed.info/sct", "code": "446151000124109"}
+    resource["extension"] = [{"url": f"{US_CORE}/us-core-genderIdentity", "valueCodeableConcept": {"coding": [coding]}}]
+    return Value("446151000124109", "code", {"system": None, "code": "446151000124109", "other": "446141000124107"})
+
+
 @_override("Organization.endpoint")
 def _partner_endpoint(resource: Json) -> Value:
     """A new Organization is a clinic of its own and has no Endpoint yet: it names another server's."""
@@ -336,7 +371,7 @@ def _put(
     node: Json, owner: str, parent: str, steps: list[Step], param: SearchParameter, targets: dict[str, str]
 ) -> Value:
     step, rest = steps[0], steps[1:]
-    member = members(owner, parent)[step.name]
+    member = _member(owner, parent, step.name, param)
     if not rest:
         for sibling in members(owner, parent).values():
             if sibling.path == member.path and sibling.name != member.name:
@@ -345,6 +380,28 @@ def _put(
     inner_owner, inner_parent = inside(owner, member)
     holder = _holder(node, member, step, rest[0], (inner_owner, inner_parent), targets)
     return _put(holder, inner_owner, inner_parent, rest, param, targets)
+
+
+CHOICE_TYPES = {
+    "date": ("dateTime", "Period", "date", "instant"),
+    "reference": ("Reference", "canonical"),
+    "number": ("decimal", "integer"),
+    "quantity": ("Quantity",),
+    "string": ("string",),
+    "token": ("CodeableConcept", "Coding", "code", "boolean", "Identifier", "string"),
+    "uri": ("uri", "canonical"),
+}
+"""The types a choice element named without a cast (``Observation.effective``) is given, by parameter type."""
+
+
+def _member(owner: str, parent: str, name: str, param: SearchParameter) -> Member:
+    """The member ``name`` of (``owner``, ``parent``); for a choice element named without a cast, its variant of
+    the first type in :data:`CHOICE_TYPES` for the parameter's type."""
+    found = members(owner, parent)
+    if name in found:
+        return found[name]
+    variants = {m.type: m for m in found.values() if m.path.endswith(f".{name}[x]")}
+    return next(variants[t] for t in CHOICE_TYPES[param.type] if t in variants)
 
 
 def _holder(
