@@ -9,8 +9,9 @@ parsed scopes, the patient in context and the clinic every row must belong to.
 Permission letters (scopes-and-launch-context.html): ``r`` read, vread and instance history; ``s`` search and
 type/system history; ``c`` create; ``u`` update and patch; ``d`` delete. ``patient/`` scopes confine to the patient's
 compartment, ``user/`` scopes to the user's clinic (and a portal user to their own compartment), ``system/`` scopes to
-the client's clinic (and serve backend services only: a user's token never uses one). Whatever its scopes, a user's
-token never exceeds the current role of its user (:mod:`fhir_server.access.roles`).
+the client's clinic (and serve backend services only: a user's token never uses one); types holding no patient's data
+(Practitioner, Organization, ...) a patient's token reads within its clinic (:mod:`fhir_server.access.predicates`).
+Whatever its scopes, a user's token never exceeds the current role of its user (:mod:`fhir_server.access.roles`).
 """
 
 from __future__ import annotations

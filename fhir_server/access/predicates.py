@@ -3,9 +3,11 @@
 A rule ``rule(h, resource_type)`` gets an aliased ``resource_history`` and the type it holds; a version passes when
 one scope permitting the interaction on the type admits it: ``system/``/``user/`` scopes within the clinic (a portal
 user only in their own compartment), ``patient/`` scopes within the patient's compartment
-(:mod:`fhir_server.access.compartment`); granular ``?param=value`` restrictions of a scope must match the version's
-token index. Built here from the caller's context and the database's tables alone, so the FHIR layer asks once and
-applies the answer inside its own query (never filtering results afterwards).
+(:mod:`fhir_server.access.compartment`), except that reading (``r``, ``s``) a type that holds no patient's data
+(:mod:`fhir_server.access.patient_data`: Practitioner, Organization, Location, Medication, ...) is confined to the
+clinic only, for a ``patient/`` scope and a portal user alike; granular ``?param=value`` restrictions of a scope
+must match the version's token index. Built here from the caller's context and the database's tables alone, so the
+FHIR layer asks once and applies the answer inside its own query (never filtering results afterwards).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
 from fhir_server.access.compartment import in_compartment
-from fhir_server.access.scopes import Scope
+from fhir_server.access.patient_data import holds_no_patient_data
+from fhir_server.access.scopes import Scope, permission_for
 from fhir_server.db import Organization, SearchToken
 from fhir_server.db.fhir import same_version
 from mappings.registry import MAPPINGS
@@ -44,7 +47,8 @@ def _rule(
     access: AccessContext, h: Any, resource_type: str, interaction: str, patient: Any, clinic: Any
 ) -> ColumnElement[bool]:
     scopes = access.scopes_allowing(resource_type, interaction)
-    clauses = [_scope_rule(access, h, resource_type, s, patient) for s in sorted(scopes, key=_scope_order)]
+    ordered = sorted(scopes, key=_scope_order)
+    clauses = [_scope_rule(access, h, resource_type, s, patient, interaction) for s in ordered]
     usable = [c for c in clauses if c is not None]
     if not usable:
         return and_(false())
@@ -53,17 +57,27 @@ def _rule(
 
 
 def _scope_rule(
-    access: AccessContext, h: Any, resource_type: str, scope: Scope, patient: Any
+    access: AccessContext, h: Any, resource_type: str, scope: Scope, patient: Any, interaction: str
 ) -> ColumnElement[bool] | None:
     """``patient`` is the patient in context (its value, or a bind parameter standing for it)."""
     confine_to_patient = scope.context == "patient" or (scope.context == "user" and access.role == "patient")
     if confine_to_patient and access.patient_id is None:
         return None
+    if confine_to_patient and _reads_beyond_compartment(resource_type, interaction):
+        if access.organization_id is None:
+            return None  # only within the token's clinic: a token bound to none reads nothing beyond the compartment
+        confine_to_patient = False
     rule: ColumnElement[bool] = (
         in_compartment(h, resource_type, patient) if confine_to_patient and access.patient_id else true()
     )
     restrictions = [_token_matches(h, name, value) for name, value in scope.restrictions]
     return and_(rule, *restrictions) if restrictions else rule
+
+
+def _reads_beyond_compartment(resource_type: str, interaction: str) -> bool:
+    """True when ``interaction`` reads (``r`` or ``s``) a type holding no patient's data: a caller confined to a
+    patient reaches it within the clinic (writes stay confined to the compartment)."""
+    return permission_for(interaction) in {"r", "s"} and holds_no_patient_data(resource_type)
 
 
 def _scope_order(scope: Scope) -> tuple[str, str, tuple[tuple[str, str], ...], str]:

@@ -3,7 +3,8 @@
 The Patient and every resource of its compartment (fhir_server.access.compartment), of every served type (the
 resource store's too), paged by keyset on (type, id) over the snapshot of the first page like any search, plus the
 resources of non-compartment types they reference (Practitioner, Organization, Medication, Location, Binary...)
-as included entries ("any resource referenced from those", which never brings in another patient's data).
+as included entries ("any resource referenced from those", which never brings in another patient's data; those the
+token may not search are left out, said in an OperationOutcome entry: :mod:`fhir_server.fhir.search.withheld`).
 ``_type`` narrows the types, ``_since`` keeps versions changed since an instant, ``_count`` sizes the page.
 ``start``/``end`` (care dates) are not supported: 400 names them.
 """
@@ -36,6 +37,7 @@ from fhir_server.fhir.search.includes import included
 from fhir_server.fhir.search.limits import page_size
 from fhir_server.fhir.search.params import Include, SearchQuery
 from fhir_server.fhir.search.sql import Scope, visible
+from fhir_server.fhir.search.withheld import withheld
 from fhir_server.fhir.types import valid_id
 from fhir_server.request_context import Context
 
@@ -97,7 +99,8 @@ def everything(
         links["next"] = link(
             url, canonical, cursors.encode(key, {"as_of": as_of.isoformat(), "after": after, "q": digest})
         )
-    return searchset(base_url, query, page, extra, None, links, [])
+    left_out = withheld(session, access, query, base_url, page, extra, quote=False)
+    return searchset(base_url, query, page, extra, None, links, left_out)
 
 
 def _page(

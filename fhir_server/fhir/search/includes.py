@@ -77,21 +77,32 @@ def _forward(session: Session, scope: Scope, spec: Include, sources: list[dict[s
     """The targets of the sources' references: the reference rows of the page's versions first (an index lookup),
     then the targets named by type and id, then (only when some reference is a canonical URL) the resources whose
     ``url`` it names. Each query is bounded by the page, never by the table."""
+    rows = references(session, spec, sources)
+    by_id = local_targets(rows, spec, scope.base_url)
+    types = {spec.target_type} if spec.target_type else served_types()
+    canonicals = {url for t, _, url in rows if t is None and url is not None}
+    found = _by_id(session, scope, by_id) if by_id else []
+    if canonicals:
+        found.extend(_by_canonical(session, scope, types, canonicals))
+    return _unique(found)
+
+
+def references(session: Session, spec: Include, sources: list[dict[str, Any]]) -> list[Any]:
+    """The (target type, target id, url) rows of the references ``spec`` follows from the ``sources`` versions."""
     ref = aliased(SearchReference)
     of_sources: list[ColumnElement[bool]] = [
         tuple_(ref.resource_type, ref.resource_id, ref.version_id).in_(_version_keys(sources))
     ]
     if spec.param != "*":
         of_sources.append(ref.param == spec.param)
-    rows = session.execute(select(ref.target_type, ref.target_id, ref.url).where(*of_sources).distinct()).all()
-    types = {spec.target_type} if spec.target_type else _served()
-    ours = scope.base_url + "/"
-    by_id = {(t, i) for t, i, url in rows if t in types and i is not None and (url is None or url.startswith(ours))}
-    canonicals = {url for t, _, url in rows if t is None and url is not None}
-    found = _by_id(session, scope, by_id) if by_id else []
-    if canonicals:
-        found.extend(_by_canonical(session, scope, types, canonicals))
-    return _unique(found)
+    return list(session.execute(select(ref.target_type, ref.target_id, ref.url).where(*of_sources).distinct()).all())
+
+
+def local_targets(rows: list[Any], spec: Include, base_url: str) -> set[tuple[str, str]]:
+    """The (type, id) of this server's resources that reference ``rows`` name, of the types ``spec`` includes."""
+    types = {spec.target_type} if spec.target_type else served_types()
+    ours = base_url + "/"
+    return {(t, i) for t, i, url in rows if t in types and i is not None and (url is None or url.startswith(ours))}
 
 
 def _by_id(session: Session, scope: Scope, keys: set[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -153,7 +164,7 @@ def _referring(
     ]
     if spec.param != "*":
         on_source.append(ref.param == spec.param)
-    types = _served() if spec.source_type == "*" else {spec.source_type}
+    types = served_types() if spec.source_type == "*" else {spec.source_type}
     statement = select(source.resource).where(_visible_as(source, types, scope), exists().where(*on_source))
     return list(session.scalars(statement.limit(MAX_INCLUDED)))
 
@@ -165,7 +176,8 @@ def _urls(session: Session, resources: list[dict[str, Any]]) -> list[str]:
     return sorted(set(session.scalars(select(uri.uri).where(keys, uri.param == "url"))))
 
 
-def _served() -> set[str]:
+def served_types() -> set[str]:
+    """The served resource types (what an include naming no type reaches)."""
     from mappings.registry import MAPPINGS
 
     return set(MAPPINGS)

@@ -20,6 +20,7 @@ from fhir_server.fhir.search.includes import included
 from fhir_server.fhir.search.indexer import flush_index
 from fhir_server.fhir.search.params import SearchQuery
 from fhir_server.fhir.search.sql import Scope
+from fhir_server.fhir.search.withheld import withheld
 
 
 def _digest(query: SearchQuery) -> str:
@@ -39,7 +40,9 @@ def search(
     session: Session, access: AccessContext, query: SearchQuery, base_url: str, url: str, key: bytes
 ) -> dict[str, Any]:
     """One page of ``query`` for ``access``, as a searchset Bundle whose links point under ``url``; 403 when the
-    token does not permit searching the type, 404 for another patient's compartment in patient context."""
+    token does not permit searching the type, 404 for another patient's compartment in patient context. What the
+    includes leave out for want of scope is said in the Bundle's outcome entry
+    (:mod:`fhir_server.fhir.search.withheld`)."""
     check_search(access, query.resource_type, query.compartment)
     flush_index(session)  # a search inside a writing transaction (a transaction's GET) sees its writes
     state = _state(query, key)
@@ -61,4 +64,5 @@ def search(
         links["next"] = next_link
     if (previous_link := cursor_link(page.previous_state)) is not None:
         links["previous"] = previous_link
-    return searchset(base_url, query, page.resources, extra, page.total, links, query.ignored)
+    left_out = withheld(session, access, query, base_url, page.resources, extra)
+    return searchset(base_url, query, page.resources, extra, page.total, links, [*query.ignored, *left_out])
