@@ -95,6 +95,7 @@ def claims(module_database_url: str) -> Iterator[Claims]:
     with FakeOpenAI.running() as model:
         model_settings = {"openai_api_key": "test-key", "openai_base_url": model.url, "openai_model": "test-model"}
         with serving(module_database_url, **model_settings) as server:
+            server.client.headers["Accept"] = "application/fhir+json"  # a Binary answers its raw bytes otherwise
             statement = server.client.get("/fhir/metadata").json()
             yield Claims(server, statement)
 
