@@ -22,6 +22,7 @@ from bench.search.synthetic import appointment_resource, patient_resource
 
 COUNTER = "{{n}}"
 FIRST_NEW_PATIENT = 50_000_000  # numbers of the patients the writes create: far from any loaded ones
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,59 @@ def create(context: Context) -> list[Request]:
     return [Request("POST", f"{context.base_path}/Patient", dumps(new_patient(context, n))) for n in range(200)]
 
 
+def heart_rate(patient_id: str, when: str, number: int) -> dict[str, Any]:
+    """A heart-rate vital sign of the patient as US Core 3.1.1 shapes it (a resource of the store, not a clinic
+    table), its identifier made unique per request by wrk's counter."""
+    return {
+        "resourceType": "Observation",
+        "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.4242.8", "value": f"obs-{number}-{COUNTER}"}],
+        "status": "final",
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": when,
+        "valueQuantity": {
+            "value": 60 + number % 40,
+            "unit": "/min",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
+    }
+
+
+def create_observation(context: Context) -> list[Request]:
+    """POSTs of heart rates of the loaded patients (the stored-type counterpart of ``create``)."""
+    patients = [p["id"] for p in context.subjects.patients]
+    bodies = [heart_rate(patients[n % len(patients)], f"2026-01-05T09:{n % 60:02d}:00Z", n) for n in range(200)]
+    return [Request("POST", f"{context.base_path}/Observation", dumps(body)) for body in bodies]
+
+
+def observations_in_range(context: Context) -> list[Request]:
+    """``appointments_in_range`` for Observation, the stored type: first one heart rate is recorded at the start of
+    each appointment of the subjects (so both searches find as many matches, spread alike), through transaction
+    Bundles; then each request asks for a patient's observations in the month around one of them, with the
+    patient included."""
+    readings = [heart_rate(p, start, n) for n, (p, start) in enumerate(context.subjects.appointments)]
+    for first in range(0, len(readings), context.bundle_entries):
+        entries = [
+            {
+                "resource": json.loads(dumps(r).replace(COUNTER, "0")),
+                "request": {"method": "POST", "url": "Observation"},
+            }
+            for r in readings[first : first + context.bundle_entries]
+        ]
+        with httpx.Client(timeout=600) as http:
+            body = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+            http.post(context.base_url, json=body, headers={"Prefer": "return=minimal"}).raise_for_status()
+    paths = []
+    for patient, start in context.subjects.appointments:
+        day = datetime.fromisoformat(start.replace("Z", "+00:00")).date()
+        query = [("patient", f"Patient/{patient}"), ("date", f"ge{day - timedelta(days=15)}")]
+        query += [("date", f"lt{day + timedelta(days=15)}"), ("_include", "Observation:patient")]
+        paths.append(f"Observation?{urlencode(query)}")
+    return gets(context, paths)
+
+
 def transaction_bundle(context: Context, number: int, entries: int) -> dict[str, Any]:
     """A transaction Bundle of ``entries`` entries: patients, each followed by one appointment with a doctor."""
     doctors: list[str | None] = [*context.subjects.practitioners] or [None]
@@ -195,8 +249,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "GET Appointment?patient=..&date=ge..&date=lt.. (1 month)&_include=Appointment:patient",
         appointments_in_range,
     ),
+    Scenario(
+        "search-observations",
+        "GET Observation?patient=..&date=ge..&date=lt.. (1 month)&_include=Observation:patient (resource store)",
+        observations_in_range,
+    ),
     Scenario("everything", "GET Patient/{id}/$everything", everything),
     Scenario("create", "POST Patient", create),
+    Scenario("create-observation", "POST Observation (a heart rate; resource store)", create_observation),
     Scenario("update", "PUT Patient/{id} with If-Match (own resources per connection)", update, updates=True),
     Scenario(
         "transaction",

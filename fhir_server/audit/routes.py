@@ -33,7 +33,8 @@ from fhir_server.fhir.types import valid_id
 from mappings.base import fhir_instant
 
 router = APIRouter(prefix="/fhir", tags=["AuditEvent"])
-_PARAMS = frozenset({"date", "agent", "entity", "patient", "type", "subtype", "_count", "_format", "_pretty"})
+SEARCH_PARAMETERS = ("date", "agent", "entity", "patient", "type", "subtype")
+_PARAMS = frozenset({*SEARCH_PARAMETERS, "_count", "_format", "_pretty"})
 
 
 def _require(access: AccessContext, interaction: str) -> None:
@@ -165,7 +166,10 @@ async def read_audit_event(resource_id: str, request: Request, access: Access) -
     return FhirResponse(event, pretty=is_pretty(request))
 
 
-@router.get("/AuditEvent", summary="search AuditEvent", openapi_extra=declares("search-type", "AuditEvent"))
+_SEARCHES = declares("search-type", "AuditEvent", SEARCH_PARAMETERS)
+
+
+@router.get("/AuditEvent", summary="search AuditEvent", openapi_extra=_SEARCHES)
 async def search_audit_events(request: Request, access: Access) -> Response:
     check_accept(request)
     _require(access, "search-type")

@@ -4,19 +4,24 @@ Interactions and operations are read off the application's routes (its OpenAPI p
 ``/fhir`` tell which interaction it serves (``PUT /{type}/{id}`` is ``update``, ``PUT /{type}`` conditional update),
 a ``$name`` path segment an operation. Conditional create (an ``If-None-Exist`` header, no route of its own) is
 announced when :mod:`fhir_server.fhir.conditional` provides it; conditional read (``If-None-Match`` and
-``If-Modified-Since``) comes with read. Search parameters come from the search registry when search is present.
+``If-Modified-Since``) comes with read. Search parameters and includes come from the search registry
+(:mod:`fhir_server.fhir.capability_search`), or from the route of a type searched its own way. The US Core server
+CapabilityStatement is instantiated only when this statement meets its SHALL requirements
+(:mod:`fhir_server.fhir.us_core`).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_server.db.types import utcnow
-from fhir_server.fhir import elements
+from fhir_server.fhir import elements, us_core
+from fhir_server.fhir.capability_search import Parameters, RevIncludes, registry_parameters, rev_includes, search_part
 from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH
+from fhir_server.fhir.route_interactions import SEARCH_PARAMETERS
 from fhir_server.fhir.search.includes import MAX_ROUNDS
 from fhir_server.fhir.search.limits import SearchLimits, describe
 from fhir_server.settings import Settings
@@ -42,6 +47,7 @@ CONDITIONAL_UPDATE = "conditional-update"
 CONDITIONAL_DELETE = "conditional-delete"
 """Pseudo-interactions for the routes of conditional update and delete (not listed as interactions)."""
 
+_NOT_TERSE = frozenset({"searchParam", "searchInclude", "searchRevInclude", "operation"})
 _RESOURCE_OPERATIONS = frozenset({"validate", "meta", "meta-add", "meta-delete", "convert", "graph", "graphql"})
 _STARTED = fhir_instant(utcnow())
 _P = "{}"  # any path parameter, in a route's normalised shape
@@ -73,6 +79,8 @@ class Routed:
     by_type: dict[str, set[str]] = field(default_factory=dict)
     system_operations: set[str] = field(default_factory=set)
     type_operations: dict[str, set[str]] = field(default_factory=dict)
+    own_search: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Types searched by a route of their own, with the only parameters it supports."""
 
 
 def routed(paths: Mapping[str, Mapping[str, Any]]) -> Routed:
@@ -84,12 +92,13 @@ def routed(paths: Mapping[str, Mapping[str, Any]]) -> Routed:
             continue
         segments = tuple(s for s in path[len(PREFIX) :].split("/") if s)
         for method, operation in methods.items():
-            summary = operation.get("summary") if isinstance(operation, Mapping) else None
-            _classify(found, method.upper(), segments, summary)
+            declared = operation if isinstance(operation, Mapping) else {}
+            _classify(found, method.upper(), segments, declared)
     return found
 
 
-def _classify(found: Routed, method: str, segments: tuple[str, ...], summary: str | None) -> None:
+def _classify(found: Routed, method: str, segments: tuple[str, ...], declared: Mapping[str, Any]) -> None:
+    summary = declared.get("summary")
     operation = next((i for i, s in enumerate(segments) if s.startswith("$")), None)
     if operation is not None:
         _add_operation(found, segments[:operation], segments[operation][1:])
@@ -108,6 +117,8 @@ def _classify(found: Routed, method: str, segments: tuple[str, ...], summary: st
         return
     for resource_type in types or ():
         found.by_type.setdefault(resource_type, set()).add(interaction)
+        if interaction == "search-type" and SEARCH_PARAMETERS in declared:
+            found.own_search[resource_type] = tuple(declared[SEARCH_PARAMETERS])
 
 
 def _types_of(segment: str) -> list[str]:
@@ -152,10 +163,9 @@ def build(
     paths: Mapping[str, Mapping[str, Any]],
     settings: Settings,
     software_version: str,
-    search_parameters: Callable[[str], list[dict[str, Any]]] | None = None,
+    search_parameters: Parameters = registry_parameters,
 ) -> dict[str, Any]:
-    """The full CapabilityStatement of a server with OpenAPI ``paths`` (``search_parameters``: see
-    :func:`search_registry`)."""
+    """The full CapabilityStatement of a server with OpenAPI ``paths`` whose types have ``search_parameters``."""
     served = routed(paths)
     statement: dict[str, Any] = {
         "resourceType": "CapabilityStatement",
@@ -170,19 +180,25 @@ def build(
     }
     if any("patch" in interactions for interactions in served.by_type.values()):
         statement["patchFormat"] = [JSON_PATCH, FHIR_JSON]
-    statement["rest"] = [_rest(served, search_parameters or search_registry())]
+    statement["rest"] = [_rest(served, search_parameters)]
     if any("search-type" in interactions for interactions in served.by_type.values()):
         statement["rest"][0]["documentation"] = search_limits_text(settings)
     if settings.auth == "enabled":
         from fhir_server.auth.smart_configuration import capability_security
 
         statement["rest"][0]["security"] = capability_security(settings)
+    if not us_core.unmet(statement):
+        statement["instantiates"] = [us_core.SERVER_CAPABILITY_STATEMENT]
     return statement
 
 
-def _rest(served: Routed, search_parameters: Callable[[str], list[dict[str, Any]]] | None) -> dict[str, Any]:
+def _rest(served: Routed, search_parameters: Parameters) -> dict[str, Any]:
     rest: dict[str, Any] = {"mode": "server"}
-    rest["resource"] = [_resource(resource_type, served, search_parameters) for resource_type in sorted(served.by_type)]
+    generic = [t for t, done in served.by_type.items() if "search-type" in done and t not in served.own_search]
+    rev_included = rev_includes(generic, search_parameters)
+    rest["resource"] = [
+        _resource(resource_type, served, search_parameters, rev_included) for resource_type in sorted(served.by_type)
+    ]
     interactions = [code for code in SYSTEM_INTERACTIONS if code in served.system]
     if interactions:
         rest["interaction"] = [{"code": code} for code in interactions]
@@ -194,7 +210,7 @@ def _rest(served: Routed, search_parameters: Callable[[str], list[dict[str, Any]
 
 
 def _resource(
-    resource_type: str, served: Routed, search_parameters: Callable[[str], list[dict[str, Any]]] | None
+    resource_type: str, served: Routed, search_parameters: Parameters, rev_included: RevIncludes
 ) -> dict[str, Any]:
     interactions = served.by_type[resource_type]
     resource: dict[str, Any] = {
@@ -206,8 +222,9 @@ def _resource(
         "updateCreate": "update" in interactions,
         **conditional_support(interactions, mapped=resource_type in MAPPINGS),
     }
-    if "search-type" in interactions and search_parameters is not None:
-        resource["searchParam"] = search_parameters(resource_type)
+    if "search-type" in interactions:
+        own = served.own_search.get(resource_type)
+        resource.update(search_part(resource_type, own, rev_included, search_parameters))
     operations = served.type_operations.get(resource_type, set())
     if operations:
         resource["operation"] = [
@@ -242,16 +259,6 @@ def _provides(module: str, name: str) -> bool:
         return False
 
 
-def search_registry() -> Callable[[str], list[dict[str, Any]]] | None:
-    """``supported_search_parameters`` of the search registry, or None while search is absent."""
-    try:
-        registry = importlib.import_module("fhir_server.fhir.search.registry")
-    except ImportError:
-        return None
-    found: Callable[[str], list[dict[str, Any]]] | None = getattr(registry, "supported_search_parameters", None)
-    return found
-
-
 def search_limits_text(settings: Settings) -> str:
     """What the server says about the work one search may ask for (fhir_server.fhir.search.limits)."""
     return describe(SearchLimits.of(settings), MAX_ROUNDS)
@@ -262,9 +269,7 @@ def terse(statement: dict[str, Any]) -> dict[str, Any]:
     rest = [
         {
             **part,
-            "resource": [
-                {k: v for k, v in r.items() if k not in ("searchParam", "operation")} for r in part["resource"]
-            ],
+            "resource": [{k: v for k, v in r.items() if k not in _NOT_TERSE} for r in part["resource"]],
         }
         for part in statement["rest"]
     ]

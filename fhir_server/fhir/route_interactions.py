@@ -19,14 +19,20 @@ from starlette.types import Scope
 
 INTERACTION = "x-fhir-interaction"
 RESOURCE_TYPE = "x-fhir-type"
+SEARCH_PARAMETERS = "x-fhir-search"
 
 
-def declares(interaction: str | None, resource_type: str | None = None) -> dict[str, Any]:
+def declares(
+    interaction: str | None, resource_type: str | None = None, search: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """The ``openapi_extra`` of a route performing ``interaction`` (None: a route that refuses every request it
-    matches, such as the 405 of a read-only type), on ``resource_type`` when its path fixes the type."""
+    matches, such as the 405 of a read-only type), on ``resource_type`` when its path fixes the type; ``search``:
+    the only search parameters a search route of its own supports (the CapabilityStatement lists those)."""
     declared: dict[str, Any] = {INTERACTION: interaction}
     if resource_type is not None:
         declared[RESOURCE_TYPE] = resource_type
+    if search is not None:
+        declared[SEARCH_PARAMETERS] = list(search)
     return declared
 
 

@@ -100,9 +100,10 @@ class Server:
 
 
 @contextmanager
-def serving(database_url: str) -> Iterator[Server]:
-    """The app on ``database_url`` (migrated, empty) with the clinic and its resources created."""
-    settings = load_settings(database_url=database_url, base_url=BASE_URL, auth="disabled", log_level="warning")
+def serving(database_url: str, **more: Any) -> Iterator[Server]:
+    """The app on ``database_url`` (migrated, empty; with ``more`` settings) with the clinic and its resources."""
+    values = {"base_url": BASE_URL, "auth": "disabled", "log_level": "warning", **more}
+    settings = load_settings(database_url=database_url, **values)
     with TestClient(create_app(settings)) as client:
         clinic = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Round Trip Clinic"})
         assert clinic.status_code == 201, clinic.text

@@ -45,7 +45,8 @@ async def read_only_instance(request: Request, resource_id: str) -> Response:
 
 
 for _type in published.PUBLISHED_TYPES:
-    searches, reads, refuses = declares("search-type", _type), declares("read", _type), declares(None, _type)
+    searches = declares("search-type", _type, published.SEARCHABLE)
+    reads, refuses = declares("read", _type), declares(None, _type)
     router.add_api_route(f"/{_type}", search, methods=["GET"], summary=f"search {_type}", openapi_extra=searches)
     router.add_api_route(
         f"/{_type}/{{resource_id}}", read, methods=["GET"], summary=f"read {_type}", openapi_extra=reads

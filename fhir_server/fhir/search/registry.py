@@ -179,8 +179,3 @@ def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
         if param is not None:
             found[param.code] = param
     return found
-
-
-def supported_search_parameters(resource_type: str) -> list[dict[str, Any]]:
-    """The CapabilityStatement ``searchParam`` list of ``resource_type``."""
-    return [p.to_capability() for p in sorted(parameters_for(resource_type).values(), key=lambda p: p.code)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir_server.fhir import capability_statement
 from fhir_server.settings import load_settings
 from mappings.registry import MAPPINGS
+from tests.fhir_validator import validator_errors
 
 
 @pytest.fixture
@@ -39,6 +41,11 @@ def test_metadata_is_a_valid_r4_capability_statement(statement: dict[str, Any], 
     assert statement["implementation"]["url"] == base_url
     assert statement["software"]["name"] == "fhir-server"
     assert statement["rest"][0]["mode"] == "server"
+
+
+def test_the_independent_validator_finds_the_statement_valid(statement: dict[str, Any], tmp_path: Path) -> None:
+    assert validator_errors([statement], tmp_path) == []
+    assert validator_errors([{**statement, "kind": "no-such-kind"}], tmp_path) != []  # it does look
 
 
 def test_every_served_type_is_announced_with_its_routed_interactions(statement: dict[str, Any]) -> None:
@@ -74,8 +81,39 @@ def test_search_parameters_are_listed_when_search_is_served(statement: dict[str,
             assert "searchParam" not in resource
             continue
         names = {p["name"] for p in resource["searchParam"]}
-        assert "_id" in names
+        assert resource["type"] == "AuditEvent" or "_id" in names
         assert all({"name", "definition", "type"} <= set(p) for p in resource["searchParam"])
+
+
+def test_a_type_searched_its_own_way_lists_only_the_parameters_its_route_supports(statement: dict[str, Any]) -> None:
+    resources = _resources(statement)
+    audit = resources["AuditEvent"]
+    assert [p["name"] for p in audit["searchParam"]] == ["agent", "date", "entity", "patient", "subtype", "type"]
+    assert {p["definition"] for p in audit["searchParam"]} >= {"http://hl7.org/fhir/SearchParameter/AuditEvent-date"}
+    for resource_type in ("ConceptMap", "StructureDefinition", "OperationDefinition"):
+        assert [p["name"] for p in resources[resource_type]["searchParam"]] == [
+            "_id",
+            "name",
+            "status",
+            "url",
+            "version",
+        ]
+        assert "searchInclude" not in resources[resource_type] and "searchRevInclude" not in resources[resource_type]
+
+
+def test_includes_are_the_reference_parameters_and_revincludes_those_pointing_at_the_type(
+    statement: dict[str, Any],
+) -> None:
+    resources = _resources(statement)
+    medication_request = resources["MedicationRequest"]
+    assert medication_request["searchInclude"][0] == "*"
+    assert {"MedicationRequest:medication", "MedicationRequest:patient"} <= set(medication_request["searchInclude"])
+    assert "MedicationRequest:status" not in medication_request["searchInclude"]
+    patient = resources["Patient"]
+    assert {"*", "Provenance:target", "Observation:subject", "Appointment:actor"} <= set(patient["searchRevInclude"])
+    assert "Observation:performer" in patient["searchRevInclude"]
+    assert "Observation:encounter" not in patient["searchRevInclude"]  # it names Encounters only
+    assert not any(r.startswith(("AuditEvent:", "ConceptMap:")) for r in patient["searchRevInclude"])
 
 
 def test_patch_formats_are_announced_with_patch(statement: dict[str, Any]) -> None:
