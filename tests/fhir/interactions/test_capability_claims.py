@@ -31,36 +31,6 @@ from tests.roundtrip.server import Server, serving
 pytestmark = pytest.mark.auth_off_only(reason="exercises the claims on an open server (access rules: tests/access)")
 
 TYPES = sorted({*MAPPINGS, *PUBLISHED_TYPES, "AuditEvent"})
-NOT_IN_R4B = frozenset(
-    {
-        "EffectEvidenceSynthesis",
-        "Evidence",
-        "MedicinalProduct",
-        "MedicinalProductAuthorization",
-        "MedicinalProductContraindication",
-        "MedicinalProductIndication",
-        "MedicinalProductIngredient",
-        "MedicinalProductInteraction",
-        "MedicinalProductManufactured",
-        "MedicinalProductPackaged",
-        "MedicinalProductPharmaceutical",
-        "MedicinalProductUndesirableEffect",
-        "RiskEvidenceSynthesis",
-        "SubstanceNucleicAcid",
-        "SubstancePolymer",
-        "SubstanceProtein",
-        "SubstanceReferenceInformation",
-        "SubstanceSourceMaterial",
-        "SubstanceSpecification",
-    }
-)
-"""R4 types that fhir.resources' R4B models lack or define otherwise (Evidence): the CapabilityStatement claims their
-create, but it answers 400 ("unknown resource type"; it was a 500) while validation goes through those models.
-Issue 14's structural validation from the StructureDefinitions replaces them; strict, so the marks must go then."""
-CLAIMED = [
-    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="validated with R4B models")) if t in NOT_IN_R4B else t
-    for t in TYPES
-]
 KNOWN_INTERACTIONS = frozenset(capability_statement.TYPE_INTERACTIONS)
 KNOWN_OPERATIONS = frozenset({"validate", "everything", "summarize"})
 KNOWN_SYSTEM_INTERACTIONS = frozenset({"transaction", "batch", "history-system"})
@@ -301,7 +271,7 @@ def _reads(claims: Claims, entry: dict[str, Any]) -> None:
 # --- the tests ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("resource_type", CLAIMED)
+@pytest.mark.parametrize("resource_type", TYPES)
 def test_every_claim_about_a_type_holds(claims: Claims, resource_type: str) -> None:
     entry = claims.entry(resource_type)
     if any(i["code"] == "create" for i in entry["interaction"]):
