@@ -109,13 +109,19 @@ def birthdate_range(context: Context) -> list[Request]:
 
 def appointments_in_range(context: Context) -> list[Request]:
     """A patient's appointments in the month around one of them, with the patient included."""
+    return gets(context, _month_around_appointments(context, "Appointment"))
+
+
+def _month_around_appointments(context: Context, resource_type: str) -> list[str]:
+    """Searches of ``resource_type`` for a subject's resources dated in the month around each of their appointments,
+    with the patient included."""
     paths = []
     for patient, start in context.subjects.appointments:
         day = datetime.fromisoformat(start.replace("Z", "+00:00")).date()
         query = [("patient", f"Patient/{patient}"), ("date", f"ge{day - timedelta(days=15)}")]
-        query += [("date", f"lt{day + timedelta(days=15)}"), ("_include", "Appointment:patient")]
-        paths.append(f"Appointment?{urlencode(query)}")
-    return gets(context, paths)
+        query += [("date", f"lt{day + timedelta(days=15)}"), ("_include", f"{resource_type}:patient")]
+        paths.append(f"{resource_type}?{urlencode(query)}")
+    return paths
 
 
 def everything(context: Context) -> list[Request]:
@@ -184,13 +190,7 @@ def observations_in_range(context: Context) -> list[Request]:
         with httpx.Client(timeout=600) as http:
             body = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
             http.post(context.base_url, json=body, headers={"Prefer": "return=minimal"}).raise_for_status()
-    paths = []
-    for patient, start in context.subjects.appointments:
-        day = datetime.fromisoformat(start.replace("Z", "+00:00")).date()
-        query = [("patient", f"Patient/{patient}"), ("date", f"ge{day - timedelta(days=15)}")]
-        query += [("date", f"lt{day + timedelta(days=15)}"), ("_include", "Observation:patient")]
-        paths.append(f"Observation?{urlencode(query)}")
-    return gets(context, paths)
+    return gets(context, _month_around_appointments(context, "Observation"))
 
 
 def transaction_bundle(context: Context, number: int, entries: int) -> dict[str, Any]:
