@@ -153,6 +153,8 @@ def operation_definition(name: str, resource_type: str | None) -> str:
         return f"http://hl7.org/fhir/OperationDefinition/Resource-{name}"
     if name == "everything" and resource_type == "Patient":
         return "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+    if name == "docref" and resource_type == "DocumentReference":
+        return "http://hl7.org/fhir/us/core/OperationDefinition/docref"
     return f"{CANONICAL_BASE}/OperationDefinition/{name}"
 
 

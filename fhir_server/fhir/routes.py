@@ -18,14 +18,28 @@ from fhir_server.fhir.interactions import (
     update,
     vread,
 )
-from fhir_server.fhir.operations import everything, summarize, validate
+from fhir_server.fhir.operations import docref, everything, summarize, validate
 from fhir_server.fhir.route_interactions import declares
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
 router.add_api_route(
     "", batch.batch_or_transaction, methods=["POST"], summary="batch/transaction", openapi_extra=declares("batch")
 )
-for module in (published, capabilities, validate, history, search, vread, read, binary, create, update, patch, delete):
+for module in (
+    published,
+    capabilities,
+    validate,
+    docref,
+    history,
+    search,
+    vread,
+    read,
+    binary,
+    create,
+    update,
+    patch,
+    delete,
+):
     router.include_router(module.router)
 router.include_router(everything.router)
 router.include_router(summarize.router)

@@ -54,6 +54,7 @@ INVARIANTS: dict[str, dict[str, Any]] = {
     "Appointment": {"status": "proposed", "participant": [{"actor": {"display": "minimal"}, "status": "accepted"}]},
     "CapabilityStatement": {"kind": "requirements", "description": "minimal", "rest": [{"mode": "server"}]},
     "Consent": {"policyRule": {"text": "minimal"}},
+    "EventDefinition": {"trigger": [{"type": "named-event", "name": "minimal"}]},
     "ImmunizationRecommendation": {
         "recommendation": [{"forecastStatus": {"text": "minimal"}, "vaccineCode": [{"text": "minimal"}]}]
     },
@@ -67,7 +68,7 @@ INVARIANTS: dict[str, dict[str, Any]] = {
     "TerminologyCapabilities": {"kind": "requirements", "description": "minimal"},
 }
 """What a type's invariants require beyond its required elements (``ait-1``, ``app-1``, ``app-3``, ``apr-1``,
-``cpb-1``, ``cpb-2``, ``ppc-1``, ``imr-1``, ``ipn-1``, ``lnk-1``, ``tcp-2``, ``tcp-4``)."""
+``cpb-1``, ``cpb-2``, ``ppc-1``, ``trd-3``, ``imr-1``, ``ipn-1``, ``lnk-1``, ``tcp-2``, ``tcp-4``)."""
 
 
 def minimal(resource_type: str) -> dict[str, Any]:

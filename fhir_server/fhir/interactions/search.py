@@ -25,7 +25,7 @@ compartment_router = APIRouter()
 FORM = "application/x-www-form-urlencoded"
 
 
-async def _respond(
+async def respond(
     request: Request,
     ctx: RequestContext,
     resource_type: str,
@@ -46,7 +46,7 @@ async def _respond(
 @router.get("/{resource_type}", summary="search-type", openapi_extra=declares("search-type"))
 async def search_type(resource_type: str, request: Request, ctx: Context) -> Response:
     url = f"{ctx.base_url}/{resource_type}"
-    return await _respond(request, ctx, resource_type, request.query_params.multi_items(), url)
+    return await respond(request, ctx, resource_type, request.query_params.multi_items(), url)
 
 
 @router.post("/{resource_type}/_search", summary="search-type (POST)", openapi_extra=declares("search-type"))
@@ -57,7 +57,7 @@ async def search_post(resource_type: str, request: Request, ctx: Context) -> Res
     body = (await request.body()).decode()
     pairs = request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
     url = f"{ctx.base_url}/{resource_type}"
-    return await _respond(request, ctx, resource_type, pairs, url)
+    return await respond(request, ctx, resource_type, pairs, url)
 
 
 @compartment_router.get(
@@ -71,4 +71,4 @@ async def search_compartment(patient_id: str, resource_type: str, request: Reque
     if resource_type not in member_types():
         raise not_found(f"{resource_type} is not in the Patient compartment")
     url = f"{ctx.base_url}/Patient/{patient_id}/{resource_type}"
-    return await _respond(request, ctx, resource_type, request.query_params.multi_items(), url, patient_id)
+    return await respond(request, ctx, resource_type, request.query_params.multi_items(), url, patient_id)

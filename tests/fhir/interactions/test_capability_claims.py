@@ -32,7 +32,7 @@ pytestmark = pytest.mark.auth_off_only(reason="exercises the claims on an open s
 
 TYPES = sorted({*MAPPINGS, *PUBLISHED_TYPES, "AuditEvent"})
 KNOWN_INTERACTIONS = frozenset(capability_statement.TYPE_INTERACTIONS)
-KNOWN_OPERATIONS = frozenset({"validate", "everything", "summarize"})
+KNOWN_OPERATIONS = frozenset({"validate", "everything", "summarize", "docref"})
 KNOWN_SYSTEM_INTERACTIONS = frozenset({"transaction", "batch", "history-system"})
 PER_REQUEST = 10
 """Search parameters, or include values, exercised by one search (within the server's search limits)."""
@@ -184,6 +184,9 @@ def _every_operation(client: TestClient, entry: dict[str, Any], resource: dict[s
             )
         elif operation == "everything":
             assert _ok(client.get(f"{path}/{resource['id']}/$everything"))["type"] == "searchset"
+        elif operation == "docref":
+            subject = resource.get("subject", {}).get("reference", "Patient/unknown").split("/")[-1]
+            assert _ok(client.get(f"{path}/$docref", params={"patient": subject}))["type"] == "searchset"
         elif operation == "summarize":
             assert _ok(client.post(f"{path}/{resource['id']}/$summarize"))["resourceType"] == "Parameters"
             assert _ok(client.get(f"{path}/{resource['id']}/$summarize"))["resourceType"] == "Parameters"
