@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
+from sqlalchemy import Select, select
+
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.fhir.primitives import literal_reference
 from mappings import columns, lens
@@ -155,6 +157,19 @@ class ResourceMapping:
     """Called as ``hook(session, row, new)`` after the values are applied, before the row is stored."""
     dependents: ClassVar[dict[type[Any], Callable[[Any], Any]]] = {}
     """Other tables ``to_fhir`` reads: child model -> the served row a change to the child changes."""
+
+    stored: ClassVar[bool] = False
+    """True for a type of the resource store (mappings.stored): no columns, the JSON is the whole resource."""
+
+    @classmethod
+    def select_rows(cls) -> Select[Any]:
+        """A SELECT of this type's rows (add the WHERE clauses)."""
+        return select(cls.model)
+
+    @classmethod
+    def new_row(cls) -> Any:
+        """A new, empty row of this type."""
+        return cls.model()
 
     @classmethod
     def to_fhir(cls, row: Any) -> dict[str, Any]:

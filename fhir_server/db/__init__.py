@@ -33,6 +33,7 @@ from fhir_server.db.oauth import (
 )
 from fhir_server.db.people import MrnCounter, Patient, Practitioner, User
 from fhir_server.db.scheduling import Appointment, Cancellation
+from fhir_server.db.store import StoredResource
 
 __all__ = [
     "AccessToken",
@@ -65,6 +66,7 @@ __all__ = [
     "SearchToken",
     "SearchUri",
     "SigningKey",
+    "StoredResource",
     "UsedAssertion",
     "User",
 ]

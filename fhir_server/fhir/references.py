@@ -207,8 +207,10 @@ def _live_rows(session: Session, resource_type: str, ids: set[str]) -> dict[str,
         elif row.deleted_at is None and row not in session.deleted:
             found[fhir_id] = row
     if missing:
-        model: Any = MAPPINGS[resource_type].model
-        for row in session.scalars(select(model).where(model.fhir_id.in_(missing), model.deleted_at.is_(None))):
+        mapping = MAPPINGS[resource_type]
+        model: Any = mapping.model
+        query = mapping.select_rows().where(model.fhir_id.in_(missing), model.deleted_at.is_(None))
+        for row in session.scalars(query):
             known[(resource_type, row.fhir_id)] = found[row.fhir_id] = row
     return found
 

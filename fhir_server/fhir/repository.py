@@ -97,8 +97,8 @@ def vread(
 
 def load_row(session: Session, resource_type: str, resource_id: str, lock: bool = False) -> FhirResourceMixin | None:
     """The row behind a resource (deleted or not), locked for update when ``lock``."""
-    model = MAPPINGS[resource_type].model
-    query = select(model).where(model.fhir_id == resource_id)
+    mapping = MAPPINGS[resource_type]
+    query = mapping.select_rows().where(mapping.model.fhir_id == resource_id)
     if lock:
         query = query.with_for_update()
     return session.scalars(query).first()
@@ -140,7 +140,7 @@ def add(
     ``base_url`` is the server's public base (absolute references to it are local; None: none is)."""
     mapping = MAPPINGS[resource["resourceType"]]
     require(access, mapping.resource_type, "create")
-    row: Any = mapping.model()
+    row: Any = mapping.new_row()
     row.id = uuid.uuid4()
     row.fhir_id = resource_id or str(uuid.uuid4())
     _fill(session, access, mapping, row, resource, new=True, base_url=base_url)
@@ -294,6 +294,8 @@ def _fill(
     except MappingError as exc:
         raise unprocessable(str(exc), exc.expression) from None
     targets = _resolve_references(row, values, resource, resolved, base_url)
+    if mapping.stored:  # a stored resource belongs to the clinic of what it references (its patient, ...)
+        targets += [r.row for r in resolved]
     if hasattr(row, "organization_id"):
         row.organization_id = _tenant(session, access, mapping, targets, values, current_clinic)
     check_clinic(resolved, row)

@@ -22,7 +22,7 @@ from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.created_rows import note_created
 from fhir_server.db.types import utcnow
 from fhir_server.db.write_session import WriteState, state_of
-from mappings.registry import BY_MODEL, DEPENDENTS
+from mappings.registry import DEPENDENTS, is_served_row, mapping_of
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class NewVersion:
 
 
 def _served(obj: object) -> bool:
-    return type(obj) in BY_MODEL
+    return is_served_row(obj)
 
 
 def _parent_of(obj: object) -> FhirResourceMixin | None:
@@ -129,7 +129,7 @@ def _supersede(session: Session, version: NewVersion) -> None:
 
 
 def _version_of(session: Session, row: FhirResourceMixin, method: str) -> NewVersion:
-    mapping = BY_MODEL[type(row)]
+    mapping = mapping_of(row)
     hard_delete = bool(inspect(row).was_deleted)
     resource = None if method == "delete" or hard_delete else mapping.to_fhir(row)
     return NewVersion(

@@ -31,16 +31,27 @@ _CAST = re.compile(rf"^\((.+) as ({_NAME})\)$")
 
 
 @cache
-def _choice_names() -> frozenset[str]:
-    """Element names that are choice types (``value[x]``) anywhere in R4: ``value`` matches ``valueQuantity``."""
+def _choices() -> tuple[frozenset[str], frozenset[str]]:
+    """Element names that are choice types (``value[x]``) anywhere in R4, and the type suffixes a choice element's
+    JSON name can carry: ``value`` matches ``valueQuantity``, and ``location`` never ``locationQualifier``."""
     names: set[str] = set()
+    suffixes: set[str] = set()
     for file in ("structure-definitions.json", "structure-definitions-types.json"):
         bundle = orjson.loads((project_dir("conformance") / file).read_bytes())
         for entry in bundle["entry"]:
             for element in entry["resource"].get("snapshot", {}).get("element", []):
                 if element["path"].endswith("[x]"):
                     names.add(element["path"].rsplit(".", 1)[-1][:-3])
-    return frozenset(names)
+                    suffixes.update(t["code"][0].upper() + t["code"][1:] for t in element.get("type", ()))
+    return frozenset(names), frozenset(suffixes)
+
+
+def _choice_value(node: dict[str, Any], name: str) -> Any:
+    """The value of choice element ``name`` (``value`` -> ``valueQuantity``'s) in ``node``; None when absent."""
+    names, suffixes = _choices()
+    if name not in names:
+        return None
+    return next((v for k, v in node.items() if k.startswith(name) and k[len(name) :] in suffixes), None)
 
 
 def _children(node: Any, name: str, cast: str | None = None) -> Iterator[Any]:
@@ -50,10 +61,8 @@ def _children(node: Any, name: str, cast: str | None = None) -> Iterator[Any]:
         value = node.get(name + cast[0].upper() + cast[1:])
     else:
         value = node.get(name)
-        if value is None and name in _choice_names():
-            value = next(
-                (v for k, v in node.items() if k.startswith(name) and k[len(name) : len(name) + 1].isupper()), None
-            )
+        if value is None:
+            value = _choice_value(node, name)
     if isinstance(value, list):
         yield from (v for v in value if v is not None)
     elif value is not None:

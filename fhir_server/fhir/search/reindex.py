@@ -68,7 +68,7 @@ def rebuild(
     """Rebuild every index row from the searchable versions (after re-rendering the rows first if asked)."""
     done = Reindexed()
     if rerender:
-        done.rerendered = sum(_rerender_type(database, t, batch_size) for t in MAPPINGS)
+        done.rerendered = sum(_rerender_type(database, t, batch_size) for t, m in MAPPINGS.items() if not m.stored)
     after, cutoff = 0, _cutoff()
     while True:
         with database.write() as session:
@@ -127,12 +127,13 @@ def _drop_stale_rows(session: Session, cutoff: datetime) -> None:
 def _rerender_type(database: Database, resource_type: str, batch_size: int) -> int:
     """Record a new version of every row of ``resource_type`` whose rendering differs from its current version."""
     changed, after = 0, ""
-    model: Any = MAPPINGS[resource_type].model
+    mapping = MAPPINGS[resource_type]
+    model: Any = mapping.model
     while True:
         with database.write() as session:
             rows = list(
                 session.scalars(
-                    select(model)
+                    mapping.select_rows()
                     .where(model.deleted_at.is_(None), model.fhir_id > after)
                     .order_by(model.fhir_id)
                     .limit(batch_size)
