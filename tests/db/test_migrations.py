@@ -56,7 +56,7 @@ def test_upgrade_of_an_empty_database_is_repeatable(empty_database_url: str) -> 
     "empty_database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
 def test_the_clinics_migration_keeps_every_organization_a_clinic_under_its_id(empty_database_url: str) -> None:
-    """Issue 14: at 0006 every Organization was a clinic; after 0007 each is its own clinic (no id lost), its history
+    """Issue 14: at 0006 every Organization was a clinic; after 0008 each is its own clinic (no id lost), its history
     carries it, and the rows and references that pointed at it still do."""
     upgrade(empty_database_url, "0006")
     clinics = {"clinic-a": uuid.uuid4(), "clinic-b": uuid.uuid4()}

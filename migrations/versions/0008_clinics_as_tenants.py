@@ -1,7 +1,7 @@
 """clinics are tenants, Organizations are data: organizations.organization_id names each Organization's clinic
 
-Revision ID: 0007_clinics
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 
 A clinic's own Organization is a clinic (``organization_id`` is its own id); any other Organization belongs to the
 clinic that wrote it. Every Organization already stored was a clinic, so each becomes its own clinic: no id changes,
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_clinics"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
