@@ -146,3 +146,20 @@ def test_a_patient_managed_by_a_lab_is_refused_naming_the_element(database_url: 
     issue = response.json()["issue"][0]
     assert issue["expression"] == ["Patient.managingOrganization"]
     assert "is not a clinic" in issue["diagnostics"]
+
+
+def test_a_stored_resource_naming_a_lab_belongs_to_the_labs_clinic(database_url: str) -> None:
+    add_clinic_at(database_url, "First Clinic")
+    second = add_clinic_at(database_url, "Second Clinic")
+    with fhir_client(database_url, "off", default_clinic="Second Clinic") as client:
+        lab = _created(client, LAB)
+    report = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+        "performer": [{"reference": f"Organization/{lab['id']}"}],
+    }
+    with fhir_client(database_url, "off") as client:  # several clinics, no default: the lab tells
+        observation = _created(client, report)
+    with fhir_client(database_url, "on", clinic_id=second["id"]) as client:
+        assert _ids(client, "Observation") == {observation["id"]}
