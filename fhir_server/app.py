@@ -69,9 +69,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
-        limits = DatabaseLimits.from_settings(settings)
         db = database or Database(
-            settings.database_url, limits, finish=pipeline.finish, default_clinic=settings.default_clinic
+            settings.database_url,
+            DatabaseLimits.from_settings(settings),
+            finish=pipeline.finish,
+            default_clinic=settings.default_clinic,
         )
         app_context.install(app, AppContext.of(settings, db))
         if db.limits is not None:

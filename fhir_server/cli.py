@@ -72,7 +72,8 @@ def settings() -> Settings:
 def database() -> Iterator[Database]:
     """The database of the settings; database errors become one-line failures."""
     config = settings()
-    db = Database(config.database_url, finish=pipeline.finish, default_clinic=config.default_clinic)  # versioned
+    # every write versioned and indexed; one naming no clinic goes to the default clinic
+    db = Database(config.database_url, finish=pipeline.finish, default_clinic=config.default_clinic)
     try:
         yield db
     except OperationalError as exc:

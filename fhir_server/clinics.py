@@ -44,19 +44,35 @@ def create_clinic(session: Session, name: str, npi: str | None = None, timezone:
     """Add a clinic and its Organization to ``session``; ClinicError for an empty or over-long name, an NPI that is
     not 10 digits or another clinic's, or an unknown IANA time zone."""
     name = name.strip()
-    if not name or columns.too_long(Organization, "name", name):
-        raise ClinicError("the name must have 1 to 200 characters")
-    if npi is not None and not (len(npi) == 10 and npi.isdigit()):
-        raise ClinicError(f"an NPI has 10 digits (got {npi!r})")
-    if npi is not None and session.scalar(_clinics().where(Organization.npi == npi)) is not None:
-        raise ClinicError(f"another clinic has the NPI {npi}")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ClinicError(f"unknown time zone {timezone!r} (an IANA name such as America/New_York)") from None
+    problem = _name_problem(name) or _npi_problem(session, npi) or _timezone_problem(timezone)
+    if problem is not None:
+        raise ClinicError(problem)
     clinic = new_clinic(name, npi, timezone)
     session.add(clinic)
     return clinic
+
+
+def _name_problem(name: str) -> str | None:
+    if not name or columns.too_long(Organization, "name", name):
+        return "the name must have 1 to 200 characters"
+    return None
+
+
+def _npi_problem(session: Session, npi: str | None) -> str | None:
+    if npi is None:
+        return None
+    if not (len(npi) == 10 and npi.isdigit()):
+        return f"an NPI has 10 digits (got {npi!r})"
+    taken = select(Organization.id).where(Organization.is_clinic, Organization.npi == npi)
+    return f"another clinic has the NPI {npi}" if session.scalars(taken).first() is not None else None
+
+
+def _timezone_problem(timezone: str) -> str | None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {timezone!r} (an IANA name such as America/New_York)"
+    return None
 
 
 def list_clinics(session: Session) -> list[ClinicSummary]:
@@ -78,10 +94,6 @@ def list_clinics(session: Session) -> list[ClinicSummary]:
         )
         for c in sorted(clinics, key=lambda c: (c.name, c.fhir_id))
     ]
-
-
-def _clinics() -> Any:
-    return select(Organization.id).where(Organization.is_clinic)
 
 
 def _counts(session: Session, clinic: Any, *where: Any) -> dict[uuid.UUID, int]:
