@@ -69,7 +69,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
-        db = database or Database(settings.database_url, DatabaseLimits.from_settings(settings), finish=pipeline.finish)
+        db = database or Database(
+            settings.database_url,
+            DatabaseLimits.from_settings(settings),
+            finish=pipeline.finish,
+            default_clinic=settings.default_clinic,
+        )
         app_context.install(app, AppContext.of(settings, db))
         if db.limits is not None:
             logger.info(db.limits.describe(db.is_sqlite))

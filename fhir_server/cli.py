@@ -1,4 +1,4 @@
-"""The ``fhir-server`` command: serve, db, seed, reindex, users.
+"""The ``fhir-server`` command: serve, db, seed, reindex, clinics, users, clients, imaging.
 
 Every command reads the settings from ``FHIR_SERVER_*`` environment variables, prints a one-line reason and
 exits non-zero on failure (never a traceback for a user mistake).
@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from fhir_server.auth.clients import ClientError, describe, list_clients, register_client, revoke_client
 from fhir_server.auth.users import UserError, create_user, list_users
+from fhir_server.clinics import ClinicError, create_clinic, list_clinics
 from fhir_server.db import Organization
 from fhir_server.db.clinic import organization_lookup
 from fhir_server.db.engine import Database
@@ -45,6 +46,8 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="The clinic's user accounts.", no_args_is_help=True)
 imaging_app = typer.Typer(help="Imaging: ImagingStudy resources kept in step with Orthanc.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+clinics_app = typer.Typer(help="The clinics (tenants): every row belongs to one.", no_args_is_help=True)
+app.add_typer(clinics_app, name="clinics")
 app.add_typer(users_app, name="users")
 clients_app = typer.Typer(help="Registered SMART apps and backend services.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
@@ -68,7 +71,9 @@ def settings() -> Settings:
 @contextmanager
 def database() -> Iterator[Database]:
     """The database of the settings; database errors become one-line failures."""
-    db = Database(settings().database_url, finish=pipeline.finish)  # every write versioned and indexed
+    config = settings()
+    # every write versioned and indexed; one naming no clinic goes to the default clinic
+    db = Database(config.database_url, finish=pipeline.finish, default_clinic=config.default_clinic)
     try:
         yield db
     except OperationalError as exc:
@@ -178,6 +183,32 @@ def reindex(
             result = rebuild(db, batch_size, rerender, progress=lambda n: bar.advance(task, n))
     rerendered = f", {result.rerendered} re-rendered as new versions" if rerender else ""
     out.print(f"reindexed {result.versions} versions: {result.rows} index rows{rerendered}")
+
+
+@clinics_app.command("create")
+def clinics_create(
+    name: Annotated[str, typer.Option(help="The clinic's name.")],
+    npi: Annotated[str | None, typer.Option(help="The clinic's NPI (10 digits).")] = None,
+    timezone: Annotated[str, typer.Option(help="The clinic's IANA time zone, e.g. America/New_York.")] = "UTC",
+) -> None:
+    """Create a clinic and its Organization (versioned and indexed: readable through FHIR at once)."""
+    with database() as db, db.write() as session:
+        try:
+            clinic = create_clinic(session, name, npi, timezone)
+        except ClinicError as exc:
+            fail(str(exc))
+    out.print(f"created clinic {clinic.name}: id {clinic.id}, Organization/{clinic.fhir_id}", highlight=False)
+
+
+@clinics_app.command("list")
+def clinics_list() -> None:
+    """List the clinics with what they hold."""
+    with database() as db, db.read() as session:
+        table = Table("id", "FHIR id", "name", "NPI", "time zone", "patients", "practitioners", "users")
+        for c in list_clinics(session):
+            counts = (str(c.patients), str(c.practitioners), str(c.users))
+            table.add_row(str(c.id), c.fhir_id, c.name, c.npi or "", c.timezone, *counts)
+    out.print(table)
 
 
 @users_app.command("create")

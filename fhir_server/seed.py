@@ -110,6 +110,7 @@ def _demo_id(kind: str, n: int) -> uuid.UUID:
 def _clinic() -> Organization:
     return Organization(
         id=DEMO_CLINIC_ID,
+        organization_id=DEMO_CLINIC_ID,  # a clinic: its own tenant
         fhir_id="demo-clinic",
         name="Riverside Family Clinic",
         timezone=DEMO_TIMEZONE,

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         "enabled",
         description="SMART authorization; `disabled` serves the API openly (local experiments only)",
     )
+    default_clinic: str | None = Field(
+        None,
+        description="The clinic (id, FHIR id, NPI or exact name) a write goes to when nothing tells (authorization "
+        "off, no reference to a clinic's Organization); unset: the only clinic (with several, such a write answers "
+        "422)",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level")
     secret_key: SecretStr | None = Field(
         None,

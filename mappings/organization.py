@@ -1,4 +1,9 @@
-"""organizations (the clinics) <-> Organization (http://hl7.org/fhir/R4/organization.html)."""
+"""organizations <-> Organization (http://hl7.org/fhir/R4/organization.html).
+
+A row is a clinic's own Organization or an Organization a clinic works with (a lab, a payer: data of that clinic);
+which, and the clinic, is the row's ``organization_id`` (fhir_server.db.clinic), set by the repository, never read
+from the resource: a FHIR write never makes a clinic.
+"""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from fhir_server.db import Organization
 from fhir_server.db.engine import Database
 from fhir_server.settings import load_settings
 from tests.backend_services import ES384, assertion, register_backend, request_token
+from tests.clinics import add_clinic_at, make_clinic
 
 AUTH_MODES = ("off", "on")
 CLINIC: dict[str, Any] = {"resourceType": "Organization", "name": "Main Street Clinic"}
@@ -43,20 +44,16 @@ def fhir_client(
         with TestClient(create_app(load_settings(database_url=database_url, auth="disabled", **settings))) as client:
             yield client
         return
-    client_id = _clinic_backend(database_url, clinic_id or _create_clinic(database_url, settings))
+    client_id = _clinic_backend(database_url, clinic_id or _create_clinic(database_url))
     enabled = {"auth": "enabled", "backend_token_lifetime": TOKEN_LIFETIME, **settings}
     with TestClient(create_app(load_settings(database_url=database_url, **enabled))) as client:
         client.headers["Authorization"] = f"Bearer {system_token(client, client_id)}"
         yield client
 
 
-def _create_clinic(database_url: str, settings: dict[str, Any]) -> str:
-    """Create the clinic ``CLINIC`` (POSTed to an app with authorization off, as an operator would); its id."""
-    open_settings = load_settings(database_url=database_url, **{**settings, "auth": "disabled"})
-    with TestClient(create_app(open_settings)) as client:
-        created = client.post("/fhir/Organization", json=CLINIC)
-        assert created.status_code == 201, created.text
-    clinic_id: str = created.json()["id"]
+def _create_clinic(database_url: str) -> str:
+    """Create the clinic ``CLINIC`` (as an operator does: ``fhir-server clinics create``); its FHIR id."""
+    clinic_id: str = add_clinic_at(database_url, CLINIC["name"])["id"]
     return clinic_id
 
 
@@ -86,13 +83,10 @@ def system_token(client: TestClient, client_id: str, scope: str = SCOPE) -> str:
 
 def clinic_of(client: TestClient) -> dict[str, Any]:
     """The one Organization (clinic) the test's resources belong to, so that they need not name it: for a client
-    with a token (``on`` mode) the clinic of its token, read back; else created now (``CLINIC``)."""
+    with a token (``on`` mode) the clinic of its token, read back; else created now as an operator does (``CLINIC``)."""
     if "authorization" in client.headers:
         found = client.get("/fhir/Organization").json()
         assert found["total"] == 1, found
         clinic: dict[str, Any] = found["entry"][0]["resource"]
         return clinic
-    response = client.post("/fhir/Organization", json=CLINIC)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
+    return make_clinic(client, CLINIC["name"])

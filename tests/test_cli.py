@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from fhir_server.app import create_app
 from fhir_server.cli import app
 from fhir_server.db import Appointment, Cancellation, IntakeForm, Organization, Patient, Practitioner
 from fhir_server.db.engine import Database
 from fhir_server.db.store import StoredResource
 from fhir_server.fhir import pipeline
 from fhir_server.seed import DEMO_CLINIC_ID
+from fhir_server.settings import load_settings
 
 runner = CliRunner()
 
@@ -33,6 +36,9 @@ def run(url: str, *args: str, input: str | None = None) -> tuple[int, str]:
         ["users"],
         ["users", "create"],
         ["users", "list"],
+        ["clinics"],
+        ["clinics", "create"],
+        ["clinics", "list"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
@@ -85,6 +91,45 @@ def test_seed_demo_installs_the_clinic_once(database_url: str) -> None:
 def test_seed_without_a_kind_fails(database_url: str) -> None:
     code, output = run(database_url, "seed")
     assert code == 1 and "--demo" in output
+
+
+def test_clinics_create_makes_a_clinic_served_through_fhir_and_listed(database_url: str) -> None:
+    code, output = run(database_url, "clinics", "create", "--name", "Hilltop Clinic", "--npi", "1245319599",
+                       "--timezone", "America/Denver")  # fmt: skip
+    assert code == 0, output
+    fhir_id = output.split("Organization/")[1].split()[0]
+    settings = load_settings(database_url=database_url, auth="disabled")
+    with TestClient(create_app(settings)) as client:
+        served = client.get(f"/fhir/Organization/{fhir_id}").json()  # versioned
+        assert (served["name"], served["meta"]["versionId"]) == ("Hilltop Clinic", "1")
+        found = client.get("/fhir/Organization", params={"name": "Hilltop"}).json()  # indexed
+        assert [e["resource"]["id"] for e in found["entry"]] == [fhir_id]
+        patient = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Doe"}]})
+        assert patient.status_code == 201, patient.text  # the only clinic: writes need not name it
+    code, output = run(database_url, "users", "create", "--email", "a@hilltop.example.org", "--name", "A",
+                       "--role", "owner", "--organization", "1245319599", "--password", "correct horse")  # fmt: skip
+    assert code == 0 and "in Hilltop Clinic" in output, output
+    code, output = run(database_url, "clinics", "list")
+    assert code == 0, output
+    assert fhir_id in output and "Hilltop Clinic" in output and "America/Denver" in output
+    assert [[c.strip() for c in line.split("│")[6:9]] for line in output.splitlines() if fhir_id in line] == [
+        ["1", "0", "1"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", " "], "1 to 200 characters"),
+        (["--name", "X", "--npi", "12345"], "10 digits"),
+        (["--name", "X", "--timezone", "Mars/Olympus"], "unknown time zone"),
+        (["--name", "X", "--npi", "1003000126"], "another clinic has the NPI"),
+    ],
+)
+def test_clinics_create_refuses_bad_input(database_url: str, args: list[str], message: str) -> None:
+    run(database_url, "seed", "--demo")  # its clinic has the NPI 1003000126
+    code, output = run(database_url, "clinics", "create", *args)
+    assert code == 1 and message in output, output
 
 
 def test_users_create_and_list(database_url: str) -> None:

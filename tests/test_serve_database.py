@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from fhir_server.cli import GRACEFUL_SHUTDOWN
+from tests.clinics import add_clinic_at
 from tests.servers import CLI, _wait_until_alive, free_port
 
 pytestmark = pytest.mark.slow
@@ -73,8 +74,7 @@ def _writes_blocked(database_url: str) -> Iterator[None]:
 
 def test_sigterm_stops_the_server_while_a_request_waits_on_the_database(database_url: str, tmp_path: Path) -> None:
     with _server(database_url, tmp_path) as (process, root):
-        clinic = {"resourceType": "Organization", "name": "Clinic"}
-        assert httpx.post(f"{root}/fhir/Organization", json=clinic, timeout=30).status_code == 201
+        add_clinic_at(database_url, "Clinic")
         with _writes_blocked(database_url):
             writer = _writing(root)
             time.sleep(1.5)

@@ -8,8 +8,9 @@ Run from the repository root against a server (authorization disabled, or pass `
 Each Bundle (http://hl7.org/fhir/R4/http.html#transaction) holds whole patients with their appointments (the
 appointments reference their patient by ``urn:uuid`` fullUrl), as many as fit in ``--entries`` (100) entries.
 The server indexes every resource for search inside the write transaction, so resources/s includes the index
-build. One clinic (Organization) and 20 practitioners are created first, conditionally, so a second run with
-``--first`` adds patients to an earlier load. Exits non-zero on the first Bundle the server refuses.
+build. The server must have one clinic (``fhir-server clinics create --name "Benchmark Clinic"``); its 20
+practitioners are created first, conditionally, so a second run with ``--first`` adds patients to an earlier load.
+Exits non-zero on the first Bundle the server refuses.
 """
 
 from __future__ import annotations
@@ -76,11 +77,8 @@ def post_bundle(http: httpx.Client, entries: list[dict[str, Any]]) -> dict[str, 
 
 
 def setup_clinic(http: httpx.Client) -> list[str]:
-    """Ensure the one clinic and the practitioners exist (conditional creates); their ``Practitioner/id``s."""
-    clinic: dict[str, Any] = {"resourceType": "Organization", "name": "Benchmark Clinic"}
-    clinic["identifier"] = [{"system": IDENTIFIER_SYSTEM, "value": "clinic"}]
-    entries = [entry(clinic, if_none_exist=f"identifier={IDENTIFIER_SYSTEM}|clinic")]
-    post_bundle(http, entries)
+    """Ensure the practitioners of the server's one clinic (made first by ``fhir-server clinics create``) exist
+    (conditional creates); their ``Practitioner/id``s."""
     doctors = []
     for number in range(PRACTITIONERS):
         doctor = practitioner_resource(number)

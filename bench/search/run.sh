@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Search benchmark end to end, the way users run the server: a throw-away PostgreSQL (as .ci/postgres.sh starts
-# it), `fhir-server db upgrade`, `fhir-server serve --workers 2` with authorization disabled, then the load
-# (bench/search/load.py) and the queries (bench/search/queries.py); everything is stopped on exit.
+# it), `fhir-server db upgrade`, `fhir-server clinics create`, `fhir-server serve --workers 2` with authorization
+# disabled, then the load (bench/search/load.py) and the queries (bench/search/queries.py); everything is stopped on
+# exit.
 #
 # Usage, from the repository root:
 #   bench/search/run.sh --patients N [--appointments 2] [--concurrency 4] [--repeat 200] [--workers 2] [--sqlite]
@@ -62,6 +63,7 @@ fi
 echo "== $(date -u +%FT%TZ) nproc=$(nproc) mem=$(free -g | awk '/Mem:/ {print $2}')G load:$(uptime | sed 's/.*load average://')"
 echo "== database: ${FHIR_SERVER_DATABASE_URL%%:*}, $workers workers, $patients patients x $appointments appointments"
 "$venv/fhir-server" db upgrade
+"$venv/fhir-server" clinics create --name "Benchmark Clinic"
 
 export FHIR_SERVER_AUTH=disabled FHIR_SERVER_LOG_LEVEL=warning
 export FHIR_SERVER_BASE_URL="http://127.0.0.1:$http_port/fhir"

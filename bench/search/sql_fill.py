@@ -230,7 +230,7 @@ def fixed_sql() -> list[str]:
     )
     return [
         "INSERT INTO resource_history (resource_type, resource_id, version_id, organization_id, last_updated,"
-        f" method, resource) VALUES ('Organization', '{ORGANIZATION_ID}', 1, NULL, {WRITTEN}, 'create',"
+        f" method, resource) VALUES ('Organization', '{ORGANIZATION_ID}', 1, '{CLINIC}', {WRITTEN}, 'create',"
         f" {organization})",
         "INSERT INTO resource_history (resource_type, resource_id, version_id, organization_id, last_updated,"
         f" method, resource) SELECT 'Practitioner', {doctor}, 1, '{CLINIC}', {WRITTEN}, 'create', {practitioner}"

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 from sqlalchemy.orm import aliased
 
 from fhir_server.access.compartment import in_compartment
 from fhir_server.access.patient_data import holds_no_patient_data
 from fhir_server.access.scopes import Scope, permission_for
-from fhir_server.db import Organization, SearchToken
+from fhir_server.db import SearchToken
 from fhir_server.db.fhir import same_version
 from mappings.registry import MAPPINGS
 
@@ -90,12 +90,10 @@ def _clinic_only(clinic: Any) -> SearchRule:
 
 
 def _in_clinic(h: Any, resource_type: str, clinic: Any) -> ColumnElement[bool]:
-    """Version ``h`` belongs to ``clinic`` (its id, or a bind parameter standing for it): its row's clinic, the
-    clinic's own Organization, or (a shared mapping's row, e.g. a Questionnaire, which serves every clinic) no clinic
-    at all."""
+    """Version ``h`` belongs to ``clinic`` (its id, or a bind parameter standing for it): its row's clinic (a
+    clinic's own Organization is its own clinic) or (a shared mapping's row, e.g. a Questionnaire, which serves every
+    clinic) no clinic at all."""
     own: ColumnElement[bool] = h.organization_id == clinic
-    if resource_type == "Organization":
-        return or_(own, h.resource_id.in_(select(Organization.fhir_id).where(Organization.id == clinic)))
     if resource_type in MAPPINGS and MAPPINGS[resource_type].shared:
         return or_(own, h.organization_id.is_(None))
     return own

@@ -184,10 +184,17 @@ class Database:
     line's defaults apply. ``finish`` ends each write transaction before it commits: the application passes the
     write pipeline's :func:`~fhir_server.fhir.pipeline.finish`, which versions and indexes whatever the transaction
     changed (CLI, seed, imaging sync and intake write served rows directly). Without it, a transaction that changes
-    a served row is refused (:mod:`fhir_server.db.write_session`)."""
+    a served row is refused (:mod:`fhir_server.db.write_session`). ``default_clinic`` (its id, FHIR id, NPI or name;
+    None: the only clinic) is the clinic a write naming none goes to (``FHIR_SERVER_DEFAULT_CLINIC``)."""
 
     def __init__(
-        self, url: str, limits: DatabaseLimits | None = None, *, finish: Finish | None = None, **engine_kwargs: Any
+        self,
+        url: str,
+        limits: DatabaseLimits | None = None,
+        *,
+        finish: Finish | None = None,
+        default_clinic: str | None = None,
+        **engine_kwargs: Any,
     ) -> None:
         self.url = url
         self.finish = finish
@@ -204,7 +211,12 @@ class Database:
         # durable. A lock wait that should never happen fails after 10 s instead of hanging.
         self.counters = None if self.is_sqlite else self._counters_engine()
         self._writer = sessionmaker(
-            writer, class_=WriteSession, expire_on_commit=False, autoflush=False, counters=self.counters
+            writer,
+            class_=WriteSession,
+            expire_on_commit=False,
+            autoflush=False,
+            counters=self.counters,
+            default_clinic=default_clinic,
         )
         event.listen(self._writer, "before_flush", refuse_unnoted_changes)
         event.listen(self._writer, "before_commit", refuse_unrecorded_versions)

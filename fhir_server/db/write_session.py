@@ -32,7 +32,8 @@ class WriteState:
     ``pending``: rows changed since their last recorded version (``id(row)`` -> row, method), each bumped once;
     ``created``: rows this transaction inserted; ``recorded``: (type, id) -> the resource as last recorded (None for
     a deletion); ``index_rows``: search index rows queued for writing, by table; ``rows``: (type, id) -> row this
-    transaction wrote or looked up (references); ``only_clinic``: the database's one clinic, once known;
+    transaction wrote or looked up (references); ``default_clinic``: the clinic a write naming none goes to, once
+    known (fhir_server.fhir.default_clinic);
     ``mrn_blocks``/``mrn_expected``/``mrn_inside``: medical record numbers taken ahead, announced, and clinics whose
     counter is this transaction's own (fhir_server.db.mrn); ``binary_contents``: Binary id -> the content of its next
     version (fhir_server.fhir.binary_content).
@@ -43,7 +44,7 @@ class WriteState:
     recorded: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
     index_rows: dict[type[Any], list[Row]] = field(default_factory=dict)
     rows: dict[tuple[str, str], Any] = field(default_factory=dict)
-    only_clinic: uuid.UUID | None = None
+    default_clinic: uuid.UUID | None = None
     mrn_blocks: dict[tuple[uuid.UUID, int], list[int]] = field(default_factory=dict)
     mrn_expected: int = 1
     mrn_inside: set[uuid.UUID] = field(default_factory=set)
@@ -51,12 +52,16 @@ class WriteState:
 
 
 class WriteSession(Session):
-    """A session of :meth:`Database.write`: one transaction, its :class:`WriteState`, and the engine medical record
-    number counters are taken on (``counters``; None on SQLite, whose one writer needs none)."""
+    """A session of :meth:`Database.write`: one transaction, its :class:`WriteState`, the engine medical record
+    number counters are taken on (``counters``; None on SQLite, whose one writer needs none) and the clinic a write
+    naming none goes to as configured (``default_clinic``: its id, FHIR id, NPI or name; None: the only clinic)."""
 
-    def __init__(self, *args: Any, counters: Engine | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, counters: Engine | None = None, default_clinic: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.counters = counters
+        self.default_clinic = default_clinic
         self.state = WriteState()
 
 

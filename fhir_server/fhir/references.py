@@ -6,9 +6,9 @@ http://hl7.org/fhir/R4/references.html#literal. Every ``Reference.reference`` of
 - ``#id``: a contained resource of the same resource (``#`` alone is the container itself);
 - ``Type/id`` or ``Type/id/_history/vid``, or the same on this server's base URL (``[base]/Type/id``), where
   ``Type`` is a served type: an existing, not deleted resource of the written row's clinic, or a shared one (its
-  ``organization_id`` is NULL, as a Questionnaire may be). An Organization is a clinic itself, so an
-  Organization may reference another (``partOf``); any other row only its own clinic's Organization. A
-  versioned reference must name a version that exists;
+  ``organization_id`` is NULL, as a Questionnaire may be). Organizations are no exception: a clinic's own
+  Organization is of that clinic, and so is every Organization the clinic wrote (a lab, a payer). A versioned
+  reference must name a version that exists;
 - ``urn:uuid:...`` and conditional references (``Patient?identifier=...``) only mean something inside a
   transaction Bundle (http://hl7.org/fhir/R4/http.html#trules), which resolves them before the write: here they
   are errors;
@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fhir_server.db import Organization, ResourceHistory
+from fhir_server.db import ResourceHistory
 from fhir_server.db.write_session import state_of, write_state
 from fhir_server.errors import Issue, Kind, fail_all
 from fhir_server.fhir.primitives import literal_reference, version_number
@@ -88,20 +88,19 @@ def resolve_references(session: Session, resource: Mapping[str, Any], base_url: 
 def check_clinic(resolved: list[Resolved], row: Any) -> None:
     """422 listing every reference to another clinic's resource than ``row``'s (see the module's rules)."""
     clinic = clinic_of(row)
-    issues = [
-        missing(r.target)
-        for r in resolved
-        if r.clinic is not None
-        and r.clinic != clinic
-        and not (isinstance(row, Organization) and r.target.resource_type == "Organization")
-    ]
+    issues = [missing(r.target) for r in resolved if r.clinic is not None and r.clinic != clinic]
     if issues:
         raise fail_all(Kind.UNPROCESSABLE, issues)
 
 
+TENANT_KEY = "organization_id"
+"""The column of every row that names its clinic (the tenant key; None: shared by every clinic)."""
+
+
 def clinic_of(row: Any) -> uuid.UUID | None:
-    """The clinic a row belongs to: an Organization is its own, other rows have ``organization_id``."""
-    return row.id if isinstance(row, Organization) else getattr(row, "organization_id", None)
+    """The clinic a row belongs to (a clinic's own Organization is its own clinic)."""
+    value: uuid.UUID | None = getattr(row, TENANT_KEY, None)
+    return value
 
 
 def _classified(resource: Mapping[str, Any], base_url: str | None) -> tuple[list[Issue], list[Target]]:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fhir_server.access.context import AccessContext
@@ -22,11 +22,19 @@ from fhir_server.access.enforcement import admits, forbidden, require
 from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
-from fhir_server.db.write_session import state_of
-from fhir_server.errors import gone, not_found, precondition_failed, unprocessable
+from fhir_server.errors import conflict, gone, not_found, precondition_failed, unprocessable
 from fhir_server.fhir import binary_content, pipeline, write_access
+from fhir_server.fhir.default_clinic import default_clinic
 from fhir_server.fhir.primitives import version_number
-from fhir_server.fhir.references import Resolved, check_clinic, is_foreign, remember, resolve_references
+from fhir_server.fhir.references import (
+    TENANT_KEY,
+    Resolved,
+    check_clinic,
+    clinic_of,
+    is_foreign,
+    remember,
+    resolve_references,
+)
 from fhir_server.fhir.versioning import recorded_resource
 from mappings import lens
 from mappings.base import MappedValues, MappingError, ResourceMapping
@@ -139,8 +147,6 @@ def add(
     session.add(row)
     pipeline.note_changes(session)  # before any lookup of a later write flushes it
     remember(session, mapping.resource_type, row)
-    if mapping.resource_type == "Organization":
-        state_of(session).only_clinic = None
     return row
 
 
@@ -185,7 +191,8 @@ def delete(
     """Mark a resource deleted (later reads answer 410). False when it was already deleted.
 
     403 without ``d`` on the type, or when the caller may read the resource but not delete it (or it is a shared row
-    and the caller a clinic's); 404, as for an unknown id, when it lies beyond what the caller may read.
+    and the caller a clinic's); 404, as for an unknown id, when it lies beyond what the caller may read; 409 for a
+    clinic's own Organization (clinics are the operator's: ``fhir-server clinics``).
     """
     require(access, resource_type, "delete")
     row = load_row(session, resource_type, resource_id, lock=True)
@@ -194,9 +201,12 @@ def delete(
     check_version(row, if_match)
     if row.deleted_at is not None:
         return False
+    if isinstance(row, Organization) and row.is_clinic:
+        raise conflict(
+            f"Organization/{resource_id} is a clinic's own Organization: a clinic is managed by the server's operator "
+            "(fhir-server clinics), not deleted through FHIR"
+        )
     row.deleted_at = utcnow()  # map
-    if resource_type == "Organization":
-        state_of(session).only_clinic = None
     versions = pipeline.version(session)  # version: a deletion
     pipeline.index(session, versions)  # index: the older versions' rows pruned
     return True
@@ -313,10 +323,20 @@ def _resolve_references(
         target = rows.get((field.target, fhir_id))
         if target is None:
             raise unprocessable(f"{field.target}/{fhir_id} does not exist", field.expression)
+        if foreign_key == TENANT_KEY:
+            _check_names_clinic(field.expression, target)
         setattr(row, foreign_key, target.id)
         setattr(row, field.attr, target)  # the relationship too: rendering the row needs no lazy load
         targets.append(target)
     return targets
+
+
+def _check_names_clinic(expression: str, target: Any) -> None:
+    """422 when the reference held in the tenant key (``Patient.managingOrganization``) names an Organization that is
+    not a clinic (a lab, a payer): the row's clinic is kept there, and a lab is no clinic."""
+    if isinstance(target, Organization) and not target.is_clinic:
+        message = f"{expression}: Organization/{target.fhir_id} is not a clinic; this server keeps the clinic here"
+        raise unprocessable(f"{message} (reference the clinic's own Organization, or leave it out)", expression)
 
 
 def _tenant(
@@ -327,12 +347,14 @@ def _tenant(
     values: MappedValues,
     current: uuid.UUID | None = None,
 ) -> uuid.UUID | None:
-    """The clinic a written row belongs to: its references' clinic, else the caller's, else the only one.
+    """The clinic a written row belongs to: its references' clinic, else the caller's, else the default clinic
+    (:mod:`fhir_server.fhir.default_clinic`). An Organization written through FHIR is thus never a clinic: it
+    belongs to one.
 
     An existing row keeps its ``current`` clinic when its references name none (a ``shared`` mapping's row keeps
     it even when None: shared by every clinic).
     """
-    clinics = {t.id if isinstance(t, Organization) else t.organization_id for t in targets}
+    clinics = {clinic_of(t) for t in targets}
     clinics.discard(None)
     if access.organization_id is not None:
         clinics.add(access.organization_id)
@@ -342,13 +364,4 @@ def _tenant(
         return clinics.pop()
     if mapping.shared or current is not None:
         return current  # an existing row stays in its clinic unless its references say otherwise
-    state = state_of(session)
-    only = state.only_clinic  # known for the rest of the transaction, unless it creates or deletes a clinic
-    if only is None:
-        clinics_now = session.scalars(select(Organization.id).where(Organization.deleted_at.is_(None)).limit(2)).all()
-        only = state.only_clinic = clinics_now[0] if len(clinics_now) == 1 else None
-    if only is not None:
-        return only
-    count = session.scalar(select(func.count()).select_from(Organization)) or 0
-    hint = "create an Organization first" if count == 0 else "say which clinic (e.g. Patient.managingOrganization)"
-    raise unprocessable(f"cannot tell which clinic this {mapping.resource_type} belongs to: {hint}")
+    return default_clinic(session, mapping.resource_type)

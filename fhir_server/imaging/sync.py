@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fhir_server.db import ImagingStudy, Organization
-from fhir_server.db.clinic import organization_lookup
+from fhir_server.db.clinic import only_clinic, organization_lookup
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
 from fhir_server.imaging.endpoints import clinic_endpoint, dicomweb_base
@@ -122,9 +122,9 @@ class StudySync:
             if found is None:
                 raise UnplaceableStudyError(f"FHIR_SERVER_IMAGING_ORGANIZATION={configured!r} matches no clinic")
             return found
-        only = session.scalars(select(Organization.id).limit(2)).all()
-        if len(only) == 1:
-            return only[0]
+        only = only_clinic(session)
+        if only is not None:
+            return only
         raise UnplaceableStudyError("cannot tell which clinic it belongs to: set FHIR_SERVER_IMAGING_ORGANIZATION")
 
     def _columns(

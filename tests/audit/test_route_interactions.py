@@ -15,6 +15,7 @@ from sqlalchemy import select
 from fhir_server.app import create_app
 from fhir_server.db import AuditEvent
 from fhir_server.settings import load_settings
+from tests.clinics import make_clinic
 
 PATIENT = "audit-pat"
 Recorded = tuple[int, str, str | None, str | None]
@@ -25,7 +26,7 @@ Recorded = tuple[int, str, str | None, str | None]
 def client(module_database_url: str) -> Iterator[TestClient]:
     app = create_app(load_settings(database_url=module_database_url, auth="disabled"))
     with TestClient(app) as client:
-        assert client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"}).status_code == 201
+        make_clinic(client, "C")
         patient = {"resourceType": "Patient", "id": PATIENT, "name": [{"family": "Audit"}]}
         assert client.put(f"/fhir/Patient/{PATIENT}", json=patient).status_code == 201
         yield client

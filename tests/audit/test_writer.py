@@ -17,6 +17,7 @@ from fhir_server.db import AuditEvent
 from fhir_server.db.engine import Database
 from fhir_server.db.types import utcnow
 from fhir_server.settings import load_settings
+from tests.clinics import add_clinic
 
 
 def _rows(database: Database, request_ids: list[str]) -> dict[str | None, int]:
@@ -33,8 +34,7 @@ def test_concurrent_reads_each_leave_exactly_one_row_before_they_end(database: D
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                created = await client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"})
-                org = created.json()["id"]
+                org = add_clinic(database, "C")["id"]
                 responses = await asyncio.gather(
                     *(client.get(f"/fhir/Organization/{org}", headers={"X-Request-ID": rid}) for rid in request_ids)
                 )

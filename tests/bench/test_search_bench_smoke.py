@@ -3,13 +3,14 @@ are asserted (they are recorded by hand in bench/RESULTS.md)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.servers import serving
+from tests.servers import CLI, serving
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +23,8 @@ def bench(module: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_load_then_queries_exit_0_and_print_their_figures(tmp_path: Path) -> None:
     env = {"FHIR_SERVER_AUTH": "disabled", "FHIR_SERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'bench.db'}"}
+    for command in (["db", "upgrade"], ["clinics", "create", "--name", "Benchmark Clinic"]):  # as run.sh does
+        subprocess.run([CLI, *command], env={**os.environ, **env}, check=True, capture_output=True, timeout=60)
     with serving([], tmp_path, {**env, "FHIR_SERVER_LOG_LEVEL": "warning"}) as root:
         base = f"{root}/fhir"
         load = bench("load", "--base-url", base, "--patients", "20", "--concurrency", "2")

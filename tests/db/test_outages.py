@@ -25,6 +25,7 @@ from fhir_server.app import create_app
 from fhir_server.db.limits import GRACE
 from fhir_server.db.migrate import upgrade
 from fhir_server.settings import load_settings
+from tests.clinics import make_clinic
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -115,7 +116,7 @@ def client(postgres: PrivatePostgres) -> Iterator[TestClient]:
 
 
 def _patient(client: TestClient) -> str:
-    assert client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Clinic"}).status_code == 201
+    make_clinic(client, "Clinic")
     created = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Doe"}]})
     assert created.status_code == 201
     return str(created.json()["id"])

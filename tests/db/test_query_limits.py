@@ -34,6 +34,7 @@ from fhir_server.app import create_app
 from fhir_server.db.limits import DatabaseLimits
 from fhir_server.fhir import unit_of_work
 from fhir_server.settings import load_settings
+from tests.clinics import make_clinic
 from tests.servers import free_port
 
 SLOW_SQL = {
@@ -153,8 +154,7 @@ def test_no_free_connection_for_reads_answers_503_with_retry_after(database_url:
         pytest.skip("SQLite reads use the request pool (tested above)")
     settings: dict[str, Any] = {"database_max_connections": 3, "database_pool_timeout": 0.5}
     with TestClient(_slow_app(database_url, **settings)) as client:
-        organization = {"resourceType": "Organization", "name": "Clinic"}
-        assert client.post("/fhir/Organization", json=organization).status_code == 201
+        make_clinic(client, "Clinic")
         patient = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Doe"}]})
         path = f"/fhir/Patient/{patient.json()['id']}"
         release = anyio.Event()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.authorized_client import CLINIC, clinic_of, fhir_client
+from tests.clinics import add_clinic_at
 
 
 def _patients(client: TestClient, **headers: str) -> int:
@@ -24,9 +25,11 @@ def test_on_mode_confines_the_client_to_its_clinic(database_url: str) -> None:
     with fhir_client(database_url, "on") as client:
         clinic = clinic_of(client)
         assert clinic["name"] == CLINIC["name"]
-        second = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Elsewhere"})
-        assert second.status_code == 403, second.text  # a clinic is an operator's to create, not a clinic's token's
-        assert clinic_of(client)["id"] == clinic["id"]
+        add_clinic_at(database_url, "Elsewhere")  # another clinic: out of the token's sight
+        lab = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Elsewhere Lab"})
+        assert lab.status_code == 201, lab.text  # an Organization the clinic works with: data of the clinic
+        found = client.get("/fhir/Organization").json()
+        assert {e["resource"]["name"] for e in found["entry"]} == {clinic["name"], "Elsewhere Lab"}
 
 
 def test_off_mode_needs_no_token(database_url: str) -> None:

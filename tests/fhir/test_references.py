@@ -12,6 +12,7 @@ from fhir_server.app import create_app
 from fhir_server.errors import Issue
 from fhir_server.fhir.references import Target, classify
 from fhir_server.settings import load_settings
+from tests.clinics import make_clinic
 
 BASE_URL = "https://fhir.example.org/r4"
 
@@ -33,8 +34,8 @@ def _created(client: TestClient, resource: dict[str, Any]) -> dict[str, Any]:
 def clinics(client: TestClient) -> tuple[dict[str, Any], dict[str, Any]]:
     """Two clinics: A and B."""
     return (
-        _created(client, {"resourceType": "Organization", "name": "Clinic A"}),
-        _created(client, {"resourceType": "Organization", "name": "Clinic B"}),
+        make_clinic(client, "Clinic A"),
+        make_clinic(client, "Clinic B"),
     )
 
 
@@ -234,12 +235,16 @@ def test_references_inside_contained_resources_are_checked(
     ]
 
 
-def test_a_clinic_may_name_another_organization_but_not_another_clinics_endpoint(
+def test_a_clinic_may_name_neither_another_clinics_organization_nor_its_endpoint(
     client: TestClient, clinics: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
+    """Issue 14: clinics are tenants, so a clinic's Organization is of its clinic like any row (before, every
+    Organization was a clinic of its own and could name any other)."""
     clinic_a, clinic_b = clinics
     part_of = {**clinic_a, "partOf": {"reference": f"Organization/{clinic_b['id']}"}}
-    assert client.put(f"/fhir/Organization/{clinic_a['id']}", json=part_of).status_code == 200
+    assert _refusal(client.put(f"/fhir/Organization/{clinic_a['id']}", json=part_of)) == [
+        ("not-found", ["Organization.partOf"])
+    ]
     endpoint = _created(
         client,
         {
@@ -284,7 +289,7 @@ def test_a_mapped_reference_to_another_server_is_refused(database_url: str) -> N
 
     with TestClient(create_app(load_settings(database_url=database_url, log_level="warning"))) as client:
         headers = {"Content-Type": "application/fhir+json"}
-        client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"}, headers=headers)
+        make_clinic(client, "C")
         doctor = client.post(
             "/fhir/Practitioner",
             json={"resourceType": "Practitioner", "name": [{"family": "X", "given": ["Y"]}]},

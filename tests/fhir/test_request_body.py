@@ -16,6 +16,7 @@ from fhir_server.app import create_app
 from fhir_server.fhir.request_body import OFF_LOOP_BYTES, parsed
 from fhir_server.fhir.validation import MAX_JSON_DEPTH
 from fhir_server.settings import load_settings
+from tests.clinics import make_clinic
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 
@@ -23,7 +24,7 @@ FHIR_JSON = {"Content-Type": "application/fhir+json"}
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
     with TestClient(create_app(load_settings(database_url=database_url))) as client:
-        assert client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"}).is_success
+        make_clinic(client, "C")
         yield client
 
 

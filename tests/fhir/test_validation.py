@@ -13,6 +13,7 @@ from fhir_server.errors import FhirError
 from fhir_server.fhir.bindings import required_bindings
 from fhir_server.fhir.validation import check_resource, content_issues, parse_resource
 from fhir_server.settings import load_settings
+from tests.clinics import make_clinic
 
 
 @pytest.fixture
@@ -23,10 +24,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def clinic(client: TestClient) -> dict[str, Any]:
-    response = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Main Street Clinic"})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return make_clinic(client)
 
 
 def _issue(response: Any, status: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from fhir_server.demo.intake import intake_questionnaire
 from mappings.questionnaire_response import APPOINTMENT_EXTENSION
+from tests.clinics import make_clinic
 
 QUESTIONNAIRE_URL = "http://clinic.example.org/fhir/Questionnaire/clinic-intake"
 SNOMED = "http://snomed.info/sct"
@@ -33,7 +34,7 @@ class Clinic:
 
     @classmethod
     def make(cls, client: TestClient, patient: dict[str, Any] | None = None) -> Clinic:
-        created(client, {"resourceType": "Organization", "name": "Riverside Family Clinic"})
+        make_clinic(client, "Riverside Family Clinic")
         patient_id = created(client, patient or {"resourceType": "Patient", "name": [{"family": "Rivera"}]})["id"]
         doctor = created(client, {"resourceType": "Practitioner", "name": [{"family": "Hart", "given": ["Amelia"]}]})
         questionnaire = {k: v for k, v in intake_questionnaire().items() if k != "id"}

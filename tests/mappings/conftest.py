@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from fhir_server.app import create_app
 from fhir_server.settings import load_settings
+from tests.clinics import make_clinic
 
 
 @pytest.fixture
@@ -20,8 +21,5 @@ def client(database_url: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def clinic(client: TestClient) -> dict[str, Any]:
-    """The one Organization (clinic) of the database, so that written resources need not name theirs."""
-    response = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Main Street Clinic"})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    """The one clinic of the database (its Organization), so that written resources need not name theirs."""
+    return make_clinic(client)

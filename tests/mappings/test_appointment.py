@@ -20,6 +20,7 @@ from fhir_server.fhir import pipeline
 from fhir_server.paths import project_dir
 from mappings.appointment import MEETING_URL, AppointmentMapping, CancellationValue
 from mappings.base import MappingError
+from tests.clinics import make_clinic
 from tests.mappings.mapping_support import golden_names, load, r4_issues, references_read, without_meta
 from tests.mappings.roundtrip_support import (
     as_sent,
@@ -451,7 +452,7 @@ def test_a_waitlisted_appointment_is_booked_later_by_an_update(client: TestClien
 
 def _second_clinic(client: TestClient, database: Database) -> tuple[str, uuid.UUID]:
     """A second clinic with a practitioner: (the practitioner's FHIR id, the clinic's row id)."""
-    other = created(client, {"resourceType": "Organization", "name": "Hilltop Clinic"})
+    other = make_clinic(client, "Hilltop Clinic")
     with database.write() as session:
         clinic_id = session.scalars(select(Organization.id).where(Organization.fhir_id == other["id"])).one()
         doctor = Practitioner(organization_id=clinic_id, given_name="Rafael", family_name="Moreno")

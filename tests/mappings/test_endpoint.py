@@ -15,6 +15,7 @@ from fhir_server.db.directory import ENDPOINT_STATUSES
 from fhir_server.db.engine import Database
 from fhir_server.settings import load_settings
 from mappings.endpoint import EndpointMapping
+from tests.clinics import make_clinic
 from tests.mappings.mapping_support import (
     build_row,
     columns_of,
@@ -81,10 +82,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def clinic(client: TestClient) -> dict[str, Any]:
-    response = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Riverside"})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return make_clinic(client, "Riverside")
 
 
 def _created(client: TestClient, resource: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from fhir_server.db.engine import Database
 from fhir_server.db.vocab import IMAGING_STUDY_STATUSES
 from fhir_server.settings import load_settings
 from mappings.imaging_study import ImagingStudyMapping
+from tests.clinics import make_clinic
 from tests.mappings.mapping_support import (
     build_row,
     columns_of,
@@ -114,7 +115,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 @pytest.fixture
 def patient(client: TestClient) -> str:
     """The id of a Patient of the one clinic."""
-    assert client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Riverside"}).is_success
+    make_clinic(client, "Riverside")
     response = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Rivera"}]})
     assert response.status_code == 201, response.text
     return str(response.json()["id"])

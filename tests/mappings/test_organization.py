@@ -1,4 +1,5 @@
-"""organizations (clinics) <-> Organization: golden pairs both ways, round trips, internal changes."""
+"""organizations (clinics and the Organizations they work with) <-> Organization: golden pairs both ways, round trips,
+internal changes. An Organization written through FHIR is data of the database's clinic (``clinic``)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ def test_golden_resource_reads_back_as_its_row(name: str) -> None:
     assert_reads_back(OrganizationMapping, name)
 
 
-def test_a_rich_organization_is_served_back_as_sent(client: TestClient, database: Database) -> None:
+def test_a_rich_organization_is_served_back_as_sent(
+    clinic: dict[str, Any], client: TestClient, database: Database
+) -> None:
     sent = rich_organization()
     body = created(client, sent)
     assert as_sent(body) == sent
@@ -74,7 +77,7 @@ def test_a_rich_organization_is_served_back_as_sent(client: TestClient, database
         assert row.address == sent["address"][0]
 
 
-def test_an_update_in_another_order_is_served_back_as_sent(client: TestClient) -> None:
+def test_an_update_in_another_order_is_served_back_as_sent(clinic: dict[str, Any], client: TestClient) -> None:
     body = created(client, rich_organization())
     sent = rich_organization()
     sent["identifier"].reverse()
@@ -87,7 +90,9 @@ def test_an_update_in_another_order_is_served_back_as_sent(client: TestClient) -
     assert as_sent(served) == sent
 
 
-def test_an_internal_change_shows_in_a_new_version(client: TestClient, database: Database) -> None:
+def test_an_internal_change_shows_in_a_new_version(
+    clinic: dict[str, Any], client: TestClient, database: Database
+) -> None:
     body = created(client, rich_organization())
     with database.write() as session:
         row = session.scalars(select(Organization).where(Organization.fhir_id == body["id"])).one()
@@ -100,7 +105,9 @@ def test_an_internal_change_shows_in_a_new_version(client: TestClient, database:
     assert served["alias"] == ["Hilltop", "HC"]
 
 
-def test_an_unknown_organization_type_of_the_clinics_system_is_refused(client: TestClient) -> None:
+def test_an_unknown_organization_type_of_the_clinics_system_is_refused(
+    clinic: dict[str, Any], client: TestClient
+) -> None:
     resource = {"resourceType": "Organization", "name": "X",
                 "type": [{"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": "spa"}]}]}  # fmt: skip
     response = client.post("/fhir/Organization", json=resource)

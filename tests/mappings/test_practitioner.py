@@ -17,6 +17,7 @@ from fhir_server.db.engine import Database
 from fhir_server.paths import project_dir
 from mappings.datatypes import NPI_SYSTEM
 from mappings.practitioner import CALENDAR_COLOR_URL, NUCC_SYSTEM, PractitionerMapping
+from tests.clinics import make_clinic
 from tests.mappings.mapping_support import golden_names, load, r4_issues, without_meta
 from tests.mappings.roundtrip_support import (
     as_sent,
@@ -294,7 +295,7 @@ def test_a_new_practitioner_belongs_to_the_only_clinic(
 
 
 def test_a_new_practitioner_needs_a_clinic_when_there_are_several(client: TestClient, clinic: dict[str, Any]) -> None:
-    created(client, {"resourceType": "Organization", "name": "Second Clinic"})
+    make_clinic(client, "Second Clinic")
     resource = {"resourceType": "Practitioner", "name": [{"family": "Hart", "given": ["Amelia"]}]}
     response = client.post("/fhir/Practitioner", json=resource)
     assert response.status_code == 422

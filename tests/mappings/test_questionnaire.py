@@ -15,6 +15,7 @@ from fhir_server.db.directory import PUBLICATION_STATUSES
 from fhir_server.db.engine import Database
 from fhir_server.settings import load_settings
 from mappings.questionnaire import QuestionnaireMapping
+from tests.clinics import make_clinic
 from tests.mappings.mapping_support import (
     build_row,
     columns_of,
@@ -58,9 +59,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 
 
 def _clinic(client: TestClient, name: str) -> str:
-    response = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": name})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return str(make_clinic(client, name)["id"])
 
 
 def _sent() -> dict[str, Any]:

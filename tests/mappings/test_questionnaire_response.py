@@ -26,6 +26,7 @@ from mappings.questionnaire_response import (
     QuestionnaireResponseMapping,
     flat_answers,
 )
+from tests.clinics import make_clinic
 from tests.mappings.mapping_support import (
     build_row,
     columns_of,
@@ -164,7 +165,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 @pytest.fixture
 def patient(client: TestClient) -> str:
     """The id of a Patient of the one clinic."""
-    assert client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Riverside"}).is_success
+    make_clinic(client, "Riverside")
     response = client.post("/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Rivera"}]})
     assert response.status_code == 201, response.text
     return str(response.json()["id"])

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from fhir_server.app import create_app
 from fhir_server.settings import load_settings
+from tests.clinics import make_clinic
 from tests.roundtrip.generator import Clinic
 
 BASE_URL = "https://fhir.example.org/r4"
@@ -91,10 +92,10 @@ class Server:
     def references_for(self, resource_type: str) -> Clinic:
         """What a generated ``resource_type`` may reference.
 
-        A new Organization is a clinic of its own, so it may reference other Organizations only (partOf); a
-        Questionnaire written without a clinic is shared by all, so it may reference shared resources only.
+        A Questionnaire written without a clinic is shared by all, so it may reference shared resources only; any
+        other resource (a new Organization too: data of the clinic) may reference the clinic's.
         """
-        if resource_type in {"Organization", "Questionnaire"}:
+        if resource_type == "Questionnaire":
             return Clinic.of({resource_type: self.resources[resource_type]}, BASE_URL)
         return Clinic.of(self.resources, BASE_URL)
 
@@ -105,9 +106,7 @@ def serving(database_url: str, **more: Any) -> Iterator[Server]:
     values = {"base_url": BASE_URL, "auth": "disabled", "log_level": "warning", **more}
     settings = load_settings(database_url=database_url, **values)
     with TestClient(create_app(settings)) as client:
-        clinic = client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "Round Trip Clinic"})
-        assert clinic.status_code == 201, clinic.text
-        clinic_id = clinic.json()["id"]
+        clinic_id = make_clinic(client, "Round Trip Clinic")["id"]
         resources: dict[str, list[str]] = {"Organization": [clinic_id]}
         for resource in _clinic_resources(clinic_id):
             response = client.put(f"/fhir/{resource['resourceType']}/{resource['id']}", json=resource)

@@ -1,5 +1,6 @@
-"""The round-trip properties for Organization, in a module (and so a database) of its own: every Organization
-written is a new clinic, after which a resource naming no clinic could not tell which one it belongs to."""
+"""The round-trip properties for Organization, in a module (and so a database) of its own: every Organization written
+is data of the clinic (issue 14; before, each was a new clinic of its own), and the many it writes stay apart from
+the other types' tests."""
 
 from __future__ import annotations
 

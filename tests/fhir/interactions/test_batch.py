@@ -14,6 +14,7 @@ from fhir_server.app import create_app
 from fhir_server.settings import load_settings
 from mappings.patient import MRN_SYSTEM
 from tests.authorized_client import clinic_of, fhir_client
+from tests.clinics import make_clinic
 
 JSON = {"Content-Type": "application/fhir+json"}
 
@@ -287,13 +288,18 @@ def test_a_transaction_giving_two_practitioners_one_npi_creates_both(client: Tes
     )
 
 
-def test_a_transaction_creating_the_first_clinic_and_its_patient_files_the_patient_there(database_url: str) -> None:
+def test_a_transaction_creating_a_lab_and_a_patient_files_both_in_the_only_clinic(database_url: str) -> None:
+    """Issue 14: an Organization in a transaction is data of the clinic, never a clinic (before, it was the first
+    clinic, and the patient beside it was filed there)."""
     settings = load_settings(database_url=database_url, log_level="warning")
     with TestClient(create_app(settings)) as fresh:
-        clinic = {"resourceType": "Organization", "name": "First Clinic"}
-        body = bundle("transaction", post(clinic, "urn:uuid:7c1d2a2e-4f43-4b3e-9d0e-1f5a8c3b2d10"), post(patient("F1")))
+        clinic = make_clinic(fresh, "First Clinic")
+        lab = {"resourceType": "Organization", "name": "Quest Lab"}
+        body = bundle("transaction", post(lab, "urn:uuid:7c1d2a2e-4f43-4b3e-9d0e-1f5a8c3b2d10"), post(patient("F1")))
         answer = fresh.post("/fhir", json=body, headers=JSON)
         assert answer.status_code == 200, answer.text
-        clinic_id = answer.json()["entry"][0]["response"]["location"].split("/")[1]
+        lab_id = answer.json()["entry"][0]["response"]["location"].split("/")[1]
         stored = fresh.get("/fhir/Patient", params={"identifier": "urn:ids|F1"}).json()["entry"][0]["resource"]
-        assert stored["managingOrganization"]["reference"] == f"Organization/{clinic_id}"
+        assert stored["managingOrganization"]["reference"] == f"Organization/{clinic['id']}"
+        found = fresh.get("/fhir/Organization", params={"_id": lab_id}).json()
+        assert [e["resource"]["name"] for e in found["entry"]] == ["Quest Lab"]

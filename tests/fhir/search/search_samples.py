@@ -337,7 +337,7 @@ def _gender_identity(resource: Json) -> Value:
 
 @_override("Organization.endpoint")
 def _partner_endpoint(resource: Json) -> Value:
-    """A new Organization is a clinic of its own and has no Endpoint yet: it names another server's."""
+    """A sample Organization names an Endpoint of another server."""
     url = "https://partner.example.net/fhir/Endpoint/77"
     identifier = {"system": f"{EXAMPLE}/ids/ref", "value": "R-endpoint"}
     resource["endpoint"] = [{"reference": url, "identifier": identifier}]

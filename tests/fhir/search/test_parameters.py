@@ -26,14 +26,6 @@ from tests.fhir.search.search_support import PUBLIC_BASE_URL, Json, found
 
 PARAMETERS = [(t, code) for t in SERVED for code, p in sorted(parameters_for(t).items()) if not p.components]
 """Composites (Questionnaire's ``context-type-value``...) have no generated sample: test_search_composite.py."""
-SECOND_CLINIC = pytest.mark.auth_off_only(
-    reason="each sample Organization is a clinic of its own: a clinic's token may not create one"
-)
-
-
-def _marks(resource_type: str, code: str) -> list[pytest.MarkDecorator]:
-    """An Organization's sample is a new Organization (a clinic); its bare resource is the test's clinic."""
-    return [SECOND_CLINIC] if resource_type == "Organization" and code not in {"_id", "_lastUpdated"} else []
 
 
 @dataclass
@@ -53,10 +45,9 @@ def _post(client: TestClient, resource: Json) -> Json | str:
 
 
 @pytest.fixture(scope="module")
-def world(module_client: TestClient, module_auth_mode: str) -> World:
+def world(module_client: TestClient) -> World:
     """Bare resources first (each type references those before it; the bare Organization is the clinic), then a
-    sample per parameter; Organizations last, since a second clinic makes the clinic of a new Practitioner
-    ambiguous (and none with authorization on: see ``_marks``)."""
+    sample per parameter (a sample Organization is data of the clinic, issue 14)."""
     world = World()
     targets: dict[str, str] = {}
     for resource_type in SERVED:
@@ -69,13 +60,9 @@ def world(module_client: TestClient, module_auth_mode: str) -> World:
         stored = _post(module_client, {"resourceType": resource_type, **build(targets)})
         assert isinstance(stored, dict), stored
         targets[resource_type] = stored["id"]
-    for resource_type in sorted(SERVED, key=lambda t: t == "Organization"):
+    for resource_type in SERVED:
         for code, param in parameters_for(resource_type).items():
-            if (
-                code in {"_id", "_lastUpdated"}
-                or param.components
-                or (module_auth_mode == "on" and _marks(resource_type, code))
-            ):
+            if code in {"_id", "_lastUpdated"} or param.components:
                 continue
             sample = sample_for(resource_type, param, targets)
             world.samples[resource_type, code] = (sample, _post(module_client, sample.resource))
@@ -114,9 +101,7 @@ def _missing_checks(code: str, bare: Json, expression: str) -> list[Check]:
     return [Check(f"{code}:missing", "true", absent), Check(f"{code}:missing", "false", not absent)]
 
 
-@pytest.mark.parametrize(
-    ("resource_type", "code"), [pytest.param(t, c, id=f"{t}.{c}", marks=_marks(t, c)) for t, c in PARAMETERS]
-)
+@pytest.mark.parametrize(("resource_type", "code"), [pytest.param(t, c, id=f"{t}.{c}") for t, c in PARAMETERS])
 def test_parameter_finds_the_resource_holding_its_value_and_not_others(
     module_client: TestClient, world: World, resource_type: str, code: str
 ) -> None:

@@ -15,6 +15,7 @@ from fhir_server.app import create_app
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.settings import load_settings
 from mappings.registry import MAPPINGS
+from tests.authorized_client import clinic_of
 from tests.fhir.search.search_support import PUBLIC_BASE_URL, create, ids, search
 
 Pairs = list[tuple[str, str]]
@@ -72,29 +73,20 @@ def _assert_refused(outcome: dict[str, Any], expression: str) -> None:
     assert "at most" in issue["diagnostics"], outcome
 
 
-TWO_CLINICS = pytest.mark.auth_off_only(
-    reason="patient_id's organization is part of another: two clinics, which one clinic's token may not create"
-)
-
-
 @pytest.fixture(scope="module")
 def patient_id(module_client: TestClient) -> str:
-    """A patient of an organization that is part of another, linked from a second patient."""
+    """A patient of the clinic, whose Organization is part of another (one the clinic works with), linked from a
+    second patient."""
+    clinic = clinic_of(module_client)
     parent = create(module_client, {"resourceType": "Organization", "name": "Parent Health"})
-    child = create(
-        module_client,
-        {
-            "resourceType": "Organization",
-            "name": "Child Clinic",
-            "partOf": {"reference": f"Organization/{parent['id']}"},
-        },
-    )
+    clinic = {**clinic, "partOf": {"reference": f"Organization/{parent['id']}"}}
+    assert module_client.put(f"/fhir/Organization/{clinic['id']}", json=clinic).status_code == 200
     patient = create(
         module_client,
         {
             "resourceType": "Patient",
             "name": [{"family": "Limit", "given": ["Lena"]}],
-            "managingOrganization": {"reference": f"Organization/{child['id']}"},
+            "managingOrganization": {"reference": f"Organization/{clinic['id']}"},
         },
     )
     create(
@@ -102,7 +94,7 @@ def patient_id(module_client: TestClient) -> str:
         {
             "resourceType": "Patient",
             "name": [{"family": "Linker"}],
-            "managingOrganization": {"reference": f"Organization/{child['id']}"},
+            "managingOrganization": {"reference": f"Organization/{clinic['id']}"},
             "link": [{"other": {"reference": f"Patient/{patient['id']}"}, "type": "seealso"}],
         },
     )
@@ -145,7 +137,6 @@ def test_every_type_refuses_a_hostile_search(module_client: TestClient) -> None:
         _assert_refused(response.json(), "_id")
 
 
-@TWO_CLINICS
 def test_a_hostile_compartment_search_is_400(module_client: TestClient, patient_id: str) -> None:
     response = module_client.get(f"/fhir/Patient/{patient_id}/Appointment", params=[("status", "booked")] * 1000)
     assert response.status_code == 400, response.text[:500]
@@ -228,7 +219,6 @@ AT_THE_LIMITS: dict[str, Pairs] = {
 }
 
 
-@TWO_CLINICS
 @pytest.mark.parametrize("pairs", AT_THE_LIMITS.values(), ids=AT_THE_LIMITS.keys())
 def test_a_search_at_the_limits_answers(module_client: TestClient, patient_id: str, pairs: Pairs) -> None:
     """At each limit the search runs and finds what it should (the chain and ``_has`` at full depth find nothing:
@@ -238,7 +228,6 @@ def test_a_search_at_the_limits_answers(module_client: TestClient, patient_id: s
     assert found == ([] if deep else [patient_id])
 
 
-@TWO_CLINICS
 def test_the_chain_and_has_at_one_level_less_find_the_patient(module_client: TestClient, patient_id: str) -> None:
     chained = [("family", "Limit"), ("organization.partof.name", "Parent")]
     assert ids(search(module_client, "Patient", chained)) == [patient_id]

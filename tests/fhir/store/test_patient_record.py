@@ -35,15 +35,6 @@ from tests.fhir.store.us_core_record import NOTE_TEXT, record_bundle, record_ent
 
 NOT_IN_COMPARTMENT = ("practitioner", "lab", "location", "medication")
 """The entries that hold no patient data (outside the Patient compartment)."""
-CLINIC_REFUSALS = ("cannot tell which clinic", "references resources of different clinics")
-"""Until issue 14 item 5 (Organizations are data) is merged, the record's lab Organization becomes a clinic and the
-record is refused with one of these (without authorization, or with a clinic's token); the fixture then marks the
-tests as expected failures. Any other refusal fails them."""
-
-
-def refused_for_the_lab(answer: str) -> bool:
-    """True when ``answer`` is the refusal of :data:`CLINIC_REFUSALS`."""
-    return any(refusal in answer for refusal in CLINIC_REFUSALS)
 
 
 @dataclass
@@ -86,8 +77,6 @@ def posted(module_database_url: str, module_auth_mode: str) -> Iterator[Posted]:
         assert client.post("/fhir/Observation", json=vital).status_code == 201
         bundle = record_bundle()
         response = client.post("/fhir", json=bundle)
-        if response.status_code == 422 and refused_for_the_lab(response.text):
-            pytest.xfail(f"the lab Organization is taken for a clinic (issue 14 item 5): {response.text}")
         assert response.status_code == 200, response.text
         entries = response.json()["entry"]
         assert [e["response"]["status"] for e in entries] == ["201 Created"] * len(bundle["entry"])

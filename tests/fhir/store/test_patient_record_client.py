@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from fhirpy import SyncFHIRClient
 
-from tests.fhir.store.test_patient_record import refused_for_the_lab
 from tests.fhir.store.us_core_record import NOTE_TEXT, record_bundle
 from tests.servers import serving
 
@@ -34,12 +33,7 @@ def fhir(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def patient(fhir: SyncFHIRClient) -> str:
     """The record posted as one transaction (into the demo clinic, the only one); its patient's id."""
-    try:
-        answer = fhir.execute("", method="post", data=record_bundle())
-    except Exception as exc:  # fhirpy raises its OperationOutcome for a 4xx
-        if refused_for_the_lab(str(exc)):
-            pytest.xfail(f"the lab Organization is taken for a clinic (issue 14 item 5): {exc}")
-        raise
+    answer = fhir.execute("", method="post", data=record_bundle())
     assert answer["type"] == "transaction-response"
     patient_id: str = answer["entry"][0]["resource"]["id"]
     return patient_id
