@@ -300,6 +300,8 @@ def test_a_patient_app_reads_its_record_and_not_another_patients(posted: Posted,
     outside = set(map(urn, NOT_IN_COMPARTMENT))
     compartment = [r for n, r in posted.answered.items() if n not in outside]
     assert set(_reads(scoped, token, compartment).values()) == {200}
+    directory = [r for n, r in posted.answered.items() if n in outside]  # hold no patient data: the clinic's
+    assert set(_reads(scoped, token, directory).values()) == {200}
     vitals = scoped.get("/fhir/Observation", params={"category": "vital-signs"}, headers=headers).json()
     assert {e["resource"]["subject"]["reference"] for e in vitals["entry"]} == {f"Patient/{posted.patient}"}
     assert scoped.get(f"/fhir/Patient/{posted.other_patient}", headers=headers).status_code == 404
