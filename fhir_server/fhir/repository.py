@@ -347,17 +347,17 @@ def _tenant(
     values: MappedValues,
     current: uuid.UUID | None = None,
 ) -> uuid.UUID | None:
-    """The clinic a written row belongs to: its references' clinic, else the caller's, else the default clinic
+    """The clinic a written row belongs to: the caller's, else its references' clinic, else the default clinic
     (:mod:`fhir_server.fhir.default_clinic`). An Organization written through FHIR is thus never a clinic: it
     belongs to one.
 
     An existing row keeps its ``current`` clinic when its references name none (a ``shared`` mapping's row keeps
     it even when None: shared by every clinic).
     """
+    if access.organization_id is not None:
+        return access.organization_id  # a reference to another clinic's resource then fails as unknown (check_clinic)
     clinics = {clinic_of(t) for t in targets}
     clinics.discard(None)
-    if access.organization_id is not None:
-        clinics.add(access.organization_id)
     if len(clinics) > 1:
         raise unprocessable(f"this {mapping.resource_type} references resources of different clinics")
     if clinics:

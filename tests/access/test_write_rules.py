@@ -409,6 +409,18 @@ def test_writes_answer_alike_for_another_clinics_resource_and_an_unknown_one(
         assert (row.gender, row.deleted_at, row.version_id) == (None, None, 1)
 
 
+@pytest.mark.parametrize("resource_type", ["Appointment", "Observation", "AllergyIntolerance"])
+def test_a_create_naming_another_clinics_patient_answers_as_for_an_unknown_one(
+    client: TestClient, database: Database, clinic: Clinic, far_patient: str, resource_type: str
+) -> None:
+    admin = _admin(database, clinic)
+    build = SAMPLES[resource_type][0]
+    hidden = client.post(f"{BASE}/{resource_type}", json=build(far_patient), headers=admin)
+    unknown = client.post(f"{BASE}/{resource_type}", json=build("nobody-1"), headers=admin)
+    assert hidden.status_code == 422, hidden.text
+    _same(hidden, unknown, far_patient, "nobody-1")
+
+
 def test_a_patient_token_cannot_tell_another_patients_appointment_from_an_unknown_one(
     client: TestClient, database: Database, clinic: Clinic
 ) -> None:
