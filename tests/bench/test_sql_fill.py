@@ -37,7 +37,9 @@ def _filled(connection: psycopg.Connection[Any]) -> set[Key]:
             values = tuple(
                 (n, _value(v)) for n, v in sorted(record.items()) if n not in {"id", "resource_type", "resource_id"}
             )
-            kept = tuple((n, v) for n, v in values if n not in {"param", "version_id"})
+            kept = tuple(
+                (n, v) for n, v in values if n not in {"param", "version_id"} and (n, v) != ("repetition", None)
+            )  # the indexer names a repetition only for a composite's components
             found.add((table, record["resource_id"], record["param"], kept))
     return found
 

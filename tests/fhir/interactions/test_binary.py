@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from fhir_server.fhir import binary_content
 from tests.authorized_client import fhir_client
+from tests.clinics import make_clinic
 
 PDF = "application/pdf"
 FHIR_JSON = "application/fhir+json"
@@ -124,7 +125,7 @@ def test_content_beyond_the_limit_answers_413_and_stores_nothing(
 ) -> None:
     client = small_client
     if "authorization" not in client.headers:
-        assert client.post("/fhir/Organization", json={"resourceType": "Organization", "name": "C"}).status_code == 201
+        make_clinic(client, "C")
     limit = 64 * 1024
     assert upload(client, pdf_like(limit))  # exactly the limit is fine
     refused = client.post("/fhir/Binary", content=pdf_like(limit + 1), headers={"Content-Type": PDF})

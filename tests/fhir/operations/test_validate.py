@@ -83,21 +83,22 @@ def test_every_kind_of_issue_is_listed_together(client: TestClient, clinic: dict
 
 
 def test_the_mappings_own_rules_are_reported(client: TestClient, clinic: dict[str, Any]) -> None:
-    """An Appointment needs a Patient participant on this server: the write path says so, $validate too."""
+    """An Appointment's end must come after its start on this server: the write path says so, $validate too."""
     practitioner = client.post(
         "/fhir/Practitioner", json={"resourceType": "Practitioner", "name": [{"family": "House", "given": ["Gregory"]}]}
     ).json()
     appointment = {
         "resourceType": "Appointment",
         "status": "booked",
-        "start": "2030-01-01T09:00:00Z",
-        "end": "2030-01-01T09:30:00Z",
+        "start": "2030-01-01T09:30:00Z",
+        "end": "2030-01-01T09:00:00Z",
         "participant": [{"actor": {"reference": f"Practitioner/{practitioner['id']}"}, "status": "accepted"}],
     }
     issues = _issues(client.post("/fhir/Appointment/$validate", json=appointment))
     assert [i["severity"] for i in issues] == ["error"]
-    assert "Patient" in issues[0]["diagnostics"]
-    assert issues[0]["expression"][0].startswith("Appointment.participant")
+    assert "after Appointment.start" in issues[0]["diagnostics"]
+    assert issues[0]["expression"] == ["Appointment.end"]
+    assert client.post("/fhir/Appointment", json=appointment).status_code == 422
     assert _versions(client, "Appointment") == 0
 
 
