@@ -206,6 +206,8 @@ def _current_target(current: Any, param: SearchParameter) -> str | None:
 
 def _preferred_target(param: SearchParameter, targets: dict[str, str]) -> str:
     served = [t for t in param.targets if t in targets]
+    if not param.targets:  # a reference to any type (Binary.securityContext)
+        return "Patient"
     return served[0] if served else param.targets[0]
 
 
