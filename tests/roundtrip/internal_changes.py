@@ -8,6 +8,7 @@ top-level element the client sent as it was, and is still valid R4.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -77,6 +78,13 @@ ALSO_SHOWN = {("Appointment", "status"): {"cancelationReason"}}
 (mappings/appointment.py, R4 invariant app-4)."""
 
 
+APPLIES: dict[tuple[str, str], Callable[[dict[str, Any]], bool]] = {
+    ("Appointment", "status"): lambda appointment: "start" in appointment,
+}
+"""Changes the clinic's software makes only to some resources: it books (confirms) scheduled visits only, since an
+Appointment without a start may only be proposed or cancelled (R4 invariant app-3)."""
+
+
 def change_column(database_url: str, resource_type: str, resource_id: str, attr: str, value: Any) -> None:
     """Set one column of a served row as the CLI would: through the ORM, in a transaction of its own."""
     model: Any = MAPPINGS[resource_type].model
@@ -126,4 +134,6 @@ def changed_inside(server: Server, generated: dict[str, Any]) -> None:
     """PUT a generated resource under a new id, then :func:`shows_internal_change`."""
     written = put(server, made_unique_resource(generated, f"rt-{uuid.uuid4().hex}"), 201)
     for attr, values in CHANGES[written["resourceType"]]:
-        shows_internal_change(server, written, attr, values)
+        applies = APPLIES.get((written["resourceType"], attr))
+        if applies is None or applies(written):
+            shows_internal_change(server, written, attr, values)
