@@ -1,5 +1,6 @@
 """The answer check (tests/answer_check): a pytest session whose tests receive invalid FHIR from a server fails, with
-a report naming the error, the resource and the test; valid answers, non-FHIR JSON and opted-out tests pass.
+a report naming the error, the resource and the test; valid answers, non-FHIR JSON, a Binary over 1 MB (a validator
+false positive) and opted-out tests pass.
 
 Each case runs an inner pytest session in a subprocess (so that the outer session's own check does not see its
 bodies) over a small test file whose servers answer fixed bodies through each hooked HTTP library.
@@ -102,10 +103,12 @@ def test_reads():
     assert TestClient(app(VALID)).get('/').status_code == 200
     assert TestClient(app(b'{"gender": "woman"}', "application/json")).get('/').status_code == 200
     assert TestClient(app(INVALID, "application/dicom+json")).get('/').status_code == 200
+    binary = b'{"resourceType": "Binary", "contentType": "text/plain", "data": "' + b"QUJD" * 300_000 + b'"}'
+    assert TestClient(app(binary)).get('/').status_code == 200
 """
     done = run_session(tmp_path, tests)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 distinct FHIR bodies (1 resources) validated" in done.stdout
+    assert "2 distinct FHIR bodies (2 resources) validated" in done.stdout
     assert "no errors" in done.stdout
 
 
