@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.answer_check import record
 from tests.fhir_validator import validator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,3 +133,28 @@ def test_without_the_validator_it_is_skipped_locally_and_fails_in_ci(tmp_path: P
     done = run_session(tmp_path, reads, FHIR_SERVER_TEST_FHIR_VALIDATOR=absent, CI=ci)
     assert done.returncode == (1 if ci else 0), done.stdout + done.stderr
     assert "FHIR_SERVER_TEST_FHIR_VALIDATOR" in done.stdout
+
+
+def test_the_log_keeps_each_document_once_across_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(record, "CHUNK_LINES", 2)
+    log = record.AnswerLog(tmp_path)
+    bundle = b'{"resourceType": "Bundle",\n "type": "searchset"}'
+    for n in range(5):
+        log.add(b'{"resourceType": "Patient", "id": "p%d"}' % n, "application/fhir+json", f"test_{n}")
+    log.add(b'{"resourceType": "Patient", "id": "p1"}', "application/fhir+json; charset=utf-8", "test_again")
+    log.add(bundle, "application/json", "test_bundle")
+    log.add(b'{"access_token": "x"}', "application/json", "test_token")
+    log.add(
+        b'{"resourceType": "Patient", "id": "p9"}\n\n{"resourceType": "Patient", "id": "p3"}\n',
+        "application/fhir+ndjson",
+        "test_ndjson",
+    )
+    log.close()
+    assert [path.name for path in log.chunks()] == [f"answers-{n}.ndjson" for n in range(4)]
+    assert log.receipts[1].tests == ["test_1", "test_again"]
+    assert log.receipts[3].tests == ["test_3", "test_ndjson"]
+    assert log.documents({5, 6}) == {
+        5: b'{"resourceType": "Bundle",  "type": "searchset"}',
+        6: b'{"resourceType": "Patient", "id": "p9"}',
+    }
+    assert log.number(2, 2) == 5

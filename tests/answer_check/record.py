@@ -9,6 +9,7 @@ kept once (by content hash); which tests received one is kept for the report (th
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ from typing import IO
 import orjson
 
 CHUNK_LINES = 10_000
-"""Documents per NDJSON file: the files are validated in parallel, a few at a time."""
+CHUNK_BYTES = 32 * 1024 * 1024
+"""At most this many documents (or about this many bytes) per NDJSON file: the files are validated in parallel, a
+few at a time, and the validator holds a whole file in memory."""
 RECEIVERS_KEPT = 3
 
 
@@ -58,14 +61,17 @@ def _names_a_resource_type(body: bytes) -> bool:
 
 
 class AnswerLog:
-    """Distinct documents in ``directory/answers-<n>.ndjson``; document ``i`` is line ``i % CHUNK_LINES + 1`` of
-    file ``i // CHUNK_LINES``. Safe to call from several threads."""
+    """Distinct documents in ``directory/answers-<n>.ndjson``; line ``k`` of file ``n`` is document
+    ``number(n, k)``. Safe to call from several threads."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.receipts: list[Receipt] = []
         self._index: dict[bytes, int] = {}
+        self._starts: list[int] = []
+        """The number of the first document of each file."""
         self._file: IO[bytes] | None = None
+        self._written = 0
         self._lock = threading.Lock()
 
     def add(self, body: bytes, content_type: str, test: str) -> None:
@@ -84,11 +90,18 @@ class AnswerLog:
             self.receipts[index].add(test)
 
     def _write(self, index: int, document: bytes) -> None:
-        if index % CHUNK_LINES == 0:
+        full = not self._starts or index - self._starts[-1] >= CHUNK_LINES or self._written >= CHUNK_BYTES
+        if self._file is None or full:
             self.close()
-            self._file = self.chunk(index // CHUNK_LINES).open("wb")
-        assert self._file is not None
+            self._starts.append(index)
+            self._file = self.chunk(len(self._starts) - 1).open("wb")
+            self._written = 0
         self._file.write(document + b"\n")
+        self._written += len(document) + 1
+
+    def number(self, chunk: int, line: int) -> int:
+        """The document on line ``line`` (from 1) of file ``chunk``."""
+        return self._starts[chunk] + line - 1
 
     def chunk(self, number: int) -> Path:
         """The path of NDJSON file ``number``."""
@@ -96,7 +109,7 @@ class AnswerLog:
 
     def chunks(self) -> list[Path]:
         """Every NDJSON file written, in order."""
-        return [self.chunk(n) for n in range((len(self.receipts) + CHUNK_LINES - 1) // CHUNK_LINES)]
+        return [self.chunk(n) for n in range(len(self._starts))]
 
     def close(self) -> None:
         """Flush and close the file being written (the next document opens a new one)."""
@@ -107,9 +120,9 @@ class AnswerLog:
     def documents(self, wanted: set[int]) -> dict[int, bytes]:
         """The documents numbered ``wanted``, read back from the files."""
         found: dict[int, bytes] = {}
-        for number in sorted({i // CHUNK_LINES for i in wanted}):
-            with self.chunk(number).open("rb") as lines:
-                for offset, line in enumerate(lines):
-                    if number * CHUNK_LINES + offset in wanted:
-                        found[number * CHUNK_LINES + offset] = line.rstrip(b"\n")
+        for chunk in sorted({bisect.bisect_right(self._starts, i) - 1 for i in wanted}):
+            with self.chunk(chunk).open("rb") as lines:
+                for offset, line in enumerate(lines, start=1):
+                    if self.number(chunk, offset) in wanted:
+                        found[self.number(chunk, offset)] = line.rstrip(b"\n")
         return found

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.answer_check.record import CHUNK_LINES, AnswerLog
+from tests.answer_check.record import AnswerLog
 from tests.fhir_validator import run_validator
 
 FALSE_POSITIVES: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
@@ -77,12 +77,12 @@ def judge(log: AnswerLog, script: str) -> Verdict:
         running = [(path, run_validator(script, [path])) for path in chunks[first : first + width]]
         for path, process in running:
             out, err = process.communicate()
-            _read_output(path, out, err, verdict)
+            _read_output(path, out, err, verdict, log)
     verdict.seconds = time.monotonic() - started
     return verdict
 
 
-def _read_output(path: Path, out: str, err: str, verdict: Verdict) -> None:
+def _read_output(path: Path, out: str, err: str, verdict: Verdict, log: AnswerLog) -> None:
     lines = out.splitlines()
     summary = SUMMARY.match(lines[-1]) if lines else None
     if summary is None:
@@ -90,20 +90,20 @@ def _read_output(path: Path, out: str, err: str, verdict: Verdict) -> None:
         return
     verdict.resources += int(summary.group(1))
     for line in lines[:-1]:
-        finding = _finding(line)
+        finding = _finding(line, log)
         if finding is None:
             verdict.failures.append(f"{path.name}: unexpected validator output: {line}")
         elif not _false_positive(finding):
             verdict.findings.append(finding)
 
 
-def _finding(line: str) -> Finding | None:
+def _finding(line: str, log: AnswerLog) -> Finding | None:
     parts = line.split("\t")
     source = SOURCE.search(parts[-1]) if len(parts) == 5 else None
     if source is None:
         return None
     chunk, number, entry = source.groups()
-    document = int(chunk) * CHUNK_LINES + int(number) - 1
+    document = log.number(int(chunk), int(number))
     return Finding(parts[0], parts[2], parts[3], document, int(entry) if entry is not None else None)
 
 
