@@ -59,7 +59,7 @@ def run_session(tmp_path: Path, tests: str, **environment: str) -> subprocess.Co
     """Run pytest with the answer check over ``tests`` (after ``SERVERS``) with ``environment`` added; its outcome."""
     validator()
     (tmp_path / "test_inner.py").write_text(SERVERS + tests)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **environment}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path), **environment}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "tests.answer_check.plugin", "-p", "no:randomly"]
     command += ["-p", "no:cacheprovider", "test_inner.py"]
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
