@@ -147,5 +147,6 @@ def require_criteria(query: str, method: str, resource_type: str) -> None:
     """405 for ``PUT`` or ``DELETE [type]`` without a query: a conditional update or delete needs search criteria,
     and the type itself is not updated or deleted (http.html#cond-update, #cdelete)."""
     if not query.strip():
-        wanted = f"search criteria (a conditional {method.lower()}) or an id ({method} {resource_type}/[id])"
+        interaction = "update" if method == "PUT" else "delete"
+        wanted = f"search criteria (a conditional {interaction}) or an id ({method} {resource_type}/[id])"
         raise fail(Kind.NOT_ALLOWED, f"{method} {resource_type} needs {wanted}")
