@@ -1,8 +1,9 @@
 """U+0000 wherever a client's text reaches the database (issue 15, item 3): no FHIR string or id holds it and
 PostgreSQL's text cannot, so it answered 500 there. Now every search parameter of every type (its name or value,
 chains, ``_has``, result parameters), through every way a search reaches the server (GET and POST ``_search``,
-compartments, conditional criteria, ``If-None-Exist``, Bundle entries), and every id in a path, answer 400 with an
-OperationOutcome naming the parameter, on SQLite and PostgreSQL."""
+compartments, conditional criteria, ``If-None-Exist``, Bundle entries, the AuditEvent search), and every id in a
+path, answer 400 with an OperationOutcome naming the parameter, on SQLite and PostgreSQL. So does a ``_search`` form
+body that is not UTF-8 (a 500 before)."""
 
 from __future__ import annotations
 
@@ -103,3 +104,15 @@ def test_an_id_holding_nul_in_a_path_is_400(module_client: TestClient, method: s
     body = [] if method == "PATCH" else OBSERVATION
     response = module_client.request(method, path.format(quote(f"a{NUL}b")), json=body, headers=headers)
     _refused(response, "id")
+
+
+@pytest.mark.auth_off_only(reason="a clinic's backend service with system/*.cruds may not search AuditEvent")
+@pytest.mark.parametrize("name", ["entity", "patient", "type", "date"])
+def test_an_audit_event_search_holding_nul_is_400_naming_the_parameter(module_client: TestClient, name: str) -> None:
+    _refused(module_client.get(f"/fhir/AuditEvent?{urlencode([(name, f'Patient/a{NUL}')])}"), name)
+
+
+def test_a_search_form_that_is_not_utf8_is_400(module_client: TestClient) -> None:
+    response = module_client.post("/fhir/Patient/_search", content=b"name=\xff\xfe", headers=FORM)
+    assert response.status_code == 400, response.text
+    assert "not UTF-8" in response.json()["issue"][0]["diagnostics"]
