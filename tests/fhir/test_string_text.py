@@ -1,6 +1,6 @@
 """A FHIR string holds non-whitespace content and no C0 control character but tab, line feed and carriage return
-(R4 datatypes.html#string, json.html): the fuzz test (tests/fuzz/) found both stored and served back, which the
-independent validator rejects. Now each is 400 naming the element, anywhere in a resource, and nothing is stored,
+(R4 datatypes.html#string, json.html): probing for the fuzz test (tests/fuzz/) found both stored and served back,
+which the independent validator rejects. Now each is 400 naming the element, anywhere in a resource, and nothing is stored,
 on SQLite and PostgreSQL."""
 
 from __future__ import annotations

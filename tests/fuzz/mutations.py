@@ -96,6 +96,15 @@ def _replace_value(draw: st.DrawFn, resource: dict[str, Any]) -> None:
         container[key] = draw(bad_values())
 
 
+def _bad_text(draw: st.DrawFn, resource: dict[str, Any]) -> None:
+    """A string value (the most common kind) made whitespace only, or given a control character."""
+    positions = [(c, k) for c, k in _positions(resource, []) if isinstance(c[k], str) and k != "resourceType"]
+    if positions:
+        container, key = draw(st.sampled_from(positions))
+        odd = draw(st.sampled_from(CONTROL + " \t\n\u00a0\u3000"))
+        container[key] = draw(st.sampled_from([odd, odd * 3, f"{container[key]}{odd}", f"{odd}{container[key]}"]))
+
+
 def _unknown_element(draw: st.DrawFn, resource: dict[str, Any]) -> None:
     holder = draw(st.sampled_from(_objects(resource)))
     name = draw(st.sampled_from(["unknownElement", "_unknown", "valueFoo", "fhir_comments", "Name", "_", "", "id "]))
@@ -132,6 +141,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     _replace_value,
     _replace_value,
     _replace_value,
+    _bad_text,
     _unknown_element,
     _wrong_reference,
     _choice_clash,
