@@ -10,7 +10,9 @@ whitespace), so they are compiled with ``re.ASCII``. A string holding U+0000 is 
 store it, so a resource is taken or refused alike on every database. So is a string of whitespace only (R4
 json.html: string values always hold non-whitespace content; whitespace as JavaScript's ``trim`` knows it, so that
 JavaScript clients read what is stored), and a ``string`` or ``markdown`` holding a control character other than
-tab, line feed and carriage return (R4 datatypes.html#string; :data:`STRING_TEXT`).
+tab, line feed and carriage return (R4 datatypes.html#string; :data:`STRING_TEXT`), and a value of a type whose
+regex refuses whitespace (``uri``, ``code``...) holding whitespace beyond ASCII's (``\\u00a0``, ``\\ufeff``...), which
+JavaScript's regexes count as whitespace.
 
 :func:`problem` says why a value is not of its type, quoting the value safely (:func:`shown`: never a raw control
 character, at most :data:`SHOWN_CHARS` characters).
@@ -36,6 +38,8 @@ _BLANK = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u20
 STRING_TEXT = re.compile("[^\x00-\x08\x0b\x0c\x0e-\x1f]*")
 """The text a ``string`` or ``markdown`` may hold: no C0 control character but tab, line feed and carriage return."""
 _TEXT_TYPES = frozenset({"string", "markdown"})
+_UNICODE_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
+"""Whitespace beyond ASCII's: R4's (Java) regexes take it for ``\\S``, JavaScript's (a client's) for ``\\s``."""
 
 
 def shown(value: Any) -> str:
@@ -88,6 +92,9 @@ def _text_problem(type_code: str, value: str) -> str | None:
     if type_code in _TEXT_TYPES and STRING_TEXT.fullmatch(value) is None:
         bad = next(c for c in value if STRING_TEXT.fullmatch(c) is None)
         return f"the control character U+{ord(bad):04X} is not allowed in a {type_code} ({shown(value)})"
+    regex = None if type_code in _TEXT_TYPES else pattern(type_code)  # a string's own regex takes any whitespace
+    if regex is not None and "\\s" in regex.pattern.lower() and (space := _UNICODE_SPACE.search(value)):
+        return f"{shown(value)} holds the whitespace U+{ord(space.group()):04X}, which a {type_code} may not"
     return None
 
 

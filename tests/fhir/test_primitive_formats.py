@@ -35,6 +35,7 @@ ACCEPTED: list[tuple[str, Any]] = [
     ("string", "Chloé\u00a0Dubois\nline two\ttab"),
     ("string", "DEL \x7f and NEL \x85 are no C0 controls"),
     ("uri", "urn:x:\x01"),
+    ("string", "no\u2003break \ufeff spaces are text"),
     ("markdown", "**bold**"),
     ("xhtml", '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'),
 ]
@@ -44,6 +45,9 @@ REFUSED: list[tuple[str, Any]] = [
     ("markdown", "\t"),
     ("code", "\u3000"),
     ("string", "a\x01b"),
+    ("uri", "http://example.org/x\ufeff"),
+    ("canonical", "http://example.org/\u00a0x"),
+    ("code", "in\u2003progress"),
     ("string", "bell\x07"),
     ("markdown", "form\x0cfeed"),
     ("boolean", 1),

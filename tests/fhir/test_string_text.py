@@ -1,7 +1,8 @@
 """A FHIR string holds non-whitespace content and no C0 control character but tab, line feed and carriage return
-(R4 datatypes.html#string, json.html): probing for the fuzz test (tests/fuzz/) found both stored and served back,
-which the independent validator rejects. Now each is 400 naming the element, anywhere in a resource, and nothing is stored,
-on SQLite and PostgreSQL."""
+(R4 datatypes.html#string, json.html), and a uri or code no whitespace, Unicode's included: probing for the fuzz
+test (tests/fuzz/), and the fuzz test itself (a uri ending in U+FEFF), found such values stored and served back,
+which the independent validator rejects. Now each is 400 naming the element, anywhere in a resource, and nothing is
+stored, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -53,6 +54,15 @@ def test_a_string_of_whitespace_or_with_a_control_character_is_400_naming_it(cli
         assert issue["expression"] == [expression], issue
         assert "whitespace" in issue["diagnostics"] or "control character" in issue["diagnostics"], issue
         assert client.get(f"/fhir/{resource['resourceType']}").json()["total"] == before
+
+
+def test_a_uri_holding_unicode_whitespace_is_400_naming_it(client: TestClient) -> None:
+    extension = {"url": "http://example.org/fhir/StructureDefinition/x\ufeff", "valueString": "x"}
+    response = client.post("/fhir/Patient", json={"resourceType": "Patient", "extension": [extension]})
+    assert response.status_code == 400, response.text
+    issue = response.json()["issue"][0]
+    assert issue["expression"] == ["Patient.extension[0].url"], issue
+    assert "U+FEFF" in issue["diagnostics"], issue
 
 
 def test_tabs_line_breaks_and_other_characters_are_kept(client: TestClient) -> None:

@@ -22,7 +22,7 @@ from tests.fuzz.mutations import bad_values
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
-_LOCATION = re.compile(r"/(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})/_history/")
+_LOCATION = re.compile(r"(?:^|/)(?P<type>[A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})/_history/")
 ERRORS = ("error", "fatal")
 
 
