@@ -52,8 +52,9 @@ class Entry:
         return "request.url"
 
     def located(self, exc: FhirError) -> FhirError:
-        """``exc`` naming this entry (:func:`located`)."""
-        return located(exc, self.index, self.resource_type, self.fallback(exc.status))
+        """``exc`` naming this entry (:func:`located`; elements of the type are its resource's when it has one)."""
+        resource_type = self.resource_type if self.resource is not None else None
+        return located(exc, self.index, resource_type, self.fallback(exc.status))
 
 
 Parsed = Entry | FhirError

@@ -239,9 +239,7 @@ def test_too_many_entries_is_413(client: TestClient) -> None:
         ),
     ],
 )
-def test_malformed_bundles_are_refused(
-    client: TestClient, body: dict[str, Any], status: int, expression: str
-) -> None:
+def test_malformed_bundles_are_refused(client: TestClient, body: dict[str, Any], status: int, expression: str) -> None:
     """A malformed Bundle is 400 naming the element; a transaction whose entry fails fails whole with that entry's
     status (here 404, an unknown type), naming the entry's element (a batch answers it in that entry alone:
     tests/fhir/interactions/test_batch_entries.py)."""
