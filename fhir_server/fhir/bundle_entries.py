@@ -4,18 +4,19 @@ checked: what each asks (method, type, id, version, query) and with which header
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from fhir_server.errors import FhirError, Issue, Kind, bad_request, fail
+from fhir_server.errors import FhirError, Issue, Kind, bad_request, fail, fail_all
 from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, parse_etag
 from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.patching import Patch
 from fhir_server.fhir.types import served_type, valid_id
-from fhir_server.fhir.validation import check_resource
+from fhir_server.fhir.validation import check_resource, structure_issues
 
 METHOD_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
@@ -65,7 +66,9 @@ def parse_bundle(bundle: Any, max_entries: int, patch_limits: PatchLimits | None
     """(batch|transaction, entries) of a request Bundle; 400 when it is no Bundle of either type or its ``entry`` no
     array, 413 when it has more than ``max_entries``. An entry that cannot be parsed is its error, naming it
     (http://hl7.org/fhir/R4/http.html#brules: a batch answers it in that entry alone); for a transaction, 400 (or
-    the first such error's status) listing every entry's issues (http.html#trules: it fails whole)."""
+    the first such error's status) listing every entry's issues (http.html#trules: it fails whole). The Bundle's
+    own R4 structure is checked without its entries' resources (each is checked as its entry is parsed): an issue
+    outside the entries refuses the Bundle (400), one inside an entry is that entry's."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise bad_request("POST to the base takes a Bundle of type batch or transaction", "Bundle")
     kind = bundle.get("type")
@@ -76,11 +79,48 @@ def parse_bundle(bundle: Any, max_entries: int, patch_limits: PatchLimits | None
         raise bad_request("Bundle.entry must be an array of entries", "Bundle.entry", code="structure")
     if len(raw_entries) > max_entries:
         raise fail(Kind.TOO_LARGE, f"the Bundle has {len(raw_entries)} entries; at most {max_entries}")
-    parsed = [_parsed(i, raw, patch_limits) for i, raw in enumerate(raw_entries)]
+    malformed = _entry_structure_issues(bundle, raw_entries)
+    parsed = [
+        FhirError(400, malformed[i]) if i in malformed else _parsed(i, raw, patch_limits)
+        for i, raw in enumerate(raw_entries)
+    ]
     errors = [p for p in parsed if isinstance(p, FhirError)]
     if kind == "transaction" and errors:
         raise FhirError(errors[0].status, [issue for e in errors for issue in e.issues], errors[0].headers)
     return kind, parsed
+
+
+_ENTRY_AT = re.compile(r"Bundle\.entry\[(\d+)\]")
+
+
+def _entry_structure_issues(bundle: dict[str, Any], raw_entries: list[Any]) -> dict[int, list[Issue]]:
+    """The R4 structure issues of the entries (request, fullUrl, ...; not their resources), by entry index; 400
+    listing those of the Bundle itself when it has any."""
+    envelope = {**bundle, "entry": [_without_resource(raw) for raw in raw_entries]}
+    if not raw_entries:
+        del envelope["entry"]  # no entries: nothing to run (an empty array is taken as none)
+    by_entry: dict[int, list[Issue]] = {}
+    outside: list[Issue] = []
+    for issue in structure_issues(envelope):
+        at = _ENTRY_AT.match(issue.expression[0]) if issue.expression else None
+        if at is None:
+            outside.append(issue)
+        elif issue.expression[0] != at[0] or not _only_resource(raw_entries[int(at[1])]):
+            by_entry.setdefault(int(at[1]), []).append(issue)
+    if outside:
+        raise fail_all(Kind.INVALID, outside)
+    return by_entry
+
+
+def _only_resource(raw: Any) -> bool:
+    """True for an entry holding nothing but a resource (empty without it; :func:`parse_entry` says what it lacks)."""
+    return isinstance(raw, dict) and list(raw) == ["resource"]
+
+
+def _without_resource(raw: Any) -> Any:
+    if isinstance(raw, dict) and "resource" in raw:
+        return {k: v for k, v in raw.items() if k != "resource"}
+    return raw
 
 
 def _parsed(index: int, raw: Any, patch_limits: PatchLimits | None) -> Parsed:

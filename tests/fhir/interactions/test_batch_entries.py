@@ -23,7 +23,7 @@ def client(database_url: str, auth_mode: str) -> Iterator[TestClient]:
         yield client
 
 
-def request(method: str, url: str, resource: dict[str, Any] | None = None, **more: str) -> dict[str, Any]:
+def request(method: str, url: str, resource: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"request": {"method": method, "url": url, **more}}
     if resource is not None:
         entry["resource"] = resource
@@ -211,3 +211,33 @@ def test_a_batch_writing_one_resource_twice_runs_both_in_order(client: TestClien
     else:
         assert full_urls[0] == full_urls[1] is not None and full_urls[2] is None
     assert_valid(answer, tmp_path)
+
+
+def test_a_batch_entry_of_malformed_structure_answers_alone_and_a_malformed_bundle_is_refused(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The Bundle's own R4 structure is checked: an issue inside an entry (a request element of the wrong JSON type,
+    an unknown element) is that entry's 400, one outside the entries refuses the Bundle."""
+    malformed: list[Any] = [
+        request("PUT", "Patient/m1", {**patient("M1"), "id": "m1"}, ifMatch=3),
+        request("POST", "Patient", patient("M2"), ifNoneExist=5),
+        {**post(patient("M3")), "fullUrl": 7},
+        request("GET", "Patient", color="blue"),
+        "not an entry",
+    ]
+    response = client.post("/fhir", json=bundle("batch", *malformed, post(patient("M4"))), headers=JSON)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    elements = ["request.ifMatch", "request.ifNoneExist", "fullUrl", "request.color", ""]
+    for n, element in enumerate(elements):
+        failed = answer["entry"][n]["response"]
+        assert failed["status"] == "400 Bad Request", (n, failed)
+        expected = f"Bundle.entry[{n}].{element}".rstrip(".")
+        assert [i["expression"] for i in failed["outcome"]["issue"]] == [[expected]], (n, failed)
+    assert answer["entry"][-1]["response"]["status"] == "201 Created"
+    assert [found(client, f"M{n}") for n in range(1, 5)] == [0, 0, 0, 1]
+    assert_valid(answer, tmp_path)
+    refused = client.post("/fhir", json={**bundle("batch", post(patient("M5"))), "colour": "red"}, headers=JSON)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["issue"][0]["expression"] == ["Bundle.colour"]
+    assert found(client, "M5") == 0
