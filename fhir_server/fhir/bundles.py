@@ -324,7 +324,8 @@ def response_bundle(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``batch-response`` or ``transaction-response`` Bundle of the response ``entries`` (in request order),
     keeping bdl-7 (http://hl7.org/fhir/R4/bundle.html#invs: a fullUrl appears once unless the versions differ): an
     entry whose fullUrl and version repeat an earlier entry's (a batch reading a resource twice, or updating it
-    twice with ``Prefer: return=minimal``) keeps its location but not the fullUrl."""
+    twice with ``Prefer: return=minimal``) keeps its location but not the fullUrl. No entries: no ``entry`` (FHIR
+    JSON has no empty arrays)."""
     seen: set[tuple[str, str | None]] = set()
     for entry in entries:
         full_url = entry.get("fullUrl")
@@ -334,4 +335,5 @@ def response_bundle(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         if key in seen:
             del entry["fullUrl"]
         seen.add(key)
-    return {"resourceType": "Bundle", "type": f"{kind}-response", "entry": entries}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": f"{kind}-response"}
+    return {**bundle, "entry": entries} if entries else bundle
