@@ -241,3 +241,10 @@ def test_a_batch_entry_of_malformed_structure_answers_alone_and_a_malformed_bund
     assert refused.status_code == 400, refused.text
     assert refused.json()["issue"][0]["expression"] == ["Bundle.colour"]
     assert found(client, "M5") == 0
+
+
+def test_an_empty_batch_answers_an_empty_valid_response(client: TestClient, tmp_path: Path) -> None:
+    response = client.post("/fhir", json=bundle("batch"), headers=JSON)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"resourceType": "Bundle", "type": "batch-response"}
+    assert_valid(response.json(), tmp_path)
