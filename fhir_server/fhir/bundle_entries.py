@@ -188,8 +188,9 @@ def located(exc: FhirError, index: int, resource_type: str | None = None, fallba
     """``exc`` with every issue naming entry ``index`` of the Bundle: an element of the entry's resource (of
     ``resource_type``) moves there (``Patient.gender`` becomes ``Bundle.entry[3].resource.gender``, ``resourceType``
     ``Bundle.entry[3].resource.resourceType``), an element of the Bundle stays, and any other (a search parameter,
-    or none at all) becomes ``Bundle.entry[3].<fallback>``; the diagnostics start with the entry's element. Locating
-    a located error changes nothing."""
+    or none at all) becomes ``Bundle.entry[3].<fallback>``; the diagnostics start with the entry's element (and
+    the replaced names they do not quote: ``Bundle.entry[3] (name:contains): ...``). Locating a located error
+    changes nothing."""
     where = f"Bundle.entry[{index}]"
 
     def moved(text: str) -> str:
@@ -200,12 +201,16 @@ def located(exc: FhirError, index: int, resource_type: str | None = None, fallba
         return text
 
     def issue(found: Issue) -> Issue:
-        expressions = [e if e.startswith("Bundle.") else f"{where}.{fallback}" for e in map(moved, found.expression)]
+        expressions = [moved(e) for e in found.expression]
+        in_bundle = [e for e in expressions if e.startswith("Bundle.")]
+        others = [e for e in expressions if e not in in_bundle]  # a search parameter: named in the diagnostics
+        if others or not in_bundle:
+            in_bundle.append(f"{where}.{fallback}")
         diagnostics = moved(found.diagnostics)
         if not (diagnostics == where or diagnostics.startswith((f"{where}.", f"{where}:", f"{where} "))):
-            diagnostics = f"{where}: {diagnostics}"
-        expressions = expressions or [f"{where}.{fallback}"]
-        return replace(found, diagnostics=diagnostics, expression=tuple(dict.fromkeys(expressions)))
+            unnamed = ", ".join(e for e in others if e not in diagnostics)
+            diagnostics = f"{where} ({unnamed}): {diagnostics}" if unnamed else f"{where}: {diagnostics}"
+        return replace(found, diagnostics=diagnostics, expression=tuple(dict.fromkeys(in_bundle)))
 
     return FhirError(exc.status, [issue(i) for i in exc.issues], exc.headers)
 
