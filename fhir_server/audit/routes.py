@@ -29,6 +29,7 @@ from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.dates import instant_range
 from fhir_server.fhir.search.limits import page_size
+from fhir_server.fhir.search.params import check_storable
 from fhir_server.fhir.types import valid_id
 from mappings.base import fhir_instant
 
@@ -78,7 +79,9 @@ def read_event(session: Session, access: AccessContext, event_id: str, base_url:
 def search_events(
     session: Session, access: AccessContext, pairs: list[tuple[str, str]], base_url: str
 ) -> dict[str, Any]:
-    """A searchset Bundle of the matching AuditEvents, newest first."""
+    """A searchset Bundle of the matching AuditEvents, newest first; 400 naming a parameter that is not supported or
+    holds U+0000."""
+    check_storable(pairs)
     statement, count = _base(access), page_size(None)
     for name, value in pairs:
         if name not in _PARAMS:
