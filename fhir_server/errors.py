@@ -8,6 +8,7 @@ code (http://hl7.org/fhir/R4/valueset-issue-type.html) and whether the answer ca
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -134,13 +135,41 @@ def fail_all(kind: Kind, issues: Sequence[Issue], headers: dict[str, str] | None
     return FhirError(spec.status, list(issues), all_headers)
 
 
+MAX_TEXT = 2000
+"""The most characters of an OperationOutcome ``diagnostics`` or ``expression`` (a client's long value is cut)."""
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` as a valid FHIR ``string`` (http://hl7.org/fhir/R4/datatypes.html#string): control characters other
+    than tab, CR and LF, DEL, C1 controls and lone surrogates escaped as Python writes them (``\\x00``, ``\\ud800``),
+    cut to ``limit`` characters (ending ``...``). The empty string when ``text`` holds only whitespace: the caller
+    leaves such a string out, as FHIR has no empty strings."""
+    safe = _UNSAFE.sub(_escaped, text)
+    if not safe.strip():
+        return ""
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
+def error_description(text: str, limit: int = 300) -> str:
+    """``text`` as an OAuth ``error_description`` (RFC 6749 section 5.2, RFC 6750 section 3): printable ASCII without
+    quote or backslash (others become ``'``), at most ``limit`` characters."""
+    return "".join(c if 0x20 <= ord(c) <= 0x7E and c not in '"\\' else "'" for c in text)[:limit]
+
+
 def bearer_challenge(error: str | None, description: str | None = None, realm: str | None = None) -> str:
-    """An RFC 6750 ``WWW-Authenticate: Bearer`` challenge (quotes in the description made safe)."""
+    """An RFC 6750 ``WWW-Authenticate: Bearer`` challenge (the description made safe: :func:`error_description`)."""
     parts = [f'realm="{realm}"'] if realm else []
     if error:
         parts.append(f'error="{error}"')
     if description:
-        parts.append(f'error_description="{description.replace(chr(34), chr(39))}"')
+        parts.append(f'error_description="{error_description(description)}"')
     return "Bearer " + ", ".join(parts) if parts else "Bearer"
 
 

@@ -27,6 +27,7 @@ from fhir_server.auth.client_keys import ASSERTION_TYPE, Fetched
 from fhir_server.auth.clients import Client
 from fhir_server.db import UsedAssertion
 from fhir_server.db.types import utcnow
+from fhir_server.errors import error_description
 
 if TYPE_CHECKING:
     from fhir_server.auth.oauth_server import SmartServer
@@ -36,13 +37,8 @@ MAX_LIFETIME = timedelta(minutes=5)
 SKEW = timedelta(seconds=60)
 
 
-def _safe(text: str) -> str:
-    """An OAuth ``error_description``: printable ASCII without quote or backslash (RFC 6749 section 5.2)."""
-    return "".join(c if 0x20 <= ord(c) <= 0x7E and c not in '"\\' else "'" for c in text)[:300]
-
-
 def _refuse(description: str) -> InvalidClientError:
-    return InvalidClientError(description=_safe(description))
+    return InvalidClientError(description=error_description(description))
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from fhir_server.db.base import FhirResourceMixin
+from fhir_server.errors import Issue
 
 Row = dict[str, Any]
 
@@ -36,7 +37,10 @@ class WriteState:
     known (fhir_server.fhir.default_clinic);
     ``mrn_blocks``/``mrn_expected``/``mrn_inside``: medical record numbers taken ahead, announced, and clinics whose
     counter is this transaction's own (fhir_server.db.mrn); ``binary_contents``: Binary id -> the content of its next
-    version (fhir_server.fhir.binary_content).
+    version (fhir_server.fhir.binary_content);
+    ``lenient``: the request asked for ``Prefer: handling=lenient`` (http://hl7.org/fhir/R4/http.html#prefer): a rule
+    that cannot be checked (a QuestionnaireResponse naming a Questionnaire not held here) is waived, with a
+    warning in ``warnings`` (fhir_server.intake.questionnaires).
     """
 
     pending: dict[int, tuple[FhirResourceMixin, str]] = field(default_factory=dict)
@@ -49,6 +53,8 @@ class WriteState:
     mrn_expected: int = 1
     mrn_inside: set[uuid.UUID] = field(default_factory=set)
     binary_contents: dict[str, Any] = field(default_factory=dict)
+    lenient: bool = False
+    warnings: list[Issue] = field(default_factory=list)
 
 
 class WriteSession(Session):

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_server.errors import FhirError, Issue, issue_code_for
+from fhir_server.errors import FhirError, Issue, issue_code_for, printable
 from fhir_server.fhir.route_interactions import allowed_methods
 
 
@@ -25,10 +25,16 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
 
 
 def issue_json(issue: Issue) -> dict[str, Any]:
-    """One OperationOutcome.issue."""
-    rendered: dict[str, Any] = {"severity": issue.severity, "code": issue.code, "diagnostics": issue.diagnostics}
-    if issue.expression:
-        rendered["expression"] = list(issue.expression)
+    """One OperationOutcome.issue. Its ``diagnostics`` and ``expression`` are made valid FHIR strings here, the one
+    place every issue passes (:func:`fhir_server.errors.printable`: a client's control characters escaped, a long
+    value cut, an empty string left out), so no route can answer a raw control character."""
+    rendered: dict[str, Any] = {"severity": issue.severity, "code": issue.code}
+    diagnostics = printable(issue.diagnostics)
+    if diagnostics:
+        rendered["diagnostics"] = diagnostics
+    expression = [text for text in map(printable, issue.expression) if text]
+    if expression:
+        rendered["expression"] = expression
     return rendered
 
 

@@ -16,7 +16,9 @@ from starlette.requests import Request
 from fhir_server.app_context import app_context
 from fhir_server.audit import trail
 from fhir_server.db.engine import Database
+from fhir_server.db.write_session import state_of
 from fhir_server.errors import collision
+from fhir_server.fhir.content import Prefer
 
 T = TypeVar("T")
 
@@ -43,9 +45,12 @@ def _read(database: Database, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
 
 async def write(request: Request, fn: Callable[..., T], *args: Any) -> T:
     """``fn(session, *args)`` in a write transaction, off the event loop; the request's audit row is written in the
-    same transaction (once per request)."""
+    same transaction (once per request). The transaction is lenient when the request asks for
+    ``Prefer: handling=lenient`` (:class:`fhir_server.db.write_session.WriteState`)."""
+    lenient = Prefer.parse(request).handling == "lenient"
 
     def audited(session: Session, *inner: Any) -> T:
+        state_of(session).lenient = lenient
         result = fn(session, *inner)
         if not getattr(request.state, trail.RECORDED, False):
             trail.add_to_write(session, request, result)

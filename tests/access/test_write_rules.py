@@ -50,10 +50,19 @@ PATIENT_TOKENS: dict[str, Callable[[Database, Clinic], str]] = {
 # --- resources of each served type that has a patient reference ------------------------------------------------
 
 
+CHECK_IN = "http://example.org/fhir/Questionnaire/check-in"
+
+
+@pytest.fixture(autouse=True)
+def check_in_questionnaire(database: Database) -> None:
+    """The Questionnaire the forms answer, shared by every clinic (a response to an unknown one is refused)."""
+    _add_shared_questionnaire(database, "check-in", CHECK_IN)
+
+
 def _form(subject: str, author: str, appointment: str | None = None) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
-        "questionnaire": "http://example.org/fhir/Questionnaire/check-in",
+        "questionnaire": CHECK_IN,
         "status": "in-progress",
         "subject": {"reference": f"Patient/{subject}"},
         "author": {"reference": f"Patient/{author}"},
@@ -289,18 +298,19 @@ def test_creating_a_patient_with_a_taken_mrn_answers_as_with_a_free_one(
 # --- item 8: shared rows --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def shared_questionnaire(database: Database) -> str:
-    resource = {
-        "resourceType": "Questionnaire",
-        "url": "http://example.org/fhir/Questionnaire/shared",
-        "status": "active",
-    }
+def _add_shared_questionnaire(database: Database, fhir_id: str, url: str) -> str:
+    """A Questionnaire of no clinic (shared by all) at ``url``, written as an operator does; its id."""
+    resource = {"resourceType": "Questionnaire", "url": url, "status": "active"}
     with database.write() as session:
-        row = Questionnaire(fhir_id="shared-form", organization_id=None)
+        row = Questionnaire(fhir_id=fhir_id, organization_id=None)
         QuestionnaireMapping.apply(row, QuestionnaireMapping.from_fhir(resource), session)
         session.add(row)
-    return "shared-form"
+    return fhir_id
+
+
+@pytest.fixture
+def shared_questionnaire(database: Database) -> str:
+    return _add_shared_questionnaire(database, "shared-form", "http://example.org/fhir/Questionnaire/shared")
 
 
 def test_a_shared_row_is_read_only_to_a_clinics_token(

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from fhir_server.app import create_app
+from fhir_server.app_context import context_of
+from fhir_server.db import Organization, Questionnaire
+from fhir_server.demo.intake import intake_questionnaire
 from fhir_server.settings import load_settings
+from mappings.questionnaire import QuestionnaireMapping
+from tests.clinics import make_clinic
 from tests.intake.support import QUESTIONNAIRE_URL, Clinic, complete_items, created, issue, item, response
 
 
@@ -102,13 +109,97 @@ def test_the_questionnaire_may_be_named_with_its_version_or_as_a_reference(clien
         assert issue(client.post("/fhir/QuestionnaireResponse", json=sent))["code"] == "value"
 
 
-def test_a_response_to_a_questionnaire_the_server_does_not_hold_is_stored_as_sent(
+UNKNOWN = ("http://example.org/Questionnaire/nope", f"{QUESTIONNAIRE_URL}|9.9")
+"""Questionnaires the server does not hold: another canonical, and the clinic's own at a version it lacks."""
+LENIENT = {"Prefer": "handling=lenient"}
+
+
+def _writes(client: TestClient, resource: dict[str, Any], headers: dict[str, str]) -> list[Any]:
+    """``resource`` sent by every write that stores a QuestionnaireResponse: create, update (create-on-update),
+    conditional create and update, and as the entry of a batch and of a transaction."""
+    url = "/fhir/QuestionnaireResponse"
+    criteria = "identifier=http://example.org/forms|f-1"
+    with_id = {**resource, "id": "form-1"}
+    entry = {"resource": resource, "request": {"method": "POST", "url": "QuestionnaireResponse"}}
+    return [
+        client.post(url, json=resource, headers=headers),
+        client.put(f"{url}/form-1", json=with_id, headers=headers),
+        client.post(url, json=resource, headers={**headers, "If-None-Exist": criteria}),
+        client.put(f"{url}?{criteria}", json=resource, headers=headers),
+        client.post("/fhir", json={"resourceType": "Bundle", "type": "batch", "entry": [entry]}, headers=headers),
+        client.post("/fhir", json={"resourceType": "Bundle", "type": "transaction", "entry": [entry]}, headers=headers),
+    ]
+
+
+def _status(response: Any) -> str:
+    """The status a write answered: its own, or its one Bundle entry's."""
+    body = response.json()
+    if body.get("resourceType") == "Bundle":
+        return str(body["entry"][0]["response"]["status"]).split()[0]
+    return str(response.status_code)
+
+
+def test_a_response_to_a_questionnaire_the_server_does_not_hold_is_refused_and_not_stored(
     client: TestClient, clinic: Clinic
 ) -> None:
+    for questionnaire in UNKNOWN:
+        resource = response(clinic, questionnaire=questionnaire)
+        resource["identifier"] = {"system": "http://example.org/forms", "value": "f-1"}
+        for answer in _writes(client, resource, {}):
+            outcome = answer.json()
+            if outcome["resourceType"] == "Bundle":
+                assert _status(answer) == "422", answer.text
+                outcome = outcome["entry"][0]["response"]["outcome"]
+            else:
+                assert answer.status_code == 422, answer.text
+            issue = outcome["issue"][0]
+            assert issue["expression"] == ["QuestionnaireResponse.questionnaire"]
+            assert questionnaire in issue["diagnostics"]
+    assert count(client) == 0
+
+
+def test_with_lenient_handling_such_a_response_is_stored_unchecked(client: TestClient, clinic: Clinic) -> None:
     items = [item("anything", {"valueString": "goes"})]
-    for questionnaire in ("http://example.org/Questionnaire/other", f"{QUESTIONNAIRE_URL}|9.9"):
-        body = created(client, response(clinic, items=items, questionnaire=questionnaire))
+    for questionnaire in UNKNOWN:
+        resource = response(clinic, items=items, questionnaire=questionnaire)
+        resource["identifier"] = {"system": "http://example.org/forms", "value": questionnaire}
+        body = client.post("/fhir/QuestionnaireResponse", json=resource, headers=LENIENT).json()
         assert body["item"] == items
+        assert client.get(f"/fhir/QuestionnaireResponse/{body['id']}").json()["item"] == items
+    assert [_status(a) for a in _writes(client, response(clinic, items=items, questionnaire=UNKNOWN[0]), LENIENT)] == [
+        "201",
+        "201",
+        "201",
+        "201",
+        "201",
+        "201",
+    ]
+
+
+def test_validate_refuses_an_unknown_questionnaire_or_warns_if_lenient(client: TestClient, clinic: Clinic) -> None:
+    resource = response(clinic, questionnaire=UNKNOWN[0])
+    for headers, severity in (({}, "error"), (LENIENT, "warning")):
+        outcome = client.post("/fhir/QuestionnaireResponse/$validate", json=resource, headers=headers)
+        assert outcome.status_code == 200, outcome.text
+        assert [(i["severity"], i["expression"]) for i in outcome.json()["issue"]] == [
+            (severity, ["QuestionnaireResponse.questionnaire"])
+        ]
+    assert count(client) == 0
+
+
+def test_a_questionnaire_of_another_clinic_is_not_known(client: TestClient, clinic: Clinic) -> None:
+    url = "http://lakeside.example.org/Questionnaire/intake"
+    database = context_of(client.app).database  # type: ignore[arg-type]
+    other = make_clinic(client, "Lakeside Clinic")
+    with database.write() as session:  # a Questionnaire of the other clinic, written as an operator does
+        owner = session.scalars(select(Organization).where(Organization.fhir_id == other["id"])).one()
+        row = Questionnaire(fhir_id="lakeside-intake", organization_id=owner.id)
+        resource = {**intake_questionnaire(), "url": url}
+        QuestionnaireMapping.apply(row, QuestionnaireMapping.from_fhir(resource), session)
+        session.add(row)
+    sent = client.post("/fhir/QuestionnaireResponse", json=response(clinic, questionnaire=url))
+    assert issue(sent)["expression"] == ["QuestionnaireResponse.questionnaire"]
+    assert count(client) == 0
 
 
 def test_validate_lists_the_issues_without_storing(client: TestClient, clinic: Clinic) -> None:

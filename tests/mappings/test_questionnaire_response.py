@@ -158,7 +158,10 @@ def test_a_status_of_fhir_without_intake_equivalent_is_held_as_its_nearest() -> 
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
+    """A client whose writes ask for ``Prefer: handling=lenient``: the golden response answers a Questionnaire the
+    server does not hold, which only a lenient write stores (unchecked)."""
     with TestClient(create_app(load_settings(database_url=database_url))) as client:
+        client.headers["Prefer"] = "handling=lenient"
         yield client
 
 

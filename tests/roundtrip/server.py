@@ -102,10 +102,13 @@ class Server:
 
 @contextmanager
 def serving(database_url: str, **more: Any) -> Iterator[Server]:
-    """The app on ``database_url`` (migrated, empty; with ``more`` settings) with the clinic and its resources."""
+    """The app on ``database_url`` (migrated, empty; with ``more`` settings) with the clinic and its resources,
+    reached with ``Prefer: handling=lenient`` (the generated QuestionnaireResponses answer Questionnaires the server
+    does not hold: tests/roundtrip/server_rules.py)."""
     values = {"base_url": BASE_URL, "auth": "disabled", "log_level": "warning", **more}
     settings = load_settings(database_url=database_url, **values)
     with TestClient(create_app(settings)) as client:
+        client.headers["Prefer"] = "handling=lenient"  # responses to unheld Questionnaires are stored unchecked
         clinic_id = make_clinic(client, "Round Trip Clinic")["id"]
         resources: dict[str, list[str]] = {"Organization": [clinic_id]}
         for resource in _clinic_resources(clinic_id):

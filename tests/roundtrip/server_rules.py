@@ -15,7 +15,8 @@ Required here, not by R4 (issue 14: mapped types take every valid R4 resource, s
   ``appointmentType`` and visit-type ``serviceType`` coding the ConceptMaps may not know, spans longer than a
   positiveInt of minutes;
 - QuestionnaireResponse: the questionnaire named, if any, is one this server does not hold (answers to a held one
-  are checked against it; tests/intake/ covers that). Every status, ``entered-in-error`` included;
+  are checked against it; tests/intake/ covers that), stored unchecked as the round-trip server writes with
+  ``Prefer: handling=lenient``. Every status, ``entered-in-error`` included;
 - ImagingStudy: a Study Instance UID no other study holds (:func:`made_unique`). The Study Instance UID identifier,
   DICOM UIDs as series and instance uids and codes in the modality and sopClass codings are drawn now and then
   only, so that the series column is exercised.

@@ -29,9 +29,10 @@ from starlette.responses import Response
 from fhir_server.access.context import AccessContext
 from fhir_server.access.enforcement import require_validate
 from fhir_server.db.engine import Database
+from fhir_server.db.write_session import state_of
 from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir import repository
-from fhir_server.fhir.content import FhirResponse, check_accept, check_content_type, is_pretty
+from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, check_content_type, is_pretty
 from fhir_server.fhir.content_rules import rule_issues
 from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.request_body import parsed
@@ -79,7 +80,8 @@ async def _validate(request: Request, ctx: RequestContext, resource_type: str, r
     payload = await parsed(body, parse_json) if body.strip() or request.query_params.get("mode") != "delete" else None
     wanted = parse_request(payload, resource_type, resource_id, request.query_params)
     require_validate(ctx.access, resource_type, wanted.mode)
-    issues = await run_in_threadpool(dry_run, ctx.database, validate, ctx.access, wanted, ctx.base_url)
+    lenient = Prefer.parse(request).handling == "lenient"
+    issues = await run_in_threadpool(dry_run, ctx.database, validate, ctx.access, wanted, ctx.base_url, lenient)
     return FhirResponse(operation_outcome(issues or [ALL_OK]), 200, pretty=is_pretty(request))
 
 
@@ -146,9 +148,13 @@ def _check_profile(profile: Any, resource_type: str) -> None:
 # --- the validation -----------------------------------------------------------------------------------------
 
 
-def validate(session: Session, access: AccessContext, wanted: ValidateRequest, base_url: str | None) -> list[Issue]:
+def validate(
+    session: Session, access: AccessContext, wanted: ValidateRequest, base_url: str | None, lenient: bool = False
+) -> list[Issue]:
     """Every issue of the validation asked for (to run in a transaction that is rolled back afterwards); absolute
-    references on ``base_url`` are this server's."""
+    references on ``base_url`` are this server's; ``lenient`` as for a write with ``Prefer: handling=lenient`` (a
+    rule it waives is a warning)."""
+    state_of(session).lenient = lenient
     if wanted.mode == "delete":
         return _attempt(lambda: repository.delete(session, access, wanted.resource_type, str(wanted.resource_id)))
     resource = dict(wanted.resource or {})
@@ -164,7 +170,7 @@ def validate(session: Session, access: AccessContext, wanted: ValidateRequest, b
         issues += _attempt(
             lambda: repository.update(session, access, resource, update_id, base_url=base_url), codes_valid
         )
-    return _distinct(issues)
+    return _distinct(issues + state_of(session).warnings)
 
 
 def _as_update(wanted: ValidateRequest) -> bool:

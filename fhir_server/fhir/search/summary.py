@@ -1,9 +1,16 @@
 """``_summary`` and ``_elements`` (http://hl7.org/fhir/R4/search.html#summary, #elements): the elements kept,
-read from the R4 StructureDefinitions (``isSummary`` and ``min > 0``). A subsetted resource is tagged SUBSETTED.
+read from the R4 StructureDefinitions (``isSummary`` and ``min > 0``). Every resource so shown is tagged SUBSETTED
+(``_summary`` true, text or data; ``_elements`` when it left something out).
+
+``_summary=true`` keeps, at every level of the resource's own definition (its backbone elements, such as
+``Observation.component``, followed through ``contentReference``), the elements marked ``isSummary`` and the
+mandatory ones (``min > 0``); a kept data type (a HumanName, a CodeableConcept) is kept whole. ``resourceType``,
+``id`` and ``meta`` are always kept; a primitive's extension (``_birthDate``) goes with its value.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -19,48 +26,110 @@ SUBSETTED = {
 _ALWAYS = frozenset({"resourceType", "id", "meta"})
 
 
+@dataclass(frozen=True)
+class _Element:
+    """What ``_summary`` needs of one element definition: summary or mandatory, and where its children are defined
+    (its own path, or the path its ``contentReference`` names)."""
+
+    summary: bool
+    mandatory: bool
+    children_at: str
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """One type's elements by path, and the paths that have children of their own (backbone elements)."""
+
+    elements: dict[str, _Element]
+    parents: frozenset[str]
+
+
 @cache
-def _top_level_elements() -> dict[str, dict[str, tuple[bool, bool]]]:
-    """type -> element name -> (isSummary, mandatory), for top-level elements (choice types by prefix)."""
+def _definitions() -> dict[str, _Definition]:
+    """type -> its elements (from the R4 StructureDefinitions of conformance/), at every depth."""
     bundle = orjson.loads((project_dir("conformance") / "structure-definitions.json").read_bytes())
-    table: dict[str, dict[str, tuple[bool, bool]]] = {}
+    table: dict[str, _Definition] = {}
     for entry in bundle["entry"]:
         definition = entry["resource"]
-        elements: dict[str, tuple[bool, bool]] = {}
+        elements: dict[str, _Element] = {}
         for element in definition["snapshot"]["element"]:
-            parts = element["path"].split(".")
-            if len(parts) == 2:
-                elements[parts[1].removesuffix("[x]")] = (bool(element.get("isSummary")), element.get("min", 0) > 0)
-        table[definition["id"]] = elements
+            path = element["path"].removesuffix("[x]")
+            reference = element.get("contentReference")
+            children_at = reference.removeprefix("#") if reference else path
+            elements[path] = _Element(bool(element.get("isSummary")), element.get("min", 0) > 0, children_at)
+        parents = frozenset(path.rsplit(".", 1)[0] for path in elements if "." in path)
+        table[definition["id"]] = _Definition(elements, parents)
     return table
 
 
+def _member(resource_type: str, parent: str, key: str) -> _Element | None:
+    """The definition of JSON member ``key`` under ``parent`` (a choice ``valueString`` under ``value[x]``, a
+    primitive's ``_key`` under ``key``); None when the type defines no such element."""
+    definition = _definitions().get(resource_type)
+    if definition is None:
+        return None
+    name = key.removeprefix("_")
+    found = definition.elements.get(f"{parent}.{name}")
+    if found is not None:
+        return found
+    for cut in range(len(name) - 1, 0, -1):  # choice types: valueString under value[x]
+        if name[cut].isupper() and (choice := definition.elements.get(f"{parent}.{name[:cut]}")) is not None:
+            return choice
+    return None
+
+
 def _element_info(resource_type: str, key: str) -> tuple[bool, bool]:
-    elements = _top_level_elements().get(resource_type, {})
-    if key in elements:
-        return elements[key]
-    for name, info in elements.items():  # choice types: valueString under value[x]
-        if key.startswith(name) and key[len(name) : len(name) + 1].isupper():
-            return info
-    return False, False
+    """(isSummary, mandatory) of the top-level member ``key`` of ``resource_type``."""
+    found = _member(resource_type, resource_type, key)
+    return (found.summary, found.mandatory) if found is not None else (False, False)
 
 
-def _tagged(resource: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
+def _summary_members(resource_type: str, path: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The summary and mandatory members of ``obj`` (defined at ``path``), backbone elements pruned alike."""
+    kept: dict[str, Any] = {}
+    parents = _definitions()[resource_type].parents
+    for key, value in obj.items():
+        found = _member(resource_type, path, key)
+        if found is None or not (found.summary or found.mandatory):
+            continue
+        if found.children_at in parents and not key.startswith("_"):
+            value = _pruned(resource_type, found.children_at, value)
+        if value not in (None, [], {}):
+            kept[key] = value
+    return kept
+
+
+def _pruned(resource_type: str, path: str, value: Any) -> Any:
+    """A backbone element's value (an object or an array of them) with only its summary and mandatory members."""
+    if isinstance(value, list):
+        items = [_pruned(resource_type, path, item) for item in value]
+        return [item for item in items if item not in (None, {})]
+    if isinstance(value, dict):
+        return _summary_members(resource_type, path, value)
+    return value
+
+
+def _tagged(kept: dict[str, Any]) -> dict[str, Any]:
     meta = dict(kept.get("meta", {}))
-    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    tags = meta.get("tag", [])
+    if not any(t.get("system") == SUBSETTED["system"] and t.get("code") == SUBSETTED["code"] for t in tags):
+        meta["tag"] = [*tags, SUBSETTED]
     return {**kept, "meta": meta}
 
 
 def summarize(resource: dict[str, Any], mode: str) -> dict[str, Any]:
-    """The resource as ``_summary=mode`` (true, text, data) shows it."""
+    """The resource as ``_summary=mode`` (true, text, data) shows it, tagged SUBSETTED."""
     resource_type = resource["resourceType"]
     if mode == "data":
         kept = {k: v for k, v in resource.items() if k != "text"}
     elif mode == "text":
         kept = {k: v for k, v in resource.items() if k in _ALWAYS or k == "text" or _element_info(resource_type, k)[1]}
+    elif resource_type in _definitions():
+        members = _summary_members(resource_type, resource_type, resource)
+        kept = {k: members.get(k, v) for k, v in resource.items() if k in _ALWAYS or k in members}
     else:
-        kept = {k: v for k, v in resource.items() if k in _ALWAYS or any(_element_info(resource_type, k))}
-    return _tagged(resource, kept) if kept != resource else resource
+        kept = {k: v for k, v in resource.items() if k in _ALWAYS}
+    return _tagged(kept)
 
 
 def select_elements(resource: dict[str, Any], elements: list[str]) -> dict[str, Any]:
@@ -68,4 +137,4 @@ def select_elements(resource: dict[str, Any], elements: list[str]) -> dict[str, 
     resource_type = resource["resourceType"]
     wanted = {e.split(".")[-1] if e.startswith(resource_type + ".") else e for e in elements}
     kept = {k: v for k, v in resource.items() if k in _ALWAYS or k in wanted or _element_info(resource_type, k)[1]}
-    return _tagged(resource, kept) if kept != resource else resource
+    return _tagged(kept) if kept != resource else resource

@@ -88,6 +88,17 @@ def test_read_with_summary_true_keeps_the_summary_elements_tagged_subsetted(
     assert client.get(f"/fhir/Patient/{patient['id']}", params={"_summary": "false"}).json() == patient
 
 
+def test_read_with_summary_tags_subsetted_even_when_nothing_is_left_out(
+    client: TestClient, make_patient: MakePatient
+) -> None:
+    patient = make_patient()  # a name only: every element is a summary element, and there is no narrative
+    for mode in ("true", "data"):
+        shown = client.get(f"/fhir/Patient/{patient['id']}", params={"_summary": mode}).json()
+        assert shown["name"] == patient["name"]
+        assert [tag["code"] for tag in shown["meta"]["tag"]] == ["SUBSETTED"]
+    assert "tag" not in client.get(f"/fhir/Patient/{patient['id']}", params={"_summary": "false"}).json()["meta"]
+
+
 def test_read_with_elements_keeps_the_named_and_mandatory_elements(
     client: TestClient, make_patient: MakePatient
 ) -> None:

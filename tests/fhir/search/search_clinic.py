@@ -106,15 +106,15 @@ def build_clinic(client: TestClient) -> Clinic:
             "author": {"reference": f"https://elsewhere.example.org/fhir/Patient/{anna['id']}"},
         },
     )
-    clinic.responses["carl"] = create(
-        client,
-        {
-            "resourceType": "QuestionnaireResponse",
-            "status": "completed",
-            "questionnaire": "http://x.org/q|2.0",
-            "subject": _ref(carl),
-        },
-    )
+    carls = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": "http://x.org/q|2.0",  # a version the server does not hold: stored unchecked, if lenient
+        "subject": _ref(carl),
+    }
+    carls_answer = client.post("/fhir/QuestionnaireResponse", json=carls, headers={"Prefer": "handling=lenient"})
+    assert carls_answer.status_code == 201, carls_answer.text
+    clinic.responses["carl"] = carls_answer.json()
     clinic.studies["versioned"] = create(
         client,
         {

@@ -84,6 +84,15 @@ def test_summary_true_keeps_the_summary_elements(module_client: TestClient, clin
     assert _subsetted(resource)
 
 
+@pytest.mark.parametrize("mode", ["true", "text", "data"])
+def test_summary_tags_every_match_and_include_subsetted(module_client: TestClient, clinic: Clinic, mode: str) -> None:
+    """Tagged even when nothing was left out (a Patient without narrative under ``_summary=data``)."""
+    query = [("_id", clinic.id("patients", "anna")), ("_include", "Patient:general-practitioner"), ("_summary", mode)]
+    entries = search(module_client, "Patient", query)["entry"]
+    assert {entry["search"]["mode"] for entry in entries} == {"match", "include"}
+    assert all(_subsetted(entry["resource"]) for entry in entries)
+
+
 def test_summary_text_data_count_and_false(module_client: TestClient, clinic: Clinic) -> None:
     text = _only(module_client, clinic, ("_summary", "text"))
     assert set(text) <= {"resourceType", "id", "meta", "text"}
