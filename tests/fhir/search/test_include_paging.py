@@ -52,13 +52,30 @@ def _patient(client: TestClient, clinic: str) -> str:
     return str(create(client, {"resourceType": "Patient", "managingOrganization": org})["id"])
 
 
-def _basic(author: str, subject: str | None = None) -> Json:
-    return {
-        "resourceType": "Basic",
-        "code": CODE,
-        "author": {"reference": author},
-        **({"subject": {"reference": subject}} if subject else {}),
-    }
+def _basic(author: str) -> Json:
+    return {"resourceType": "Basic", "code": CODE, "author": {"reference": author}}
+
+
+def _chained_observations(patient: str, doctors: list[str], n: int) -> list[Json]:
+    """``n`` Observations of ``patient`` for one transaction, each performed by one of ``doctors`` and each but the
+    first with the one before as its member (so a match can be another match's include)."""
+    bodies: list[Json] = []
+    for i in range(n):
+        body: Json = {
+            "fullUrl": f"urn:uuid:00000000-0000-4000-8000-{i:012d}",
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": CODE,
+                "subject": {"reference": f"Patient/{patient}"},
+                "performer": [{"reference": f"Practitioner/{doctors[i % len(doctors)]}"}],
+            },
+            "request": {"method": "POST", "url": "Observation"},
+        }
+        if i:
+            body["resource"]["hasMember"] = [{"reference": bodies[-1]["fullUrl"]}]
+        bodies.append(body)
+    return bodies
 
 
 @pytest.mark.parametrize("count", [1, 2, 5])
@@ -67,17 +84,20 @@ def test_each_match_once_across_pages_and_no_full_url_twice_on_a_page(
 ) -> None:
     patient = _patient(client, clinic)
     doctors = [create(client, {"resourceType": "Practitioner"})["id"] for _ in range(3)]
-    notes = _transaction(client, [_basic(f"Practitioner/{doctors[n % 3]}", f"Patient/{patient}") for n in range(9)])
-    query = f"subject=Patient/{patient}&_include=Basic:author&_include=Basic:subject&_revinclude=Basic:subject"
-    pages = walk(client, f"/fhir/Basic?{query}&_count={count}")
+    entries = _chained_observations(patient, doctors, 9)
+    response = client.post("/fhir", json={"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    assert response.status_code == 200, response.text
+    written = {e["response"]["location"].split("/_history")[0].rsplit("/", 1)[1] for e in response.json()["entry"]}
+    includes = "&".join(f"_include=Observation:{p}" for p in ("has-member", "performer", "subject"))
+    pages = walk(client, f"/fhir/Observation?subject=Patient/{patient}&{includes}&_count={count}")
     for page in pages:
         assert [u for u, n in Counter(full_urls(page)).items() if n > 1] == []
-    matches = [e["resource"]["id"] for page in pages for e in page.get("entry", []) if e["search"]["mode"] == "match"]
-    assert sorted(matches) == sorted(notes)
-    included = {e["fullUrl"] for page in pages for e in page.get("entry", []) if e["search"]["mode"] == "include"}
-    assert included == {f"{PUBLIC_BASE_URL}/Practitioner/{d}" for d in doctors} | {
-        f"{PUBLIC_BASE_URL}/Patient/{patient}"
-    }
+    entries = [e for page in pages for e in page.get("entry", [])]
+    matches = [e["resource"]["id"] for e in entries if e["search"]["mode"] == "match"]
+    assert sorted(matches) == sorted(written)
+    included = {e["fullUrl"].removeprefix(PUBLIC_BASE_URL + "/") for e in entries if e["search"]["mode"] == "include"}
+    people = {f"Practitioner/{d}" for d in doctors} | {f"Patient/{patient}"}
+    assert people <= included <= people | {f"Observation/{i}" for i in written}
     assert validator_errors(pages, tmp_path) == []
 
 
