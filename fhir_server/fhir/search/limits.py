@@ -44,7 +44,7 @@ def count_notes(raw: str) -> list[Issue]:
     if page_size(raw) < MAX_COUNT or raw.lstrip("0") == str(MAX_COUNT):
         return []
     text = (
-        f"_count={raw} is more than {MAX_COUNT}, the most entries a page holds here: pages hold {MAX_COUNT}; "
+        f"_count asks for more than {MAX_COUNT}, the most entries a page holds here: pages hold {MAX_COUNT}; "
         "follow the Bundle's next links for the rest"
     )
     return [Issue("informational", text, ("_count",), severity="information")]
