@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
@@ -28,20 +26,14 @@ from fhir_server.db.request_guard import RequestGuard
 from fhir_server.errors import FhirError
 from fhir_server.fhir import outcomes, pipeline, routes, validation
 from fhir_server.fhir.interactions import read, vread
-from fhir_server.fhir.primitives import ID
 from fhir_server.fhir.route_interactions import FhirRoute
+from fhir_server.fhir.route_paths import TYPE
+from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
-from mappings.registry import MAPPINGS
 
 logger = logging.getLogger("fhir_server")
-
-
-def _matching(regex: str) -> StringConvertor:
-    """A path segment convertor matching ``regex`` only."""
-    convertor: StringConvertor = type("Matching", (StringConvertor,), {"regex": regex})()
-    return convertor
 
 
 def _route_reads_first(app: FastAPI) -> None:
@@ -49,11 +41,8 @@ def _route_reads_first(app: FastAPI) -> None:
     it names a served type, an id of FHIR's id syntax and (vread) a numeric version, which no other route takes; any
     other path is routed as before (to the FastAPI handlers under the FHIR router, when it is a read at all). Plain
     Starlette endpoints: this spares the walk through every router included before the FHIR one and FastAPI's
-    dependency solving."""
-    register_url_convertor("served_type", _matching("|".join(re.escape(name) for name in sorted(MAPPINGS))))
-    register_url_convertor("fhir_id", _matching(ID))
-    register_url_convertor("version_id", _matching(r"[0-9]{1,10}"))
-    base = "/fhir/{resource_type:served_type}/{resource_id:fhir_id}"
+    dependency solving (the path convertors: :mod:`fhir_server.fhir.route_paths`)."""
+    base = f"/fhir/{TYPE}/{{resource_id:fhir_id}}"
     app.router.routes.append(FhirRoute(base, read.read_endpoint, methods=["GET"], interaction="read"))
     versioned = base + "/_history/{version_id:version_id}"
     app.router.routes.append(FhirRoute(versioned, vread.vread_endpoint, methods=["GET"], interaction="vread"))
@@ -99,6 +88,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.add_middleware(RouteGuardMiddleware)  # inside the audit trail, which records its 401s
+    app.add_middleware(HeadRequestsMiddleware)  # around the route guard: a HEAD's 401 has no body either
     app.add_middleware(BodyLimitMiddleware, settings=settings)  # counts what the audit trail's peek lets through
     app.add_middleware(RequestGuard, seconds=settings.statement_timeout)  # bounds each request's database work
     app.add_middleware(AuditMiddleware)  # inside the request log: it sees the request id

@@ -7,17 +7,19 @@ that does not take it), it checks the caller's token the way every FHIR handler 
 (:func:`fhir_server.access.context.resolve_access`) and answers that check's 401 (same ``WWW-Authenticate`` challenge)
 in place of the 404/405 when the token is missing or not live. With a live token, or with authorization disabled,
 the 404/405 stands. The public endpoints (``metadata``, ``.well-known``, the authorization server, the published
-definitions) are routed, so they are never touched. The check runs only on those unrouted answers: the hot path
-pays nothing but a look at the status.
+definitions) are never touched: a 405 on their paths (``DELETE /fhir/metadata``) stays, as anyone may know them.
+The check runs only on those unrouted answers: the hot path pays nothing but a look at the status.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fhir_server.access.context import resolve_access
+from fhir_server.access.context import access_context, resolve_access
 from fhir_server.audit.middleware import is_fhir_request
 from fhir_server.errors import FhirError
 from fhir_server.fhir.outcomes import error_response
@@ -58,10 +60,21 @@ class RouteGuardMiddleware:
 
 async def _challenge(scope: Scope, receive: Receive) -> Response | None:
     """The 401 a protected FHIR path would answer this request; None when the caller may be told more."""
-    if not is_fhir_request(scope):
+    if not is_fhir_request(scope) or _open(scope.get("route")):
         return None
     try:
         await resolve_access(Request(scope, receive))
     except FhirError as refusal:
         return error_response(refusal)
     return None
+
+
+def _open(route: Any) -> bool:
+    """True for a route that serves anyone (its handler does not depend on the caller's access: ``metadata``, the
+    published definitions): a 405 on its path tells nothing a caller without a token could not learn."""
+    dependant = getattr(route, "dependant", None)
+    return dependant is not None and not _takes_token(dependant)
+
+
+def _takes_token(dependant: Any) -> bool:
+    return any(d.call is access_context or _takes_token(d) for d in dependant.dependencies)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from fhir_server.access.context import AccessContext
 from fhir_server.access.enforcement import require
 from fhir_server.db import ResourceHistory
-from fhir_server.errors import bad_request, precondition_failed
+from fhir_server.errors import Kind, bad_request, fail, precondition_failed
 from fhir_server.fhir import repository
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.executor import matches_clause
@@ -141,3 +141,12 @@ def delete(
     if existing is None:
         return False
     return repository.delete(session, access, resource_type, existing)
+
+
+def require_criteria(query: str, method: str, resource_type: str) -> None:
+    """405 for ``PUT`` or ``DELETE [type]`` without a query: a conditional update or delete needs search criteria,
+    and the type itself is not updated or deleted (http.html#cond-update, #cdelete)."""
+    if not query.strip():
+        interaction = "update" if method == "PUT" else "delete"
+        wanted = f"search criteria (a conditional {interaction}) or an id ({method} {resource_type}/[id])"
+        raise fail(Kind.NOT_ALLOWED, f"{method} {resource_type} needs {wanted}")

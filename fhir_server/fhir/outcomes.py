@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server.errors import FhirError, Issue, issue_code_for
+from fhir_server.fhir.route_interactions import allowed_methods
 
 
 def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
@@ -61,6 +62,8 @@ def error_response(error: FhirError) -> Response:
 
 async def handle_fhir_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
+    if exc.status == 405 and "Allow" not in exc.headers:  # a handler refusing its route's method on this URL
+        exc.headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope, request.method))
     return error_response(exc)
 
 
@@ -69,12 +72,15 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code
     if status == 404 and exc.detail == "Not Found":
         message = f"no FHIR endpoint at {request.method} {request.url.path}"
-    elif status == 405:
-        message = f"{request.method} is not supported on {request.url.path}"
     else:
         message = str(exc.detail)
+    headers = dict(exc.headers or {})
+    if status == 405:  # routing's: every method the path's routes take, not only the first matching route's
+        allowed = allowed_methods(request.app.router.routes, request.scope)
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.method} is not supported on {request.url.path}; it takes {', '.join(allowed)}"
     issue = Issue(issue_code_for(status), message)
-    return _render(request, status, operation_outcome([issue]), dict(exc.headers or {}))
+    return _render(request, status, operation_outcome([issue]), headers)
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:

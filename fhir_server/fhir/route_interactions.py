@@ -11,15 +11,17 @@ from the handler's name, so one handler serving several routes or types is recor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 INTERACTION = "x-fhir-interaction"
 RESOURCE_TYPE = "x-fhir-type"
 SEARCH_PARAMETERS = "x-fhir-search"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+"""The methods a FHIR path may take, in the order ``Allow`` lists them (HEAD: wherever GET is taken)."""
 
 
 def declares(
@@ -64,3 +66,22 @@ def declared(scope: Mapping[str, Any]) -> tuple[str | None, str | None]:
     methods = getattr(route, "methods", None)
     performed = methods is not None and scope.get("method") in methods
     return (extra.get(INTERACTION) if performed else None), extra.get(RESOURCE_TYPE)
+
+
+def allowed_methods(routes: Iterable[BaseRoute], scope: Scope, refused: str | None = None) -> list[str]:
+    """The methods some route of ``routes`` (the application's) takes on the path of ``scope``, for the ``Allow``
+    header of a 405 (RFC 9110 section 15.5.6): each method is probed through the routes' own matching, so the
+    answer is what routing does, not a list kept by hand. HEAD is taken wherever GET is
+    (:mod:`fhir_server.head_requests`); ``refused`` is left out (a handler that refuses its route's method on this
+    URL, such as a conditional update without criteria). Empty when no route takes the path."""
+    routes = list(routes)
+    taken = {method for method in METHODS if method != "HEAD" and _routed(routes, scope, method)}
+    if "GET" in taken:
+        taken.add("HEAD")
+    return [method for method in METHODS if method in taken and method != refused]
+
+
+def _routed(routes: list[BaseRoute], scope: Scope, method: str) -> bool:
+    probe = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", ""), "method": method}
+    probe.update(headers=[], query_string=b"")
+    return any(route.matches(probe)[0] is Match.FULL for route in routes)

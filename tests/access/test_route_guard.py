@@ -70,3 +70,16 @@ def test_the_public_endpoints_stay_open(client: TestClient, clinic: Clinic, path
 def test_a_write_to_a_published_definition_still_says_it_is_read_only(client: TestClient, clinic: Clinic) -> None:
     response = client.post(f"{BASE}/StructureDefinition", json={"resourceType": "StructureDefinition"})
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/StructureDefinition"), ("DELETE", "/metadata")])
+def test_a_method_a_public_path_does_not_take_is_405_without_a_token(
+    client: TestClient, clinic: Clinic, method: str, path: str
+) -> None:
+    response = client.request(method, f"{BASE}{path}")
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_a_write_to_the_audit_trail_without_a_token_is_401(client: TestClient, clinic: Clinic) -> None:
+    assert client.post(f"{BASE}/AuditEvent", json={"resourceType": "AuditEvent"}).status_code == 401

@@ -13,6 +13,7 @@ from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, resource_response
 from fhir_server.fhir.request_body import read_resource
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import TYPE
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type
 from fhir_server.request_context import Context
@@ -20,7 +21,7 @@ from fhir_server.request_context import Context
 router = APIRouter()
 
 
-@router.post("/{resource_type}", summary="create", status_code=201, openapi_extra=declares("create"))
+@router.post(f"/{TYPE}", summary="create", status_code=201, openapi_extra=declares("create"))
 async def create(resource_type: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     served_type(resource_type)

@@ -13,6 +13,7 @@ from fhir_server.access.context import Access
 from fhir_server.fhir import conditional, repository, unit_of_work
 from fhir_server.fhir.content import check_accept, parse_etag
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import INSTANCE, TYPE
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type
 from fhir_server.request_context import Context
@@ -20,7 +21,7 @@ from fhir_server.request_context import Context
 router = APIRouter()
 
 
-@router.delete("/{resource_type}/{resource_id}", summary="delete", status_code=204, openapi_extra=declares("delete"))
+@router.delete(f"/{TYPE}/{INSTANCE}", summary="delete", status_code=204, openapi_extra=declares("delete"))
 async def delete(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
     check_accept(request)
     served_type(resource_type)
@@ -30,11 +31,12 @@ async def delete(resource_type: str, resource_id: str, request: Request, access:
     return Response(status_code=204)
 
 
-@router.delete("/{resource_type}", summary="conditional delete", status_code=204, openapi_extra=declares("delete"))
+@router.delete(f"/{TYPE}", summary="conditional delete", status_code=204, openapi_extra=declares("delete"))
 async def conditional_delete(resource_type: str, request: Request, ctx: Context) -> Response:
     """``DELETE [base]/[type]?<query>`` (http.html#cdelete): the one match is deleted; several answer 412."""
     check_accept(request)
     served_type(resource_type)
+    conditional.require_criteria(request.url.query, "DELETE", resource_type)
     args = (resource_type, request.url.query, ctx.base_url, SearchLimits.of(ctx.settings))
     await unit_of_work.write(request, conditional.delete, ctx.access, *args)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from fhir_server.fhir import history, unit_of_work
 from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import INSTANCE, TYPE
 from fhir_server.fhir.types import served_type
 from fhir_server.request_context import Context, RequestContext
 
@@ -21,14 +22,12 @@ async def history_system(request: Request, ctx: Context) -> Response:
     return await _history(request, ctx, None, None)
 
 
-@router.get("/{resource_type}/_history", summary="history-type", openapi_extra=declares("history-type"))
+@router.get(f"/{TYPE}/_history", summary="history-type", openapi_extra=declares("history-type"))
 async def history_type(resource_type: str, request: Request, ctx: Context) -> Response:
     return await _history(request, ctx, resource_type, None)
 
 
-@router.get(
-    "/{resource_type}/{resource_id}/_history", summary="history-instance", openapi_extra=declares("history-instance")
-)
+@router.get(f"/{TYPE}/{INSTANCE}/_history", summary="history-instance", openapi_extra=declares("history-instance"))
 async def history_instance(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
     return await _history(request, ctx, resource_type, resource_id)
 

@@ -21,6 +21,7 @@ from fhir_server.fhir.content import (
 from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.request_body import read_json
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import INSTANCE, TYPE
 from fhir_server.fhir.types import served_type
 from fhir_server.request_context import Context, RequestContext
 
@@ -29,7 +30,7 @@ router = APIRouter()
 _PATCH_TYPES = frozenset({JSON_PATCH, FHIR_JSON, "application/json"})
 
 
-@router.patch("/{resource_type}/{resource_id}", summary="patch", openapi_extra=declares("patch"))
+@router.patch(f"/{TYPE}/{INSTANCE}", summary="patch", openapi_extra=declares("patch"))
 async def patch(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     served_type(resource_type)

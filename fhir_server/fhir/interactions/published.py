@@ -1,5 +1,6 @@
 """read and search of the published definitions (ConceptMap, StructureDefinition, OperationDefinition;
-http://hl7.org/fhir/R4/http.html#read, #search). They are read-only: every write answers 405."""
+http://hl7.org/fhir/R4/http.html#read, #search). They are read-only: no route takes a write, so routing answers
+it 405 with the methods these paths take."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.app_context import app_context
-from fhir_server.errors import Kind, fail
 from fhir_server.fhir import published
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty, resource_response
 from fhir_server.fhir.route_interactions import declares
@@ -35,33 +35,10 @@ async def search(request: Request) -> Response:
     return FhirResponse(bundle, pretty=is_pretty(request))
 
 
-async def read_only(request: Request) -> Response:
-    message = f"{request.url.path} is read-only: the server publishes it, clients cannot change it"
-    raise fail(Kind.NOT_ALLOWED, message)
-
-
-async def read_only_instance(request: Request, resource_id: str) -> Response:
-    return await read_only(request)
-
-
 for _type in published.PUBLISHED_TYPES:
     searches = declares("search-type", _type, published.SEARCHABLE)
-    reads, refuses = declares("read", _type), declares(None, _type)
+    reads = declares("read", _type)
     router.add_api_route(f"/{_type}", search, methods=["GET"], summary=f"search {_type}", openapi_extra=searches)
     router.add_api_route(
         f"/{_type}/{{resource_id}}", read, methods=["GET"], summary=f"read {_type}", openapi_extra=reads
-    )
-    router.add_api_route(
-        f"/{_type}",
-        read_only,
-        methods=["POST", "PUT", "DELETE", "PATCH"],
-        include_in_schema=False,
-        openapi_extra=refuses,
-    )
-    router.add_api_route(
-        f"/{_type}/{{resource_id}}",
-        read_only_instance,
-        methods=["PUT", "DELETE", "PATCH"],
-        include_in_schema=False,
-        openapi_extra=refuses,
     )

@@ -14,12 +14,13 @@ from fhir_server.fhir import reading
 from fhir_server.fhir.content import check_accept, etag, parse_http_date, resource_response, subset
 from fhir_server.fhir.interactions import binary
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import INSTANCE, TYPE
 from fhir_server.fhir.types import served_type
 
 router = APIRouter()
 
 
-@router.get("/{resource_type}/{resource_id}", summary="read", openapi_extra=declares("read"))
+@router.get(f"/{TYPE}/{INSTANCE}", summary="read", openapi_extra=declares("read"))
 async def read(resource_type: str, resource_id: str, request: Request, access: Access) -> Response:
     return await _respond(request, access, resource_type, resource_id)
 

@@ -14,6 +14,7 @@ from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import TYPE
 from fhir_server.fhir.search import params
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.service import search
@@ -43,13 +44,13 @@ async def respond(
     return FhirResponse(bundle, pretty=is_pretty(request))
 
 
-@router.get("/{resource_type}", summary="search-type", openapi_extra=declares("search-type"))
+@router.get(f"/{TYPE}", summary="search-type", openapi_extra=declares("search-type"))
 async def search_type(resource_type: str, request: Request, ctx: Context) -> Response:
     url = f"{ctx.base_url}/{resource_type}"
     return await respond(request, ctx, resource_type, request.query_params.multi_items(), url)
 
 
-@router.post("/{resource_type}/_search", summary="search-type (POST)", openapi_extra=declares("search-type"))
+@router.post(f"/{TYPE}/_search", summary="search-type (POST)", openapi_extra=declares("search-type"))
 async def search_post(resource_type: str, request: Request, ctx: Context) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
@@ -61,7 +62,7 @@ async def search_post(resource_type: str, request: Request, ctx: Context) -> Res
 
 
 @compartment_router.get(
-    "/Patient/{patient_id}/{resource_type}",
+    f"/Patient/{{patient_id}}/{TYPE}",
     summary="search-compartment",
     openapi_extra=declares("search-compartment"),
 )

@@ -14,6 +14,7 @@ from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import Prefer, check_accept, check_content_type, parse_etag, resource_response
 from fhir_server.fhir.request_body import read_resource
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import INSTANCE, TYPE
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.request_context import Context
@@ -21,7 +22,7 @@ from fhir_server.request_context import Context
 router = APIRouter()
 
 
-@router.put("/{resource_type}/{resource_id}", summary="update", openapi_extra=declares("update"))
+@router.put(f"/{TYPE}/{INSTANCE}", summary="update", openapi_extra=declares("update"))
 async def update(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     served_type(resource_type)
@@ -38,10 +39,11 @@ async def update(resource_type: str, resource_id: str, request: Request, ctx: Co
     )
 
 
-@router.put("/{resource_type}", summary="conditional update", openapi_extra=declares("update"))
+@router.put(f"/{TYPE}", summary="conditional update", openapi_extra=declares("update"))
 async def conditional_update(resource_type: str, request: Request, ctx: Context) -> Response:
     check_accept(request)
     served_type(resource_type)
+    conditional.require_criteria(request.url.query, "PUT", resource_type)
     check_content_type(request)
     resource = await read_resource(request, resource_type)
     if_match = request.headers.get("if-match")

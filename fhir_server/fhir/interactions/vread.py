@@ -13,12 +13,13 @@ from fhir_server.fhir.content import check_accept, resource_response, subset
 from fhir_server.fhir.interactions import binary
 from fhir_server.fhir.primitives import version_number
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import INSTANCE, TYPE
 from fhir_server.fhir.types import served_type
 
 router = APIRouter()
 
 
-@router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="vread", openapi_extra=declares("vread"))
+@router.get(f"/{TYPE}/{INSTANCE}/_history/{{version_id}}", summary="vread", openapi_extra=declares("vread"))
 async def vread(
     resource_type: str,
     resource_id: str,

@@ -36,6 +36,7 @@ from fhir_server.fhir.content_rules import rule_issues
 from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.route_paths import INSTANCE, TYPE
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.fhir.validation import check_shape, parse_json, structure_issues
 from fhir_server.request_context import Context, RequestContext
@@ -57,14 +58,12 @@ class ValidateRequest:
     resource: dict[str, Any] | None
 
 
-@router.post("/{resource_type}/$validate", summary="$validate", openapi_extra=declares("$validate"))
+@router.post(f"/{TYPE}/$validate", summary="$validate", openapi_extra=declares("$validate"))
 async def validate_type(resource_type: str, request: Request, ctx: Context) -> Response:
     return await _validate(request, ctx, resource_type, None)
 
 
-@router.post(
-    "/{resource_type}/{resource_id}/$validate", summary="$validate an instance", openapi_extra=declares("$validate")
-)
+@router.post(f"/{TYPE}/{INSTANCE}/$validate", summary="$validate an instance", openapi_extra=declares("$validate"))
 async def validate_instance(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
     return await _validate(request, ctx, resource_type, resource_id)
 

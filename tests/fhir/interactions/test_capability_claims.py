@@ -4,15 +4,16 @@ For each resource type it lists: every interaction (create, read, vread, update,
 search-type), the conditional flags (conditional create, read, update and delete), ``versioning`` (a stale
 ``If-Match`` answers 412), ``updateCreate``, every search parameter with a valid value (200), every ``_include`` and
 ``_revinclude`` value, and every operation. A claim that does not work fails here, so a route, parameter or
-operation the statement announces cannot quietly stop working. A new kind of claim must come with its exercise
-(the last tests). Run with authorization off: what a token may do is tests/access' concern, and AuditEvent is served
-to users with an audit role only.
+operation the statement announces cannot quietly stop working; ``$validate`` of a valid resource finds no error.
+Every JSON body the server answers here is run through the independent R4 validator (tests/fhir_validator.py) when
+the module's server stops. A new kind of claim must come with its exercise (the last tests). Run with authorization
+off: what a token may do is tests/access' concern, and AuditEvent is served to users with an audit role only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -26,6 +27,7 @@ from fhir_server.paths import project_dir
 from mappings.registry import MAPPED, MAPPINGS
 from tests.ai.openai_server import FakeOpenAI
 from tests.fhir.minimal_resources import minimal
+from tests.fhir_validator import validator_errors
 from tests.roundtrip.server import Server, serving
 
 pytestmark = pytest.mark.auth_off_only(reason="exercises the claims on an open server (access rules: tests/access)")
@@ -51,6 +53,8 @@ JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 class Claims:
     server: Server
     statement: dict[str, Any]
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    """Every JSON resource the server answered (for the validator)."""
 
     @property
     def client(self) -> TestClient:
@@ -61,13 +65,26 @@ class Claims:
 
 
 @pytest.fixture(scope="module")
-def claims(module_database_url: str) -> Iterator[Claims]:
+def claims(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Claims]:
     with FakeOpenAI.running() as model:
         model_settings = {"openai_api_key": "test-key", "openai_base_url": model.url, "openai_model": "test-model"}
         with serving(module_database_url, **model_settings) as server:
             server.client.headers["Accept"] = "application/fhir+json"  # a Binary answers its raw bytes otherwise
             statement = server.client.get("/fhir/metadata").json()
-            yield Claims(server, statement)
+            found = Claims(server, statement, [statement])
+            server.client.event_hooks["response"] = [lambda response: _keep(found.answers, response)]
+            yield found
+    errors = validator_errors(found.answers, tmp_path_factory.mktemp("answers")) if found.answers else []
+    assert errors == [], "\n".join(errors[:50])
+
+
+def _keep(answers: list[dict[str, Any]], response: Any) -> None:
+    """Keep a response's FHIR JSON body (the validator runs over all of them at the end)."""
+    if "json" in response.headers.get("content-type", ""):
+        response.read()
+        body = orjson.loads(response.content) if response.content else None
+        if isinstance(body, dict) and "resourceType" in body:
+            answers.append(body)
 
 
 def batched(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -173,15 +190,16 @@ def _every_include(client: TestClient, entry: dict[str, Any], resource_id: str) 
             _searches(client, entry["type"], [("_id", resource_id), *((name, value) for value in group)])
 
 
-def _every_operation(client: TestClient, entry: dict[str, Any], resource: dict[str, Any]) -> None:
+def _every_operation(
+    client: TestClient, entry: dict[str, Any], resource: dict[str, Any], fresh: dict[str, Any]
+) -> None:
+    """Each operation of ``entry`` on the stored ``resource`` (``$validate`` of a create: on ``fresh``, a new one)."""
     path = f"/fhir/{resource['resourceType']}"
     for operation in (o["name"] for o in entry.get("operation", [])):
         if operation == "validate":
             sent = {k: v for k, v in resource.items() if k != "meta"}
-            assert _ok(client.post(f"{path}/$validate", json=sent))["resourceType"] == "OperationOutcome"
-            assert (
-                _ok(client.post(f"{path}/{resource['id']}/$validate", json=sent))["resourceType"] == "OperationOutcome"
-            )
+            _all_ok(_ok(client.post(f"{path}/$validate", json=fresh)))
+            _all_ok(_ok(client.post(f"{path}/{resource['id']}/$validate", json=sent)))
         elif operation == "everything":
             assert _ok(client.get(f"{path}/{resource['id']}/$everything"))["type"] == "searchset"
         elif operation == "docref":
@@ -192,6 +210,12 @@ def _every_operation(client: TestClient, entry: dict[str, Any], resource: dict[s
             assert _ok(client.get(f"{path}/{resource['id']}/$summarize"))["resourceType"] == "Parameters"
         else:
             pytest.fail(f"no exercise for the operation ${operation} of {entry['type']}")
+
+
+def _all_ok(outcome: dict[str, Any]) -> None:
+    """$validate of a valid resource: an OperationOutcome without an error."""
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert not [i for i in outcome["issue"] if i["severity"] in ("error", "fatal")], outcome
 
 
 def _writes(claims: Claims, entry: dict[str, Any]) -> None:
@@ -223,7 +247,7 @@ def _writes(claims: Claims, entry: dict[str, Any]) -> None:
         assert _searches(client, resource_type, [("_id", created["id"])])["entry"][0]["resource"]["id"] == created["id"]
         _every_search_parameter(client, entry)
         _every_include(client, entry, created["id"])
-    _every_operation(client, entry, current)
+    _every_operation(client, entry, current, _body(claims.server, resource_type, 3))
     _ok(client.delete(url), 204)
     assert client.get(url).status_code == 410
 
@@ -292,6 +316,44 @@ def test_every_system_interaction_claimed_holds(claims: Claims) -> None:
     if "history-system" in codes:
         assert _ok(client.get("/fhir/_history"))["type"] == "history"
     assert "operation" not in claims.statement["rest"][0]
+
+
+def test_every_format_claimed_holds(claims: Claims) -> None:
+    """``format``: each one is served (as ``_format`` and as ``Accept``); ``patchFormat``: a patch in each applies."""
+    client = claims.client
+    for fmt in claims.statement["format"]:
+        assert _ok(client.get("/fhir/metadata", params={"_format": fmt}))["resourceType"] == "CapabilityStatement"
+        if "/" in fmt:
+            assert _ok(client.get("/fhir/metadata", headers={"Accept": fmt}))["resourceType"] == "CapabilityStatement"
+    url = "/fhir/Patient/rt-patient-2"
+    for media_type in claims.statement.get("patchFormat", []):
+        for language in ("en", "de"):
+            present = "language" in _ok(client.get(url))
+            patch = _patch_in(media_type, language, present)
+            _ok(client.patch(url, content=patch, headers={"Content-Type": media_type}))
+            assert _ok(client.get(url))["language"] == language, media_type
+
+
+def _patch_in(media_type: str, language: str, present: bool) -> bytes:
+    """A patch setting Patient.language (``present``: it has one), in JSON Patch or FHIRPath Patch (http.html#patch)."""
+    if media_type == "application/json-patch+json":
+        return orjson.dumps([{"op": "add", "path": "/language", "value": language}])
+    if media_type != "application/fhir+json":
+        pytest.fail(f"no exercise for the patch format {media_type}")
+    where = (
+        [{"name": "path", "valueString": "Patient.language"}]
+        if present
+        else [
+            {"name": "path", "valueString": "Patient"},
+            {"name": "name", "valueString": "language"},
+        ]
+    )
+    parts = [
+        {"name": "type", "valueCode": "replace" if present else "add"},
+        *where,
+        {"name": "value", "valueCode": language},
+    ]
+    return orjson.dumps({"resourceType": "Parameters", "parameter": [{"name": "operation", "part": parts}]})
 
 
 def test_the_tests_cover_every_type_and_kind_of_claim(claims: Claims) -> None:
