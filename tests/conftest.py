@@ -23,6 +23,8 @@ from fhir_server.db.migrate import upgrade
 from fhir_server.fhir import pipeline
 
 POSTGRES_URL_ENV = "FHIR_SERVER_TEST_POSTGRES_URL"
+pytest_plugins = ["tests.answer_check.plugin"]
+"""Every FHIR body a test receives is validated when the session ends (tests/answer_check)."""
 
 # Under CI the property tests draw the same examples every run (a CI verdict must not depend on luck); locally
 # every run draws afresh and keeps exploring.

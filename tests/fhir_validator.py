@@ -19,14 +19,31 @@ import pytest
 VALIDATOR_ENV = "FHIR_SERVER_TEST_FHIR_VALIDATOR"
 
 
+MISSING_IN_CI = f"{VALIDATOR_ENV} does not name the FHIR validator: CI must run it"
+MISSING_LOCALLY = f"the FHIR validator tests need {VALIDATOR_ENV} (the test command .ci/test sets it)"
+
+
+def installed_validator() -> str | None:
+    """The path of ``validate.mjs`` if ``FHIR_SERVER_TEST_FHIR_VALIDATOR`` names an existing file, else None."""
+    path = os.environ.get(VALIDATOR_ENV)
+    return path if path and Path(path).is_file() else None
+
+
 def validator() -> str:
     """The path of ``validate.mjs``; skips (locally) or fails (CI) when it is not installed."""
-    path = os.environ.get(VALIDATOR_ENV)
-    if path and Path(path).is_file():
+    path = installed_validator()
+    if path:
         return path
     if os.environ.get("CI"):
-        pytest.fail(f"{VALIDATOR_ENV} does not name the FHIR validator: CI must run it")
-    pytest.skip(f"the FHIR validator tests need {VALIDATOR_ENV} (the test command .ci/test sets it)")
+        pytest.fail(MISSING_IN_CI)
+    pytest.skip(MISSING_LOCALLY)
+
+
+def run_validator(script: str, sources: list[Path]) -> subprocess.Popen[str]:
+    """Start ``node validate.mjs --errors-only`` on the files ``sources`` (one line per error, then the summary line
+    ``N resources, E errors``); the caller waits for it (``communicate``)."""
+    command = ["node", script, "--errors-only", *map(str, sources)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def validator_errors(resources: list[dict[str, Any]], tmp_path: Path) -> list[str]:

@@ -28,7 +28,8 @@ from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.dates import instant_range
-from fhir_server.fhir.search.limits import page_size
+from fhir_server.fhir.search.limits import SearchLimits, check, page_size
+from fhir_server.fhir.search.params import check_storable
 from fhir_server.fhir.types import valid_id
 from mappings.base import fhir_instant
 
@@ -76,9 +77,12 @@ def read_event(session: Session, access: AccessContext, event_id: str, base_url:
 
 
 def search_events(
-    session: Session, access: AccessContext, pairs: list[tuple[str, str]], base_url: str
+    session: Session, access: AccessContext, pairs: list[tuple[str, str]], base_url: str, limits: SearchLimits
 ) -> dict[str, Any]:
-    """A searchset Bundle of the matching AuditEvents, newest first."""
+    """A searchset Bundle of the matching AuditEvents, newest first; 400 naming a parameter that is not supported,
+    holds U+0000, or asks for more than ``limits`` allow (parameters, repeats, ORed values)."""
+    check_storable(pairs)
+    check([(name, value.split(",")) for name, value in pairs if name in SEARCH_PARAMETERS], [], limits)
     statement, count = _base(access), page_size(None)
     for name, value in pairs:
         if name not in _PARAMS:
@@ -173,7 +177,8 @@ _SEARCHES = declares("search-type", "AuditEvent", SEARCH_PARAMETERS)
 async def search_audit_events(request: Request, access: Access) -> Response:
     check_accept(request)
     _require(access, "search-type")
-    base_url = app_context(request).base_url
+    ctx = app_context(request)
     pairs = request.query_params.multi_items()
-    bundle = await unit_of_work.read(request, search_events, access, pairs, base_url)
+    limits = SearchLimits.of(ctx.settings)
+    bundle = await unit_of_work.read(request, search_events, access, pairs, ctx.base_url, limits)
     return FhirResponse(bundle, pretty=is_pretty(request))

@@ -21,6 +21,11 @@ wrongly or cannot run, and those met on nearly every write, where fhirpathpy wou
   target's type is read off the reference, as search does (``resolve() is X``).
 - ``dom-2``, ``dom-4``, ``dom-5`` (every resource), ``ref-1`` (every Reference), ``ext-1`` (every Extension),
   ``qty-3`` (every Quantity): plain reads of the JSON.
+- A primitive that has both a value and a ``_x`` sibling (an ``id`` or extensions) compares unequal to its own
+  value in fhirpathpy (``use = 'home'`` is false for ``"use": "home", "_use": {...}``), so every invariant of the
+  form ``x = 'code'`` would hold wrongly. The expressions are evaluated on a view of the resource without those
+  siblings (:func:`_fhirpath_views`); no R4 invariant reads the extensions of a primitive that has a value, and
+  the extensions themselves are still walked and checked (``ext-1``).
 - ``hasValue()`` and ``htmlChecks()`` are not implemented by fhirpathpy: ``hasValue()`` is supplied (a single
   primitive value); ``htmlChecks()`` (txt-1, txt-2) is taken as true.
 
@@ -38,7 +43,7 @@ milliseconds; a larger one is evaluated within :data:`STEPS` Python calls (:func
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -278,7 +283,7 @@ def holds(constraint: Constraint, at: Declared, strict: bool = False) -> bool:
 def broken(resource: Mapping[str, Any], strict: bool = False) -> list[tuple[Constraint, str]]:
     """Every (invariant, expression) that ``resource`` breaks at any depth. A resource with more than
     :data:`UNCOUNTED` objects that carry invariants is evaluated within :data:`STEPS` (TooCostlyError past it)."""
-    declared = list(declarations(resource))
+    declared = _as_fhirpath_sees(list(declarations(resource)), resource)
     if len(declared) <= UNCOUNTED:
         return _broken(declared, strict)
     found: list[tuple[Constraint, str]] = counted(Budget(STEPS), _broken, declared, strict)
@@ -287,6 +292,44 @@ def broken(resource: Mapping[str, Any], strict: bool = False) -> list[tuple[Cons
 
 def _broken(declared: list[Declared], strict: bool) -> list[tuple[Constraint, str]]:
     return [(c, at.expression) for at in declared for c in at.constraints if not holds(c, at, strict)]
+
+
+def _as_fhirpath_sees(declared: list[Declared], resource: Mapping[str, Any]) -> list[Declared]:
+    """``declared`` with each object replaced by its view without the ``_x`` siblings of valued primitives."""
+    views: dict[int, Mapping[str, Any]] = {}
+    _fhirpath_views(resource, views)
+    if not views:
+        return declared
+
+    def view(value: Mapping[str, Any]) -> Mapping[str, Any]:
+        return views.get(id(value), value)
+
+    return [replace(d, value=view(d.value), resource=view(d.resource), root=view(d.root)) for d in declared]
+
+
+def _fhirpath_views(value: Any, views: dict[int, Mapping[str, Any]]) -> Any:
+    """``value`` without the ``_x`` sibling of any primitive ``x`` that has a value (every item of a list, for a
+    repeating one); each object that changed is recorded in ``views`` by the ``id`` of the original."""
+    if isinstance(value, list):
+        items = [_fhirpath_views(item, views) for item in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if not isinstance(value, dict):
+        return value
+    kept = {k: _fhirpath_views(v, views) for k, v in value.items() if not _valued_sibling(k, value)}
+    if len(kept) == len(value) and all(kept[k] is value[k] for k in kept):
+        return value
+    views[id(value)] = kept
+    return kept
+
+
+def _valued_sibling(key: str, value: Mapping[str, Any]) -> bool:
+    """Whether ``key`` is the ``_x`` sibling of a primitive ``x`` of ``value`` that has a value."""
+    if not key.startswith("_"):
+        return False
+    primitive = value.get(key[1:])
+    if isinstance(primitive, list):
+        return bool(primitive) and None not in primitive
+    return primitive is not None and not isinstance(primitive, dict)
 
 
 def declarations(resource: Mapping[str, Any]) -> Iterator[Declared]:

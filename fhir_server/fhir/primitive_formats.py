@@ -7,7 +7,12 @@ its StructureDefinition gives (the ``regex`` extension of ``<type>.value``: ``da
 ``time``, ``code``, ``id``, ``oid``, ``uri``, ``base64Binary``, ...), and a date a day of the calendar (R4: "SHALL
 be valid dates"; the regexes alone take February 30th). The regexes are Java's (``\\s`` is ASCII
 whitespace), so they are compiled with ``re.ASCII``. A string holding U+0000 is refused too: PostgreSQL cannot
-store it, so a resource is taken or refused alike on every database.
+store it, so a resource is taken or refused alike on every database. So is a string of whitespace only (R4
+json.html: string values always hold non-whitespace content; whitespace as JavaScript's ``trim`` knows it, so that
+JavaScript clients read what is stored), and a ``string`` or ``markdown`` holding a control character other than
+tab, line feed and carriage return (R4 datatypes.html#string; :data:`STRING_TEXT`), and a value of a type whose
+regex refuses whitespace (``uri``, ``code``...) holding whitespace beyond ASCII's (``\\u00a0``, ``\\ufeff``...), which
+JavaScript's regexes count as whitespace.
 
 :func:`problem` says why a value is not of its type, quoting the value safely (:func:`shown`: never a raw control
 character, at most :data:`SHOWN_CHARS` characters).
@@ -28,6 +33,13 @@ _DATED = frozenset({"date", "dateTime", "instant"})
 _BASE64_TEXT = re.compile(r"[0-9a-zA-Z+/=\s]+", re.ASCII)
 _WHITESPACE = re.compile(r"\s+", re.ASCII)
 SHOWN_CHARS = 60
+_BLANK = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*")
+"""Whitespace only: the characters JavaScript's ``String.prototype.trim`` removes."""
+STRING_TEXT = re.compile("[^\x00-\x08\x0b\x0c\x0e-\x1f]*")
+"""The text a ``string`` or ``markdown`` may hold: no C0 control character but tab, line feed and carriage return."""
+_TEXT_TYPES = frozenset({"string", "markdown"})
+_UNICODE_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
+"""Whitespace beyond ASCII's: R4's (Java) regexes take it for ``\\S``, JavaScript's (a client's) for ``\\s``."""
 
 
 def shown(value: Any) -> str:
@@ -57,8 +69,8 @@ def problem(type_code: str, value: Any) -> str | None:
         return None if number else f"{shown(value)} is not a JSON number (a decimal)"
     if not isinstance(value, str):
         return f"{shown(value)} is not a JSON string ({_a(type_code)})"
-    if "\x00" in value:
-        return "the character U+0000 is not accepted"
+    if (text_problem := _text_problem(type_code, value)) is not None:
+        return text_problem
     regex = pattern(type_code)
     if type_code == "base64Binary":
         if not is_base64(value):
@@ -67,6 +79,22 @@ def problem(type_code: str, value: Any) -> str | None:
         return f"{shown(value)} is not a valid {type_code}"
     if type_code in _DATED and len(value) >= 10 and not _in_calendar(value[:10]):
         return f"{shown(value)} is not a day of the calendar"
+    return None
+
+
+def _text_problem(type_code: str, value: str) -> str | None:
+    """Why the text of ``value`` cannot be a ``type_code`` whatever its format: U+0000, whitespace only, or (a
+    string, markdown) a control character."""
+    if "\x00" in value:
+        return "the character U+0000 is not accepted"
+    if value and _BLANK.fullmatch(value) is not None:
+        return f"{shown(value)} holds only whitespace (a FHIR string holds more)"
+    if type_code in _TEXT_TYPES and STRING_TEXT.fullmatch(value) is None:
+        bad = next(c for c in value if STRING_TEXT.fullmatch(c) is None)
+        return f"the control character U+{ord(bad):04X} is not allowed in a {type_code} ({shown(value)})"
+    regex = None if type_code in _TEXT_TYPES else pattern(type_code)  # a string's own regex takes any whitespace
+    if regex is not None and "\\s" in regex.pattern.lower() and (space := _UNICODE_SPACE.search(value)):
+        return f"{shown(value)} holds the whitespace U+{ord(space.group()):04X}, which a {type_code} may not"
     return None
 
 

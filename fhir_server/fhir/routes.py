@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from fhir_server.fhir.interactions import (
     batch,
@@ -20,8 +20,9 @@ from fhir_server.fhir.interactions import (
 )
 from fhir_server.fhir.operations import docref, everything, summarize, validate
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.types import storable_path_ids
 
-router = APIRouter(prefix="/fhir", tags=["FHIR"])
+router = APIRouter(prefix="/fhir", tags=["FHIR"], dependencies=[Depends(storable_path_ids)])
 router.add_api_route(
     "", batch.batch_or_transaction, methods=["POST"], summary="batch/transaction", openapi_extra=declares("batch")
 )

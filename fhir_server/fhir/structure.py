@@ -24,6 +24,7 @@ from fhir_server.paths import project_dir
 DEFINITION_FILES = ("structure-definitions.json", "structure-definitions-types.json")
 _SYSTEM_TYPE = "http://hl7.org/fhirpath/System."
 _REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
+_FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _element(element: dict[str, Any]) -> ElementDef:
     maximum = element.get("max", "*")
     return ElementDef(
         path=element["path"],
-        types=tuple(_type_code(t["code"]) for t in types),
+        types=tuple(_type_code(t) for t in types),
         binding_strength=binding.get("strength"),
         value_set=value_set.split("|", 1)[0] if isinstance(value_set, str) else None,
         content_reference=element.get("contentReference"),
@@ -136,9 +137,15 @@ def _element(element: dict[str, Any]) -> ElementDef:
     )
 
 
-def _type_code(code: str) -> str:
-    """FHIRPath system types (``Element.id``, ``Extension.url``) are strings as far as JSON goes."""
-    return "string" if code.startswith(_SYSTEM_TYPE) else code
+def _type_code(entry: dict[str, Any]) -> str:
+    """The FHIR type of a type entry: a FHIRPath system type (``Element.id``, ``Extension.url``) is the FHIR type its
+    ``structuredefinition-fhir-type`` extension names (``Extension.url`` is a ``uri``), else a string as far as JSON
+    goes."""
+    code: str = entry["code"]
+    if not code.startswith(_SYSTEM_TYPE):
+        return code
+    named = [x.get("valueUrl") for x in entry.get("extension", []) if x.get("url") == _FHIR_TYPE]
+    return named[0] if named and isinstance(named[0], str) else "string"
 
 
 @cache

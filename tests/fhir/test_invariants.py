@@ -33,6 +33,17 @@ def test_an_invariant_of_a_resource_is_reported_with_its_key() -> None:
     assert _keys({**booked, "status": "waitlist"}) == []
 
 
+def test_a_code_with_extensions_is_compared_by_its_value() -> None:
+    """fhirpathpy takes ``"use": "home"`` beside ``"_use"`` as unequal to 'home': the view without the sibling."""
+    extended = {"extension": [{"url": "http://example.org/why", "valueString": "moved"}]}
+    home = {"resourceType": "Organization", "name": "x", "address": [{"use": "home", "_use": extended}]}
+    assert _keys(home) == [("org-2", "Organization.address[0]")]
+    work = {**home, "address": [{"use": "work", "_use": extended}]}
+    assert _keys(work) == []
+    bare = {**home, "_name": {"extension": [{"url": "http://example.org/why"}]}}
+    assert ("ext-1", "Organization.name.extension[0]") in _keys(bare)
+
+
 def test_an_invariant_of_a_backbone_element_names_the_element() -> None:
     patient = {"resourceType": "Patient", "contact": [{"gender": "male"}]}
     assert _keys(patient) == [("pat-1", "Patient.contact[0]")]

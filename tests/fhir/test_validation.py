@@ -174,6 +174,16 @@ def test_create_refuses_a_reference_to_a_type_the_element_does_not_allow(
     assert (issue["code"], issue["expression"]) == ("invalid", ["Patient.generalPractitioner[0]"])
 
 
+def test_create_refuses_a_broken_invariant_on_a_code_carrying_extensions(
+    client: TestClient, clinic: dict[str, Any]
+) -> None:
+    use = {"use": "home", "_use": {"extension": [{"url": "http://example.org/why", "valueString": "moved"}]}}
+    organization = {"resourceType": "Organization", "name": "Lab", "address": [use]}
+    issue = _issue(client.post("/fhir/Organization", json=organization), 422)
+    assert (issue["code"], issue["expression"]) == ("invariant", ["Organization.address[0]"])
+    assert "org-2" in issue["diagnostics"]
+
+
 def test_create_refuses_a_broken_invariant_naming_its_key(client: TestClient, clinic: dict[str, Any]) -> None:
     patient = {"resourceType": "Patient", "contact": [{"gender": "male"}]}
     issue = _issue(client.post("/fhir/Patient", json=patient), 422)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.access.compartment import member_types
-from fhir_server.errors import Kind, fail, not_found
+from fhir_server.errors import Kind, bad_request, fail, not_found
 from fhir_server.fhir import unit_of_work
 from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty
@@ -50,12 +50,21 @@ async def search_type(resource_type: str, request: Request, ctx: Context) -> Res
     return await respond(request, ctx, resource_type, request.query_params.multi_items(), url)
 
 
+def _form_text(body: bytes) -> str:
+    """The text of a form body; 400 when it is not UTF-8 (http://hl7.org/fhir/R4/http.html#search: parameters are
+    UTF-8, percent-encoded)."""
+    try:
+        return body.decode()
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"the form body is not UTF-8 (byte {exc.start})", code="structure") from None
+
+
 @router.post(f"/{TYPE}/_search", summary="search-type (POST)", openapi_extra=declares("search-type"))
 async def search_post(resource_type: str, request: Request, ctx: Context) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         raise fail(Kind.UNSUPPORTED_MEDIA_TYPE, f"POST _search takes {FORM} (got {content_type or 'nothing'})")
-    body = (await request.body()).decode()
+    body = _form_text(await request.body())
     pairs = request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
     url = f"{ctx.base_url}/{resource_type}"
     return await respond(request, ctx, resource_type, pairs, url)

@@ -15,6 +15,7 @@ from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir.search.dates import date_range
 from fhir_server.fhir.search.limits import DEFAULT_COUNT, SearchLimits, check, count_notes, page_size
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for
+from fhir_server.fhir.types import storable
 from mappings.registry import MAPPINGS
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
@@ -110,7 +111,9 @@ def split_prefix(value: str, param_type: str) -> tuple[str, str]:
 
 def parse(resource_type: str, pairs: list[tuple[str, str]], limits: SearchLimits, lenient: bool = False) -> SearchQuery:
     """The query ``pairs`` mean for ``resource_type``; 400 for anything not understood (unless lenient) and, even
-    when lenient, for a search beyond ``limits`` (fhir_server.fhir.search.limits)."""
+    when lenient, for a search beyond ``limits`` (fhir_server.fhir.search.limits) and for a name or value holding
+    U+0000 (:func:`check_storable`)."""
+    check_storable(pairs)
     _check_limits(pairs, limits)
     query = SearchQuery(resource_type)
     for name, raw in pairs:
@@ -121,6 +124,15 @@ def parse(resource_type: str, pairs: list[tuple[str, str]], limits: SearchLimits
                 raise
             query.ignored.extend(Issue(i.code, i.diagnostics, i.expression, "warning") for i in exc.issues)
     return query
+
+
+def check_storable(pairs: list[tuple[str, str]]) -> None:
+    """400 naming the first parameter whose name or value holds U+0000 (:func:`~fhir_server.fhir.types.storable`).
+    Every search reaches :func:`parse` (GET and POST ``_search``, compartments, conditional criteria,
+    ``If-None-Exist``, a Bundle entry's url or ``ifNoneExist``), so this is the one check for all of them."""
+    for name, raw in pairs:
+        storable(name, name)
+        storable(raw, name)
 
 
 def _check_limits(pairs: list[tuple[str, str]], limits: SearchLimits) -> None:

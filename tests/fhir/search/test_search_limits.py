@@ -137,6 +137,21 @@ def test_every_type_refuses_a_hostile_search(module_client: TestClient) -> None:
         _assert_refused(response.json(), "_id")
 
 
+AUDIT_HOSTILE = {
+    "1,000 repeats": ([("entity", "Patient/x")] * 1000, "entity"),
+    "1,000 OR values": ([("agent", _values("Practitioner/p", 1000))], "agent"),
+}
+
+
+@pytest.mark.auth_off_only(reason="a clinic's backend service with system/*.cruds may not search AuditEvent")
+@pytest.mark.parametrize(("pairs", "expression"), AUDIT_HOSTILE.values(), ids=AUDIT_HOSTILE.keys())
+def test_a_hostile_audit_event_search_is_400(module_client: TestClient, pairs: Pairs, expression: str) -> None:
+    """The audit trail's own search holds the same limits."""
+    response = module_client.get("/fhir/AuditEvent", params=tuple(pairs))
+    assert response.status_code == 400, response.text[:500]
+    _assert_refused(response.json(), expression)
+
+
 def test_a_hostile_compartment_search_is_400(module_client: TestClient, patient_id: str) -> None:
     response = module_client.get(f"/fhir/Patient/{patient_id}/Appointment", params=[("status", "booked")] * 1000)
     assert response.status_code == 400, response.text[:500]
