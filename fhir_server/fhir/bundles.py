@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from fhir_server.access.context import AccessContext
 from fhir_server.access.enforcement import confined_to_patient, forbidden
 from fhir_server.db.mrn import expect_patients
-from fhir_server.errors import FhirError, Issue, bad_request, not_found
+from fhir_server.errors import FhirError, Issue, Kind, bad_request, fail_all, not_found
 from fhir_server.fhir import conditional, patching, pipeline, repository
 from fhir_server.fhir.bundle_entries import METHOD_ORDER, Entry
 from fhir_server.fhir.outcomes import informational, operation_outcome
@@ -46,6 +46,7 @@ class BundleContext:
 def process(session: Session, access: AccessContext, entries: list[Entry], ctx: BundleContext) -> list[dict[str, Any]]:
     """The response entries (in Bundle order) of ``entries`` run as one unit; FhirError names the failing entry."""
     _assign_ids(session, access, entries, ctx)
+    _check_distinct_targets(entries)
     assigned = {e.full_url: f"{e.resource_type}/{e.resource_id}" for e in entries if e.full_url and e.resource_id}
     for entry in entries:
         if entry.resource is not None:
@@ -63,7 +64,7 @@ def process(session: Session, access: AccessContext, entries: list[Entry], ctx: 
             else:
                 responses[entry.index] = _execute(session, access, entry, ctx)
         except FhirError as exc:
-            raise _located(exc, entry) from None
+            raise entry.located(exc) from None
     _record_staged(session, access, staged, responses, ctx)
     return [responses[i] for i in sorted(responses)]
 
@@ -98,7 +99,7 @@ def _record_staged(
     beyond = repository.created_beyond_reach(session, access, [(e.resource_type, e.resource_id or "") for e in staged])
     for entry in staged:
         if beyond == (entry.resource_type, entry.resource_id):
-            raise _located(forbidden(entry.resource_type, "create", entry.resource_id), entry)
+            raise entry.located(forbidden(entry.resource_type, "create", entry.resource_id))
         assert entry.resource_id is not None
         responses[entry.index] = _written(_recorded(session, entry.resource_type, entry.resource_id), 201, ctx)
     staged.clear()
@@ -123,11 +124,6 @@ def _recorded(session: Session, resource_type: str, resource_id: str) -> dict[st
     return resource
 
 
-def _located(exc: FhirError, entry: Entry) -> FhirError:
-    issues = [Issue(i.code, f"{entry.where}: {i.diagnostics}", i.expression, i.severity) for i in exc.issues]
-    return FhirError(exc.status, issues, exc.headers)
-
-
 def _assign_ids(session: Session, access: AccessContext, entries: list[Entry], ctx: BundleContext) -> None:
     """Give each POST its new id (or its existing match's, ``ifNoneExist``) and each conditional PUT its target."""
     for entry in entries:
@@ -145,7 +141,30 @@ def _assign_ids(session: Session, access: AccessContext, entries: list[Entry], c
                 entry.existing = found is not None
                 entry.resource_id = found or (str(uuid.uuid4()) if entry.method == "PUT" else None)
         except FhirError as exc:
-            raise _located(exc, entry) from None
+            raise entry.located(exc) from None
+
+
+def _check_distinct_targets(entries: list[Entry]) -> None:
+    """400 naming both entries when two writes (DELETE, POST, PUT, PATCH; conditional ones as resolved) target one
+    resource: http://hl7.org/fhir/R4/http.html#trules, "If any resource identities (including resolved identities
+    from conditional update/delete) overlap in steps 1-3, then the transaction SHALL fail"."""
+    first: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.method in {"GET", "HEAD"} or entry.resource_id is None:
+            continue
+        target = f"{entry.resource_type}/{entry.resource_id}"
+        earlier = first.setdefault(target, entry)
+        if earlier is not entry:
+            message = (
+                f"{earlier.where} and {entry.where} both write {target}: a transaction writes each resource once "
+                "(http://hl7.org/fhir/R4/http.html#trules)"
+            )
+            raise fail_all(Kind.INVALID, [Issue("invalid", message, (_identity(earlier), _identity(entry)))])
+
+
+def _identity(entry: Entry) -> str:
+    """The element that gives an entry its target: a conditional create's ``ifNoneExist``, else its url."""
+    return f"{entry.where}.request.{'ifNoneExist' if entry.method == 'POST' else 'url'}"
 
 
 _INTERACTIONS = {"PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -297,5 +316,24 @@ def _status(code: int) -> str:
 
 
 def failed_entry(exc: FhirError) -> dict[str, Any]:
-    """The response entry of a batch entry that failed."""
+    """The response entry of a batch entry that failed (no fullUrl: it names no resource)."""
     return {"response": {"status": _status(exc.status), "outcome": operation_outcome(exc.issues)}}
+
+
+def response_bundle(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``batch-response`` or ``transaction-response`` Bundle of the response ``entries`` (in request order),
+    keeping bdl-7 (http://hl7.org/fhir/R4/bundle.html#invs: a fullUrl appears once unless the versions differ): an
+    entry whose fullUrl and version repeat an earlier entry's (a batch reading a resource twice, or updating it
+    twice with ``Prefer: return=minimal``) keeps its location but not the fullUrl. No entries: no ``entry`` (FHIR
+    JSON has no empty arrays)."""
+    seen: set[tuple[str, str | None]] = set()
+    for entry in entries:
+        full_url = entry.get("fullUrl")
+        if full_url is None:
+            continue
+        key = (full_url, entry.get("resource", {}).get("meta", {}).get("versionId"))
+        if key in seen:
+            del entry["fullUrl"]
+        seen.add(key)
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": f"{kind}-response"}
+    return {**bundle, "entry": entries} if entries else bundle

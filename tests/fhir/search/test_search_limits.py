@@ -124,7 +124,8 @@ def test_a_hostile_search_in_a_batch_fails_that_entry(module_client: TestClient,
     assert response.status_code == 200, response.text[:500]
     answered = response.json()["entry"][0]["response"]
     assert answered["status"].startswith("400"), answered
-    _assert_refused(answered["outcome"], expression)
+    _assert_refused(answered["outcome"], "Bundle.entry[0].request.url")  # the entry; its diagnostics, the parameter
+    assert expression in answered["outcome"]["issue"][0]["diagnostics"], answered
 
 
 def test_every_type_refuses_a_hostile_search(module_client: TestClient) -> None:
