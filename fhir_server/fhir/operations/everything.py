@@ -1,17 +1,18 @@
 """$everything: ``GET [base]/Patient/[id]/$everything`` (http://hl7.org/fhir/R4/patient-operation-everything.html).
 
-The Patient and every resource of its compartment (fhir_server.access.compartment), of every served type (the
-resource store's too), paged by keyset on (type, id) over the snapshot of the first page like any search, plus the
-resources of non-compartment types they reference (Practitioner, Organization, Medication, Location, Binary...)
-as included entries ("any resource referenced from those", which never brings in another patient's data; those the
-token may not search are left out, said in an OperationOutcome entry: :mod:`fhir_server.fhir.search.withheld`).
-``_type`` narrows the types, ``_since`` keeps versions changed since an instant, ``_count`` sizes the page.
-``start``/``end`` (care dates) are not supported: 400 names them.
-"""
+The record is the Patient and every resource of its compartment (fhir_server.access.compartment), of every served
+type (the resource store's too), then the resources of non-compartment types they reference (Practitioner,
+Organization, Medication, Location, Binary...: "any resource referenced from those", which never brings in another
+patient's data) as included entries. The whole record is keyset-paged over the snapshot of the first page like any
+search, in the order (part, type, id): each resource appears once on one page, however many members on however many
+pages refer to it. Referenced resources the token may not search are left out, said in an OperationOutcome entry
+(:mod:`fhir_server.fhir.search.withheld`). ``_type`` narrows the types, ``_since`` keeps versions changed since an
+instant, ``_count`` sizes the page. ``start``/``end`` (care dates) are not supported: 400 names them."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,15 +27,15 @@ from fhir_server.access.context import AccessContext
 from fhir_server.db import ResourceHistory, SearchReference
 from fhir_server.db.fhir import same_version
 from fhir_server.db.types import utcnow
-from fhir_server.errors import bad_request
+from fhir_server.errors import Issue, bad_request
 from fhir_server.fhir import cursors, repository, unit_of_work
 from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
+from fhir_server.fhir.operations.everything_referenced import referenced_page
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.dates import date_range
-from fhir_server.fhir.search.includes import included
-from fhir_server.fhir.search.limits import page_size
+from fhir_server.fhir.search.limits import count_notes, page_size
 from fhir_server.fhir.search.params import Include, SearchQuery
 from fhir_server.fhir.search.sql import Scope, visible
 from fhir_server.fhir.search.withheld import withheld
@@ -46,8 +47,10 @@ Keys = Select[str, str, int]  # (resource_type, resource_id, version_id) of vers
 _ALLOWED = {"_type", "_since", "_count", "_cursor", "_format", "_pretty"}
 
 
-def _options(pairs: list[tuple[str, str]]) -> tuple[list[str], datetime | None, int]:
-    types, since, count = member_types(), None, page_size(None)
+def _options(pairs: list[tuple[str, str]]) -> tuple[list[str], datetime | None, int, list[Issue]]:
+    """The types, ``_since`` and page size the parameters ask for, and the notes to say about them (a capped
+    ``_count``); 400 naming a parameter that is not supported or not valid."""
+    types, since, count, notes = member_types(), None, page_size(None), []
     for name, value in pairs:
         if name not in _ALLOWED:
             raise bad_request(f"$everything does not support the parameter {name!r}", name, code="not-supported")
@@ -63,16 +66,17 @@ def _options(pairs: list[tuple[str, str]]) -> tuple[list[str], datetime | None, 
                 raise bad_request(f"_since: {value!r} is not an instant", "_since") from None
         elif name == "_count":
             count = page_size(value)
+            notes = count_notes(value)
             if count == 0:
                 raise bad_request("_count must be at least 1 for $everything", "_count")
-    return types, since, count
+    return types, since, count, notes
 
 
 def everything(
     session: Session, access: AccessContext, patient_id: str, pairs: list[tuple[str, str]], base_url: str, key: bytes
 ) -> dict[str, Any]:
     repository.read(session, access, "Patient", patient_id)  # 404/410 for an unknown or deleted patient
-    types, since, count = _options(pairs)
+    types, since, count, notes = _options(pairs)
     canonical = [(n, v) for n, v in pairs if n in {"_type", "_since", "_count"}]
     digest = hashlib.sha256(orjson.dumps([patient_id, canonical])).hexdigest()[:16]
     token = dict(pairs).get("_cursor")
@@ -81,26 +85,62 @@ def everything(
         raise bad_request("_cursor belongs to another request; follow the Bundle's links unchanged", "_cursor")
     as_of = datetime.fromisoformat(state["as_of"]) if state else utcnow()
     scope = Scope(as_of=as_of, base_url=base_url, restrict=access.search_restriction())
-    start = (state["after"][0], state["after"][1]) if state is not None else None
-    rows = _page(session, scope, patient_id, types, since, start, count + 1)
-    page, more = rows[:count], len(rows) > count
-    query = SearchQuery(
-        "Patient",
-        count=count,
-        canonical=canonical,
-        includes=[Include("*", "*", None, False, False)],
-    )
-    members = set(member_types())
-    extra = [r for r in included(session, query, scope, page) if r["resourceType"] not in members]
+    record = Record(session, scope, patient_id, types, since)
+    page, extra, following = record.page(state, count)
+    query = SearchQuery("Patient", count=count, canonical=canonical, includes=[Include("*", "*", None, False, False)])
     url = f"{base_url}/Patient/{patient_id}/$everything"
     links = {"self": link(url, canonical, token), "first": link(url, canonical)}
-    if more and page:
-        after = [page[-1]["resourceType"], page[-1]["id"]]
-        links["next"] = link(
-            url, canonical, cursors.encode(key, {"as_of": as_of.isoformat(), "after": after, "q": digest})
-        )
-    left_out = withheld(session, access, query, base_url, page, extra, quote=False)
-    return searchset(base_url, query, page, extra, None, links, left_out)
+    if following is not None:
+        state = {"as_of": as_of.isoformat(), **following, "q": digest}
+        links["next"] = link(url, canonical, cursors.encode(key, state))
+    left_out = withheld(session, access, query, base_url, page, extra, quote=False, count_missing=False)
+    return searchset(base_url, query, page, extra, None, links, [*notes, *left_out])
+
+
+@dataclass(frozen=True)
+class Record:
+    """A patient's record at a snapshot: its members (the compartment, :func:`_page`), then the resources of other
+    types they reference (:mod:`.everything_referenced`), each once, in one keyset order: (part, type, id)."""
+
+    session: Session
+    scope: Scope
+    patient_id: str
+    types: list[str]
+    since: datetime | None
+
+    def page(
+        self, state: dict[str, Any] | None, count: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]:
+        """The members and referenced resources of the page after ``state`` (None: the first), and the cursor state
+        of the next page (None: this is the last)."""
+        part = state.get("part", "members") if state else "members"
+        after = tuple(state["after"]) if state and state.get("after") else None
+        members: list[dict[str, Any]] = []
+        if part == "members":
+            rows = _page(self.session, self.scope, self.patient_id, self.types, self.since, after, count + 1)
+            members = rows[:count]
+            if len(rows) > count:
+                return members, [], {"part": "members", "after": _key(members[-1])}
+            after = None
+        room = count - len(members)
+        parts = self._member_keys()
+        found = []
+        if parts:
+            keys = union(*parts).subquery()
+            found = referenced_page(self.session, self.scope, keys, set(member_types()), after, room + 1)
+        referenced = found[:room]
+        if len(found) <= room:
+            return members, referenced, None
+        last = _key(referenced[-1]) if referenced else after
+        return members, referenced, {"part": "referenced", "after": last}
+
+    def _member_keys(self) -> list[Keys]:
+        parts = _member_parts(self.scope, self.patient_id, self.types)
+        return [part if self.since is None else part.where(h.last_updated >= self.since) for h, part in parts]
+
+
+def _key(resource: dict[str, Any]) -> list[str]:
+    return [resource["resourceType"], resource["id"]]
 
 
 def _page(

@@ -6,56 +6,95 @@ search's instant, under the same access rules as the matches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
-from fhir_server.db import ResourceHistory, SearchReference, SearchUri
+from fhir_server.db import ResourceHistory, SearchReference, SearchToken, SearchUri
 from fhir_server.db.fhir import same_version
+from fhir_server.errors import Issue
 from fhir_server.fhir.search.params import Include, SearchQuery
-from fhir_server.fhir.search.sql import Scope, like_escape, local_reference, visible
+from fhir_server.fhir.search.sql import Scope, local_reference, visible
 
 MAX_ROUNDS = 5
 MAX_INCLUDED = 1000
 """Included resources per page at most (each query stops there too: a patient with 5,000 appointments costs a
-page of them, not all)."""
+page of them, not all). Beyond either limit the Bundle says what was left out (:meth:`Included.issues`)."""
+
+
+@dataclass
+class Included:
+    """The resources the includes of one page bring in, and what a limit cut from them (empty when nothing)."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    cut_at_count: bool = False
+    cut_at_rounds: bool = False
+
+    def issues(self) -> list[Issue]:
+        """The warnings saying which limit cut the includes, what was left out and how to get the rest (said in the
+        searchset's OperationOutcome entry, http://hl7.org/fhir/R4/search.html#errors)."""
+        issues = []
+        if self.cut_at_count:
+            text = (
+                f"_include/_revinclude: at most {MAX_INCLUDED} included resources per page; more were found and left "
+                "out. Ask for smaller pages (_count) to get them all, page by page"
+            )
+            issues.append(Issue("incomplete", text, ("_include",), severity="warning"))
+        if self.cut_at_rounds:
+            text = (
+                f"_include:iterate/_revinclude:iterate follows at most {MAX_ROUNDS} rounds; the resources of further "
+                "rounds were left out. Search again from the resources of the last round to follow them"
+            )
+            issues.append(Issue("incomplete", text, ("_include",), severity="warning"))
+        return issues
 
 
 def _key(resource: dict[str, Any]) -> tuple[str, str]:
     return resource["resourceType"], resource["id"]
 
 
-def included(session: Session, query: SearchQuery, scope: Scope, matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every resource the includes bring in, none of them a match, each once."""
+def included(session: Session, query: SearchQuery, scope: Scope, matches: list[dict[str, Any]]) -> Included:
+    """Every resource the includes bring in, none of them a match, each once; at most :data:`MAX_INCLUDED` of them
+    and :data:`MAX_ROUNDS` rounds of ``:iterate``, saying so when that cuts the result."""
+    result = Included()
     if not query.includes or not matches:
-        return []
+        return result
     seen = {_key(r) for r in matches}
-    found: list[dict[str, Any]] = []
     frontier = matches
-    for round_number in range(MAX_ROUNDS):
+    iterating = any(i.iterate for i in query.includes)
+    for round_number in range(MAX_ROUNDS + 1):
         specs = [i for i in query.includes if round_number == 0 or i.iterate]
-        new = [r for r in _unique(_one_round(session, scope, specs, frontier)) if _key(r) not in seen]
-        for resource in new:
-            seen.add(_key(resource))
-        found.extend(new)
-        if not new or len(found) >= MAX_INCLUDED or not any(i.iterate for i in query.includes):
+        found, cut = _one_round(session, scope, specs, frontier)
+        new = [r for r in _unique(found) if _key(r) not in seen]
+        if new and round_number == MAX_ROUNDS:
+            result.cut_at_rounds = True
+            break
+        seen.update(_key(r) for r in new)
+        result.resources.extend(new)
+        result.cut_at_count = result.cut_at_count or cut or len(result.resources) > MAX_INCLUDED
+        if not new or result.cut_at_count or not iterating:
             break
         frontier = new
-    return found[:MAX_INCLUDED]
+    del result.resources[MAX_INCLUDED:]
+    return result
 
 
 def _one_round(
     session: Session, scope: Scope, specs: list[Include], frontier: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], bool]:
+    """The resources ``specs`` reach from ``frontier``, and whether one spec reached more than :data:`MAX_INCLUDED`
+    (its queries stop one beyond)."""
     results: list[dict[str, Any]] = []
+    cut = False
     for spec in specs:
         sources = [r for r in frontier if spec.reverse or spec.source_type in ("*", r["resourceType"])]
         if sources:
-            results.extend(
-                _reverse(session, scope, spec, sources) if spec.reverse else _forward(session, scope, spec, sources)
-            )
-    return results
+            found = _reverse(session, scope, spec, sources) if spec.reverse else _forward(session, scope, spec, sources)
+            cut = cut or len(found) > MAX_INCLUDED
+            results.extend(found)
+    return results, cut
 
 
 def _version_keys(resources: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
@@ -111,29 +150,34 @@ def _by_id(session: Session, scope: Scope, keys: set[tuple[str, str]]) -> list[d
         tuple_(target.resource_type, target.resource_id).in_(sorted(keys)),
         _visible_as(target, {t for t, _ in keys}, scope),
     )
-    return list(session.scalars(statement.limit(MAX_INCLUDED)))
+    return list(session.scalars(statement.limit(MAX_INCLUDED + 1)))
 
 
-def canonical_candidates(url: str) -> set[str]:
-    """The ``url`` values a canonical reference names: itself and, for ``url|version``, each part before a ``|``
-    (http://hl7.org/fhir/R4/references.html#canonical)."""
-    parts = url.split("|")
-    return {url, *("|".join(parts[:n]) for n in range(1, len(parts)))}
+def _names(uri: Any, canonical: str) -> ColumnElement[bool]:
+    """The ``url`` index row ``uri`` is of a version ``canonical`` names: its URL, and its version when the
+    canonical pins one with ``|version`` (http://hl7.org/fhir/R4/references.html#canonical)."""
+    url, _, version = canonical.partition("|")
+    if not version:
+        return uri.uri == url  # type: ignore[no-any-return]
+    pinned = aliased(SearchToken)
+    return and_(
+        uri.uri == url,
+        exists().where(same_version(pinned, uri), pinned.param == "version", pinned.code == version),
+    )
 
 
 def _by_canonical(session: Session, scope: Scope, types: set[str], urls: set[str]) -> list[dict[str, Any]]:
     target = aliased(ResourceHistory)
     uri = aliased(SearchUri)
-    candidates = sorted(set().union(*(canonical_candidates(u) for u in urls)))
     statement = (
         select(target.resource)
         .join(
             uri,
             same_version(uri, target),
         )
-        .where(uri.param == "url", uri.uri.in_(candidates), _visible_as(target, types, scope))
+        .where(uri.param == "url", or_(*(_names(uri, u) for u in sorted(urls))), _visible_as(target, types, scope))
     )
-    return list(session.scalars(statement.limit(MAX_INCLUDED)))
+    return list(session.scalars(statement.limit(MAX_INCLUDED + 1)))
 
 
 def _reverse(session: Session, scope: Scope, spec: Include, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,13 +187,10 @@ def _reverse(session: Session, scope: Scope, spec: Include, targets: list[dict[s
     ref = aliased(SearchReference)
     named = tuple_(ref.target_type, ref.target_id).in_(sorted({_key(t) for t in targets}))
     found = _referring(session, scope, spec, ref, and_(named, local_reference(ref, scope)))
-    urls = _urls(session, targets)
+    urls = _canonicals(session, targets)
     if urls:
         ref = aliased(SearchReference)
-        versioned = [ref.url.like(like_escape(u) + "|%", escape="\\") for u in urls]
-        found.extend(
-            _referring(session, scope, spec, ref, and_(ref.target_type.is_(None), or_(ref.url.in_(urls), *versioned)))
-        )
+        found.extend(_referring(session, scope, spec, ref, and_(ref.target_type.is_(None), ref.url.in_(urls))))
     return _unique(found)
 
 
@@ -166,14 +207,21 @@ def _referring(
         on_source.append(ref.param == spec.param)
     types = served_types() if spec.source_type == "*" else {spec.source_type}
     statement = select(source.resource).where(_visible_as(source, types, scope), exists().where(*on_source))
-    return list(session.scalars(statement.limit(MAX_INCLUDED)))
+    return list(session.scalars(statement.limit(MAX_INCLUDED + 1)))
 
 
-def _urls(session: Session, resources: list[dict[str, Any]]) -> list[str]:
-    """The ``url`` index values of these versions (canonical resources have one)."""
-    uri = aliased(SearchUri)
+def _canonicals(session: Session, resources: list[dict[str, Any]]) -> list[str]:
+    """The canonical references that name these versions: each one's ``url``, and ``url|version`` when it has a
+    ``version``."""
+    uri, version = aliased(SearchUri), aliased(SearchToken)
     keys = tuple_(uri.resource_type, uri.resource_id, uri.version_id).in_(_version_keys(resources))
-    return sorted(set(session.scalars(select(uri.uri).where(keys, uri.param == "url"))))
+    statement = (
+        select(uri.uri, version.code)
+        .outerjoin(version, and_(same_version(version, uri), version.param == "version"))
+        .where(keys, uri.param == "url")
+    )
+    rows = session.execute(statement).all()
+    return sorted({u for u, _ in rows} | {f"{u}|{v}" for u, v in rows if v is not None})
 
 
 def served_types() -> set[str]:

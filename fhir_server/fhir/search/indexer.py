@@ -125,6 +125,9 @@ def _references(param: SearchParameter, value: Any) -> Iterator[Row]:
         }
     if not isinstance(reference, str) or reference.startswith(("#", "urn:")):
         return
+    if isinstance(value, str):  # a canonical element (a Reference is an object): it names a resource by its url
+        yield {"target_type": None, "target_id": None, "url": reference}
+        return
     literal = literal_reference(reference)  # Patient/1/_history/2 is a reference to Patient/1 too
     if literal is None:
         yield {"target_type": None, "target_id": None, "url": reference}

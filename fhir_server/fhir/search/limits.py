@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from fhir_server.errors import FhirError, bad_request
+from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.settings import Settings
 
 DEFAULT_COUNT = 20
@@ -36,6 +36,18 @@ def page_size(raw: str | None) -> int:
         raise bad_request(f"_count must be a whole number, not {raw!r}", "_count")
     digits = raw.lstrip("0")
     return MAX_COUNT if len(digits) > len(str(MAX_COUNT)) else min(int(digits or "0"), MAX_COUNT)
+
+
+def count_notes(raw: str) -> list[Issue]:
+    """What to say about ``_count=raw``: that it was served as :data:`MAX_COUNT` when it asks for more (nothing is
+    cut: the rest follows on the next pages), else nothing."""
+    if page_size(raw) < MAX_COUNT or raw.lstrip("0") == str(MAX_COUNT):
+        return []
+    text = (
+        f"_count asks for more than {MAX_COUNT}, the most entries a page holds here: pages hold {MAX_COUNT}; "
+        "follow the Bundle's next links for the rest"
+    )
+    return [Issue("informational", text, ("_count",), severity="information")]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from fhir_server.errors import FhirError, Issue, bad_request
 from fhir_server.fhir.search.dates import date_range
-from fhir_server.fhir.search.limits import DEFAULT_COUNT, SearchLimits, check, page_size
+from fhir_server.fhir.search.limits import DEFAULT_COUNT, SearchLimits, check, count_notes, page_size
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for
 from fhir_server.fhir.types import storable
 from mappings.registry import MAPPINGS
@@ -246,6 +246,7 @@ def _has(resource_type: str, name: str, raw: str) -> Criterion:
 def _control(query: SearchQuery, name: str, raw: str) -> None:
     if name == "_count":
         query.count = page_size(raw)
+        query.ignored.extend(count_notes(raw))
     elif name == "_sort":
         query.sort = [_sort_key(query.resource_type, key) for key in raw.split(",") if key]
     elif name.startswith(("_include", "_revinclude")):

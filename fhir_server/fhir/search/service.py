@@ -41,8 +41,8 @@ def search(
 ) -> dict[str, Any]:
     """One page of ``query`` for ``access``, as a searchset Bundle whose links point under ``url``; 403 when the
     token does not permit searching the type, 404 for another patient's compartment in patient context. What the
-    includes leave out for want of scope is said in the Bundle's outcome entry
-    (:mod:`fhir_server.fhir.search.withheld`)."""
+    includes leave out for want of scope (:mod:`fhir_server.fhir.search.withheld`) or beyond a limit
+    (:class:`~fhir_server.fhir.search.includes.Included`) is said in the Bundle's outcome entry."""
     check_search(access, query.resource_type, query.compartment)
     flush_index(session)  # a search inside a writing transaction (a transaction's GET) sees its writes
     state = _state(query, key)
@@ -64,5 +64,6 @@ def search(
         links["next"] = next_link
     if (previous_link := cursor_link(page.previous_state)) is not None:
         links["previous"] = previous_link
-    left_out = withheld(session, access, query, base_url, page.resources, extra)
-    return searchset(base_url, query, page.resources, extra, page.total, links, [*query.ignored, *left_out])
+    left_out = withheld(session, access, query, base_url, page.resources, extra.resources)
+    notes = [*query.ignored, *extra.issues(), *left_out]
+    return searchset(base_url, query, page.resources, extra.resources, page.total, links, notes)

@@ -340,10 +340,19 @@ def _last_updated(h: History, c: Criterion) -> ColumnElement[bool]:
     return or_(*(_date(h.last_updated, h.last_updated, *split_prefix(v, "date")) for v in c.values))
 
 
-def _names_url(ref: Any, uri: Any) -> ColumnElement[bool]:
-    """Reference index row ``ref`` is a canonical naming the ``url`` index row ``uri``: any version of it, or the one
-    the reference pins with ``|version``."""
-    pinned = func.substr(ref.url, 1, func.length(uri.uri) + 1) == uri.uri + "|"
+def names_url(ref: Any, uri: Any) -> ColumnElement[bool]:
+    """Reference index row ``ref`` is a canonical naming the version that holds the ``url`` index row ``uri``: its
+    URL alone (any version), or ``url|version`` with that version's own ``version``
+    (http://hl7.org/fhir/R4/references.html#canonical)."""
+    version = aliased(SearchToken)
+    pinned = and_(
+        func.substr(ref.url, 1, func.length(uri.uri) + 1) == uri.uri + "|",
+        exists().where(
+            same_version(version, uri),
+            version.param == "version",
+            version.code == func.substr(ref.url, func.length(uri.uri) + 2),
+        ),
+    )
     return and_(ref.target_type.is_(None), uri.param == "url", or_(ref.url == uri.uri, pinned))
 
 
@@ -384,7 +393,7 @@ def _chain(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
     by_url = exists().where(
         *of_h,
         uri.resource_type == target_type,
-        _names_url(ref, uri),
+        names_url(ref, uri),
         same_version(uri, target),
         visible(target, target_type, scope),
         criterion_clause(target, inner, scope),
@@ -418,7 +427,7 @@ def _has(h: History, c: Criterion, scope: Scope) -> ColumnElement[bool]:
     uri = aliased(SearchUri)
     by_url = exists().where(
         same_version(uri, h),
-        _names_url(ref, uri),
+        names_url(ref, uri),
         *referring,
     )
     return or_(clause, by_url)

@@ -35,14 +35,16 @@ def withheld(
     matches: list[dict[str, Any]],
     included: list[dict[str, Any]],
     quote: bool = True,
+    count_missing: bool = True,
 ) -> list[Issue]:
     """The issues naming what ``query``'s includes left out of ``included`` for want of scope (none for a caller
     the rules do not restrict). ``quote``: each issue starts with the include parameter that asked for it (a
-    search's; ``$everything`` includes on its own account)."""
+    search's; ``$everything`` includes on its own account). ``count_missing``: count the references whose targets
+    are not in ``included`` (not for ``$everything``, whose referenced resources come once, on later pages)."""
     if access.search_restriction(SEARCHING) is None or not query.includes or not matches:
         return []
     present = {(r["resourceType"], r["id"]) for r in [*matches, *included]}
-    complete = len(included) < MAX_INCLUDED
+    complete = count_missing and len(included) < MAX_INCLUDED
     issues: list[Issue] = []
     for spec in query.includes:
         if spec.reverse:

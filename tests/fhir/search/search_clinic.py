@@ -63,7 +63,8 @@ def _appointment(client: TestClient, patient: Json, practitioner: Json, status: 
 def build_clinic(client: TestClient) -> Clinic:
     """Practitioners Karev and Yang; patients anna (Smith, female, 1980, GP Yang), bob (Smithson, male, 1990),
     carl (Jones, male, 2000) and PAGING_PATIENTS of family PAGING_FAMILY; appointments a1 (anna with Karev, booked),
-    a2 (bob with Yang, cancelled), a3 (carl with Karev, booked); the questionnaire http://x.org/q ("Intake form");
+    a2 (bob with Yang, cancelled), a3 (carl with Karev, booked); the questionnaire http://x.org/q ("Intake form",
+    version 2.0);
     QuestionnaireResponses to it of anna, of bob (authored by another server's Patient with anna's id) and of carl
     (to its version 2.0); an ImagingStudy of anna's read by Karev (a version-specific reference) and referred by
     another server's Practitioner."""
@@ -85,7 +86,14 @@ def build_clinic(client: TestClient) -> Clinic:
     clinic.appointments["a2"] = _appointment(client, bob, yang, "cancelled", "2026-03-02")
     clinic.appointments["a3"] = _appointment(client, carl, karev, "booked", "2026-03-03")
     clinic.questionnaire = create(
-        client, {"resourceType": "Questionnaire", "status": "active", "url": "http://x.org/q", "title": "Intake form"}
+        client,
+        {
+            "resourceType": "Questionnaire",
+            "status": "active",
+            "url": "http://x.org/q",
+            "version": "2.0",
+            "title": "Intake form",
+        },
     )
     clinic.responses["anna"] = create(
         client,

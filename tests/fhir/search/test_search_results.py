@@ -34,7 +34,9 @@ def test_count_defaults_to_twenty_and_pages_the_rest(module_client: TestClient) 
 @pytest.mark.parametrize("count", ["1001", "5000", "9" * 5000])
 def test_count_beyond_the_maximum_is_served_as_the_maximum(module_client: TestClient, count: str) -> None:
     bundle = search(module_client, "Patient", [("family", PAGING_FAMILY), ("_count", count)])
-    assert len(bundle["entry"]) == PAGING_PATIENTS
+    assert len([e for e in bundle["entry"] if e["search"]["mode"] == "match"]) == PAGING_PATIENTS
+    said = [e["resource"]["issue"] for e in bundle["entry"] if e["search"]["mode"] == "outcome"]  # issue 15 item 10
+    assert [(i["severity"], i["expression"]) for issues in said for i in issues] == [("information", ["_count"])]
     self_link = next(link["url"] for link in bundle["link"] if link["relation"] == "self")
     assert parse_qs(urlsplit(self_link).query)["_count"] == ["1000"]
 
