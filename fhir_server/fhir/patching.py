@@ -84,9 +84,14 @@ def apply_json_patch(
         try:
             # in place: not a copy of the whole resource per operation (jsonpatch copies the values it inserts)
             patched = jsonpatch.JsonPatch([operation]).apply(patched, in_place=True)
-        except jsonpatch.JsonPatchTestFailed as exc:
-            raise unprocessable(f"operation[{i}]: test failed: {exc}", f"operation[{i}]") from None
-        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+        except jsonpatch.JsonPatchTestFailed:
+            message = f"operation[{i}]: test failed: the value at {operation['path']} is not the value tested"
+            raise unprocessable(message, f"operation[{i}]") from None
+        except jsonpointer.JsonPointerException:
+            # its message quotes the whole document it was resolved in: name the path only
+            message = f"operation[{i}] ({operation['op']} {operation['path']}): the path names no element here"
+            raise unprocessable(message, f"operation[{i}]") from None
+        except jsonpatch.JsonPatchException as exc:
             raise unprocessable(
                 f"operation[{i}] ({operation['op']} {operation['path']}): {exc}", f"operation[{i}]"
             ) from None

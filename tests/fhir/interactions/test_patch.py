@@ -90,6 +90,19 @@ def test_a_path_that_does_not_exist_is_422(client: TestClient, make_patient: Mak
     assert issue["expression"] == ["operation[0]"]
 
 
+def test_a_failed_patch_names_the_path_without_quoting_the_resource(
+    client: TestClient, make_patient: MakePatient
+) -> None:
+    """jsonpatch's own messages quote the document (as a Python dict) or the value tested against."""
+    patient = make_patient()
+    family = patient["name"][0]["family"]
+    missing = _issue(_json_patch(client, patient, [{"op": "replace", "path": "/birthDate/x", "value": 1}]), 422)
+    tested = _issue(_json_patch(client, patient, [{"op": "test", "path": "/name/0", "value": {}}]), 422)
+    for issue in (missing, tested):
+        assert family not in issue["diagnostics"] and "{'" not in issue["diagnostics"], issue
+    assert "/birthDate/x" in missing["diagnostics"] and "/name/0" in tested["diagnostics"]
+
+
 @pytest.mark.parametrize(
     ("document", "expression"),
     [
