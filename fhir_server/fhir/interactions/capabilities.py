@@ -15,11 +15,11 @@ from fhir_server.errors import bad_request
 from fhir_server.fhir import capability_statement
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.search.summary import SUBSETTED
 
 router = APIRouter()
 
 _PARAMETERS = frozenset({"mode", "_summary", "_format", "_pretty"})
-_SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 
 
 @router.get("/metadata", summary="capabilities", openapi_extra=declares("capabilities"))
@@ -32,7 +32,7 @@ async def metadata(request: Request) -> Response:
     if mode == "terse":
         statement = capability_statement.terse(statement)
     if summary:
-        statement["meta"] = {"tag": [_SUBSETTED]}
+        statement["meta"] = {"tag": [SUBSETTED]}
     return FhirResponse(statement, pretty=is_pretty(request))
 
 
