@@ -31,7 +31,7 @@ from fhir_server.errors import Issue, bad_request
 from fhir_server.fhir import cursors, repository, unit_of_work
 from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
-from fhir_server.fhir.operations.everything_referenced import referenced_page
+from fhir_server.fhir.operations.everything_referenced import first_versions, referenced_page
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.dates import date_range
@@ -156,20 +156,7 @@ def _page(
     whose compartment references name it (found through the reference index by their target), never a scan of a
     type's versions."""
     parts = [_first(h, part, since, after, limit) for h, part in _member_parts(scope, patient_id, types)]
-    if not parts:
-        return []
-    keys = union(*parts).subquery()
-    h = aliased(ResourceHistory)
-    statement = (
-        select(h.resource)
-        .join(
-            keys,
-            same_version(h, keys.c),
-        )
-        .order_by(keys.c.resource_type, keys.c.resource_id)
-        .limit(limit)
-    )
-    return [r for r in session.scalars(statement) if r is not None]
+    return first_versions(session, parts, limit)
 
 
 def _member_parts(scope: Scope, patient_id: str, types: list[str]) -> list[tuple[Any, Keys]]:

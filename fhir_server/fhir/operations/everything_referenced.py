@@ -37,9 +37,15 @@ def referenced_page(
     by_id_types = _referenced_types(session, members, others)
     parts = [_by_id(scope, members, t, after) for t in sorted(by_id_types)]
     parts.extend(_by_url(scope, members, t, after) for t in sorted(_canonical_types(session, members, others)))
+    return first_versions(session, parts, limit)
+
+
+def first_versions(session: Session, parts: list[Select[str, str, int]], limit: int) -> list[dict[str, Any]]:
+    """The resources of the first ``limit`` version keys (``resource_type``, ``resource_id``, ``version_id``) of
+    the union of ``parts``, in (type, id) order."""
     if not parts:
         return []
-    keys = union(*parts).subquery()
+    keys = (union(*parts) if len(parts) > 1 else parts[0].distinct()).subquery()  # each key once
     h = aliased(ResourceHistory)
     statement = (
         select(h.resource)

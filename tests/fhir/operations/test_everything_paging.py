@@ -101,6 +101,17 @@ def test_every_resource_of_the_record_appears_once_across_the_pages(
     assert all(len(page.get("entry", [])) <= count for page in pages)
 
 
+@pytest.mark.parametrize("count", [2, 100])
+def test_a_record_narrowed_to_one_type_names_each_referenced_resource_once(
+    module_client: TestClient, record: set[str], count: int
+) -> None:
+    """Only Encounters: the practitioners they name (one referenced type, many references to each) come once."""
+    pages = walk(module_client, f"/fhir/Patient/{_patient_of(record)}/$everything?_type=Encounter&_count={count}")
+    every = [u for page in pages for u in full_urls(page)]
+    assert {u: n for u, n in Counter(every).items() if n > 1} == {}
+    assert {u.rsplit("/", 2)[-2] for u in every} == {"Encounter", "Practitioner"}
+
+
 def test_everything_pages_are_valid_bundles(module_client: TestClient, record: set[str], tmp_path: Path) -> None:
     pages = walk(module_client, f"/fhir/Patient/{_patient_of(record)}/$everything?_count=4")
     assert validator_errors(pages, tmp_path) == []
