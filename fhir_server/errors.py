@@ -146,13 +146,18 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+BLANK = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*")
+"""Whitespace only: the characters JavaScript's ``String.prototype.trim`` removes (json.html: a FHIR string holds
+non-whitespace content, as validators written in JavaScript test it)."""
+
+
 def printable(text: str, limit: int = MAX_TEXT) -> str:
     """``text`` as a valid FHIR ``string`` (http://hl7.org/fhir/R4/datatypes.html#string): control characters other
     than tab, CR and LF, DEL, C1 controls and lone surrogates escaped as Python writes them (``\\x00``, ``\\ud800``),
     cut to ``limit`` characters (ending ``...``). The empty string when ``text`` holds only whitespace: the caller
     leaves such a string out, as FHIR has no empty strings."""
     safe = _UNSAFE.sub(_escaped, text)
-    if not safe.strip():
+    if BLANK.fullmatch(safe):
         return ""
     return safe if len(safe) <= limit else safe[: limit - 3] + "..."
 

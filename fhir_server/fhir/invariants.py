@@ -17,6 +17,9 @@ wrongly or cannot run, and those met on nearly every write, where fhirpathpy wou
   ``descendants().as(canonical)``, and ``descendants()`` costs the square of the resource's size.
 - ``que-7`` (``answer is Boolean`` when the operator is ``exists``): fhirpathpy answers false for a FHIR
   ``boolean``, which FHIRPath takes as a System ``Boolean``.
+- ``que-13`` (``repeats=true or initial.count() <= 1``): without ``repeats`` fhirpathpy answers empty, which the
+  write path does not hold against a resource, while the HL7 validators take empty as false: an item that does not
+  say it repeats has at most one initial value.
 - ``ctm-1`` (a participant on behalf of an organization is a Practitioner): fhirpathpy has no ``resolve()``; the
   target's type is read off the reference, as search does (``resolve() is X``).
 - ``dom-2``, ``dom-4``, ``dom-5`` (every resource), ``ref-1`` (every Reference), ``ext-1`` (every Extension),
@@ -209,6 +212,7 @@ IN_PYTHON: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], bool | Non
     "ext-1": lambda extension, _: ("extension" in extension) != _has_value_member(extension),
     "qty-3": lambda quantity, _: "code" not in quantity or "system" in quantity,
     "que-7": lambda when, _: when.get("operator") != "exists" or "answerBoolean" in when,
+    "que-13": lambda item, _: item.get("repeats") is True or len(item.get("initial") or ()) <= 1,
     "ctm-1": on_behalf_of_a_practitioner,
 }
 """Invariants checked in Python (value, root resource) -> true, false, or None when the data cannot tell: those

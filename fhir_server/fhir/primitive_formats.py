@@ -25,6 +25,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
+from fhir_server.errors import BLANK
 from fhir_server.fhir.structure import definitions
 
 INT32 = 2**31 - 1
@@ -33,8 +34,6 @@ _DATED = frozenset({"date", "dateTime", "instant"})
 _BASE64_TEXT = re.compile(r"[0-9a-zA-Z+/=\s]+", re.ASCII)
 _WHITESPACE = re.compile(r"\s+", re.ASCII)
 SHOWN_CHARS = 60
-_BLANK = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*")
-"""Whitespace only: the characters JavaScript's ``String.prototype.trim`` removes."""
 STRING_TEXT = re.compile("[^\x00-\x08\x0b\x0c\x0e-\x1f]*")
 """The text a ``string`` or ``markdown`` may hold: no C0 control character but tab, line feed and carriage return."""
 _TEXT_TYPES = frozenset({"string", "markdown"})
@@ -87,7 +86,7 @@ def _text_problem(type_code: str, value: str) -> str | None:
     string, markdown) a control character."""
     if "\x00" in value:
         return "the character U+0000 is not accepted"
-    if value and _BLANK.fullmatch(value) is not None:
+    if value and BLANK.fullmatch(value) is not None:
         return f"{shown(value)} holds only whitespace (a FHIR string holds more)"
     if type_code in _TEXT_TYPES and STRING_TEXT.fullmatch(value) is None:
         bad = next(c for c in value if STRING_TEXT.fullmatch(c) is None)

@@ -232,6 +232,18 @@ def test_ctm_1_reads_the_member_type_off_its_reference(member: str, kept: bool) 
     assert found == ([] if kept else [("ctm-1", "CareTeam.participant[0]")])
 
 
+def test_que_13_takes_an_item_without_repeats_as_not_repeating() -> None:
+    """fhirpathpy answers empty for ``repeats=true or ...`` when repeats is absent; the HL7 validators take it as
+    false."""
+    initial = [{"valueString": "a"}, {"valueString": "b"}]
+    item = {"linkId": "1", "type": "string", "initial": initial}
+    questionnaire = {"resourceType": "Questionnaire", "status": "active", "item": [item]}
+    assert _keys(questionnaire) == [("que-13", "Questionnaire.item[0]")]
+    assert _keys({**questionnaire, "item": [{**item, "repeats": False}]}) == [("que-13", "Questionnaire.item[0]")]
+    assert _keys({**questionnaire, "item": [{**item, "repeats": True}]}) == []
+    assert _keys({**questionnaire, "item": [{**item, "initial": initial[:1]}]}) == []
+
+
 def test_python_checks_cover_what_fhirpathpy_gets_wrong() -> None:
     """per-1 compares dateTimes with their zones; values of different precision that overlap are not refused."""
     period = _constraint("Period", "per-1")

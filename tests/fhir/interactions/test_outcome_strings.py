@@ -112,5 +112,6 @@ def test_printable_escapes_controls_cuts_long_text_and_empties_blank_text() -> N
     assert printable("a\x00b\x1f\x7f\x85\ud800\tc\r\n") == "a\\x00b\\x1f\\x7f\\x85\\ud800\tc\r\n"
     assert printable("é ü 日本") == "é ü 日本"
     assert printable(" \t\n") == ""
+    assert printable("\ufeff\u3000\u00a0") == ""  # blank as JavaScript's trim (and so the validator) sees it
     cut = printable("x" * (MAX_TEXT + 10))
     assert len(cut) == MAX_TEXT and cut.endswith("...")
