@@ -22,6 +22,7 @@ from fhir_server.access.context import resolve_access
 from fhir_server.errors import not_found
 from fhir_server.fhir import terminology, terminology_search, unit_of_work
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty, resource_response, subset
+from fhir_server.fhir.interactions.search import form_pairs
 from fhir_server.fhir.route_interactions import FhirRoute, declares
 from fhir_server.fhir.route_paths import matching
 from fhir_server.fhir.search import params
@@ -59,19 +60,25 @@ def published_read_routes() -> list[FhirRoute]:
 
 
 async def search_terminology(request: Request, ctx: Context) -> Response:
-    """Search the published definitions and the clinic's own of the path's type."""
+    """``GET [base]/CodeSystem|ValueSet?...``: the published definitions and the clinic's own."""
+    return await _search(request, ctx, request.query_params.multi_items())
+
+
+async def search_terminology_post(request: Request, ctx: Context) -> Response:
+    """``POST [base]/CodeSystem|ValueSet/_search`` (a form body): as :func:`search_terminology`."""
+    return await _search(request, ctx, await form_pairs(request))
+
+
+async def _search(request: Request, ctx: RequestContext, pairs: list[tuple[str, str]]) -> Response:
     check_accept(request)
-    resource_type = request.url.path.rstrip("/").split("/")[-1]
-    pairs = request.query_params.multi_items()
+    resource_type = next(t for t in terminology.TERMINOLOGY_TYPES if request.url.path.startswith(f"/fhir/{t}"))
     lenient = Prefer.parse(request).handling == "lenient"
     query = params.parse(resource_type, pairs, SearchLimits.of(ctx.settings), lenient)
     found, notes = terminology_search.matching(resource_type, pairs)
     url = f"{ctx.base_url}/{resource_type}"
     bundle = await _clinic_page(request, ctx, query, url)
-    return FhirResponse(
-        merged(bundle, query, found if query.cursor is None else [], len(found), notes, ctx.base_url),
-        pretty=is_pretty(request),
-    )
+    shown = found if query.cursor is None else []
+    return FhirResponse(merged(bundle, query, shown, len(found), notes, ctx.base_url), pretty=is_pretty(request))
 
 
 async def _clinic_page(request: Request, ctx: RequestContext, query: SearchQuery, url: str) -> dict[str, Any]:
@@ -103,10 +110,10 @@ def merged(
 
 
 for _type in terminology.TERMINOLOGY_TYPES:
+    _extra = declares("search-type", _type)
     router.add_api_route(
-        f"/{_type}",
-        search_terminology,
-        methods=["GET"],
-        summary=f"search {_type}",
-        openapi_extra=declares("search-type", _type),
+        f"/{_type}", search_terminology, methods=["GET"], summary=f"search {_type}", openapi_extra=_extra
+    )
+    router.add_api_route(
+        f"/{_type}/_search", search_terminology_post, methods=["POST"], summary=f"search {_type}", openapi_extra=_extra
     )

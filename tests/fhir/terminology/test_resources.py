@@ -167,3 +167,11 @@ def test_the_capability_statement_declares_the_types_and_operations(client: Test
         declared = {o["name"]: o["definition"] for o in resources[resource_type]["operation"]}
         assert operations.items() <= declared.items()
         assert {"read", "search-type"} <= {i["code"] for i in resources[resource_type]["interaction"]}
+
+
+def test_search_by_post_finds_the_published_definitions(client: TestClient) -> None:
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    found = client.post("/fhir/ValueSet/_search", content=f"url={GENDER_VS}", headers=form)
+    assert found.status_code == 200, found.text
+    assert _ids(found.json()) == ["administrative-gender"]
+    assert client.post("/fhir/CodeSystem/_search", json={"url": GENDER}).status_code == 415
