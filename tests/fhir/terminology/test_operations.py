@@ -150,6 +150,16 @@ def test_lookup_gives_name_version_display_and_properties(client: TestClient) ->
     } in found["parameter"]
 
 
+def test_lookup_gives_the_designations(client: TestClient) -> None:
+    found = _ok(
+        client.get(
+            "/fhir/CodeSystem/$lookup", params={"system": "http://hl7.org/fhir/link-type", "code": "replaced-by"}
+        )
+    )
+    designations = [p["part"] for p in found["parameter"] if p["name"] == "designation"]
+    assert [{"name": "language", "valueCode": "nl"}, {"name": "value", "valueString": "Vervangen door"}] in designations
+
+
 def test_lookup_by_coding_gives_the_hierarchy_and_the_asked_properties(client: TestClient) -> None:
     coding = {"system": "http://hl7.org/fhir/item-type", "code": "question"}
     found = _ok(_post(client, "CodeSystem/$lookup", coding={"valueCoding": coding}, property={"valueCode": "child"}))
