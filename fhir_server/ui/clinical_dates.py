@@ -1,9 +1,10 @@
 """The clinically relevant date of a resource, for the timeline: from the search registry, not a hand-made table.
 
 A type's date is the value of its ``date`` search parameter (the official R4 ``clinical-date``: an Observation's
-effective time, an Encounter's period, a Procedure's performance ...), else of its first other date parameter that
-dates the event rather than the person or the product (not a birth, death, expiry, abatement or target date), else
-``meta.lastUpdated``. A Period counts by its start (its end when it has no start).
+effective time, an Encounter's period, a Procedure's performance ...), else of the first of its other date parameters
+holding a value that dates the event rather than the person or the product (not a birth, death, expiry, abatement or
+target date: a MedicationRequest's ``authoredon`` when it has no timing event), else ``meta.lastUpdated``.
+A Period counts by its start (its end when it has no start).
 """
 
 from __future__ import annotations
@@ -32,19 +33,17 @@ class ClinicalDate:
 
 
 @cache
-def date_parameter(resource_type: str) -> SearchParameter | None:
-    """The search parameter that dates a ``resource_type`` as an event (see the module); None when it has none."""
+def date_parameters(resource_type: str) -> tuple[SearchParameter, ...]:
+    """The search parameters that may date a ``resource_type`` as an event, in the order they are tried (see the
+    module): ``date`` first, then the type's other event dates in the registry's order."""
     dates = [p for p in parameters_for(resource_type).values() if p.type == "date" and not p.code.startswith("_")]
-    for param in dates:
-        if param.code == "date":
-            return param
-    return next((p for p in dates if p.code not in NOT_EVENT_DATES), None)
+    events = [p for p in dates if p.code not in NOT_EVENT_DATES]
+    return tuple(sorted(events, key=lambda p: p.code != "date"))
 
 
 def clinical_date(resource: dict[str, Any]) -> ClinicalDate:
-    """The date of ``resource`` (see the module); ``meta.lastUpdated`` when its own date is absent or unreadable."""
-    param = date_parameter(resource.get("resourceType", ""))
-    if param is not None:
+    """The date of ``resource`` (see the module); ``meta.lastUpdated`` when none of its own dates is present."""
+    for param in date_parameters(resource.get("resourceType", "")):
         for value in evaluate(resource, param.expression):
             found = _start(value)
             if found is not None:

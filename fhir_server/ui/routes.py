@@ -84,6 +84,7 @@ async def timeline_page(patient_id: str, request: Request) -> Response:
         values = {
             "patient": patient,
             "events": timeline.events(bundle, patient_id, app.settings),
+            "referenced": timeline.events(bundle, patient_id, app.settings, "include"),
             "links": search_page.paging_links(bundle, app.base_url, f"/ui/Patient/{patient_id}/timeline"),
             "notes": search_page.outcome_notes(bundle),
             "fhir_request": fhir_request,

@@ -37,13 +37,14 @@ def everything_pairs(query: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [("_count", PAGE), *((n, v) for n, v in query if n in PASSED)]
 
 
-def events(bundle: dict[str, Any], patient_id: str, settings: Settings) -> list[Event]:
-    """The resources of an ``$everything`` page but the patient, newest first by clinical date."""
+def events(bundle: dict[str, Any], patient_id: str, settings: Settings, mode: str = "match") -> list[Event]:
+    """The resources of an ``$everything`` page of search mode ``mode`` (``match``: the patient's compartment;
+    ``include``: the resources it references, such as practitioners) but the patient, newest first by date."""
     dated = []
     for entry in bundle.get("entry", []):
         resource = entry.get("resource", {})
         kind = resource.get("resourceType")
-        if kind in (None, "OperationOutcome") or (kind == "Patient" and resource.get("id") == patient_id):
+        if entry.get("search", {}).get("mode") != mode or (kind == "Patient" and resource.get("id") == patient_id):
             continue
         when = clinical_date(resource)
         event = Event(
