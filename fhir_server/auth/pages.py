@@ -47,6 +47,7 @@ def render(request: Request, template: str, values: dict[str, Any], status: int 
         "manage": auth_url(request, "manage"),
         "logout": auth_url(request, "logout"),
         "flow": auth_url(request, "flow"),
+        "forgot": auth_url(request, "forgot-password"),
         "signed_in": template != "login" and signed_in(request),
         "brand": brand(request, values.get("clinic")),
         **values,

@@ -14,6 +14,7 @@ from fhir_server.auth import (
     branding,
     introspection,
     logout,
+    password_pages,
     revocation,
     smart_configuration,
     token,
@@ -24,6 +25,6 @@ from fhir_server.auth.same_origin import same_origin_only
 router = APIRouter(prefix="/fhir", tags=["SMART authorization"])
 router.include_router(smart_configuration.router)
 _endpoints = APIRouter(prefix=AUTH_PREFIX, dependencies=[Depends(same_origin_only)])  # CSRF: see same_origin
-for module in (token, introspection, revocation, authorize, account_pages, logout, branding):
+for module in (token, introspection, revocation, authorize, account_pages, logout, branding, password_pages):
     _endpoints.include_router(module.router)
 router.include_router(_endpoints)
