@@ -2,9 +2,8 @@
 
 Actions: ``login``, ``logout``, ``login-failed``, ``account-locked``, ``token-issued``, ``token-refreshed``,
 ``token-revoked``, ``launch-created``, ``password-reset-requested``, ``password-reset``. They are served later as
-FHIR AuditEvent (IHE BALP:
-https://profiles.ihe.net/ITI/BALP/, type ``110114`` User Authentication for logins and logouts, ``rest`` with subtype
-for token events).
+FHIR AuditEvent (IHE BALP: https://profiles.ihe.net/ITI/BALP/, type ``110114`` User Authentication for logins,
+logouts and password resets, ``rest`` with subtype for token events).
 """
 
 from __future__ import annotations
