@@ -1,5 +1,5 @@
 """Rendering the UI's pages: Jinja2 (autoescaped) over the UI's templates and the authorization pages' ones, so
-every page extends the same ``base.html`` (the clinic's name, the sign-out button) as the login pages.
+every page extends the same ``base.html`` (the clinic's name, logo and colour, the sign-out button) as the login pages.
 
 Pages are never cached, never framed and run no script but the UI's own (``script-src 'self'``).
 """
@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from fhir_server.app_context import app_context
-from fhir_server.auth.pages import auth_url
+from fhir_server.auth.pages import auth_url, brand
 from fhir_server.errors import FhirError
 from fhir_server.ui.display import reference_path
 from fhir_server.ui.viewer import Viewer
@@ -29,7 +29,9 @@ HEADERS = {
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'"
+    ),
     "Referrer-Policy": "same-origin",
 }
 
@@ -43,6 +45,7 @@ def render(request: Request, viewer: Viewer, template: str, values: dict[str, An
         "signed_in": True,
         "logout": auth_url(request, "logout"),
         "manage": auth_url(request, "manage"),
+        "brand": brand(request, viewer.clinic or None),
         "base_url": base_url,
         "reference_path": lambda value: reference_path(value, base_url),
         **values,

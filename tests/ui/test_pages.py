@@ -42,6 +42,7 @@ def test_a_physician_sees_the_clinic_and_nothing_of_another(client: TestClient, 
     log_in(client, DOC)
     home = client.get("/")
     assert home.status_code == 200
+    assert '<span class="clinic">Test Clinic</span>' in home.text  # the clinic's name, as on the login pages
     assert re.search(r'href="/ui/Observation">Observation</a></td><td class="count">3<', home.text)
     assert re.search(r'href="/ui/Patient">Patient</a></td><td class="count">2<', home.text)
     found = client.get("/ui/Observation")
