@@ -34,7 +34,9 @@ pytestmark = pytest.mark.auth_off_only(reason="exercises the claims on an open s
 
 TYPES = sorted({*MAPPINGS, *PUBLISHED_TYPES, "AuditEvent"})
 KNOWN_INTERACTIONS = frozenset(capability_statement.TYPE_INTERACTIONS)
-KNOWN_OPERATIONS = frozenset({"validate", "everything", "summarize", "docref"})
+KNOWN_OPERATIONS = frozenset(
+    {"validate", "everything", "summarize", "docref", "lookup", "expand", "validate-code", "translate"}
+)
 KNOWN_SYSTEM_INTERACTIONS = frozenset({"transaction", "batch", "history-system"})
 PER_REQUEST = 10
 """Search parameters, or include values, exercised by one search (within the server's search limits)."""
