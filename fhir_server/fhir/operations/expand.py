@@ -17,10 +17,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fhir_server.db.types import utcnow
-from fhir_server.errors import bad_request, unprocessable
+from fhir_server.errors import bad_request
 from fhir_server.fhir import terminology
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.operation_parameters import Param, add_routes, read_input, single
+from fhir_server.fhir.operations import terminology_sources
 from fhir_server.fhir.operations.terminology_sources import value_set
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.route_paths import INSTANCE
@@ -96,13 +97,7 @@ class Page:
 
 def expanded(found: dict[str, Any], page: Page) -> dict[str, Any]:
     """``found`` with the ``expansion`` of ``page`` (422 when the server cannot expand it)."""
-    entries = terminology.expansion(found)
-    if entries is None:
-        raise unprocessable(
-            f"ValueSet {found.get('url')} draws on a CodeSystem this server does not hold in full: "
-            "it cannot be expanded",
-            code="not-supported",
-        )
+    entries = terminology_sources.expansion(found)
     if page.text is not None:
         entries = [entry for entry in entries if entry.matches(page.text)]
     chosen = entries[page.offset : page.offset + page.count]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_server.errors import bad_request, not_found
+from fhir_server.errors import bad_request, not_found, unprocessable
 from fhir_server.fhir import published, reading, terminology
 from fhir_server.fhir.types import valid_id
 from fhir_server.request_context import RequestContext
@@ -33,6 +33,19 @@ async def value_set(ctx: RequestContext, resource_id: str | None, url: str | Non
     if found is None:
         raise not_found(f"ValueSet {url!r} is not known to this server")
     return found
+
+
+def expansion(found: dict[str, Any]) -> list[terminology.Entry]:
+    """The concepts of the ValueSet ``found`` (422 ``not-supported`` when it draws on a CodeSystem this server does
+    not hold in full, such as MIME types: it cannot be expanded, nor a code checked against it)."""
+    entries = terminology.expansion(found)
+    if entries is None:
+        raise unprocessable(
+            f"ValueSet {found.get('url')} draws on a CodeSystem this server does not hold in full: "
+            "it cannot be expanded",
+            code="not-supported",
+        )
+    return entries
 
 
 def code_system(system: str) -> dict[str, Any]:

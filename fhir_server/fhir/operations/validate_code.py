@@ -15,11 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from fhir_server.errors import bad_request, unprocessable
+from fhir_server.errors import bad_request
 from fhir_server.fhir import terminology
 from fhir_server.fhir.content import FhirResponse, check_accept, is_pretty
 from fhir_server.fhir.operation_parameters import Param, add_routes, parameters, read_input, single
-from fhir_server.fhir.operations.terminology_sources import value_set
+from fhir_server.fhir.operations.terminology_sources import expansion, value_set
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.route_paths import INSTANCE
 from fhir_server.request_context import Context, RequestContext
@@ -56,13 +56,7 @@ async def _validate(request: Request, ctx: RequestContext, resource_id: str | No
     check_accept(request)
     values = await read_input(request, "validate-code", DECLARED)
     found = await value_set(ctx, resource_id, single(values, "url"))
-    entries = terminology.expansion(found)
-    if entries is None:
-        raise unprocessable(
-            f"ValueSet {found.get('url')} draws on a CodeSystem this server does not hold in full: codes cannot be "
-            "checked against it",
-            code="not-supported",
-        )
+    entries = expansion(found)
     return FhirResponse(verdict(found, entries, candidates(values)), pretty=is_pretty(request))
 
 
