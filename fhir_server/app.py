@@ -30,6 +30,9 @@ from fhir_server.fhir.route_interactions import FhirRoute
 from fhir_server.fhir.route_paths import TYPE
 from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
+from fhir_server.metrics import endpoint as metrics_endpoint
+from fhir_server.metrics import pools as metrics_pools
+from fhir_server.metrics.requests import RequestMetricsMiddleware
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
 
@@ -71,9 +74,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if settings.auth == "disabled":
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
         imaging_watcher = watcher.start(db, settings)
+        pool_metrics = metrics_pools.start_refreshing(db)
         try:
             yield
         finally:
+            await metrics_pools.stop(pool_metrics)
             await watcher.stop(imaging_watcher)
             await upstream.close_upstream(app.state)
             await close_writer(app.state)
@@ -93,6 +98,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(RequestGuard, seconds=settings.statement_timeout)  # bounds each request's database work
     app.add_middleware(AuditMiddleware)  # inside the request log: it sees the request id
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)  # outermost of ours: counts every answer, the log line's time too
     # SMART apps run in browsers on other origins and send Bearer tokens, never cookies: every origin may read.
     app.add_middleware(
         CORSMiddleware,
@@ -110,6 +116,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     _route_reads_first(app)
     app.include_router(dicomweb_proxy.router)  # early: its /dicomweb paths share nothing with the others
     app.include_router(health.router)
+    app.include_router(metrics_endpoint.router)
     app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
     app.include_router(audit_routes.router)  # before the FHIR routes: /fhir/AuditEvent is not a mapped type
     app.include_router(routes.router)

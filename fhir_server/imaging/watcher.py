@@ -21,6 +21,7 @@ from fhir_server.errors import FhirError
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import follow_changes, full_pass, reconcile
 from fhir_server.imaging.sync import SyncReport
+from fhir_server.metrics.instruments import IMAGING_LAST_SUCCESS, IMAGING_ROUNDS
 from fhir_server.settings import Settings
 
 logger = logging.getLogger("fhir_server.imaging.watcher")
@@ -59,11 +60,15 @@ class Watcher:
                 if any(report.counts.get(k) for k in ("created", "updated", "deleted", "skipped")):
                     logger.info("imaging sync", extra={"summary": report.summary()})
                 delay = self.settings.imaging_poll_interval
+                IMAGING_ROUNDS.labels("success").inc()
+                IMAGING_LAST_SUCCESS.set(time.time())
             except FhirError as exc:
                 logger.warning("imaging sync: Orthanc unavailable", extra={"error": str(exc)})
+                IMAGING_ROUNDS.labels("orthanc_unavailable").inc()
                 delay = min(max(delay * 2, 1.0), MAX_BACKOFF)
             except Exception:
                 logger.exception("imaging sync round failed")
+                IMAGING_ROUNDS.labels("failed").inc()
                 delay = min(max(delay * 2, 1.0), MAX_BACKOFF)
             await asyncio.sleep(delay)
 

@@ -1,0 +1,71 @@
+"""Counts every HTTP request and times it: :class:`RequestMetricsMiddleware`.
+
+The labels come from what routing already decided, never from the raw path: a FHIR API request is labelled with
+the interaction its route declares and the type it served (:func:`fhir_server.audit.trail.interaction_of`, the
+audit trail's own reading); any other request with the handler its route runs, named by module and function below
+``fhir_server`` (``auth.token.token_endpoint``, ``health.ready``), or ``unmatched`` when no route took it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fhir_server.audit.middleware import is_fhir_request
+from fhir_server.audit.trail import interaction_of
+from fhir_server.fhir.types import r4_resource_types
+from fhir_server.metrics.instruments import LATENCY, REQUESTS
+
+UNMATCHED = "unmatched"
+"""The interaction label of a request outside the FHIR API that no route took."""
+
+
+def labels_of(scope: Scope) -> tuple[str, str]:
+    """The (interaction, resource type) labels of a request already routed: the type only when it is an R4
+    resource type (so no client-chosen text can become a label); the empty string when there is none."""
+    if is_fhir_request(scope):
+        interaction = interaction_of(scope)
+        served = interaction.resource_type if interaction.resource_type in r4_resource_types() else None
+        return interaction.action, served or ""
+    return handler_name(scope.get("endpoint")), ""
+
+
+def handler_name(endpoint: Any) -> str:
+    """``module.function`` of a route's handler, without the leading ``fhir_server.`` (:data:`UNMATCHED` for None):
+    one per route, whatever the path's values (route templates are no help here: FastAPI's nested routers keep only
+    the innermost prefix on the route)."""
+    if endpoint is None:
+        return UNMATCHED
+    module = str(getattr(endpoint, "__module__", None) or type(endpoint).__module__)
+    name = str(getattr(endpoint, "__qualname__", None) or type(endpoint).__qualname__)
+    return f"{module.removeprefix('fhir_server.')}.{name}"
+
+
+class RequestMetricsMiddleware:
+    """Pure ASGI middleware: after each HTTP request, one count (interaction, type, status) and one latency sample.
+    A request whose handler raised counts as the 500 it was answered with."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_noting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting)
+        finally:
+            interaction, resource_type = labels_of(scope)
+            REQUESTS.labels(interaction, resource_type, str(status)).inc()
+            LATENCY.labels(interaction).observe(time.perf_counter() - started)
