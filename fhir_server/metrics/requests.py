@@ -9,6 +9,7 @@ audit trail's own reading); any other request with the handler its route runs, n
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,6 +44,22 @@ def handler_name(endpoint: Any) -> str:
     return f"{module.removeprefix('fhir_server.')}.{name}"
 
 
+_CHILDREN: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
+"""Labels -> (count, observe) of their series: as many as there are series (bounded by the labels' sets), which
+spares each request prometheus-client's label checks and lock."""
+
+
+def _instruments(
+    interaction: str, resource_type: str, status: int
+) -> tuple[Callable[[], None], Callable[[float], None]]:
+    key = (interaction, resource_type, status)
+    found = _CHILDREN.get(key)
+    if found is None:
+        counter = REQUESTS.labels(interaction, resource_type, str(status))
+        found = _CHILDREN[key] = (counter.inc, LATENCY.labels(interaction).observe)
+    return found
+
+
 class RequestMetricsMiddleware:
     """Pure ASGI middleware: after each HTTP request, one count (interaction, type, status) and one latency sample.
     A request whose handler raised counts as the 500 it was answered with."""
@@ -67,5 +84,6 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_noting)
         finally:
             interaction, resource_type = labels_of(scope)
-            REQUESTS.labels(interaction, resource_type, str(status)).inc()
-            LATENCY.labels(interaction).observe(time.perf_counter() - started)
+            count, observe = _instruments(interaction, resource_type, status)
+            count()
+            observe(time.perf_counter() - started)
