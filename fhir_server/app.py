@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from fhir_server import app_context, health
+from fhir_server import app_context, background, health
 from fhir_server.access.route_guard import RouteGuardMiddleware
 from fhir_server.app_context import AppContext
 from fhir_server.audit import routes as audit_routes
@@ -32,7 +32,6 @@ from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
 from fhir_server.metrics import endpoint as metrics_endpoint
 from fhir_server.metrics import pools as metrics_pools
-from fhir_server.metrics.requests import RequestMetricsMiddleware
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
 
@@ -78,7 +77,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             yield
         finally:
-            await metrics_pools.stop(pool_metrics)
+            await background.stop(pool_metrics)
             await watcher.stop(imaging_watcher)
             await upstream.close_upstream(app.state)
             await close_writer(app.state)
@@ -98,7 +97,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(RequestGuard, seconds=settings.statement_timeout)  # bounds each request's database work
     app.add_middleware(AuditMiddleware)  # inside the request log: it sees the request id
     app.add_middleware(RequestLogMiddleware)
-    app.add_middleware(RequestMetricsMiddleware)  # outermost of ours: counts every answer, the log line's time too
     # SMART apps run in browsers on other origins and send Bearer tokens, never cookies: every origin may read.
     app.add_middleware(
         CORSMiddleware,

@@ -9,13 +9,13 @@ and retried (with backoff up to a minute); the task ends only when the applicati
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
 
+from fhir_server import background
 from fhir_server.db.engine import Database
 from fhir_server.errors import FhirError
 from fhir_server.imaging.orthanc import OrthancClient
@@ -81,8 +81,4 @@ def start(database: Database, settings: Settings) -> asyncio.Task[None] | None:
 
 
 async def stop(task: asyncio.Task[None] | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await background.stop(task)

@@ -2,13 +2,13 @@
 
 Read from the pools themselves (SQLAlchemy's ``QueuePool`` of requests, the PostgreSQL counters pool, the async
 read pools of :class:`fhir_server.db.engine.AsyncPool`) when ``/metrics`` is scraped; under several workers each
-worker also refreshes its own values every :data:`REFRESH_SECONDS` (the scrape reaches one worker only).
+worker also refreshes its own values every :data:`REFRESH_SECONDS` (the scrape reaches one worker only), in a task that
+:func:`fhir_server.background.stop` ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
@@ -39,7 +39,7 @@ def _engine_pool(name: str, engine: Engine) -> None:
 
 
 def start_refreshing(database: Database) -> asyncio.Task[None] | None:
-    """Under several workers, a task refreshing this worker's gauges until cancelled (:func:`stop`); else None."""
+    """Under several workers, a task refreshing this worker's gauges until cancelled; else None."""
     if not multiprocess.enabled():
         return None
     return asyncio.create_task(_refresh_forever(database), name="metrics-pools")
@@ -49,12 +49,3 @@ async def _refresh_forever(database: Database) -> None:
     while True:
         refresh(database)
         await asyncio.sleep(REFRESH_SECONDS)
-
-
-async def stop(task: asyncio.Task[None] | None) -> None:
-    """Cancel a task of :func:`start_refreshing` and wait for it."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

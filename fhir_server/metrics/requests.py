@@ -1,4 +1,4 @@
-"""Counts every HTTP request and times it: :class:`RequestMetricsMiddleware`.
+"""Counts every HTTP request and times it: :func:`observe`, called once per request by the request log.
 
 The labels come from what routing already decided, never from the raw path: a FHIR API request is labelled with
 the interaction its route declares and the type it served (:func:`fhir_server.audit.trail.interaction_of`, the
@@ -8,11 +8,10 @@ audit trail's own reading); any other request with the handler its route runs, n
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from fhir_server.audit.middleware import is_fhir_request
 from fhir_server.audit.trail import interaction_of
@@ -60,30 +59,10 @@ def _instruments(
     return found
 
 
-class RequestMetricsMiddleware:
-    """Pure ASGI middleware: after each HTTP request, one count (interaction, type, status) and one latency sample.
-    A request whose handler raised counts as the 500 it was answered with."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_noting(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting)
-        finally:
-            interaction, resource_type = labels_of(scope)
-            count, observe = _instruments(interaction, resource_type, status)
-            count()
-            observe(time.perf_counter() - started)
+def observe(scope: Scope, status: int, seconds: float) -> None:
+    """Count one answered HTTP request of ``scope`` (already routed) with ``status``, and its latency ``seconds``.
+    Called by :class:`fhir_server.request_log.RequestLogMiddleware`, which notes both for its log line anyway."""
+    interaction, resource_type = labels_of(scope)
+    count, observe_latency = _instruments(interaction, resource_type, status)
+    count()
+    observe_latency(seconds)
