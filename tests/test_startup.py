@@ -61,6 +61,8 @@ def test_the_base_url_follows_the_port_when_unset(database_url: str, tmp_path: P
         refused = httpx.get(f"{base}/Patient")
         assert refused.status_code == 401 and f'realm="{base}"' in refused.headers["WWW-Authenticate"]
     messages = [str(line["message"]) for line in _logged(lines)]
+    assert "Application startup complete." in messages  # uvicorn's records, one JSON line each, without colours
+    assert not [line for line in lines if "color_message" in line or "\\u001b" in line or "\x1b" in line]
     assert f"FHIR base: {base}" in messages
     assert f"UI: {root}/" in messages and f"docs: {root}/docs" in messages
     assert any(m.startswith("the database ") and m.endswith(" answers") for m in messages)
