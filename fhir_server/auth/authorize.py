@@ -32,6 +32,7 @@ from fhir_server.auth.pages import (
     set_cookie,
     settings_of,
 )
+from fhir_server.auth.patient_picker import PatientSearch
 from fhir_server.db import User
 
 router = APIRouter(include_in_schema=False)
@@ -61,7 +62,7 @@ def show(request: Request, step: flow.Step) -> Response:
         return redirect(step.location, 302)
     if isinstance(step, flow.ErrorPage):
         return error_page(request, step.message, step.status)
-    return render(request, step.template, step.values)
+    return render(request, step.template, step.values, step.status)
 
 
 @router.api_route("/authorize", methods=["GET", "POST"])
@@ -78,20 +79,26 @@ async def authorize(request: Request) -> Response:
     return response
 
 
-def _continue(session: Session, request: Request, handle: str | None, user: User | None = None) -> flow.Step:
+def _continue(
+    session: Session,
+    request: Request,
+    handle: str | None,
+    user: User | None = None,
+    search: PatientSearch | None = None,
+) -> flow.Step:
     row = flow.load(session, handle, request.cookies.get(BROWSER_COOKIE))
     if row is None or handle is None:
         return flow.STALE
-    return flow.next_step(
-        session, settings_of(request), row, user or session_user(session, session_cookie(request)), handle
-    )
+    user = user or session_user(session, session_cookie(request))
+    return flow.next_step(session, settings_of(request), row, user, handle, search)
 
 
 @router.get("/flow")
 async def flow_page(request: Request) -> Response:
-    """The next step of a stored request: login, patient picker or consent."""
-    handle = request.query_params.get("request")
-    return show(request, await in_transaction(request, lambda s: _continue(s, request, handle)))
+    """The next step of a stored request: login, patient picker (searched by the query's ``name``, ``mrn`` and
+    ``birthdate``) or consent."""
+    handle, search = request.query_params.get("request"), PatientSearch.of(request.query_params)
+    return show(request, await in_transaction(request, lambda s: _continue(s, request, handle, search=search)))
 
 
 @router.post("/login")
