@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     imaging_reconcile_interval: float = Field(
         300.0, gt=0, description="Seconds between two reconciliations with Orthanc (finds deleted studies)"
     )
+    ui_imaging_viewer: str = Field(
+        "/stone-webviewer/index.html?study={study_uid}",
+        description="The browser UI's link to a study in Orthanc's DICOMweb viewer: a URL, or a path under "
+        "orthanc_url, with {study_uid}; shown only when orthanc_url is set (the viewer keeps Orthanc's own login)",
+    )
     openai_api_key: SecretStr | None = Field(None, description="Key for the intake-summary model")
     openai_base_url: str | None = Field(None, description="An OpenAI-compatible API base URL")
     openai_model: str = Field("gpt-4o-mini", description="Chat model used for intake summaries")
