@@ -34,6 +34,7 @@ from fhir_server.auth.pages import (
 )
 from fhir_server.auth.patient_picker import PatientSearch
 from fhir_server.db import User
+from fhir_server.ui.return_to import ui_return_path
 
 router = APIRouter(include_in_schema=False)
 NEXT_PAGES = frozenset({"launch", "manage"})
@@ -125,13 +126,21 @@ async def login(request: Request) -> Response:
         refused.headers["Retry-After"] = str(result.retry_after)
         return refused
     mark_signed_in(request)
-    response = (
-        show(request, step)
-        if step is not None
-        else redirect(auth_url(request, after if after in NEXT_PAGES else "manage"))
-    )
+    response = show(request, step) if step is not None else redirect(_after_login(request, after))
     set_cookie(request, response, SESSION_COOKIE, cookie or "", settings.login_session_lifetime)
     return response
+
+
+def _after_login(request: Request, after: str | None) -> str:
+    """Where a login without an authorization request goes: the page named by ``next`` (a page of the
+    authorization server, or of the browser UI on this server), else the list of apps with access."""
+    return ui_return_path(after) or auth_url(request, after if after in NEXT_PAGES else "manage")
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    """The sign-in page on its own, coming back to ``next`` (a page of the browser UI) after the login."""
+    return render(request, "login", {"next": ui_return_path(request.query_params.get("next")) or "manage"})
 
 
 @router.post("/pick-patient")
