@@ -7,7 +7,7 @@ The cursor state is a plain dict; fhir_server.fhir.cursors signs it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,8 @@ class Page:
     total: int | None
     next_state: dict[str, Any] | None
     previous_state: dict[str, Any] | None
+    keys: list[list[Any]] = field(default_factory=list)
+    """The order key of each resource (as a cursor holds it), for merging with matches found elsewhere."""
 
 
 def matches_clause(h: Any, query: SearchQuery, scope: Scope) -> ColumnElement[bool]:
@@ -86,7 +88,7 @@ def execute(session: Session, query: SearchQuery, scope: Scope, state: dict[str,
         next_state = {"as_of": as_of, "dir": "after", "key": keys[-1]}
     if rows and state is not None and (more or not backward):
         previous_state = {"as_of": as_of, "dir": "before", "key": keys[0]}
-    return Page(resources, count, next_state, previous_state)
+    return Page(resources, count, next_state, previous_state, keys)
 
 
 def _sort_columns(h: Any, query: SearchQuery) -> list[SortColumn]:
