@@ -1,0 +1,67 @@
+"""The ``fhir-server`` commands of a first request: ``token`` (a development token), ``clients assertion`` (a signed
+client assertion for a key from ``clients create --generate-key``), ``clients registration-token`` (an initial access
+token for dynamic client registration) and ``demo-app`` (a tiny SMART app on the demo redirect URI).
+
+Registered on the command line by :func:`register`; they use the command line's own helpers (settings, database,
+failure messages) from :mod:`fhir_server.cli`, imported when a command runs (that module imports this one).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fhir_server.auth.dev_tokens import DevTokenError, DevTokenRequest, mint
+from fhir_server.auth.key_pairs import KeyFileError, load_private_key, sign_assertion
+from fhir_server.auth.oauth_server import Endpoints
+
+
+def register(app: typer.Typer, clients_app: typer.Typer) -> None:
+    """Add the commands to the ``fhir-server`` command (``app``) and its ``clients`` group."""
+    app.command("token")(token)
+    clients_app.command("assertion")(assertion)
+
+
+def token(
+    client: Annotated[str, typer.Option(help="The registered client the token is for.")],
+    scope: Annotated[str, typer.Option(help="The scopes asked for (space-separated), cut as the token endpoint does.")],
+    user: Annotated[
+        str | None, typer.Option(help="The user the token acts for (email); without it, a backend service's token.")
+    ] = None,
+    patient: Annotated[str | None, typer.Option(help="The patient in context (FHIR id), for patient/ scopes.")] = None,
+    token_only: Annotated[bool, typer.Option("--token-only", help="Print only the access token.")] = False,
+) -> None:
+    """Mint a short-lived access token for local testing (needs FHIR_SERVER_DEV_TOKENS=true); prints the token
+    response as the token endpoint answers it. Audited; introspectable and revocable like any other token."""
+    from fhir_server import cli
+
+    config = cli.settings()
+    asked = DevTokenRequest(client, scope, user, patient)
+    with cli.database() as db, db.write() as session:
+        try:
+            response = mint(session, config, asked)
+        except DevTokenError as exc:
+            cli.fail(str(exc))
+    print(response["access_token"] if token_only else json.dumps(response, indent=2))
+
+
+def assertion(
+    client: Annotated[str, typer.Option(help="The client_id (the assertion's iss and sub).")],
+    key: Annotated[Path, typer.Option(help="The private key file (PEM or JWK) of `clients create --generate-key`.")],
+    token_url: Annotated[
+        str | None, typer.Option(help="The token endpoint (the assertion's aud); default: the server's own.")
+    ] = None,
+) -> None:
+    """Print a client assertion (a JWT signed with the key, valid five minutes, used once) for a backend
+    services token request (`client_assertion` of `grant_type=client_credentials`)."""
+    from fhir_server import cli
+
+    audience = token_url or Endpoints(cli.settings().base_url).token
+    try:
+        private = load_private_key(key)
+    except KeyFileError as exc:
+        cli.fail(str(exc))
+    print(sign_assertion(client, private, audience))
