@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from fhir_server.auth import registration_tokens
+from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.dev_tokens import DevTokenError, DevTokenRequest, mint
 from fhir_server.auth.key_pairs import KeyFileError, load_private_key, sign_assertion
 from fhir_server.auth.oauth_server import Endpoints
@@ -23,6 +25,7 @@ def register(app: typer.Typer, clients_app: typer.Typer) -> None:
     """Add the commands to the ``fhir-server`` command (``app``) and its ``clients`` group."""
     app.command("token")(token)
     clients_app.command("assertion")(assertion)
+    clients_app.command("registration-token")(registration_token)
 
 
 def token(
@@ -65,3 +68,39 @@ def assertion(
     except KeyFileError as exc:
         cli.fail(str(exc))
     print(sign_assertion(client, private, audience))
+
+
+def registration_token(
+    organization: Annotated[
+        str, typer.Option(help="The clinic the registered client belongs to (id, FHIR id, NPI, name).")
+    ],
+    expires: Annotated[str, typer.Option(help="How long the token stays usable: 30m, 24h, 7d (at most 30d).")] = "24h",
+    scope: Annotated[
+        str, typer.Option(help="The most the registered client may be granted (default: app scopes, no system/).")
+    ] = registration_tokens.DEFAULT_SCOPE,
+) -> None:
+    """Issue an initial access token for dynamic client registration (POST {base}/auth/register, needs
+    FHIR_SERVER_DYNAMIC_REGISTRATION=true): it registers one client, then is spent. Printed once; only its hash is
+    stored."""
+    from sqlalchemy import select
+
+    from fhir_server import cli
+    from fhir_server.db import Organization
+    from fhir_server.db.clinic import organization_lookup
+
+    config = cli.settings()
+    try:
+        lifetime = registration_tokens.duration(expires)
+    except registration_tokens.RegistrationTokenError as exc:
+        cli.fail(str(exc))
+    with cli.database() as db, db.write() as session:
+        clinic = session.scalars(select(Organization).where(organization_lookup(organization))).first()
+        if clinic is None:
+            cli.fail(f"no clinic matches {organization!r}")
+        try:
+            token = registration_tokens.issue(session, clinic, lifetime, scope, Origin(user_agent="fhir-server CLI"))
+        except registration_tokens.RegistrationTokenError as exc:
+            cli.fail(str(exc))
+    print(token)
+    if not config.dynamic_registration:
+        cli.err.print("note: the server registers clients only with FHIR_SERVER_DYNAMIC_REGISTRATION=true")

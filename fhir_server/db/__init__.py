@@ -29,6 +29,7 @@ from fhir_server.db.oauth import (
     LaunchContext,
     LoginThrottle,
     OAuthClient,
+    RegistrationToken,
     SigningKey,
     UsedAssertion,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "Patient",
     "Practitioner",
     "Questionnaire",
+    "RegistrationToken",
     "ResourceHistory",
     "SearchDate",
     "SearchNumber",
