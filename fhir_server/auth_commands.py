@@ -19,6 +19,7 @@ from fhir_server.auth.audit_events import Origin
 from fhir_server.auth.dev_tokens import DevTokenError, DevTokenRequest, mint
 from fhir_server.auth.key_pairs import KeyFileError, load_private_key, sign_assertion
 from fhir_server.auth.oauth_server import Endpoints
+from fhir_server.seed import DEMO_APP_ID
 
 
 def register(app: typer.Typer, clients_app: typer.Typer) -> None:
@@ -26,6 +27,7 @@ def register(app: typer.Typer, clients_app: typer.Typer) -> None:
     app.command("token")(token)
     clients_app.command("assertion")(assertion)
     clients_app.command("registration-token")(registration_token)
+    app.command("demo-app")(demo_app)
 
 
 def token(
@@ -104,3 +106,26 @@ def registration_token(
     print(token)
     if not config.dynamic_registration:
         cli.err.print("note: the server registers clients only with FHIR_SERVER_DYNAMIC_REGISTRATION=true")
+
+
+def demo_app(
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="TCP port (the demo client's redirect URIs use 9000).")
+    ] = 9000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    client: Annotated[str, typer.Option(help="The app's client_id (registered with this redirect URI).")] = DEMO_APP_ID,
+    fhir_base: Annotated[
+        str | None, typer.Option(help="The FHIR server's base URL; default: FHIR_SERVER_BASE_URL.")
+    ] = None,
+) -> None:
+    """Serve a tiny SMART app on the demo redirect URI: a standalone or EHR launch with PKCE that shows the patient
+    it was launched for (client demo-smart-app of `seed --demo`)."""
+    import uvicorn
+
+    from fhir_server import cli
+    from fhir_server.demo.smart_app import create_demo_app
+
+    base = fhir_base or cli.settings().base_url
+    root = f"http://{host}:{port}"
+    cli.out.print(f"demo SMART app on {root}/ (client {client}, FHIR server {base}); Ctrl-C stops it", highlight=False)
+    uvicorn.run(create_demo_app(base, client, f"{root}/callback"), host=host, port=port, log_level="warning")
