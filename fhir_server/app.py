@@ -32,6 +32,7 @@ from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
+from fhir_server.ui import routes as ui_routes
 
 logger = logging.getLogger("fhir_server")
 
@@ -113,4 +114,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
     app.include_router(audit_routes.router)  # before the FHIR routes: /fhir/AuditEvent is not a mapped type
     app.include_router(routes.router)
+    app.include_router(ui_routes.router)  # the browser UI: / and /ui/...
     return app

@@ -37,6 +37,7 @@ from fhir_server.fhir import pipeline
 from fhir_server.fhir.search.reindex import DEFAULT_BATCH, count_versions, rebuild
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import full_pass
+from fhir_server.password_reset_command import reset_password
 from fhir_server.seed import seed_demo, seed_demo_access
 from fhir_server.settings import Settings, SettingsError, load_settings
 
@@ -229,7 +230,7 @@ def users_create(
         clinic = session.scalars(select(Organization).where(organization_lookup(organization))).first()
         if clinic is None:
             fail(f"no clinic matches {organization!r}")
-        secret = password or _ask_password()
+        secret = password or ask_password()
         try:
             user = create_user(session, organization=clinic, email=email, password=secret, role=role, full_name=name)
         except UserError as exc:
@@ -260,6 +261,9 @@ def users_list(
                 _when(user.last_login_at),
             )
     out.print(table)
+
+
+users_app.command("reset-password")(reset_password)
 
 
 @imaging_app.command("sync")
@@ -391,7 +395,8 @@ def _when(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _ask_password() -> str:
+def ask_password() -> str:
+    """A new password typed twice (not echoed); fails when the two differ."""
     first = getpass.getpass("Password: ")
     if first != getpass.getpass("Repeat password: "):
         fail("the passwords differ")

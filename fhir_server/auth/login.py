@@ -52,7 +52,7 @@ def log_in(session: Session, email: str, password: str, origin: Origin) -> Login
     attempt that must wait), and the answer depends only on the name and the source's failures with it, never on
     whether an account exists: unknown, inactive and wrong-password logins all read ``FAILED``.
     """
-    user = _find(session, email)
+    user = active_user(session, email)
     attempt = login_throttle.hold(session, email, origin.source_address)
     if attempt.wait is not None:
         verify_password(_dummy_hash(), password)  # same work as a real check
@@ -76,7 +76,8 @@ def _dummy_check(password: str) -> bool:
     return False
 
 
-def _find(session: Session, email: str) -> User | None:
+def active_user(session: Session, email: str) -> User | None:
+    """The active, undeleted account of ``email`` (any case), else None."""
     try:
         normalized = normalize_email(email)
     except UserError:

@@ -1,7 +1,7 @@
 """initial access tokens for dynamic client registration (RFC 7591)
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 
 ``oauth_registration_tokens`` holds the SHA-256 of each initial access token an operator issues with
 ``fhir-server clients registration-token``: its clinic, the most its client may be registered with, its expiry, and
@@ -17,8 +17,8 @@ from alembic import op
 
 from fhir_server.db.types import UtcDateTime
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
