@@ -73,7 +73,7 @@ def register_client(
     _check_registration(client_type, scope, redirect_uris, launch_uri, jwks, jwks_url)
     secret = secrets.token_urlsafe(32) if client_type == "confidential-symmetric" else None
     row = OAuthClient(
-        client_id=client_id or secrets.token_urlsafe(16),
+        client_id=client_id or secrets.token_hex(16),  # never a leading "-" the command line takes for an option
         name=name.strip(),
         client_type=client_type,
         secret_hash=digest(secret) if secret else None,
