@@ -77,7 +77,7 @@ def test_a_standalone_launch_shows_the_chosen_patient(chromium: Any, app: tuple[
     page.wait_for_selector("input[name=patient]")
     chosen = page.get_attribute("input[name=patient] >> nth=0", "value")
     page.check("input[name=patient] >> nth=0")
-    page.click("button[type=submit]")
+    page.click("#choose")
     page.click("button[value=allow]")
     page.wait_for_selector("#patient")
     shown = page.inner_text("#patient")
@@ -96,7 +96,7 @@ def test_an_ehr_launch_from_the_launcher_shows_its_patient(chromium: Any, root: 
     page.select_option("select[name=client_id]", client_id)
     chosen = page.get_attribute("input[name=patient] >> nth=1", "value")
     page.check("input[name=patient] >> nth=1")
-    page.click("button[type=submit]")
+    page.click("#choose")
     page.click("button[value=allow]")  # signed in already: the consent page comes next
     page.wait_for_selector("#patient")
     shown = page.inner_text("#patient")
