@@ -93,3 +93,12 @@ def test_a_cursor_of_another_search_is_refused(client: TestClient) -> None:
     other = client.get("/fhir/CodeSystem", params={"_count": 2, "_sort": "name", "_cursor": cursor})
     assert other.status_code == 400
     assert other.json()["issue"][0]["expression"] == ["_cursor"]
+
+
+@pytest.mark.parametrize("sort", ["-date", "_lastUpdated", "status,-_id", "-code"])
+def test_every_sort_serves_each_match_once(client: TestClient, sort: str) -> None:
+    own = [_own_code_system(client, f"Sorted{n}") for n in range(2)]
+    _, matches = _walk(client, {"_sort": sort, "_count": 60})
+    ids = [m["id"] for m in matches]
+    assert len(ids) == len(set(ids)) == len(terminology.catalogue().by_id["CodeSystem"]) + 2
+    assert set(own) <= set(ids)
