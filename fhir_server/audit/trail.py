@@ -117,7 +117,7 @@ class Record:
             "user_id": access.user_id if access is not None else None,
             "client_id": access.client_id if access is not None else None,
             "action": interaction.action[:64],
-            "resource_type": interaction.resource_type,
+            "resource_type": (interaction.resource_type or "")[:64] or None,
             "resource_id": (interaction.resource_id or "")[:64] or None,
             "patient_id": patient[0] if patient else None,
             "outcome": outcome_of(self.status),

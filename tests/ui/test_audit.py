@@ -107,3 +107,14 @@ def test_a_portal_patients_refused_ui_views_are_audited(
     assert {"reference": f"Observation/{records.other}"} in _what(read) and read["outcomeDesc"] == "404"
     everything = _one(refused, "operation")
     assert {"reference": "Patient/pat-2"} in _what(everything) and everything["outcomeDesc"] == "404"
+
+
+def test_a_view_of_an_overlong_type_is_still_audited(
+    client: TestClient, database: Database, clinic: Clinic, records: Records
+) -> None:
+    log_in(client, DOC)
+    long_type = "Observation" * 20  # longer than the column: the row is cut to fit, never lost
+    assert client.get(f"/ui/{long_type}").status_code == 404
+    officer = _officer(database, clinic)
+    refused = [e for e in _ui(_events(client, officer, "subtype=search-type")) if e["outcome"] == "4"]
+    assert len(refused) == 1 and {"display": long_type[:64]} in _what(refused[0])
