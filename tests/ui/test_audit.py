@@ -87,6 +87,12 @@ def test_a_physicians_ui_views_are_audited_like_api_reads(
     assert client.get(f"{BASE}/Observation/{records.own}", headers=api).status_code == 200
     api_reads = [e for e in _events(client, officer, "subtype=read") if e not in views]
     api_read = next(e for e in api_reads if {"reference": f"Observation/{records.own}"} in _what(e))
+    assert client.get(f"{BASE}/Observation?subject=Patient/pat-1", headers=api).status_code == 200
+    api_searches = [e for e in _events(client, officer, "subtype=search-type") if e not in views]
+    api_query = next(
+        e["query"] for s in api_searches for e in s["entity"] if e.get("what") == {"display": "Observation"}
+    )
+    assert base64.b64decode(api_query).decode() == "subject=Patient/pat-1"  # the API's search keeps its query too
     assert api_read["source"]["type"][0]["code"] == "4"
     assert (api_read["type"], api_read["subtype"], api_read["agent"][0]["who"]) == (
         read["type"],
