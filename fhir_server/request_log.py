@@ -19,19 +19,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger("fhir_server.request")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 REQUEST_ID_HEADER = b"x-request-id"
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+"""A terminal control sequence (colours, cursor moves), which a JSON log line never carries."""
 
 
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object: time, level, logger, message and any ``extra`` fields given."""
 
-    _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    # color_message: uvicorn's copy of its message with terminal colours, for its own console formatter
+    _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _ANSI_ESCAPE.sub("", record.getMessage()),
         }
         line.update({k: v for k, v in record.__dict__.items() if k not in self._STANDARD})
         if record.exc_info:

@@ -5,6 +5,7 @@ A bad value stops the server at start with a message naming the variable (see :f
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -42,7 +43,13 @@ class Settings(BaseSettings):
     )
     base_url: str = Field(
         "http://127.0.0.1:8080/fhir",
-        description="The public FHIR base URL, as clients reach it (used in links, Location and `aud`).",
+        description="The public FHIR base URL, as clients reach it (used in links, Location and `aud`); unset: "
+        "`serve` takes it from its --host and --port",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses or CIDR ranges (space- or comma-separated) of the reverse proxies whose "
+        "X-Forwarded-For/-Proto headers `serve` believes (client address and scheme); unset: none is believed",
     )
     orthanc_url: str | None = Field(None, description="Orthanc's REST base, e.g. http://127.0.0.1:8042")
     orthanc_username: str | None = Field(None, description="Orthanc HTTP basic-auth user")
@@ -228,6 +235,21 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The trusted proxies, one address or CIDR range each."""
+        return self.trusted_proxies.replace(",", " ").split()
 
     @field_validator("orthanc_dicomweb_root")
     @classmethod
