@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from fhir_server import app_context, health
+from fhir_server import app_context, background, health
 from fhir_server.access.route_guard import RouteGuardMiddleware
 from fhir_server.app_context import AppContext
 from fhir_server.audit import routes as audit_routes
@@ -25,11 +25,13 @@ from fhir_server.db.limits import DatabaseLimits
 from fhir_server.db.request_guard import RequestGuard
 from fhir_server.errors import FhirError
 from fhir_server.fhir import outcomes, pipeline, routes, validation
-from fhir_server.fhir.interactions import read, vread
+from fhir_server.fhir.interactions import read, terminology, vread
 from fhir_server.fhir.route_interactions import FhirRoute
 from fhir_server.fhir.route_paths import TYPE
 from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
+from fhir_server.metrics import endpoint as metrics_endpoint
+from fhir_server.metrics import pools as metrics_pools
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
 from fhir_server.ui import routes as ui_routes
@@ -44,6 +46,7 @@ def _route_reads_first(app: FastAPI) -> None:
     Starlette endpoints: this spares the walk through every router included before the FHIR one and FastAPI's
     dependency solving (the path convertors: :mod:`fhir_server.fhir.route_paths`)."""
     base = f"/fhir/{TYPE}/{{resource_id:fhir_id}}"
+    app.router.routes.extend(terminology.published_read_routes())  # the server's own CodeSystems and ValueSets
     app.router.routes.append(FhirRoute(base, read.read_endpoint, methods=["GET"], interaction="read"))
     versioned = base + "/_history/{version_id:version_id}"
     app.router.routes.append(FhirRoute(versioned, vread.vread_endpoint, methods=["GET"], interaction="vread"))
@@ -72,9 +75,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if settings.auth == "disabled":
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
         imaging_watcher = watcher.start(db, settings)
+        pool_metrics = metrics_pools.start_refreshing(db)
         try:
             yield
         finally:
+            await background.stop(pool_metrics)
             await watcher.stop(imaging_watcher)
             await upstream.close_upstream(app.state)
             await close_writer(app.state)
@@ -111,6 +116,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     _route_reads_first(app)
     app.include_router(dicomweb_proxy.router)  # early: its /dicomweb paths share nothing with the others
     app.include_router(health.router)
+    app.include_router(metrics_endpoint.router)
     app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
     app.include_router(audit_routes.router)  # before the FHIR routes: /fhir/AuditEvent is not a mapped type
     app.include_router(routes.router)

@@ -35,6 +35,7 @@ from fhir_server.fhir import pipeline
 from fhir_server.fhir.search.reindex import DEFAULT_BATCH, count_versions, rebuild
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import full_pass
+from fhir_server.metrics import multiprocess
 from fhir_server.password_reset_command import reset_password
 from fhir_server.request_log import configure_logging
 from fhir_server.seed import seed_demo, seed_demo_access
@@ -124,6 +125,7 @@ def serve(
     if demo:
         seed(demo=True)
     os.environ["FHIR_SERVER_WORKERS"] = str(workers)  # each worker takes its share of the database connections
+    multiprocess.prepare(workers)  # several workers share their metrics through files
     uvicorn.run(
         "fhir_server.app:create_app",
         factory=True,

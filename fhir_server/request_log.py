@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fhir_server.metrics import requests as request_metrics
+
 logger = logging.getLogger("fhir_server.request")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -68,7 +70,8 @@ def request_id_from(scope: Scope) -> str:
 
 
 class RequestLogMiddleware:
-    """Pure ASGI middleware: assigns the request id, adds the header, logs method, path, status and duration."""
+    """Pure ASGI middleware: assigns the request id, adds the header, logs method, path, status and duration, and
+    counts the request in the metrics (:func:`fhir_server.metrics.requests.observe`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -92,6 +95,8 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            request_metrics.observe(scope, status, seconds)
             logger.info(
                 "request",
                 extra={
@@ -99,7 +104,7 @@ class RequestLogMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                     "client": scope["client"][0] if scope.get("client") else None,
                 },
             )

@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         "tamper-evident but not secret",
     )
 
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Bearer secret that `GET /metrics` (Prometheus) requires; unset: /metrics is off (404)",
+    )
+
     bundle_max_entries: int = Field(
         1000, ge=1, description="Most entries a batch or transaction Bundle may hold (more: 413)"
     )
