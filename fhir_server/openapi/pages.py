@@ -95,15 +95,18 @@ async def redoc(request: Request) -> Response:
         options=options,
         spec=html.escape(f"{root}{OPENAPI}?type={chosen}"),
         script=html.escape(f"{root}{ASSETS}/redoc.standalone.js"),
+        icon=html.escape(f"{root}{ASSETS}/favicon.png"),
     )
     return HTMLResponse(page)
 
 
 _REDOC = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} - ReDoc</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>body{{margin:0}}
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="{icon}">
+<style>body{{margin:0}}
 form{{padding:8px 16px;font-family:system-ui,sans-serif;border-bottom:1px solid #ddd}}</style></head>
 <body><form method="get" action=""><label>Resource type <select name="type" onchange="this.form.submit()">{options}
 </select></label> <noscript><button>Show</button></noscript> &middot; <a href="docs">Swagger UI</a></form>
-<redoc spec-url="{spec}"></redoc><script src="{script}"></script></body></html>
+<redoc spec-url="{spec}"></redoc>
+<script src="{script}" charset="utf-8"></script></body></html>
 """
