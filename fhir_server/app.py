@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from fhir_server import app_context, health
+from fhir_server import app_context, background, health
 from fhir_server.access.route_guard import RouteGuardMiddleware
 from fhir_server.app_context import AppContext
 from fhir_server.audit import routes as audit_routes
@@ -31,8 +31,11 @@ from fhir_server.fhir.route_paths import TYPE
 from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
 from fhir_server.openapi import pages as docs_pages
+from fhir_server.metrics import endpoint as metrics_endpoint
+from fhir_server.metrics import pools as metrics_pools
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
+from fhir_server.ui import routes as ui_routes
 
 logger = logging.getLogger("fhir_server")
 
@@ -72,9 +75,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if settings.auth == "disabled":
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
         imaging_watcher = watcher.start(db, settings)
+        pool_metrics = metrics_pools.start_refreshing(db)
         try:
             yield
         finally:
+            await background.stop(pool_metrics)
             await watcher.stop(imaging_watcher)
             await upstream.close_upstream(app.state)
             await close_writer(app.state)
@@ -115,7 +120,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(dicomweb_proxy.router)  # early: its /dicomweb paths share nothing with the others
     app.include_router(health.router)
     docs_pages.install(app)
+    app.include_router(metrics_endpoint.router)
     app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
     app.include_router(audit_routes.router)  # before the FHIR routes: /fhir/AuditEvent is not a mapped type
     app.include_router(routes.router)
+    app.include_router(ui_routes.router)  # the browser UI: / and /ui/...
     return app

@@ -35,13 +35,21 @@ from fhir_server.fhir import pipeline
 from fhir_server.fhir.search.reindex import DEFAULT_BATCH, count_versions, rebuild
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import full_pass
+from fhir_server.metrics import multiprocess
+from fhir_server.password_reset_command import reset_password
+from fhir_server.request_log import configure_logging
 from fhir_server.seed import seed_demo, seed_demo_access
 from fhir_server.settings import Settings, SettingsError, load_settings
+from fhir_server.startup import StartupError, listening_base_url, missing_sqlite_file
+from fhir_server.startup import report as startup_report
 
 GRACEFUL_SHUTDOWN = 10
 """Seconds a stopping server (SIGTERM) lets running requests finish before cancelling them."""
 
-app = typer.Typer(help="FHIR R4 server over a clinic's data.", no_args_is_help=True, add_completion=False)
+# rich_markup_mode=None: click's own help, which shows a flag as a flag (typer's rich help adds "<bool>")
+app = typer.Typer(
+    help="FHIR R4 server over a clinic's data.", no_args_is_help=True, add_completion=False, rich_markup_mode=None
+)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="The clinic's user accounts.", no_args_is_help=True)
 imaging_app = typer.Typer(help="Imaging: ImagingStudy resources kept in step with Orthanc.", no_args_is_help=True)
@@ -69,9 +77,13 @@ def settings() -> Settings:
 
 
 @contextmanager
-def database() -> Iterator[Database]:
-    """The database of the settings; database errors become one-line failures."""
+def database(create: bool = False) -> Iterator[Database]:
+    """The database of the settings; database errors become one-line failures. A missing SQLite file is a failure
+    naming where it was looked for, unless ``create`` (only `serve` and `db upgrade` create it)."""
     config = settings()
+    missing = None if create else missing_sqlite_file(config.database_url)
+    if missing:
+        fail(missing)
     # every write versioned and indexed; one naming no clinic goes to the default clinic
     db = Database(config.database_url, finish=pipeline.finish, default_clinic=config.default_clinic)
     try:
@@ -86,25 +98,34 @@ def database() -> Iterator[Database]:
         db.dispose()
 
 
-def migrate(config: Settings) -> None:
-    with database():
+def migrate(config: Settings, create: bool = False) -> None:
+    """Apply the pending migrations; ``create``: a missing SQLite file is created (else a failure)."""
+    with database(create):
         upgrade(config.database_url)
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     demo: Annotated[bool, typer.Option("--demo", help="Install the demo clinic first (idempotent).")] = False,
 ) -> None:
-    """Serve the FHIR API. On the embedded SQLite default, pending migrations are applied first."""
+    """Serve the FHIR API. On the embedded SQLite default, pending migrations are applied first. Without
+    FHIR_SERVER_BASE_URL the base URL is http://HOST:PORT/fhir. Logs its URLs; refuses to start without a database."""
+    os.environ.setdefault("FHIR_SERVER_BASE_URL", listening_base_url(host, port))  # inherited by the workers
     config = settings()
+    configure_logging(config.log_level)
     if config.is_sqlite:
-        migrate(config)
+        migrate(config, create=True)
+    try:
+        startup_report(config)
+    except StartupError as exc:
+        fail(str(exc))
     if demo:
         seed(demo=True)
     os.environ["FHIR_SERVER_WORKERS"] = str(workers)  # each worker takes its share of the database connections
+    multiprocess.prepare(workers)  # several workers share their metrics through files
     uvicorn.run(
         "fhir_server.app:create_app",
         factory=True,
@@ -112,7 +133,9 @@ def serve(
         port=port,
         workers=workers,
         log_config=None,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto believed only from the proxies FHIR_SERVER_TRUSTED_PROXIES names
+        proxy_headers=bool(config.trusted_proxy_list),
+        forwarded_allow_ips=config.trusted_proxy_list or None,
         # uvicorn kills a worker whose health-check thread does not answer in time; a worker busy with a large
         # transaction on a loaded machine can miss the default 5 s and lose the requests in flight.
         timeout_worker_healthcheck=30,
@@ -125,7 +148,7 @@ def serve(
 def db_upgrade() -> None:
     """Apply every pending migration."""
     config = settings()
-    migrate(config)
+    migrate(config, create=True)
     out.print(f"database is at revision {head_revision(config.database_url)}")
 
 
@@ -226,7 +249,7 @@ def users_create(
         clinic = session.scalars(select(Organization).where(organization_lookup(organization))).first()
         if clinic is None:
             fail(f"no clinic matches {organization!r}")
-        secret = password or _ask_password()
+        secret = password or ask_password()
         try:
             user = create_user(session, organization=clinic, email=email, password=secret, role=role, full_name=name)
         except UserError as exc:
@@ -257,6 +280,9 @@ def users_list(
                 _when(user.last_login_at),
             )
     out.print(table)
+
+
+users_app.command("reset-password")(reset_password)
 
 
 @imaging_app.command("sync")
@@ -355,7 +381,8 @@ def _when(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _ask_password() -> str:
+def ask_password() -> str:
+    """A new password typed twice (not echoed); fails when the two differ."""
     first = getpass.getpass("Password: ")
     if first != getpass.getpass("Repeat password: "):
         fail("the passwords differ")

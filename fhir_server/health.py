@@ -42,7 +42,7 @@ async def ready(request: Request) -> JsonResponse:
     settings = context.settings
     checks = {"database": await run_in_threadpool(_database_check, context.database)}
     if settings.orthanc_url:
-        checks["orthanc"] = await _orthanc_check(settings)
+        checks["orthanc"] = await orthanc_check(settings)
     ok = all(check["status"] == "pass" for check in checks.values())
     return JsonResponse({"status": "pass" if ok else "fail", "checks": checks}, status_code=200 if ok else 503)
 
@@ -58,7 +58,7 @@ def _database_check(database: Database) -> dict[str, str]:
     return {"status": "pass"}
 
 
-async def _orthanc_check(settings: Settings) -> dict[str, str]:
+async def orthanc_check(settings: Settings) -> dict[str, str]:
     """Orthanc answers ``GET /system`` with this server's credentials; failures named as the proxy names them."""
     try:
         async with httpx.AsyncClient(timeout=3.0, auth=basic_auth(settings)) as client:

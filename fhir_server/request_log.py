@@ -16,22 +16,27 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fhir_server.metrics import requests as request_metrics
+
 logger = logging.getLogger("fhir_server.request")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 REQUEST_ID_HEADER = b"x-request-id"
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+"""A terminal control sequence (colours, cursor moves), which a JSON log line never carries."""
 
 
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object: time, level, logger, message and any ``extra`` fields given."""
 
-    _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    # color_message: uvicorn's copy of its message with terminal colours, for its own console formatter
+    _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _ANSI_ESCAPE.sub("", record.getMessage()),
         }
         line.update({k: v for k, v in record.__dict__.items() if k not in self._STANDARD})
         if record.exc_info:
@@ -65,7 +70,8 @@ def request_id_from(scope: Scope) -> str:
 
 
 class RequestLogMiddleware:
-    """Pure ASGI middleware: assigns the request id, adds the header, logs method, path, status and duration."""
+    """Pure ASGI middleware: assigns the request id, adds the header, logs method, path, status and duration, and
+    counts the request in the metrics (:func:`fhir_server.metrics.requests.observe`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -89,6 +95,8 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            request_metrics.observe(scope, status, seconds)
             logger.info(
                 "request",
                 extra={
@@ -96,7 +104,7 @@ class RequestLogMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                     "client": scope["client"][0] if scope.get("client") else None,
                 },
             )

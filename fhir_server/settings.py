@@ -5,6 +5,9 @@ A bad value stops the server at start with a message naming the variable (see :f
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -13,6 +16,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FHIR_SERVER_"
 DEFAULT_DATABASE_URL = "sqlite:///fhir-server.db"
+LOGO_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+}
+"""The logo files the pages serve, by suffix, with their media type."""
+LOGO_MAX_BYTES = 1024 * 1024
 
 
 class SettingsError(Exception):
@@ -30,7 +43,13 @@ class Settings(BaseSettings):
     )
     base_url: str = Field(
         "http://127.0.0.1:8080/fhir",
-        description="The public FHIR base URL, as clients reach it (used in links, Location and `aud`).",
+        description="The public FHIR base URL, as clients reach it (used in links, Location and `aud`); unset: "
+        "`serve` takes it from its --host and --port",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses or CIDR ranges (space- or comma-separated) of the reverse proxies whose "
+        "X-Forwarded-For/-Proto headers `serve` believes (client address and scheme); unset: none is believed",
     )
     orthanc_url: str | None = Field(None, description="Orthanc's REST base, e.g. http://127.0.0.1:8042")
     orthanc_username: str | None = Field(None, description="Orthanc HTTP basic-auth user")
@@ -56,6 +75,11 @@ class Settings(BaseSettings):
     imaging_poll_interval: float = Field(2.0, gt=0, description="Seconds between two reads of Orthanc's changes")
     imaging_reconcile_interval: float = Field(
         300.0, gt=0, description="Seconds between two reconciliations with Orthanc (finds deleted studies)"
+    )
+    ui_imaging_viewer: str = Field(
+        "/stone-webviewer/index.html?study={study_uid}",
+        description="The browser UI's link to a study in Orthanc's DICOMweb viewer: a URL, or a path under "
+        "orthanc_url, with {study_uid}; shown only when orthanc_url is set (the viewer keeps Orthanc's own login)",
     )
     openai_api_key: SecretStr | None = Field(None, description="Key for the intake-summary model")
     openai_base_url: str | None = Field(None, description="An OpenAI-compatible API base URL")
@@ -88,6 +112,12 @@ class Settings(BaseSettings):
         None,
         description="Key that signs page cursors (paging links); unset: derived from the database URL, so links are "
         "tamper-evident but not secret",
+    )
+
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Bearer secret that `GET /metrics` (Prometheus) requires; unset: /metrics is off (404)",
     )
 
     bundle_max_entries: int = Field(
@@ -170,6 +200,28 @@ class Settings(BaseSettings):
     search_max_has_depth: int = Field(3, ge=1, le=3, description="Most nested _has of one parameter")
     search_max_includes: int = Field(10, ge=0, description="Most _include and _revinclude values of one search")
 
+    # The pages' branding and password reset by email (issue 16, item 9)
+    ui_name: str = Field(
+        "FHIR server", min_length=1, max_length=100, description="The name the pages show when no clinic is in context"
+    )
+    ui_logo_url: str | None = Field(None, description="An http(s) URL of the logo shown on every page")
+    ui_logo_file: Path | None = Field(
+        None, description="A PNG, JPEG, GIF, WebP or SVG logo file (at most 1 MB), served at {base}/auth/logo"
+    )
+    ui_color: str | None = Field(None, description="The pages' accent colour, a CSS hex colour such as #0a7d5a")
+    smtp_host: str | None = Field(None, description="SMTP server for password-reset emails; unset: no email is sent")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port")
+    smtp_username: str | None = Field(None, description="SMTP login (none: no authentication)")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_from: str = Field("fhir-server@localhost", description="The From address of the server's emails")
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls (after connecting), ssl (from the start) or none (a local relay only)"
+    )
+    smtp_timeout: float = Field(10.0, gt=0, le=300, description="Seconds one SMTP conversation may take")
+    password_reset_lifetime: int = Field(
+        3600, ge=300, le=7 * 24 * 3600, description="Seconds a password-reset link stays valid (it works once)"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -190,6 +242,21 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The trusted proxies, one address or CIDR range each."""
+        return self.trusted_proxies.replace(",", " ").split()
+
     @field_validator("orthanc_dicomweb_root")
     @classmethod
     def _root_path(cls, value: str) -> str:
@@ -201,6 +268,32 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("ui_color")
+    @classmethod
+    def _hex_color(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value):
+            raise ValueError("must be a CSS hex colour such as #0a7d5a")
+        return value
+
+    @field_validator("ui_logo_url")
+    @classmethod
+    def _logo_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or any(c in value for c in "\"'<> "):
+                raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("ui_logo_file")
+    @classmethod
+    def _logo_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            if value.suffix.lower() not in LOGO_TYPES:
+                raise ValueError(f"must end in one of {', '.join(LOGO_TYPES)}")
+            if not value.is_file() or value.stat().st_size > LOGO_MAX_BYTES:
+                raise ValueError("must be a readable file of at most 1 MB")
+        return value
 
     @property
     def is_sqlite(self) -> bool:

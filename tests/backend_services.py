@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, Key, RSAKey
@@ -51,7 +52,7 @@ def assertion(client_id: str, key: Key, alg: str, audience: str, **claims: Any) 
     return jwt.encode(header, {k: v for k, v in body.items() if v is not None}, key, algorithms=[alg])
 
 
-def request_token(client: TestClient, token_url: str, signed: str, scope: str, **extra: str) -> Any:
+def request_token(client: TestClient | httpx.Client, token_url: str, signed: str, scope: str, **extra: str) -> Any:
     """POST a ``client_credentials`` request with the assertion ``signed`` to ``token_url``; the response."""
     data = {
         "grant_type": "client_credentials",

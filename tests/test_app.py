@@ -94,3 +94,21 @@ def test_one_log_record_per_request_with_its_id(client: TestClient, caplog: pyte
     assert line["request_id"] == "log-me" == response.headers["x-request-id"]
     assert line["method"] == "GET" and line["path"] == "/health" and line["status"] == 200
     assert line["duration_ms"] >= 0
+
+
+def test_json_log_lines_carry_no_terminal_colours() -> None:
+    """uvicorn logs each message twice, plain and as ``color_message`` with ANSI escapes for its console."""
+    record = logging.getLogger("uvicorn.error").makeRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        "Uvicorn running on %s (\x1b[1mCTRL+C\x1b[0m)",
+        ("x",),
+        None,
+        extra={"color_message": "Uvicorn running on \x1b[1m%s\x1b[0m"},
+    )
+    formatted = JsonFormatter().format(record)
+    assert "\\u001b" not in formatted and "\x1b" not in formatted
+    assert json.loads(formatted)["message"] == "Uvicorn running on x (CTRL+C)"
+    assert "color_message" not in json.loads(formatted)

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from fhir_server.settings import ENV_PREFIX, Settings
+
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 PUBLIC_SERVICE = "fhir-server"
 ALL_INTERFACES = "*"
@@ -79,3 +81,50 @@ def test_no_service_sets_a_default_orthanc_password() -> None:
     assert '"orthanc": "orthanc"' not in text
     assert re.search(r"ORTHANC_PASSWORD:\s*orthanc\b", text) is None
     assert "${ORTHANC_PASSWORD:-" not in text  # a fallback value would be a default credential
+
+
+CI_OVERRIDE = COMPOSE_FILE.with_name("docker-compose.ci.yml")
+CI_SCRIPT = COMPOSE_FILE.parent / ".ci" / "test"
+
+
+def test_postgresql_publishes_no_port_in_the_stack() -> None:
+    """A first `up` next to a local PostgreSQL must not fail on port 5432, and the database is the stack's own."""
+    assert "ports" not in _compose()["services"]["postgres"]
+
+
+def test_only_the_test_command_publishes_postgresql_and_on_loopback_only() -> None:
+    override: dict[str, Any] = yaml.safe_load(CI_OVERRIDE.read_text())
+    assert list(override["services"]) == ["postgres"]
+    assert {_host_ip(port) for port in override["services"]["postgres"]["ports"]} == {"127.0.0.1"}
+    script = CI_SCRIPT.read_text()
+    assert "-f docker-compose.yml -f docker-compose.ci.yml" in script
+    assert re.search(r"^\s*docker compose up", script, re.MULTILINE) is None  # every `up` goes through the override
+
+
+def test_the_production_shaped_stack_installs_no_demo_data() -> None:
+    services = _compose()["services"]
+    default = {name: s for name, s in services.items() if "profiles" not in s}
+    assert not [name for name, s in default.items() if "--demo" in json.dumps(s.get("command", ""))]
+    [demo] = [s for s in services.values() if "demo" in s.get("profiles", [])]
+    assert demo["command"] == ["fhir-server", "seed", "--demo"]
+    assert demo["depends_on"]["fhir-server"]["condition"] == "service_healthy"  # migrated before seeding
+
+
+def test_the_fhir_server_requires_a_secret_key_with_no_default() -> None:
+    server = _compose()["services"][PUBLIC_SERVICE]["environment"]
+    with pytest.raises(KeyError):
+        _interpolated(server["FHIR_SERVER_SECRET_KEY"], {})
+    assert _interpolated(server["FHIR_SERVER_SECRET_KEY"], {"FHIR_SERVER_SECRET_KEY": "k" * 32}) == "k" * 32
+    assert "secret_key" in Settings.model_fields and ENV_PREFIX + "SECRET_KEY" == "FHIR_SERVER_SECRET_KEY"
+
+
+def test_the_healthcheck_probes_readiness() -> None:
+    probe = " ".join(_compose()["services"][PUBLIC_SERVICE]["healthcheck"]["test"])
+    assert "/health/ready'" in probe
+
+
+def test_the_compose_version_needed_is_stated_and_enforced_by_the_file() -> None:
+    """Inline config content (Compose 2.23.1) is what older versions refuse, naming the property; the file says so."""
+    header = COMPOSE_FILE.read_text().split("services:", 1)[0]
+    assert "Docker Compose 2.23.1 or newer" in header and "Additional property content is not allowed" in header
+    assert all("content" in config for config in _compose()["configs"].values())

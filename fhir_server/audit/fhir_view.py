@@ -18,7 +18,9 @@ EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 INTERACTION = "http://hl7.org/fhir/restful-interaction"
 LOCAL_ACTION = "urn:fhir-server:audit-action"
 DICOM = "http://dicom.nema.org/resources/ontology/DCM"
-LOGIN_ACTIONS = frozenset({"login", "logout", "login-failed", "account-locked"})
+LOGIN_ACTIONS = frozenset(
+    {"login", "logout", "login-failed", "account-locked", "password-reset-requested", "password-reset"}
+)
 OUTCOME_CODES = {"success": "0", "minor-failure": "4", "serious-failure": "8", "major-failure": "12"}
 _ACTIONS = {"read": "R", "vread": "R", "create": "C", "update": "U", "patch": "U", "delete": "D"}
 

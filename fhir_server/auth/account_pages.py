@@ -20,12 +20,13 @@ from starlette.responses import Response
 from fhir_server.access.patient_context import is_portal
 from fhir_server.auth import audit_events
 from fhir_server.auth.audit_events import Origin
-from fhir_server.auth.authorization_flow import _patients
 from fhir_server.auth.authorize import _form, in_transaction
+from fhir_server.auth.branding import clinic_name
 from fhir_server.auth.grants import revoke_grant
 from fhir_server.auth.launch import LaunchError, create_launch
 from fhir_server.auth.login import session_user
 from fhir_server.auth.pages import error_page, redirect, render, session_cookie, settings_of
+from fhir_server.auth.patient_picker import PatientSearch, picker_values
 from fhir_server.db import Grant, OAuthClient, Patient, User
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +43,9 @@ class PortalRefused(str):
 PORTAL_REFUSED = PortalRefused("The EHR launcher is for the clinic's staff; a patient's own login cannot use it.")
 
 
-def _launcher_values(session: Session, user: User, selected: str | None) -> dict[str, Any]:
+def _launcher_values(
+    session: Session, user: User, selected: str | None, search: PatientSearch | None = None
+) -> dict[str, Any]:
     clients = session.scalars(
         select(OAuthClient)
         .where(
@@ -56,20 +59,21 @@ def _launcher_values(session: Session, user: User, selected: str | None) -> dict
         "user": user.full_name,
         "clients": [{"client_id": c.client_id, "name": c.name} for c in clients],
         "selected": selected,
-        "patients": _patients(session, user),
+        "clinic": clinic_name(session, user.organization_id),
+        **picker_values(session, user, search or PatientSearch()),
     }
 
 
 @router.get("/launch")
 async def launcher(request: Request) -> Response:
-    """The launcher page (login first)."""
-    selected = request.query_params.get("client_id")
+    """The launcher page (login first), its patients searched by the query's ``name``, ``mrn`` and ``birthdate``."""
+    selected, search = request.query_params.get("client_id"), PatientSearch.of(request.query_params)
 
     def page(session: Session) -> dict[str, Any] | PortalRefused | None:
         user = session_user(session, session_cookie(request))
         if user is not None and is_portal(user):
             return PORTAL_REFUSED
-        return _launcher_values(session, user, selected) if user else None
+        return _launcher_values(session, user, selected, search) if user else None
 
     values = await in_transaction(request, page)
     if isinstance(values, PortalRefused):
@@ -135,7 +139,13 @@ async def manage(request: Request) -> Response:
 
     def page(session: Session) -> dict[str, Any] | None:
         user = session_user(session, session_cookie(request))
-        return {"user": user.full_name, "grants": _grants(session, user)} if user else None
+        if user is None:
+            return None
+        return {
+            "user": user.full_name,
+            "grants": _grants(session, user),
+            "clinic": clinic_name(session, user.organization_id),
+        }
 
     values = await in_transaction(request, page)
     return _login_page(request, "manage") if values is None else render(request, "manage", values)

@@ -1,9 +1,9 @@
 """Authorization events in the audit trail (``audit_events``), written in the transaction of the change they record.
 
 Actions: ``login``, ``logout``, ``login-failed``, ``account-locked``, ``token-issued``, ``token-refreshed``,
-``token-revoked``, ``launch-created``. They are served later as FHIR AuditEvent (IHE BALP:
-https://profiles.ihe.net/ITI/BALP/, type ``110114`` User Authentication for logins and logouts, ``rest`` with subtype
-for token events).
+``token-revoked``, ``launch-created``, ``password-reset-requested``, ``password-reset``. They are served later as
+FHIR AuditEvent (IHE BALP: https://profiles.ihe.net/ITI/BALP/, type ``110114`` User Authentication for logins,
+logouts and password resets, ``rest`` with subtype for token events).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ TOKEN_ISSUED = "token-issued"  # noqa: S105 - an audit action name
 TOKEN_REFRESHED = "token-refreshed"  # noqa: S105
 TOKEN_REVOKED = "token-revoked"  # noqa: S105
 LAUNCH_CREATED = "launch-created"
+PASSWORD_RESET_REQUESTED = "password-reset-requested"  # noqa: S105
+PASSWORD_RESET = "password-reset"  # noqa: S105
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,11 @@ from fhir_server.access.patient_context import context_allowed, is_portal, may_h
 from fhir_server.access.scopes import parse_scopes
 from fhir_server.access.user_scopes import grantable
 from fhir_server.auth.audit_events import Origin
+from fhir_server.auth.branding import clinic_name
 from fhir_server.auth.grants import new_secret
 from fhir_server.auth.launch import launch_context
 from fhir_server.auth.oauth_server import FormRequest, SmartServer
+from fhir_server.auth.patient_picker import PatientSearch, patient_name, picker_values
 from fhir_server.auth.token import build_server
 from fhir_server.db import AuthorizationCode, AuthorizationRequest, LaunchContext, OAuthClient, Patient, User
 from fhir_server.db.types import utcnow
@@ -56,6 +58,7 @@ class Page:
 
     template: str
     values: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
 
 
 Step = Redirect | ErrorPage | Page
@@ -119,15 +122,24 @@ STALE = ErrorPage(
 )
 
 
-def next_step(session: Session, settings: Settings, row: AuthorizationRequest, user: User | None, handle: str) -> Step:
-    """What the browser sees next: login, patient picker or consent (or a refusal: a user of another clinic than
-    the app's, a launch of another user, a portal login without a patient record of its own)."""
+def next_step(
+    session: Session,
+    settings: Settings,
+    row: AuthorizationRequest,
+    user: User | None,
+    handle: str,
+    search: PatientSearch | None = None,
+) -> Step:
+    """What the browser sees next: login, patient picker (listing the patients ``search`` finds) or consent (or a
+    refusal: a user of another clinic than the app's, a launch of another user, a portal login without a patient
+    record of its own). Every page names the app's clinic."""
     client = session.get(OAuthClient, row.client_id)
     if client is None:
         return STALE
+    clinic = clinic_name(session, client.organization_id)
     if row.user_id is None:
         if user is None:
-            return Page("login", {"handle": handle, "app": client.name})
+            return Page("login", {"handle": handle, "app": client.name, "clinic": clinic})
         row.user_id = user.id
     user = session.get(User, row.user_id)
     if user is None:
@@ -143,14 +155,21 @@ def next_step(session: Session, settings: Settings, row: AuthorizationRequest, u
             return ErrorPage("This login has no patient record of its own.", 403)
         row.patient_id = own.fhir_id
     if _needs_patient(offered(row, user), launch) and row.patient_id is None:
-        return Page("pick_patient", {"handle": handle, "app": client.name, "patients": _patients(session, user)})
-    return Page("consent", _consent_values(session, row, client, user, launch, handle))
+        values = picker_values(session, user, search or PatientSearch())
+        return Page("pick_patient", {"handle": handle, "app": client.name, "clinic": clinic, **values})
+    return Page("consent", {**_consent_values(session, row, client, user, launch, handle), "clinic": clinic})
 
 
 def choose_patient(
     session: Session, settings: Settings, row: AuthorizationRequest, user: User, patient_id: str, handle: str
 ) -> Step:
-    """The patient chosen on the picker: one ``user`` may have in context (a portal login: only themselves)."""
+    """The patient chosen on the picker: one ``user`` may have in context (a portal login: only themselves). No
+    choice at all shows the picker again (400): nobody is chosen for the user."""
+    if not patient_id:
+        step = next_step(session, settings, row, user, handle)
+        if isinstance(step, Page) and step.template == "pick_patient":
+            return Page(step.template, {**step.values, "message": "Choose a patient first."}, 400)
+        return step
     patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_id)).first()
     if patient is None or not may_have_in_context(session, user, patient):
         return ErrorPage("You may not choose that patient.", 403)
@@ -164,32 +183,6 @@ def _needs_patient(offered_scopes: list[str], launch: LaunchContext | None) -> b
     launch_patient = launch is not None and "launch" in scopes and launch.patient_id
     wants = "launch/patient" in scopes or any(s.context == "patient" for s in scopes.resource)
     return wants and not launch_patient
-
-
-def patient_name(patient: Patient, family_first: bool = False) -> str:
-    """How the pages name a patient: "Ada Okafor" (or "Okafor, Ada"); by MRN when the clinic holds no name."""
-    given, family = patient.given_name or "", patient.family_name or ""
-    if not given and not family:
-        return f"MRN {patient.mrn}"
-    return f"{family}, {given}".strip(", ") if family_first else f"{given} {family}".strip()
-
-
-def _patients(session: Session, user: User, limit: int = 200) -> list[dict[str, str]]:
-    rows = session.scalars(
-        select(Patient)
-        .where(Patient.organization_id == user.organization_id, Patient.deleted_at.is_(None))
-        .order_by(Patient.family_name, Patient.given_name)
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "id": p.fhir_id,
-            "name": patient_name(p, family_first=True),
-            "birth_date": p.birth_date.isoformat() if p.birth_date else "",
-            "mrn": p.mrn,
-        }
-        for p in rows
-    ]
 
 
 def _consent_values(

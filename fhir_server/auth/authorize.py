@@ -32,7 +32,9 @@ from fhir_server.auth.pages import (
     set_cookie,
     settings_of,
 )
+from fhir_server.auth.patient_picker import PatientSearch
 from fhir_server.db import User
+from fhir_server.ui.return_to import ui_return_path
 
 router = APIRouter(include_in_schema=False)
 NEXT_PAGES = frozenset({"launch", "manage"})
@@ -61,7 +63,7 @@ def show(request: Request, step: flow.Step) -> Response:
         return redirect(step.location, 302)
     if isinstance(step, flow.ErrorPage):
         return error_page(request, step.message, step.status)
-    return render(request, step.template, step.values)
+    return render(request, step.template, step.values, step.status)
 
 
 @router.api_route("/authorize", methods=["GET", "POST"])
@@ -78,20 +80,26 @@ async def authorize(request: Request) -> Response:
     return response
 
 
-def _continue(session: Session, request: Request, handle: str | None, user: User | None = None) -> flow.Step:
+def _continue(
+    session: Session,
+    request: Request,
+    handle: str | None,
+    user: User | None = None,
+    search: PatientSearch | None = None,
+) -> flow.Step:
     row = flow.load(session, handle, request.cookies.get(BROWSER_COOKIE))
     if row is None or handle is None:
         return flow.STALE
-    return flow.next_step(
-        session, settings_of(request), row, user or session_user(session, session_cookie(request)), handle
-    )
+    user = user or session_user(session, session_cookie(request))
+    return flow.next_step(session, settings_of(request), row, user, handle, search)
 
 
 @router.get("/flow")
 async def flow_page(request: Request) -> Response:
-    """The next step of a stored request: login, patient picker or consent."""
-    handle = request.query_params.get("request")
-    return show(request, await in_transaction(request, lambda s: _continue(s, request, handle)))
+    """The next step of a stored request: login, patient picker (searched by the query's ``name``, ``mrn`` and
+    ``birthdate``) or consent."""
+    handle, search = request.query_params.get("request"), PatientSearch.of(request.query_params)
+    return show(request, await in_transaction(request, lambda s: _continue(s, request, handle, search=search)))
 
 
 @router.post("/login")
@@ -118,13 +126,21 @@ async def login(request: Request) -> Response:
         refused.headers["Retry-After"] = str(result.retry_after)
         return refused
     mark_signed_in(request)
-    response = (
-        show(request, step)
-        if step is not None
-        else redirect(auth_url(request, after if after in NEXT_PAGES else "manage"))
-    )
+    response = show(request, step) if step is not None else redirect(_after_login(request, after))
     set_cookie(request, response, SESSION_COOKIE, cookie or "", settings.login_session_lifetime)
     return response
+
+
+def _after_login(request: Request, after: str | None) -> str:
+    """Where a login without an authorization request goes: the page named by ``next`` (a page of the
+    authorization server, or of the browser UI on this server), else the list of apps with access."""
+    return ui_return_path(after) or auth_url(request, after if after in NEXT_PAGES else "manage")
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    """The sign-in page on its own, coming back to ``next`` (a page of the browser UI) after the login."""
+    return render(request, "login", {"next": ui_return_path(request.query_params.get("next")) or "manage"})
 
 
 @router.post("/pick-patient")

@@ -24,6 +24,7 @@ from fhir_server.auth.passwords import hash_password, verify_password
 from fhir_server.auth.users import UserError, normalize_email
 from fhir_server.db import BrowserSession, User
 from fhir_server.db.types import utcnow
+from fhir_server.metrics.instruments import LOGIN_FAILURES
 
 SESSION_COOKIE = "fhir_server_session"
 FAILED = "Wrong email or password."
@@ -52,16 +53,18 @@ def log_in(session: Session, email: str, password: str, origin: Origin) -> Login
     attempt that must wait), and the answer depends only on the name and the source's failures with it, never on
     whether an account exists: unknown, inactive and wrong-password logins all read ``FAILED``.
     """
-    user = _find(session, email)
+    user = active_user(session, email)
     attempt = login_throttle.hold(session, email, origin.source_address)
     if attempt.wait is not None:
         verify_password(_dummy_hash(), password)  # same work as a real check
         _refused(session, user, origin, f"waiting after {login_throttle.FREE_FAILURES}+ failures from this source")
+        LOGIN_FAILURES.labels("throttled").inc()
         seconds = max(1, math.ceil(attempt.wait.total_seconds()))
         return LoginResult(None, WAIT.format(minutes=math.ceil(seconds / 60)), seconds)
     checked = verify_password(user.password_hash, password) if user is not None else _dummy_check(password)
     if user is None or not checked:
         login_throttle.failed(session, attempt)
+        LOGIN_FAILURES.labels("rejected").inc()  # one reason for both: the metrics tell no account's existence
         _refused(session, user, origin, "wrong password" if user is not None else "unknown user")
         return LoginResult(None, FAILED)
     login_throttle.succeeded(session, attempt)
@@ -76,7 +79,8 @@ def _dummy_check(password: str) -> bool:
     return False
 
 
-def _find(session: Session, email: str) -> User | None:
+def active_user(session: Session, email: str) -> User | None:
+    """The active, undeleted account of ``email`` (any case), else None."""
     try:
         normalized = normalize_email(email)
     except UserError:

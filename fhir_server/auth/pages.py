@@ -41,12 +41,15 @@ def auth_url(request: Request, name: str) -> str:
 
 
 def render(request: Request, template: str, values: dict[str, Any], status: int = 200) -> Response:
-    """The page ``template`` (without .html) filled with ``values``."""
+    """The page ``template`` (without .html) filled with ``values`` (``clinic``: the clinic whose page it is)."""
     context = {
         "action": auth_url(request, _ACTIONS.get(template, template)),
         "manage": auth_url(request, "manage"),
         "logout": auth_url(request, "logout"),
+        "flow": auth_url(request, "flow"),
+        "forgot": auth_url(request, "forgot-password"),
         "signed_in": template != "login" and signed_in(request),
+        "brand": brand(request, values.get("clinic")),
         **values,
     }
     response = _templates.TemplateResponse(request, f"{template}.html", context, status_code=status)
@@ -54,7 +57,22 @@ def render(request: Request, template: str, values: dict[str, Any], status: int 
     return response
 
 
-_ACTIONS = {"pick_patient": "pick-patient", "consent": "consent", "login": "login", "launch": "launch"}
+_ACTIONS = {
+    "pick_patient": "pick-patient",
+    "consent": "consent",
+    "login": "login",
+    "launch": "launch",
+    "forgot_password": "forgot-password",
+    "reset_password": "reset-password",
+}
+
+
+def brand(request: Request, clinic: str | None) -> dict[str, str | None]:
+    """What ``base.html`` shows on every page: ``name`` (the clinic's, else the server's), ``logo`` (a URL or
+    None) and ``color`` (a validated CSS hex colour or None)."""
+    settings = settings_of(request)
+    logo = settings.ui_logo_url or (auth_url(request, "logo") if settings.ui_logo_file else None)
+    return {"name": clinic or settings.ui_name, "logo": logo, "color": settings.ui_color}
 
 
 def error_page(request: Request, message: str, status: int = 400) -> Response:

@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from fhir_server.auth import account_pages, authorize, introspection, logout, revocation, smart_configuration, token
+from fhir_server.auth import (
+    account_pages,
+    authorize,
+    branding,
+    introspection,
+    logout,
+    password_pages,
+    revocation,
+    smart_configuration,
+    token,
+)
 from fhir_server.auth.oauth_server import AUTH_PREFIX
 from fhir_server.auth.same_origin import same_origin_only
 
 router = APIRouter(prefix="/fhir", tags=["SMART authorization"])
 router.include_router(smart_configuration.router)
 _endpoints = APIRouter(prefix=AUTH_PREFIX, dependencies=[Depends(same_origin_only)])  # CSRF: see same_origin
-for module in (token, introspection, revocation, authorize, account_pages, logout):
+for module in (token, introspection, revocation, authorize, account_pages, logout, branding, password_pages):
     _endpoints.include_router(module.router)
 router.include_router(_endpoints)

@@ -45,6 +45,7 @@ from fhir_server.auth.pkce import S256Required
 from fhir_server.auth.request_checks import SmartChecks
 from fhir_server.db import AuthorizationCode, Grant, User
 from fhir_server.db.types import utcnow
+from fhir_server.metrics import tokens
 from fhir_server.settings import Settings
 
 router = APIRouter()
@@ -284,4 +285,11 @@ async def token_endpoint(request: Request) -> Response:
             response: Response = server.create_token_response(oauth_request)
             return response
 
-    return await run_in_threadpool(run)
+    grant_type = oauth_request.payload.grant_type
+    try:
+        response = await run_in_threadpool(run)
+    except Exception:
+        tokens.count(grant_type, None)
+        raise
+    tokens.count(grant_type, response)
+    return response

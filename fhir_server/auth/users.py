@@ -26,6 +26,15 @@ def normalize_email(email: str) -> str:
     return email
 
 
+def new_password_hash(password: str) -> str:
+    """The stored hash of a new password; raises UserError when the password breaks the rules (every way a password
+    is set: user creation, password reset)."""
+    try:
+        return hash_password(password)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def create_user(
     session: Session,
     *,
@@ -43,10 +52,7 @@ def create_user(
     email = normalize_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise UserError(f"a user with email {email} already exists")
-    try:
-        password_hash = hash_password(password)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    password_hash = new_password_hash(password)
     user = User(
         organization_id=organization.id,
         email=email,

@@ -29,6 +29,7 @@ from fhir_server.db.oauth import (
     LaunchContext,
     LoginThrottle,
     OAuthClient,
+    PasswordResetToken,
     SigningKey,
     UsedAssertion,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "MrnCounter",
     "OAuthClient",
     "Organization",
+    "PasswordResetToken",
     "Patient",
     "Practitioner",
     "Questionnaire",

@@ -283,6 +283,10 @@ class Database:
             row = conn.execute(statement, params).first()
         return tuple(row) if row is not None else None
 
+    def open_async_pools(self) -> list[AsyncPool]:
+        """The async pools opened so far (one per event loop that read through one; none on SQLite)."""
+        return list(self._async_pools.values())
+
     async def close_async_pool(self) -> None:
         """Close the running loop's async pool, if one was opened."""
         pool = self._async_pools.pop(asyncio.get_running_loop(), None)
@@ -315,7 +319,11 @@ class AsyncPool:
         self._conninfo = conninfo
         self._limits = limits
         self._connect_args = pg_connect_args(limits)
-        self._slots = asyncio.Semaphore(10 if limits is None else limits.sizes(False).async_reads)
+        self.capacity = 10 if limits is None else limits.sizes(False).async_reads
+        """The most connections checked out at once."""
+        self.checked_out = 0
+        """Connections checked out now."""
+        self._slots = asyncio.Semaphore(self.capacity)
         self._idle: list[psycopg.AsyncConnection[Any]] = []
 
     @asynccontextmanager
@@ -328,6 +336,7 @@ class AsyncPool:
                 await self._slots.acquire()
         except TimeoutError:
             raise PoolExhaustedError(f"no connection for reads became free within {wait:g} s") from None
+        self.checked_out += 1
         try:
             conn = await self._checkout()
             try:
@@ -335,6 +344,7 @@ class AsyncPool:
             finally:
                 await self._checkin(conn)
         finally:
+            self.checked_out -= 1
             self._slots.release()
 
     async def fetch_one(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:

@@ -58,6 +58,18 @@ class BrowserSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class PasswordResetToken(Base):
+    """A one-time password-reset link of a user: its SHA-256, its lifetime, and when it was used (or voided)."""
+
+    __tablename__ = "password_reset_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class AuthorizationRequest(Base):
     """An authorization request between its arrival and the code: the validated parameters and the choices made
     on the pages (user, patient, granted scope), bound to the browser session that logged in."""

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from fhir_server.errors import FhirError, Issue, Kind, bad_request, fail, fail_all
-from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, parse_etag
+from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, MERGE_PATCH, parse_etag
 from fhir_server.fhir.patch_limits import PatchLimits
 from fhir_server.fhir.patching import Patch
 from fhir_server.fhir.types import served_type, valid_id
@@ -222,7 +222,11 @@ def _patch_of(entry: Entry, resource: Any, limits: PatchLimits | None) -> Patch:
             document = orjson.loads(base64.b64decode(resource.get("data", "")))
         except (ValueError, orjson.JSONDecodeError):
             raise bad_request(f"{where}: Binary.data is not a base64 JSON Patch", where) from None
-        return Patch.of(JSON_PATCH, document, limits)
+        return Patch.of(MERGE_PATCH if resource.get("contentType") == MERGE_PATCH else JSON_PATCH, document, limits)
     if isinstance(resource, dict) and resource.get("resourceType") == "Parameters":
         return Patch.of(FHIR_JSON, resource, limits)
-    raise bad_request(f"{where}: a PATCH entry carries a Binary (JSON Patch) or Parameters (FHIRPath Patch)", where)
+    raise bad_request(
+        f"{where}: a PATCH entry carries a Binary (JSON Patch, or JSON Merge Patch by its contentType) or Parameters "
+        "(FHIRPath Patch)",
+        where,
+    )

@@ -20,7 +20,7 @@ from typing import Any
 from fhir_server.db.types import utcnow
 from fhir_server.fhir import elements, us_core
 from fhir_server.fhir.capability_search import Parameters, RevIncludes, registry_parameters, rev_includes, search_part
-from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH
+from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, MERGE_PATCH
 from fhir_server.fhir.route_interactions import SEARCH_PARAMETERS
 from fhir_server.fhir.search.includes import MAX_ROUNDS
 from fhir_server.fhir.search.limits import SearchLimits, describe
@@ -181,7 +181,7 @@ def build(
         "format": ["json", FHIR_JSON],
     }
     if any("patch" in interactions for interactions in served.by_type.values()):
-        statement["patchFormat"] = [JSON_PATCH, FHIR_JSON]
+        statement["patchFormat"] = [JSON_PATCH, MERGE_PATCH, FHIR_JSON]
     statement["rest"] = [_rest(served, search_parameters)]
     if any("search-type" in interactions for interactions in served.by_type.values()):
         statement["rest"][0]["documentation"] = search_limits_text(settings)

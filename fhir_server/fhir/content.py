@@ -20,6 +20,7 @@ from fhir_server.errors import Kind, bad_request, fail
 
 FHIR_JSON = "application/fhir+json"
 JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 _JSON_TYPES = {FHIR_JSON, "application/json", "json", "text/json"}
 _XML_TYPES = {"application/fhir+xml", "application/xml", "text/xml", "xml"}
 _ACCEPTABLE = _JSON_TYPES | {"*/*", "application/*"}

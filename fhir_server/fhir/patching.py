@@ -1,5 +1,6 @@
-"""The patch interaction's service (http://hl7.org/fhir/R4/http.html#patch): apply a JSON Patch (RFC 6902) or a
-FHIRPath Patch to the current version, validate the result and write it through :func:`repository.update`.
+"""The patch interaction's service (http://hl7.org/fhir/R4/http.html#patch): apply a JSON Patch (RFC 6902), a
+JSON Merge Patch (RFC 7386, :mod:`merge_patch`) or a FHIRPath Patch to the current version, validate the result
+and write it through :func:`repository.update`.
 
 The patch is computed outside the write transaction (:func:`prepare`, on a read session: no row or database lock
 is held while a client's document runs) and then stored by :func:`store`, which locks the row and writes only if
@@ -23,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from fhir_server.access.context import AccessContext
 from fhir_server.errors import FhirError, Kind, bad_request, fail_all, precondition_failed, unprocessable
-from fhir_server.fhir import fhirpath_patch, repository
-from fhir_server.fhir.content import JSON_PATCH
+from fhir_server.fhir import fhirpath_patch, merge_patch, repository
+from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, MERGE_PATCH
 from fhir_server.fhir.patch_limits import PatchLimits, SizeBudget, encode
 from fhir_server.fhir.validation import check_resource
 
@@ -33,7 +34,8 @@ _JSON_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"}
 
 @dataclass(frozen=True)
 class Patch:
-    """A parsed patch document: ``kind`` is ``json-patch`` or ``fhirpath-patch``; ``limits`` bound its work."""
+    """A parsed patch document: ``kind`` is ``json-patch``, ``merge-patch`` or ``fhirpath-patch``; ``limits`` bound
+    its work."""
 
     kind: str
     document: Any
@@ -41,19 +43,41 @@ class Patch:
 
     @classmethod
     def of(cls, media_type: str, document: Any, limits: PatchLimits | None = None) -> Patch:
-        """The patch a body of ``media_type`` holds; 400 when its shape is wrong for that kind (or a FHIRPath is
-        not allowed), 413 when it holds more operations than ``limits`` allow."""
+        """The patch a body of ``media_type`` holds (``application/json``: the kind its shape shows, see
+        :func:`kind_of`); 400 when its shape is wrong for that kind (or a FHIRPath is not allowed), 413 when it holds
+        more operations than ``limits`` allow."""
         limits = limits or PatchLimits()
-        if media_type == JSON_PATCH:
+        kind = kind_of(media_type, document)
+        if kind == "json-patch":
             check_json_patch(document, limits)
-            return cls("json-patch", document, limits)
-        fhirpath_patch.read_operations(document, limits)
-        return cls("fhirpath-patch", document, limits)
+        elif kind == "merge-patch":
+            merge_patch.check_merge_patch(document, limits)
+        else:
+            fhirpath_patch.read_operations(document, limits)
+        return cls(kind, document, limits)
 
     def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
         if self.kind == "json-patch":
             return apply_json_patch(resource, self.document, self.limits)
+        if self.kind == "merge-patch":
+            return merge_patch.apply_merge_patch(resource, self.document, self.limits)
         return fhirpath_patch.apply(resource, self.document, self.limits)
+
+
+_KINDS = {JSON_PATCH: "json-patch", MERGE_PATCH: "merge-patch", FHIR_JSON: "fhirpath-patch"}
+
+
+def kind_of(media_type: str, document: Any) -> str:
+    """The kind of patch a body of ``media_type`` is. Plain ``application/json`` says nothing of the kind, so the
+    body's shape does: an array is a JSON Patch, an object naming a ``resourceType`` a FHIRPath Patch (Parameters),
+    any other object a merge patch (what fhirpy sends: a partial resource)."""
+    if media_type in _KINDS:
+        return _KINDS[media_type]
+    if isinstance(document, list):
+        return "json-patch"
+    if isinstance(document, dict) and "resourceType" not in document:
+        return "merge-patch"
+    return "fhirpath-patch"
 
 
 def check_json_patch(document: Any, limits: PatchLimits | None = None) -> None:

@@ -9,18 +9,19 @@ and retried (with backoff up to a minute); the task ends only when the applicati
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
 
+from fhir_server import background
 from fhir_server.db.engine import Database
 from fhir_server.errors import FhirError
 from fhir_server.imaging.orthanc import OrthancClient
 from fhir_server.imaging.passes import follow_changes, full_pass, reconcile
 from fhir_server.imaging.sync import SyncReport
+from fhir_server.metrics.instruments import IMAGING_LAST_SUCCESS, IMAGING_ROUNDS
 from fhir_server.settings import Settings
 
 logger = logging.getLogger("fhir_server.imaging.watcher")
@@ -59,11 +60,15 @@ class Watcher:
                 if any(report.counts.get(k) for k in ("created", "updated", "deleted", "skipped")):
                     logger.info("imaging sync", extra={"summary": report.summary()})
                 delay = self.settings.imaging_poll_interval
+                IMAGING_ROUNDS.labels("success").inc()
+                IMAGING_LAST_SUCCESS.set(time.time())
             except FhirError as exc:
                 logger.warning("imaging sync: Orthanc unavailable", extra={"error": str(exc)})
+                IMAGING_ROUNDS.labels("orthanc_unavailable").inc()
                 delay = min(max(delay * 2, 1.0), MAX_BACKOFF)
             except Exception:
                 logger.exception("imaging sync round failed")
+                IMAGING_ROUNDS.labels("failed").inc()
                 delay = min(max(delay * 2, 1.0), MAX_BACKOFF)
             await asyncio.sleep(delay)
 
@@ -76,8 +81,4 @@ def start(database: Database, settings: Settings) -> asyncio.Task[None] | None:
 
 
 async def stop(task: asyncio.Task[None] | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await background.stop(task)

@@ -28,6 +28,7 @@ from tests.access.records import appointment as _appointment
 from tests.auth.conftest import BASE, Browser, Clinic, exchange, token_for
 
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 MRN_EXPRESSION = f"Patient.identifier.where(system='{MRN_SYSTEM}').value"
 
 
@@ -159,6 +160,9 @@ def _aimed_at_other(
         else:
             operations[0]["value"] = "Patient/pat-2"
         return client.patch(url, json=operations, headers={**headers, **JSON_PATCH})
+    if interaction == "merge patch":  # the top-level element holding the reference, as fhirpy's patch() sends it
+        element = pointer.split("/")[1]
+        return client.patch(url, json={element: build("pat-2")[element]}, headers={**headers, **MERGE_PATCH})
     changed = {**copy.deepcopy(own), **{k: v for k, v in build("pat-2").items() if k != "resourceType"}}
     if interaction == "conditional update":
         return client.put(f"{BASE}/{resource_type}?_id={own['id']}", json=changed, headers=headers)
@@ -173,7 +177,9 @@ def _role_refuses_the_type(token_kind: str, resource_type: str, interaction: str
 
 
 @pytest.mark.parametrize("token_kind", sorted(PATIENT_TOKENS))
-@pytest.mark.parametrize("interaction", ["create", "update", "conditional update", "patch", "transaction"])
+@pytest.mark.parametrize(
+    "interaction", ["create", "update", "conditional update", "patch", "merge patch", "transaction"]
+)
 @pytest.mark.parametrize("resource_type", sorted(SAMPLES))
 def test_a_patient_context_write_aimed_at_another_patient_is_refused_and_writes_nothing(
     client: TestClient, database: Database, clinic: Clinic, resource_type: str, interaction: str, token_kind: str
@@ -444,6 +450,7 @@ def test_a_patient_token_cannot_tell_another_patients_appointment_from_an_unknow
     for method, extra in (
         ("DELETE", {"headers": headers}),
         ("PATCH", {"json": patch, "headers": {**headers, **JSON_PATCH}}),
+        ("PATCH", {"json": {"status": "cancelled"}, "headers": {**headers, **MERGE_PATCH}}),
     ):
         answers = [client.request(method, f"{BASE}/Appointment/{rid}", **extra) for rid in (hidden, unknown)]
         _same(answers[0], answers[1], hidden, unknown)

@@ -35,7 +35,16 @@ FORGED = [
     {"Origin": "http://fhir.example.org"},  # the same host over plain http is another origin
 ]
 SAME_ORIGIN = {"Origin": "https://fhir.example.org", "Sec-Fetch-Site": "same-origin"}
-STATE_CHANGING_PAGES = {"login", "logout", "pick-patient", "consent", "launch", "manage"}
+STATE_CHANGING_PAGES = {
+    "login",
+    "logout",
+    "pick-patient",
+    "consent",
+    "launch",
+    "manage",
+    "forgot-password",
+    "reset-password",
+}
 
 
 def _routes(router: Any, prefix: str = "") -> Iterator[APIRoute]:

@@ -199,7 +199,8 @@ def test_login_and_consent_in_chromium_after_a_cross_site_post(chromium: Any, ro
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("text=Choose a patient")
-    page.click("button[type=submit]")
+    page.check("input[name=patient] >> nth=0")  # nobody is preselected: the user chooses
+    page.click("#choose")
     page.wait_for_selector("#offline-notice")
     assert page.is_visible("#offline-notice")
     page.uncheck("input[value='patient/Appointment.rs']")

@@ -1,5 +1,7 @@
 """patch: ``PATCH [base]/[type]/[id]`` (http://hl7.org/fhir/R4/http.html#patch) with a JSON Patch
-(``application/json-patch+json``) or a FHIRPath Patch Parameters resource (``application/fhir+json``)."""
+(``application/json-patch+json``), a JSON Merge Patch (``application/merge-patch+json``) or a FHIRPath Patch
+Parameters resource (``application/fhir+json``); ``application/json`` is read by its shape
+(:func:`patching.kind_of`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from fhir_server.fhir.binary_content import expanded
 from fhir_server.fhir.content import (
     FHIR_JSON,
     JSON_PATCH,
+    MERGE_PATCH,
     Prefer,
     check_accept,
     check_content_type,
@@ -27,7 +30,7 @@ from fhir_server.request_context import Context, RequestContext
 
 router = APIRouter()
 
-_PATCH_TYPES = frozenset({JSON_PATCH, FHIR_JSON, "application/json"})
+_PATCH_TYPES = frozenset({JSON_PATCH, MERGE_PATCH, FHIR_JSON, "application/json"})
 
 
 @router.patch(f"/{TYPE}/{INSTANCE}", summary="patch", openapi_extra=declares("patch"))

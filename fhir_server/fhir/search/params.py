@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from fhir_server.errors import FhirError, Issue, bad_request
+from fhir_server.fhir.search import client_params
 from fhir_server.fhir.search.dates import date_range
 from fhir_server.fhir.search.limits import DEFAULT_COUNT, SearchLimits, check, count_notes, page_size
 from fhir_server.fhir.search.registry import SearchParameter, parameters_for
@@ -147,10 +148,11 @@ def _is_include(name: str) -> bool:
 
 def _is_control(name: str) -> bool:
     """``name`` is a result parameter (paging, includes, format...), not a criterion."""
-    return name in CONTROLS or _is_include(name)
+    return name in CONTROLS or name in client_params.NAMES or _is_include(name)
 
 
 def _parse_pair(query: SearchQuery, name: str, raw: str) -> None:
+    name, raw = client_params.standard(name, raw)
     if _is_control(name):
         _control(query, name, raw)
         if name not in {"_format", "_pretty", "_cursor"}:

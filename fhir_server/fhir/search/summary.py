@@ -62,20 +62,27 @@ def _definitions() -> dict[str, _Definition]:
     return table
 
 
-def _member(resource_type: str, parent: str, key: str) -> _Element | None:
-    """The definition of JSON member ``key`` under ``parent`` (a choice ``valueString`` under ``value[x]``, a
-    primitive's ``_key`` under ``key``); None when the type defines no such element."""
+def _element_name(resource_type: str, parent: str, key: str) -> str | None:
+    """The name of the element JSON member ``key`` under ``parent`` stands for: ``value`` for a choice's
+    ``valueString`` (``value[x]``), ``birthDate`` for a primitive's ``_birthDate``, else ``key`` itself; None when
+    the type defines no such element."""
     definition = _definitions().get(resource_type)
     if definition is None:
         return None
     name = key.removeprefix("_")
-    found = definition.elements.get(f"{parent}.{name}")
-    if found is not None:
-        return found
+    if f"{parent}.{name}" in definition.elements:
+        return name
     for cut in range(len(name) - 1, 0, -1):  # choice types: valueString under value[x]
-        if name[cut].isupper() and (choice := definition.elements.get(f"{parent}.{name[:cut]}")) is not None:
-            return choice
+        if name[cut].isupper() and f"{parent}.{name[:cut]}" in definition.elements:
+            return name[:cut]
     return None
+
+
+def _member(resource_type: str, parent: str, key: str) -> _Element | None:
+    """The definition of JSON member ``key`` under ``parent`` (a choice ``valueString`` under ``value[x]``, a
+    primitive's ``_key`` under ``key``); None when the type defines no such element."""
+    name = _element_name(resource_type, parent, key)
+    return None if name is None else _definitions()[resource_type].elements[f"{parent}.{name}"]
 
 
 def _element_info(resource_type: str, key: str) -> tuple[bool, bool]:
@@ -133,8 +140,14 @@ def summarize(resource: dict[str, Any], mode: str) -> dict[str, Any]:
 
 
 def select_elements(resource: dict[str, Any], elements: list[str]) -> dict[str, Any]:
-    """The resource with only the named top-level elements (and the mandatory ones)."""
+    """The resource with only the named top-level elements (and the mandatory ones). An element is named as its
+    definition names it: ``multipleBirth`` keeps ``multipleBirthInteger`` (a choice type by its base name), and a
+    primitive's extension (``_birthDate``) goes with its value."""
     resource_type = resource["resourceType"]
     wanted = {e.split(".")[-1] if e.startswith(resource_type + ".") else e for e in elements}
-    kept = {k: v for k, v in resource.items() if k in _ALWAYS or k in wanted or _element_info(resource_type, k)[1]}
+
+    def named(key: str) -> bool:
+        return key in wanted or _element_name(resource_type, resource_type, key) in wanted
+
+    kept = {k: v for k, v in resource.items() if k in _ALWAYS or named(k) or _element_info(resource_type, k)[1]}
     return _tagged(kept) if kept != resource else resource

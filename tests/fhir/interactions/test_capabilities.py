@@ -120,7 +120,11 @@ def test_patch_formats_are_announced_with_patch(statement: dict[str, Any]) -> No
     patchable = any("patch" in _codes(r) for r in _resources(statement).values())
     assert ("patchFormat" in statement) == patchable
     if patchable:
-        assert set(statement["patchFormat"]) == {"application/json-patch+json", "application/fhir+json"}
+        assert set(statement["patchFormat"]) == {
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/fhir+json",
+        }
 
 
 _REQUESTS: dict[str, tuple[str, str]] = {

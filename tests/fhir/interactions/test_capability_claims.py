@@ -335,9 +335,12 @@ def test_every_format_claimed_holds(claims: Claims) -> None:
 
 
 def _patch_in(media_type: str, language: str, present: bool) -> bytes:
-    """A patch setting Patient.language (``present``: it has one), in JSON Patch or FHIRPath Patch (http.html#patch)."""
+    """A patch setting Patient.language (``present``: it has one), in JSON Patch, JSON Merge Patch or FHIRPath Patch
+    (http.html#patch)."""
     if media_type == "application/json-patch+json":
         return orjson.dumps([{"op": "add", "path": "/language", "value": language}])
+    if media_type == "application/merge-patch+json":
+        return orjson.dumps({"language": language})
     if media_type != "application/fhir+json":
         pytest.fail(f"no exercise for the patch format {media_type}")
     where = (

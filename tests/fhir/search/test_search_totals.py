@@ -76,3 +76,30 @@ def test_a_later_page_keeps_the_rule(module_client: TestClient, asked: str | Non
     following = next(link["url"] for link in first["link"] if link["relation"] == "next")
     page = module_client.get("/fhir" + following[len(PUBLIC_BASE_URL) :]).json()
     assert page.get("total") == expected
+
+
+# --- _totalMethod: fhirpy's count() (https://github.com/beda-software/fhir-py: `_count=0&_totalMethod=count`) ------
+
+
+def test_fhirpys_count_request_answers_the_count(module_client: TestClient) -> None:
+    bundle = search(module_client, "Patient", [("family", PAGING_FAMILY), ("_count", "0"), ("_totalMethod", "count")])
+    assert bundle["total"] == PAGING_PATIENTS
+    assert "entry" not in bundle
+    assert "_total=accurate" in bundle["link"][0]["url"]  # the self link says how it was understood
+
+
+@pytest.mark.parametrize(("method", "expected"), [("count", PAGING_PATIENTS), ("none", None)])
+def test_total_method_reads_as_total(module_client: TestClient, method: str, expected: int | None) -> None:
+    assert search(module_client, "Patient", [*QUERY, ("_totalMethod", method)]).get("total") == expected
+
+
+def test_an_unknown_total_method_is_400_naming_it_and_a_warning_when_lenient(module_client: TestClient) -> None:
+    query = (("family", PAGING_FAMILY), ("_totalMethod", "guess"))
+    strict = module_client.get("/fhir/Patient", params=query)
+    assert strict.status_code == 400, strict.text
+    assert strict.json()["issue"][0]["expression"] == ["_totalMethod"]
+    lenient = module_client.get("/fhir/Patient", params=query, headers={"Prefer": "handling=lenient"})
+    assert lenient.status_code == 200, lenient.text
+    outcome = [e["resource"] for e in lenient.json()["entry"] if e["search"]["mode"] == "outcome"]
+    assert outcome[0]["issue"][0]["severity"] == "warning"
+    assert outcome[0]["issue"][0]["expression"] == ["_totalMethod"]

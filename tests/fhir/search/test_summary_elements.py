@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from fhir_server.fhir.search.summary import SUBSETTED, summarize
+from fhir_server.fhir.search.summary import SUBSETTED, select_elements, summarize
 from fhir_server.paths import project_dir
 
 _DEPTH = 3
@@ -71,3 +71,39 @@ def test_summary_true_keeps_exactly_the_summary_and_mandatory_elements(resource_
     assert shown["meta"]["tag"] == [SUBSETTED]
     kept = {k: v for k, v in shown.items() if k not in {"resourceType", "id", "meta"}}
     assert kept == {k: v for k, v in expected.items() if k not in {"id", "meta"}}
+
+
+def _choice_keys() -> list[tuple[str, str, str]]:
+    """(type, choice element's base name, one JSON key of it) for every top-level choice element of every type."""
+    found = []
+    for resource_type, elements in sorted(_definitions().items()):
+        for element in _children(elements, resource_type):
+            if element["path"].endswith("[x]"):
+                base = element["path"].rsplit(".", 1)[-1][:-3]
+                for kind in element["type"]:
+                    found.append((resource_type, base, base + kind["code"][0].upper() + kind["code"][1:]))
+    return found
+
+
+def test_elements_names_a_choice_type_by_its_base_name() -> None:
+    """``_elements=multipleBirth`` keeps ``multipleBirthInteger``: every choice element of every type, every one of
+    its types (search.html#elements names elements as the definitions do)."""
+    choices = _choice_keys()
+    assert ("Patient", "multipleBirth", "multipleBirthInteger") in choices and len(choices) > 150
+    for resource_type, base, key in choices:
+        resource = {"resourceType": resource_type, "id": "x", key: "x", "implicitRules": "x"}
+        shown = select_elements(resource, [base])
+        assert shown.get(key) == "x", (resource_type, key)
+        assert "implicitRules" not in shown
+
+
+def test_elements_keeps_a_primitive_s_extension_with_its_value() -> None:
+    extension = {"extension": [{"url": "http://example.org/x", "valueString": "y"}]}
+    resource = {"resourceType": "Patient", "id": "x", "birthDate": "1980", "_birthDate": extension, "gender": "male"}
+    assert select_elements(resource, ["birthDate"]) == {
+        "resourceType": "Patient",
+        "id": "x",
+        "birthDate": "1980",
+        "_birthDate": extension,
+        "meta": {"tag": [SUBSETTED]},
+    }
