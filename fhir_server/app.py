@@ -30,9 +30,9 @@ from fhir_server.fhir.route_interactions import FhirRoute
 from fhir_server.fhir.route_paths import TYPE
 from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
-from fhir_server.openapi import pages as docs_pages
 from fhir_server.metrics import endpoint as metrics_endpoint
 from fhir_server.metrics import pools as metrics_pools
+from fhir_server.openapi import pages as docs_pages
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
 from fhir_server.ui import routes as ui_routes
