@@ -68,7 +68,7 @@ def test_redoc_renders_offline(chromium: Any, root: str, tmp_path: Path) -> None
     page = _offline_page(chromium, refused)
     page.goto(f"{root}/redoc?type=Patient")
     page.wait_for_selector("h1:has-text('FHIR server')", timeout=60_000)
-    page.wait_for_selector("text=$everything Patient")
+    page.wait_for_selector("h2:has-text('$everything Patient')")
     assert page.locator("text=read Patient").count() >= 1
     shot = tmp_path / "redoc.png"
     page.screenshot(path=str(shot))
