@@ -25,7 +25,7 @@ from fhir_server.db.limits import DatabaseLimits
 from fhir_server.db.request_guard import RequestGuard
 from fhir_server.errors import FhirError
 from fhir_server.fhir import outcomes, pipeline, routes, validation
-from fhir_server.fhir.interactions import read, vread
+from fhir_server.fhir.interactions import read, terminology, vread
 from fhir_server.fhir.route_interactions import FhirRoute
 from fhir_server.fhir.route_paths import TYPE
 from fhir_server.head_requests import HeadRequestsMiddleware
@@ -47,6 +47,7 @@ def _route_reads_first(app: FastAPI) -> None:
     Starlette endpoints: this spares the walk through every router included before the FHIR one and FastAPI's
     dependency solving (the path convertors: :mod:`fhir_server.fhir.route_paths`)."""
     base = f"/fhir/{TYPE}/{{resource_id:fhir_id}}"
+    app.router.routes.extend(terminology.published_read_routes())  # the server's own CodeSystems and ValueSets
     app.router.routes.append(FhirRoute(base, read.read_endpoint, methods=["GET"], interaction="read"))
     versioned = base + "/_history/{version_id:version_id}"
     app.router.routes.append(FhirRoute(versioned, vread.vread_endpoint, methods=["GET"], interaction="vread"))

@@ -23,6 +23,8 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from fhir_server import auth_commands
+from fhir_server.auth import key_pairs
 from fhir_server.auth.clients import ClientError, describe, list_clients, register_client, revoke_client
 from fhir_server.auth.users import UserError, create_user, list_users
 from fhir_server.clinics import ClinicError, create_clinic, list_clinics
@@ -60,6 +62,7 @@ app.add_typer(users_app, name="users")
 clients_app = typer.Typer(help="Registered SMART apps and backend services.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
 app.add_typer(imaging_app, name="imaging")
+auth_commands.register(app, clients_app)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
@@ -323,9 +326,17 @@ def clients_create(
     jwks_file: Annotated[
         Path | None, typer.Option(help="A file holding the client's public JWKS (confidential-asymmetric).")
     ] = None,
+    generate_key: Annotated[
+        bool, typer.Option("--generate-key", help="Make an ES384 key pair and register its public key.")
+    ] = False,
+    key_out: Annotated[
+        Path | None, typer.Option(help="Where --generate-key writes the private key (default: CLIENT_ID.pem).")
+    ] = None,
 ) -> None:
     """Register a SMART client; prints it as JSON (a confidential-symmetric client's secret only this once)."""
     jwks = _read_jwks(jwks_file) if jwks_file else None
+    key = generated_key(generate_key, jwks_file, jwks_url, key_out)
+    jwks = key_pairs.public_jwks(key) if key else jwks
     with database() as db, db.write() as session:
         clinic = session.scalars(select(Organization).where(organization_lookup(organization))).first()
         if clinic is None:
@@ -345,7 +356,32 @@ def clients_create(
         except ClientError as exc:
             fail(str(exc))
         described = describe(registered.client, registered.secret)
+        if key is not None:
+            written = key_out or Path(f"{registered.client.client_id}.pem")
+            save_key(written, key)
     print(json.dumps(described, indent=2))
+    if key is not None:
+        err.print(f"private key written to {written} (mode 0600); its public key is the JWKS above", highlight=False)
+
+
+def generated_key(generate: bool, jwks_file: Path | None, jwks_url: str | None, key_out: Path | None) -> Any:
+    """A new key pair for ``--generate-key`` (None without it); fails on options that contradict it."""
+    if not generate:
+        if key_out is not None:
+            fail("--key-out goes with --generate-key")
+        return None
+    if jwks_file or jwks_url:
+        fail("--generate-key registers the new key: leave out --jwks-file and --jwks-url")
+    if key_out is not None and key_out.exists():
+        fail(f"{key_out} exists: not overwriting a key (choose another --key-out)")
+    return key_pairs.generate_key()
+
+
+def save_key(path: Path, key: Any) -> None:
+    try:
+        key_pairs.write_private_key(path, key)
+    except key_pairs.KeyFileError as exc:
+        fail(str(exc))
 
 
 def _read_jwks(path: Path) -> dict[str, Any]:

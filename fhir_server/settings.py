@@ -156,6 +156,15 @@ class Settings(BaseSettings):
         description="Client ids (space- or comma-separated) of resource servers that may introspect any token; "
         "every other client may introspect only its own tokens",
     )
+    dev_tokens: bool = Field(
+        False,
+        description="Allow `fhir-server token` to mint access tokens for local testing (never in production)",
+    )
+    dynamic_registration: bool = Field(
+        False,
+        description="Serve RFC 7591 dynamic client registration at `/fhir/auth/register` (with an initial access "
+        "token from `fhir-server clients registration-token`) and advertise it as `registration_endpoint`",
+    )
     patch_max_operations: int = Field(
         1000, ge=1, description="Most operations one JSON Patch or FHIRPath Patch may hold (more: 413)"
     )

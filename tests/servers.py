@@ -50,14 +50,19 @@ def serving(args: list[str], cwd: Path, env: dict[str, str]) -> Iterator[str]:
 
 
 def _wait_until_alive(process: subprocess.Popen[bytes], root: str) -> None:
+    wait_for(process, f"{root}/health")
+
+
+def wait_for(process: subprocess.Popen[bytes], url: str) -> None:
+    """Return once ``url`` answers 200; fail the test when ``process`` exits first or 60 s pass."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = process.stdout.read().decode() if process.stdout else ""
             pytest.fail(f"server exited: {output}")
         try:
-            if httpx.get(f"{root}/health", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.2)
-    pytest.fail("server did not answer /health within 60 s")
+    pytest.fail(f"{url} did not answer within 60 s")

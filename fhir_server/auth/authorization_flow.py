@@ -154,7 +154,7 @@ def next_step(
         if own is None:
             return ErrorPage("This login has no patient record of its own.", 403)
         row.patient_id = own.fhir_id
-    if _needs_patient(offered(row, user), launch) and row.patient_id is None:
+    if needs_patient(offered(row, user), launch) and row.patient_id is None:
         values = picker_values(session, user, search or PatientSearch())
         return Page("pick_patient", {"handle": handle, "app": client.name, "clinic": clinic, **values})
     return Page("consent", {**_consent_values(session, row, client, user, launch, handle), "clinic": clinic})
@@ -177,7 +177,7 @@ def choose_patient(
     return next_step(session, settings, row, user, handle)
 
 
-def _needs_patient(offered_scopes: list[str], launch: LaunchContext | None) -> bool:
+def needs_patient(offered_scopes: list[str], launch: LaunchContext | None) -> bool:
     """True when a scope the user may be granted wants a patient in context and the launch brings none."""
     scopes = parse_scopes(offered_scopes)
     launch_patient = launch is not None and "launch" in scopes and launch.patient_id
@@ -276,7 +276,7 @@ def approve(session: Session, settings: Settings, row: AuthorizationRequest, tic
     except OAuth2Error as error:
         return _error_step(error)
     launch = session.get(LaunchContext, row.launch_hash) if row.launch_hash else None
-    context = _code_context(session, settings, row, launch, granted)
+    context = code_context(session, settings, row.patient_id, launch, granted)
     if not context_allowed(session, user, context):
         return refuse(row, "A patient's own login can only act for that patient.")
     request.scope = " ".join(granted)
@@ -286,17 +286,19 @@ def approve(session: Session, settings: Settings, row: AuthorizationRequest, tic
     return Redirect(dict(headers)["Location"])
 
 
-def _code_context(
-    session: Session, settings: Settings, row: AuthorizationRequest, launch: LaunchContext | None, granted: list[str]
+def code_context(
+    session: Session, settings: Settings, patient_id: str | None, launch: LaunchContext | None, granted: list[str]
 ) -> dict[str, Any]:
+    """The launch context a code carries: banner and style, the launch's context (when ``launch`` is granted), else
+    the patient ``patient_id`` (a FHIR id) chosen for the request."""
     context: dict[str, Any] = {
         "need_patient_banner": True,
         "smart_style_url": f"{settings.base_url}/auth/smart-style.json",
     }
     if launch is not None and "launch" in granted:
         context.update(launch_context(launch))
-    if row.patient_id and "patient" not in context:
-        patient = session.scalars(select(Patient).where(Patient.fhir_id == row.patient_id)).first()
+    if patient_id and "patient" not in context:
+        patient = session.scalars(select(Patient).where(Patient.fhir_id == patient_id)).first()
         if patient is not None:
             context["patient"] = patient.fhir_id
             context["patient_uuid"] = str(patient.id)

@@ -130,6 +130,16 @@ def _pick_key(keys: list[jwk.Key], kid: Any, key_type: str) -> jwk.Key:
     return fitting[0]
 
 
+def system_scope(client: Client, requested: str | None) -> str:
+    """The requested ``system/`` scopes the client is registered with (the others dropped); InvalidScopeError when
+    none is left."""
+    wanted = [s for s in (requested or "").split() if s.startswith("system/")]
+    granted = narrow(" ".join(wanted), client.row.scope)
+    if not granted:
+        raise InvalidScopeError("no requested system/ scope is registered for this client")
+    return " ".join(granted)
+
+
 class SystemClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
     """client_credentials for backend services: ``private_key_jwt`` only, ``system/`` scopes of the registration."""
 
@@ -137,11 +147,7 @@ class SystemClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[mi
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
-        requested = [s for s in (self.request.payload.scope or "").split() if s.startswith("system/")]
-        granted = narrow(" ".join(requested), self.request.client.row.scope)
-        if not granted:
-            raise InvalidScopeError("no requested system/ scope is registered for this client")
-        self.request.scope = " ".join(granted)
+        self.request.scope = system_scope(self.request.client, self.request.payload.scope)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         token = self.generate_token(scope=self.request.scope, include_refresh_token=False)

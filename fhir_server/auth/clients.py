@@ -31,8 +31,19 @@ AUTH_METHODS = {
 }
 
 
+MAX_REDIRECT_URIS = 20
+MAX_URL_LENGTH = 2000
+MAX_NAME_LENGTH = 200
+MAX_JWKS_KEYS = 10
+
+
 class ClientError(ValueError):
-    """A client cannot be registered as asked; the message says why."""
+    """A client cannot be registered as asked; the message says why, ``field`` which option (``redirect_uris``,
+    ``launch_uri``, ``jwks_uri``, ``jwks``, ``scope``, ``client_type``, ``client_name``) was wrong."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -57,10 +68,12 @@ def register_client(
     client_id: str | None = None,
 ) -> Registered:
     """Register a client of ``organization``; raises ClientError naming the first bad option."""
+    if not name.strip() or len(name.strip()) > MAX_NAME_LENGTH:
+        raise ClientError(f"the name must have 1 to {MAX_NAME_LENGTH} characters", "client_name")
     _check_registration(client_type, scope, redirect_uris, launch_uri, jwks, jwks_url)
     secret = secrets.token_urlsafe(32) if client_type == "confidential-symmetric" else None
     row = OAuthClient(
-        client_id=client_id or secrets.token_urlsafe(16),
+        client_id=client_id or secrets.token_hex(16),  # never a leading "-" the command line takes for an option
         name=name.strip(),
         client_type=client_type,
         secret_hash=digest(secret) if secret else None,
@@ -87,24 +100,38 @@ def _check_registration(
     jwks_url: str | None,
 ) -> None:
     if client_type not in CLIENT_TYPES:
-        raise ClientError(f"--type must be one of {', '.join(CLIENT_TYPES)}, not {client_type!r}")
-    for uri in [*redirect_uris, *([launch_uri] if launch_uri else []), *([jwks_url] if jwks_url else [])]:
-        parts = urlsplit(uri)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-            raise ClientError(f"not an absolute http(s) URL without fragment: {uri!r}")
+        raise ClientError(f"--type must be one of {', '.join(CLIENT_TYPES)}, not {client_type!r}", "client_type")
+    if len(redirect_uris) > MAX_REDIRECT_URIS:
+        raise ClientError(f"at most {MAX_REDIRECT_URIS} redirect URIs", "redirect_uris")
+    urls = [*(("redirect_uris", u) for u in redirect_uris), ("launch_uri", launch_uri), ("jwks_uri", jwks_url)]
+    for field, uri in urls:
+        if uri is not None and not _absolute_url(uri):
+            raise ClientError(f"not an absolute http(s) URL without fragment: {uri!r}", field)
     if client_type != "confidential-asymmetric" and not redirect_uris:
-        raise ClientError(f"a {client_type} client needs at least one --redirect-uri")
+        raise ClientError(f"a {client_type} client needs at least one --redirect-uri", "redirect_uris")
     if client_type == "confidential-asymmetric" and not (jwks or jwks_url):
-        raise ClientError("a confidential-asymmetric client needs --jwks-url or --jwks-file")
+        raise ClientError("a confidential-asymmetric client needs --jwks-url or --jwks-file", "jwks")
     if client_type != "confidential-asymmetric" and (jwks or jwks_url):
-        raise ClientError("only confidential-asymmetric clients authenticate with keys")
+        raise ClientError("only confidential-asymmetric clients authenticate with keys", "jwks")
     if jwks is not None and not isinstance(jwks.get("keys"), list):
-        raise ClientError("the JWKS must be a JSON object with a 'keys' array")
+        raise ClientError("the JWKS must be a JSON object with a 'keys' array", "jwks")
+    if jwks is not None and len(jwks["keys"]) > MAX_JWKS_KEYS:
+        raise ClientError(f"the JWKS may hold at most {MAX_JWKS_KEYS} keys", "jwks")
     unknown = parse_scopes(scope).unknown
     if unknown:
-        raise ClientError(f"not SMART scopes: {' '.join(unknown)}")
+        raise ClientError(f"not SMART scopes: {' '.join(unknown)}", "scope")
     if not scope.split():
-        raise ClientError("--scope is required (the most the client may ever be granted)")
+        raise ClientError("--scope is required (the most the client may ever be granted)", "scope")
+
+
+def _absolute_url(uri: str) -> bool:
+    if len(uri) > MAX_URL_LENGTH:
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # a malformed host (an unclosed IPv6 bracket)
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
 
 def list_clients(session: Session) -> Sequence[OAuthClient]:

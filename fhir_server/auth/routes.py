@@ -12,6 +12,7 @@ from fhir_server.auth import (
     account_pages,
     authorize,
     branding,
+    dynamic_registration,
     introspection,
     logout,
     password_pages,
@@ -25,6 +26,16 @@ from fhir_server.auth.same_origin import same_origin_only
 router = APIRouter(prefix="/fhir", tags=["SMART authorization"])
 router.include_router(smart_configuration.router)
 _endpoints = APIRouter(prefix=AUTH_PREFIX, dependencies=[Depends(same_origin_only)])  # CSRF: see same_origin
-for module in (token, introspection, revocation, authorize, account_pages, logout, branding, password_pages):
+for module in (
+    token,
+    introspection,
+    revocation,
+    authorize,
+    account_pages,
+    logout,
+    branding,
+    password_pages,
+    dynamic_registration,
+):
     _endpoints.include_router(module.router)
 router.include_router(_endpoints)

@@ -9,8 +9,8 @@ which must be the origin of the public base URL. A request with neither header i
 tricked into sending it, and passes.
 
 Exempt are the OAuth endpoints that apps call cross-site by design: ``/authorize`` (SMART ``authorize-post``: the
-app's page posts the authorization request to the server), ``/token``, ``/introspect`` and ``/revoke`` (called by
-apps and resource servers with client credentials or tokens, never with the login cookie).
+app's page posts the authorization request to the server), ``/token``, ``/introspect``, ``/revoke`` and ``/register``
+(called by apps and resource servers with client credentials or tokens, never with the login cookie).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from fhir_server.auth.oauth_server import AUTH_PREFIX
 from fhir_server.auth.pages import settings_of
 from fhir_server.errors import Kind, fail
 
-CROSS_SITE_ENDPOINTS = frozenset(f"{AUTH_PREFIX}/{name}" for name in ("authorize", "token", "introspect", "revoke"))
+CROSS_SITE_ENDPOINTS = frozenset(
+    f"{AUTH_PREFIX}/{name}" for name in ("authorize", "token", "introspect", "revoke", "register")
+)
 """The endpoints (paths under the FHIR base) meant to receive cross-site requests."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})

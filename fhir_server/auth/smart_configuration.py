@@ -75,6 +75,7 @@ STYLE = {
 def smart_configuration(settings: Settings) -> dict[str, Any]:
     """The SMART configuration document of a server whose FHIR base is ``settings.base_url``."""
     urls = Endpoints(settings.base_url)
+    registration = {"registration_endpoint": urls.url("register")} if settings.dynamic_registration else {}
     return {
         "issuer": urls.issuer,
         "jwks_uri": urls.jwks,
@@ -83,7 +84,7 @@ def smart_configuration(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint": urls.url("introspect"),
         "revocation_endpoint": urls.url("revoke"),
         "management_endpoint": urls.url("manage"),
-        "registration_endpoint": urls.url("register"),
+        **registration,
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
@@ -134,13 +135,15 @@ def capability_security(settings: Settings) -> dict[str, Any]:
     uris = {
         "authorize": urls.authorize,
         "token": urls.token,
-        "register": urls.url("register"),
+        "register": urls.url("register") if settings.dynamic_registration else None,
         "manage": urls.url("manage"),
         "introspect": urls.url("introspect"),
         "revoke": urls.url("revoke"),
     }
     return {
-        "extension": [{"url": OAUTH_URIS, "extension": [{"url": name, "valueUri": uri} for name, uri in uris.items()]}],
+        "extension": [
+            {"url": OAUTH_URIS, "extension": [{"url": name, "valueUri": uri} for name, uri in uris.items() if uri]}
+        ],
         "cors": True,
         "service": [
             {

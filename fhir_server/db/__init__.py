@@ -30,6 +30,7 @@ from fhir_server.db.oauth import (
     LoginThrottle,
     OAuthClient,
     PasswordResetToken,
+    RegistrationToken,
     SigningKey,
     UsedAssertion,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "Patient",
     "Practitioner",
     "Questionnaire",
+    "RegistrationToken",
     "ResourceHistory",
     "SearchDate",
     "SearchNumber",

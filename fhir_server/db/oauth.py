@@ -212,3 +212,21 @@ class LoginThrottle(Base):
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     last_failure_at: Mapped[datetime]
+
+
+class RegistrationToken(Base):
+    """An initial access token for dynamic client registration (RFC 7591 section 3), issued by an operator with
+    ``fhir-server clients registration-token``: registers one client of its clinic, within ``scope``, before
+    ``expires_at``. Only its hash is kept."""
+
+    __tablename__ = "oauth_registration_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    client_id: Mapped[str | None] = mapped_column(String(100), default=None)

@@ -49,6 +49,10 @@ CONDITIONAL_DELETE = "conditional-delete"
 
 _NOT_TERSE = frozenset({"searchParam", "searchInclude", "searchRevInclude", "operation"})
 _RESOURCE_OPERATIONS = frozenset({"validate", "meta", "meta-add", "meta-delete", "convert", "graph", "graphql"})
+_TERMINOLOGY_OPERATIONS = frozenset(
+    {("CodeSystem", "lookup"), ("ValueSet", "expand"), ("ValueSet", "validate-code"), ("ConceptMap", "translate")}
+)
+"""The core terminology operations served, each defined as http://hl7.org/fhir/OperationDefinition/[type]-[name]."""
 _STARTED = fhir_instant(utcnow())
 _P = "{}"  # any path parameter, in a route's normalised shape
 _PATTERNS: dict[tuple[str, tuple[str, ...]], str] = {
@@ -151,6 +155,8 @@ def operation_definition(name: str, resource_type: str | None) -> str:
     """The canonical URL of the OperationDefinition of ``$name``: the core one for standard operations."""
     if name in _RESOURCE_OPERATIONS:
         return f"http://hl7.org/fhir/OperationDefinition/Resource-{name}"
+    if (resource_type, name) in _TERMINOLOGY_OPERATIONS:
+        return f"http://hl7.org/fhir/OperationDefinition/{resource_type}-{name}"
     if name == "everything" and resource_type == "Patient":
         return "http://hl7.org/fhir/OperationDefinition/Patient-everything"
     if name == "docref" and resource_type == "DocumentReference":

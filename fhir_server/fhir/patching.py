@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from fhir_server.access.context import AccessContext
 from fhir_server.errors import FhirError, Kind, bad_request, fail_all, precondition_failed, unprocessable
-from fhir_server.fhir import fhirpath_patch, merge_patch, repository
+from fhir_server.fhir import fhirpath_patch, merge_patch, repository, terminology
 from fhir_server.fhir.content import FHIR_JSON, JSON_PATCH, MERGE_PATCH
 from fhir_server.fhir.patch_limits import PatchLimits, SizeBudget, encode
 from fhir_server.fhir.validation import check_resource
@@ -161,6 +161,7 @@ def prepare(
 ) -> Prepared:
     """``change`` applied to the current version and validated, on any session (no lock taken); 412 at once when
     ``if_match`` names another version; 404/410/403 as a read for ``patch``."""
+    terminology.refuse_write(resource_type, resource_id)
     current = repository.read(session, access, resource_type, resource_id, "patch")  # 403 without u
     base_version = str(current["meta"]["versionId"])
     if if_match is not None and if_match != base_version:

@@ -23,7 +23,7 @@ from fhir_server.db import Organization, ResourceHistory
 from fhir_server.db.base import FhirResourceMixin
 from fhir_server.db.types import utcnow
 from fhir_server.errors import conflict, gone, not_found, precondition_failed, unprocessable
-from fhir_server.fhir import binary_content, pipeline, write_access
+from fhir_server.fhir import binary_content, pipeline, terminology, write_access
 from fhir_server.fhir.default_clinic import default_clinic
 from fhir_server.fhir.primitives import version_number
 from fhir_server.fhir.references import (
@@ -167,6 +167,7 @@ def update(
     concurrent create (ids are server-wide, so a taken id can only be refused; nothing more is said).
     """
     mapping = MAPPINGS[resource["resourceType"]]
+    terminology.refuse_write(mapping.resource_type, resource_id)
     require(access, mapping.resource_type, "update")
     row = load_row(session, mapping.resource_type, resource_id, lock=True)
     if row is None or not _check_existing(session, access, row, mapping.resource_type, "update"):
@@ -194,6 +195,7 @@ def delete(
     and the caller a clinic's); 404, as for an unknown id, when it lies beyond what the caller may read; 409 for a
     clinic's own Organization (clinics are the operator's: ``fhir-server clinics``).
     """
+    terminology.refuse_write(resource_type, resource_id)
     require(access, resource_type, "delete")
     row = load_row(session, resource_type, resource_id, lock=True)
     if row is None or not _check_existing(session, access, row, resource_type, "delete"):

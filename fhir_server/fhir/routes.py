@@ -15,10 +15,20 @@ from fhir_server.fhir.interactions import (
     published,
     read,
     search,
+    terminology,
     update,
     vread,
 )
-from fhir_server.fhir.operations import docref, everything, summarize, validate
+from fhir_server.fhir.operations import (
+    docref,
+    everything,
+    expand,
+    lookup,
+    summarize,
+    translate,
+    validate,
+    validate_code,
+)
 from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.types import storable_path_ids
 
@@ -27,7 +37,12 @@ router.add_api_route(
     "", batch.batch_or_transaction, methods=["POST"], summary="batch/transaction", openapi_extra=declares("batch")
 )
 for module in (
+    lookup,  # the terminology operations before the published ConceptMaps' /ConceptMap/{id}
+    expand,
+    validate_code,
+    translate,
     published,
+    terminology,
     capabilities,
     validate,
     docref,

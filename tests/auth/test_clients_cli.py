@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from fhir_server.access.digests import digest
@@ -93,3 +94,19 @@ def test_seed_demo_prints_the_demo_logins_and_app(database_url: str) -> None:
     assert DEMO_PHYSICIAN_EMAIL in output and DEMO_PASSWORD in output and DEMO_APP_ID in output
     code, again = run(database_url, "seed", "--demo")  # idempotent
     assert code == 0 and DEMO_APP_ID in again
+
+
+def test_generated_client_ids_are_usable_as_command_line_arguments(database: Database) -> None:
+    from fhir_server.auth.clients import register_client
+
+    _clinic(database)
+    with database.write() as session:
+        clinic = session.scalars(select(Organization).where(Organization.fhir_id == "cli-clinic")).one()
+        ids = [
+            register_client(
+                session, name="X", client_type="public", organization=clinic, scope="openid",
+                redirect_uris=["https://x.example/cb"],
+            ).client.client_id
+            for _ in range(300)
+        ]  # fmt: skip
+    assert not [i for i in ids if i.startswith("-")]  # `clients revoke -abc` would be read as an option

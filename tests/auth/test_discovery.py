@@ -87,7 +87,8 @@ def test_capability_statement_names_the_oauth_endpoints(client: TestClient) -> N
     assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
     oauth = next(e for e in security["extension"] if e["url"].endswith("/oauth-uris"))
     uris = {e["url"]: e["valueUri"] for e in oauth["extension"]}
-    assert set(uris) == {"authorize", "token", "register", "manage", "introspect", "revoke"}
+    # "register" only when dynamic registration is enabled (tests/auth/test_dynamic_registration.py)
+    assert set(uris) == {"authorize", "token", "manage", "introspect", "revoke"}
     config = client.get(f"{BASE}/.well-known/smart-configuration").json()
     assert uris["authorize"] == config["authorization_endpoint"]
     assert uris["token"] == config["token_endpoint"]

@@ -61,13 +61,17 @@ def _form_text(body: bytes) -> str:
 
 @router.post(f"/{TYPE}/_search", summary="search-type (POST)", openapi_extra=declares("search-type"))
 async def search_post(resource_type: str, request: Request, ctx: Context) -> Response:
+    url = f"{ctx.base_url}/{resource_type}"
+    return await respond(request, ctx, resource_type, await form_pairs(request), url)
+
+
+async def form_pairs(request: Request) -> list[tuple[str, str]]:
+    """The parameters of a ``POST _search``: the URL's, then the form body's (415 for a body of another type)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         raise fail(Kind.UNSUPPORTED_MEDIA_TYPE, f"POST _search takes {FORM} (got {content_type or 'nothing'})")
     body = _form_text(await request.body())
-    pairs = request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
-    url = f"{ctx.base_url}/{resource_type}"
-    return await respond(request, ctx, resource_type, pairs, url)
+    return request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
 
 
 @compartment_router.get(

@@ -34,7 +34,9 @@ pytestmark = pytest.mark.auth_off_only(reason="exercises the claims on an open s
 
 TYPES = sorted({*MAPPINGS, *PUBLISHED_TYPES, "AuditEvent"})
 KNOWN_INTERACTIONS = frozenset(capability_statement.TYPE_INTERACTIONS)
-KNOWN_OPERATIONS = frozenset({"validate", "everything", "summarize", "docref"})
+KNOWN_OPERATIONS = frozenset(
+    {"validate", "everything", "summarize", "docref", "lookup", "expand", "validate-code", "translate"}
+)
 KNOWN_SYSTEM_INTERACTIONS = frozenset({"transaction", "batch", "history-system"})
 PER_REQUEST = 10
 """Search parameters, or include values, exercised by one search (within the server's search limits)."""
@@ -190,6 +192,16 @@ def _every_include(client: TestClient, entry: dict[str, Any], resource_id: str) 
             _searches(client, entry["type"], [("_id", resource_id), *((name, value) for value in group)])
 
 
+GENDER = "http://hl7.org/fhir/administrative-gender"
+TERMINOLOGY_EXERCISES = {
+    "lookup": ("CodeSystem/$lookup", {"system": GENDER, "code": "male"}),
+    "expand": ("ValueSet/administrative-gender/$expand", {"count": "2"}),
+    "validate-code": ("ValueSet/administrative-gender/$validate-code", {"system": GENDER, "code": "male"}),
+}
+"""The terminology operations, exercised on the server's published definitions (a stored resource of the test's
+making may not be expandable)."""
+
+
 def _every_operation(
     client: TestClient, entry: dict[str, Any], resource: dict[str, Any], fresh: dict[str, Any]
 ) -> None:
@@ -208,6 +220,9 @@ def _every_operation(
         elif operation == "summarize":
             assert _ok(client.post(f"{path}/{resource['id']}/$summarize"))["resourceType"] == "Parameters"
             assert _ok(client.get(f"{path}/{resource['id']}/$summarize"))["resourceType"] == "Parameters"
+        elif operation in TERMINOLOGY_EXERCISES:
+            url, params = TERMINOLOGY_EXERCISES[operation]
+            assert "resourceType" in _ok(client.get(f"/fhir/{url}", params=params))
         else:
             pytest.fail(f"no exercise for the operation ${operation} of {entry['type']}")
 
