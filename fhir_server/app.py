@@ -32,6 +32,7 @@ from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
 from fhir_server.metrics import endpoint as metrics_endpoint
 from fhir_server.metrics import pools as metrics_pools
+from fhir_server.openapi import pages as docs_pages
 from fhir_server.request_log import RequestLogMiddleware, configure_logging
 from fhir_server.settings import Settings, load_settings
 from fhir_server.ui import routes as ui_routes
@@ -92,6 +93,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version="0.1.0",
         description="FHIR R4 (4.0.1) over a clinic's data, with SMART-on-FHIR and DICOMweb.",
         lifespan=lifespan,
+        openapi_url=None,  # served by fhir_server.openapi.pages, as are /docs and /redoc
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(RouteGuardMiddleware)  # inside the audit trail, which records its 401s
     app.add_middleware(HeadRequestsMiddleware)  # around the route guard: a HEAD's 401 has no body either
@@ -116,6 +120,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     _route_reads_first(app)
     app.include_router(dicomweb_proxy.router)  # early: its /dicomweb paths share nothing with the others
     app.include_router(health.router)
+    docs_pages.install(app)
     app.include_router(metrics_endpoint.router)
     app.include_router(auth_routes.router)  # before the FHIR routes: /fhir/.well-known, /fhir/auth
     app.include_router(audit_routes.router)  # before the FHIR routes: /fhir/AuditEvent is not a mapped type

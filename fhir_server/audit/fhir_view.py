@@ -1,10 +1,13 @@
 """An ``audit_events`` row as a FHIR R4 AuditEvent in the IHE BALP shape (https://profiles.ihe.net/ITI/BALP/,
 http://hl7.org/fhir/R4/auditevent.html): type ``rest`` with the interaction as subtype (authorization events get
 their action as a server-local subtype), agent[] the user and the client, entity[] the resource and the patient,
-outcome 0/4/8/12, ``recorded``, ``source.observer`` this server."""
+outcome 0/4/8/12, ``recorded``, ``source.observer`` this server with ``source.type`` telling how the data was reached
+(``4`` Application Server: the FHIR API; ``3`` Web Server: a page of the browser UI), a search's query as its
+entity's ``query``."""
 
 from __future__ import annotations
 
+import base64
 from functools import cache
 from typing import Any
 
@@ -18,6 +21,12 @@ EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 INTERACTION = "http://hl7.org/fhir/restful-interaction"
 LOCAL_ACTION = "urn:fhir-server:audit-action"
 DICOM = "http://dicom.nema.org/resources/ontology/DCM"
+SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+SOURCES = {
+    "api": {"system": SOURCE_TYPE, "code": "4", "display": "Application Server"},
+    "ui": {"system": SOURCE_TYPE, "code": "3", "display": "Web Server"},
+}
+"""``source.type`` by how the request reached the data (``detail.via`` of the row; the FHIR API when absent)."""
 LOGIN_ACTIONS = frozenset(
     {"login", "logout", "login-failed", "account-locked", "password-reset-requested", "password-reset"}
 )
@@ -67,7 +76,7 @@ def to_fhir(row: AuditEvent, patient_fhir_id: str | None, user_ref: str | None, 
         "recorded": fhir_instant(row.recorded_at),
         "outcome": OUTCOME_CODES.get(row.outcome, "8"),
         "agent": _agents(row, user_ref),
-        "source": {"observer": {"display": base_url}},
+        "source": {"observer": {"display": base_url}, "type": [SOURCES[_detail(row).get("via", "api")]]},
     }
     if row.action in _ACTIONS:
         event["action"] = _ACTIONS[row.action]
@@ -79,6 +88,10 @@ def to_fhir(row: AuditEvent, patient_fhir_id: str | None, user_ref: str | None, 
     if entities:
         event["entity"] = entities
     return event
+
+
+def _detail(row: AuditEvent) -> dict[str, Any]:
+    return row.detail if isinstance(row.detail, dict) else {}
 
 
 def _agents(row: AuditEvent, user_ref: str | None) -> list[dict[str, Any]]:
@@ -102,8 +115,12 @@ def _entities(row: AuditEvent, patient_fhir_id: str | None) -> list[dict[str, An
     entities: list[dict[str, Any]] = []
     if row.resource_type and row.resource_id:
         entities.append({"what": {"reference": f"{row.resource_type}/{row.resource_id}"}})
-    elif row.resource_type:
-        entities.append({"what": {"display": row.resource_type}})
+    query = _detail(row).get("query")
+    searched: dict[str, Any] = {"query": base64.b64encode(query.encode()).decode()} if query else {}
+    if row.resource_type and not row.resource_id:
+        entities.append({"what": {"display": row.resource_type}, **searched})
+    elif searched:
+        entities.append(searched)
     if patient_fhir_id is not None:
         role = {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"}
         entities.append({"what": {"reference": f"Patient/{patient_fhir_id}"}, "role": role})

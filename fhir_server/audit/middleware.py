@@ -1,4 +1,6 @@
-"""Records every FHIR request in the audit trail that its handler's write transaction did not already record.
+"""Records every FHIR request in the audit trail that its handler's write transaction did not already record, and
+every page view of the browser UI (:mod:`fhir_server.ui`) that ran for a logged-in user, as the FHIR interaction the
+page performed (its route declares it, as the API's routes do), marked as a UI view.
 
 Reads, searches, operations, refusals (401/403) and failures each get one ``audit_events`` row, committed after the
 response by the loop's :class:`fhir_server.audit.writer.AuditWriter` (group commit: the request's task ends once
@@ -19,9 +21,11 @@ from fhir_server.audit import trail
 from fhir_server.audit.writer import writer_of
 from fhir_server.auth.audit_events import Origin
 from fhir_server.db.types import utcnow
+from fhir_server.fhir.route_interactions import declared
 
 logger = logging.getLogger("fhir_server.audit")
 _FHIR_MODULES = ("fhir_server.fhir.", "fhir_server.audit.")
+_UI_MODULE = "fhir_server.ui."
 _MAX_PEEK = 1 << 20
 
 
@@ -32,6 +36,18 @@ def is_fhir_request(scope: Scope) -> bool:
         return str(getattr(endpoint, "__module__", "")).startswith(_FHIR_MODULES)
     path = str(scope.get("path", ""))
     return path.startswith("/fhir") and not path.startswith(("/fhir/auth", "/fhir/.well-known"))
+
+
+def channel_of(scope: Scope) -> str | None:
+    """:data:`trail.API` for a FHIR request; :data:`trail.UI` for a UI page whose route declares an interaction and
+    that found its viewer (``state.access``: a browser without a login is only sent to the login page); else None
+    (not audited here)."""
+    if is_fhir_request(scope):
+        return trail.API
+    module = str(getattr(scope.get("endpoint"), "__module__", ""))
+    if module.startswith(_UI_MODULE) and scope.get("state", {}).get("access") is not None and declared(scope)[0]:
+        return trail.UI
+    return None
 
 
 class AuditMiddleware:
@@ -65,10 +81,11 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive_peeking, send_noting)
         finally:
-            if is_fhir_request(scope) and not scope.get("state", {}).get(trail.RECORDED):
-                await self._record(scope, status)
+            via = channel_of(scope)
+            if via is not None and not scope.get("state", {}).get(trail.RECORDED):
+                await self._record(scope, status, via)
 
-    async def _record(self, scope: Scope, status: int) -> None:
+    async def _record(self, scope: Scope, status: int, via: str) -> None:
         context = started_context(scope["app"])
         if context is None:
             return
@@ -79,7 +96,8 @@ class AuditMiddleware:
             _header(scope, b"user-agent"),
             state.get("request_id"),
         )
-        record = trail.Record(interaction, state.get("access"), origin, status, None, utcnow())
+        query = scope.get("query_string", b"").decode("latin-1") if interaction.action.startswith("search") else None
+        record = trail.Record(interaction, state.get("access"), origin, status, None, utcnow(), query, via)
         try:
             await writer_of(scope["app"].state, context.database).record(record)
         except Exception:  # an audit failure must not turn an answered request into another answer

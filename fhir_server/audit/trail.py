@@ -31,6 +31,10 @@ BUNDLE_TYPE = "fhir_audit_bundle_type"
 """``request.state`` entry: the ``type`` of a Bundle POSTed to the base (batch or transaction)."""
 UNKNOWN = "unknown"
 """The action of a request that performed no FHIR interaction (a server-local code)."""
+API, UI = "api", "ui"
+"""How a request reached the data: the FHIR API, or a page of the browser UI (:mod:`fhir_server.ui`)."""
+MAX_QUERY = 2000
+"""The longest search query recorded (longer ones are cut: the row stays bounded whatever the client sends)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,10 @@ class Record:
     status: int
     detail: str | None
     recorded_at: datetime
+    query: str | None = None
+    """The query string of a search (at most :data:`MAX_QUERY` characters are kept)."""
+    via: str = API
+    """:data:`API` or :data:`UI`."""
 
     @property
     def patient_fhir_id(self) -> str | None:
@@ -109,7 +117,7 @@ class Record:
             "user_id": access.user_id if access is not None else None,
             "client_id": access.client_id if access is not None else None,
             "action": interaction.action[:64],
-            "resource_type": interaction.resource_type,
+            "resource_type": (interaction.resource_type or "")[:64] or None,
             "resource_id": (interaction.resource_id or "")[:64] or None,
             "patient_id": patient[0] if patient else None,
             "outcome": outcome_of(self.status),
@@ -117,8 +125,16 @@ class Record:
             "source_address": origin.source_address,
             "user_agent": origin.user_agent,
             "request_id": origin.request_id,
-            "detail": {"status": self.status},
+            "detail": self._detail(),
         }
+
+    def _detail(self) -> dict[str, Any]:
+        detail: dict[str, Any] = {"status": self.status}
+        if self.query:
+            detail["query"] = self.query[:MAX_QUERY]
+        if self.via != API:
+            detail["via"] = self.via
+        return detail
 
 
 def add_many(session: Session, records: list[Record]) -> None:

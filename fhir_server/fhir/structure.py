@@ -54,6 +54,8 @@ class ElementDef:
     regex: str | None = None
     system_typed: bool = False
     """Typed by a FHIRPath system type (``Element.id``, ``Extension.url``): a bare JSON string, never ``_``-extended."""
+    short: str = ""
+    """The element's short description (``ElementDefinition.short``), for documentation."""
 
     @property
     def repeats(self) -> bool:
@@ -134,6 +136,7 @@ def _element(element: dict[str, Any]) -> ElementDef:
         ),
         regex=next((x["valueString"] for t in types for x in t.get("extension", []) if x["url"] == _REGEX), None),
         system_typed=any(t["code"].startswith(_SYSTEM_TYPE) for t in types),
+        short=element.get("short", ""),
     )
 
 

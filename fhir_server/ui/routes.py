@@ -5,6 +5,8 @@ its difference from the one before, ``/ui/Patient/[id]/timeline`` the patient's 
 Thin handlers: find the viewer of the login session (else send the browser to the login page, which comes back),
 run the FHIR API's own service under the viewer's access context, render. A refusal is the API's own (404 beyond the
 viewer's reach, 403 without the role's permission, 400 naming a bad parameter) shown as a page with that status.
+Each page route declares the FHIR interaction it performs, so the audit trail records every view, refused ones too,
+as the API's request would be recorded (:mod:`fhir_server.audit.middleware`), marked as a UI view.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fhir_server.auth.pages import auth_url, redirect, session_cookie
 from fhir_server.errors import FhirError, not_found
 from fhir_server.fhir import reading, unit_of_work
 from fhir_server.fhir.operations.everything import everything
+from fhir_server.fhir.route_interactions import declares
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.ui import home, search_page, timeline, versions
@@ -41,13 +44,14 @@ async def _serve(request: Request, page: Page, fhir_request: str | None = None) 
     if viewer is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return redirect(f"{auth_url(request, 'login')}?{urlencode({'next': here})}")
+    request.state.access = viewer.access  # the audit trail records the view as the API's interaction by this user
     try:
         return await page(viewer)
     except FhirError as error:
         return error_page(request, viewer, error, fhir_request)
 
 
-@router.get("/")
+@router.get("/", openapi_extra=declares("search-system"))
 async def home_page(request: Request) -> Response:
     """The clinic's resource types the viewer may search, with counts."""
     app = app_context(request)
@@ -69,7 +73,7 @@ async def static(name: str) -> Response:
     return FileResponse(_STATIC_DIR / name, media_type=STATIC[name], headers={"Cache-Control": "max-age=3600"})
 
 
-@router.get("/ui/Patient/{patient_id}/timeline")
+@router.get("/ui/Patient/{patient_id}/timeline", openapi_extra=declares("$everything", "Patient"))
 async def timeline_page(patient_id: str, request: Request) -> Response:
     """The patient's record (``$everything``) as a timeline, newest first."""
     app = app_context(request)
@@ -94,7 +98,7 @@ async def timeline_page(patient_id: str, request: Request) -> Response:
     return await _serve(request, page, fhir_request)
 
 
-@router.get("/ui/{resource_type}")
+@router.get("/ui/{resource_type}", openapi_extra=declares("search-type"))
 async def search(resource_type: str, request: Request) -> Response:
     """The search form of a type and one page of its results."""
     app = app_context(request)
@@ -121,7 +125,7 @@ async def search(resource_type: str, request: Request) -> Response:
     return await _serve(request, page, f"GET {app.base_url}/{resource_type}?{urlencode(pairs)}")
 
 
-@router.get("/ui/{resource_type}/{resource_id}")
+@router.get("/ui/{resource_type}/{resource_id}", openapi_extra=declares("read"))
 async def resource_page(resource_type: str, resource_id: str, request: Request) -> Response:
     """A resource's JSON (references followed as links) and its versions."""
     app = app_context(request)
@@ -145,7 +149,7 @@ async def resource_page(resource_type: str, resource_id: str, request: Request) 
     return await _serve(request, page, fhir_request)
 
 
-@router.get("/ui/{resource_type}/{resource_id}/_history/{version_id}")
+@router.get("/ui/{resource_type}/{resource_id}/_history/{version_id}", openapi_extra=declares("vread"))
 async def version_page(resource_type: str, resource_id: str, version_id: str, request: Request) -> Response:
     """One version of a resource and the difference from the version before it."""
     app = app_context(request)

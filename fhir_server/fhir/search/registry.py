@@ -132,6 +132,11 @@ def _by_url() -> dict[str, dict[str, Any]]:
     return {definition["url"]: definition for definition in _definitions()}
 
 
+def definition(url: str) -> dict[str, Any] | None:
+    """The SearchParameter resource of canonical ``url`` the registry loaded (None when it loaded none)."""
+    return _by_url().get(url)
+
+
 def _components(code: str, definition: dict[str, Any]) -> tuple[SearchParameter, ...] | None:
     """The components of composite ``definition`` (None when one cannot be indexed)."""
     found = []
