@@ -6,8 +6,8 @@ Both parts are ordered by the same key: per ``_sort`` parameter "is missing" the
 ascending, the highest descending; strings normalized as the index holds them), then the id; on an equal key the
 clinic's definition comes first. A page holds at most ``_count`` matches; its ``next`` link carries the key of its
 last match (and which part it came from) in a signed cursor, so every match is served exactly once whatever page
-it falls on. ``Bundle.total`` counts both parts. Text keys compare by code point, as SQLite and a PostgreSQL
-database of the ``C`` collation order them; under another collation the clinic's part keeps its database's order.
+it falls on. ``Bundle.total`` counts both parts. Text keys compare by code point on both sides (the store's with
+``COLLATE "C"`` on PostgreSQL, whatever the database's collation: :attr:`Scope.code_point_order`).
 A ``_sort`` parameter the published part has no value for (``date``, ``_lastUpdated``...) sorts the published
 definitions as missing it (last).
 """
@@ -105,7 +105,10 @@ def page(
     base_url = url.rsplit("/", 1)[0]
     state = _state(query, key)
     scope = Scope(
-        as_of=utcnow() if state is None else _as_of(state), base_url=base_url, restrict=access.search_restriction()
+        as_of=utcnow() if state is None else _as_of(state),
+        base_url=base_url,
+        restrict=access.search_restriction(),
+        code_point_order=True,
     )
     store = _store_page(session, access, query, scope, state)
     order = _item_order(query.sort)

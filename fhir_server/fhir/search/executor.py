@@ -66,6 +66,8 @@ def execute(session: Session, query: SearchQuery, scope: Scope, state: dict[str,
     h = aliased(ResourceHistory)
     where = matches_clause(h, query, scope)
     columns = _sort_columns(h, query)
+    if scope.code_point_order and session.get_bind().dialect.name == "postgresql":
+        columns = [_by_code_point(c) for c in columns]
     backward = state is not None and state.get("dir") == "before"
     ordered = [SortColumn(c.expr, c.descending != backward, c.kind) for c in columns]
     statement = select(h.resource, *(c.expr for c in columns)).where(where)
@@ -99,6 +101,13 @@ def _sort_columns(h: Any, query: SearchQuery) -> list[SortColumn]:
         columns.append(SortColumn(func.coalesce(value, _sentinel(kind)), descending, kind))
     columns.append(SortColumn(h.resource_id, False, "text"))
     return columns
+
+
+def _by_code_point(column: SortColumn) -> SortColumn:
+    """``column`` compared by code point (PostgreSQL's ``C`` collation; SQLite's default already is)."""
+    if column.kind != "text":
+        return column
+    return SortColumn(column.expr.collate("C"), column.descending, column.kind)
 
 
 def _sort_value(h: Any, resource_type: str, code: str, descending: bool) -> tuple[Any, str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from fhir_server.fhir import terminology
 from tests.authorized_client import clinic_of, fhir_client
@@ -24,7 +25,7 @@ def client(database_url: str, auth_mode: str) -> Iterator[TestClient]:
 def _own_code_system(client: TestClient, name: str) -> str:
     resource = {
         "resourceType": "CodeSystem",
-        "url": f"http://clinic.example.org/CodeSystem/{name}",
+        "url": f"http://clinic.example.org/CodeSystem/{name.replace(' ', '-')}",
         "name": name,
         "status": "draft",
         "content": "complete",
@@ -102,3 +103,20 @@ def test_every_sort_serves_each_match_once(client: TestClient, sort: str) -> Non
     ids = [m["id"] for m in matches]
     assert len(ids) == len(set(ids)) == len(terminology.catalogue().by_id["CodeSystem"]) + 2
     assert set(own) <= set(ids)
+
+
+@pytest.mark.parametrize("auth_mode", ["off"])
+def test_the_order_is_by_code_point_under_any_database_collation(database_url: str, auth_mode: str) -> None:
+    """A PostgreSQL database of another collation (here the sort key's column in en_US, which ignores spaces at
+    first) still orders the clinic's part by code point, the order the published part is merged in."""
+    if database_url.startswith("postgresql"):
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(text('ALTER TABLE search_string ALTER COLUMN normalized TYPE text COLLATE "en_US"'))
+        engine.dispose()
+    with fhir_client(database_url, auth_mode, log_level="warning") as client:
+        clinic_of(client)
+        for name in ("Qxa", "Qx b"):
+            _own_code_system(client, name)
+        _, matches = _walk(client, {"name": "qx", "_sort": "name", "_count": 1})
+    assert [m["name"] for m in matches] == ["Qx b", "Qxa"]  # " " (U+0020) before "a"
