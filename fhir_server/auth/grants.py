@@ -28,26 +28,32 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def redeem_code(session: Session, code: str, client_id: str) -> AuthorizationCode | None:
-    """Mark ``code`` used and return it when it is unused, unexpired and issued to ``client_id``; else None.
-
-    A code is spent by the first attempt that names it for its client, even one that then fails (bad PKCE).
-    """
+def spend_once(session: Session, row_type: Any, hash_column: Any, secret: str, *conditions: Any) -> object | None:
+    """Mark the single-use row whose ``hash_column`` is ``secret``'s digest used, and return it, when it is unused
+    and unexpired (and meets ``conditions``); else None. One conditional UPDATE: two concurrent attempts cannot both
+    succeed. ``row_type`` has ``used_at`` and ``expires_at`` columns (codes, registration tokens)."""
     now = utcnow()
     spent = session.execute(
-        update(AuthorizationCode)
-        .where(
-            AuthorizationCode.code_hash == digest(code),
-            AuthorizationCode.client_id == client_id,
-            AuthorizationCode.used_at.is_(None),
-            AuthorizationCode.expires_at > now,
-        )
+        update(row_type)
+        .where(hash_column == digest(secret), row_type.used_at.is_(None), row_type.expires_at > now, *conditions)
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(spent, "rowcount", 0) != 1:
         return None
-    return session.get(AuthorizationCode, digest(code))
+    found: object | None = session.get(row_type, digest(secret))
+    return found
+
+
+def redeem_code(session: Session, code: str, client_id: str) -> AuthorizationCode | None:
+    """Mark ``code`` used and return it when it is unused, unexpired and issued to ``client_id``; else None.
+
+    A code is spent by the first attempt that names it for its client, even one that then fails (bad PKCE).
+    """
+    found = spend_once(
+        session, AuthorizationCode, AuthorizationCode.code_hash, code, AuthorizationCode.client_id == client_id
+    )
+    return found if isinstance(found, AuthorizationCode) else None
 
 
 ISSUED_GRANT = "issued_grant"

@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from fhir_server.access.digests import digest
 from fhir_server.access.scopes import parse_scopes, split_scope
 from fhir_server.auth import audit_events
 from fhir_server.auth.audit_events import Origin
-from fhir_server.auth.grants import new_secret
+from fhir_server.auth.grants import new_secret, spend_once
 from fhir_server.db import Organization, RegistrationToken
 from fhir_server.db.types import utcnow
 
@@ -78,17 +77,5 @@ def spend(session: Session, token: str | None) -> RegistrationToken | None:
     """Mark ``token`` used and return it, when it is known, unexpired and unused; else None."""
     if not token or len(token) > 200:
         return None
-    now = utcnow()
-    spent = session.execute(
-        update(RegistrationToken)
-        .where(
-            RegistrationToken.token_hash == digest(token),
-            RegistrationToken.used_at.is_(None),
-            RegistrationToken.expires_at > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(spent, "rowcount", 0) != 1:
-        return None
-    return session.get(RegistrationToken, digest(token))
+    found = spend_once(session, RegistrationToken, RegistrationToken.token_hash, token)
+    return found if isinstance(found, RegistrationToken) else None

@@ -4,8 +4,6 @@ server itself, so the documentation works without internet."""
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.auth.test_real_clients import chromium  # noqa: F401  (the browser fixture)
+from tests.screenshots import assert_not_blank
 from tests.servers import serving
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ def test_swagger_ui_renders_every_type_offline(chromium: Any, root: str, tmp_pat
     assert "read Patient" in page.inner_text("#operations-Patient-get-Patient-id")
     shot = tmp_path / "docs.png"
     page.screenshot(path=str(shot), full_page=False)
-    assert not_blank(shot.read_bytes())
+    assert_not_blank(shot)
     assert refused == []
     page.context.close()
 
@@ -72,20 +71,6 @@ def test_redoc_renders_offline(chromium: Any, root: str, tmp_path: Path) -> None
     assert page.locator("text=read Patient").count() >= 1
     shot = tmp_path / "redoc.png"
     page.screenshot(path=str(shot))
-    assert not_blank(shot.read_bytes())
+    assert_not_blank(shot)
     assert [kind for kind, _ in refused] in ([], ["image"])  # at most ReDoc's "API docs by Redocly" logo
     page.context.close()
-
-
-def not_blank(png: bytes) -> bool:
-    """True when a PNG's pixels are not all of one colour (its decompressed scanlines hold more than a handful of
-    distinct byte values; a blank page's hold the filter byte and one colour)."""
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    position, data = 8, b""
-    while position < len(png):
-        (length,) = struct.unpack(">I", png[position : position + 4])
-        kind = png[position + 4 : position + 8]
-        if kind == b"IDAT":
-            data += png[position + 8 : position + 8 + length]
-        position += 12 + length
-    return len(set(zlib.decompress(data))) > 16

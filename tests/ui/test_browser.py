@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageStat
 
 from fhir_server.access.context import AccessContext
 from fhir_server.db.engine import Database
 from fhir_server.fhir import pipeline, repository
 from fhir_server.seed import DEMO_CLINIC_ID, DEMO_PASSWORD, DEMO_PHYSICIAN_EMAIL
 from tests.auth.test_real_clients import chromium  # noqa: F401 (the fixture)
+from tests.screenshots import assert_not_blank
 from tests.servers import serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.auth_enabled]
@@ -26,16 +26,6 @@ def root(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     env = {"FHIR_SERVER_DATABASE_URL": module_database_url, "FHIR_SERVER_LOG_LEVEL": "warning"}
     with serving(["--demo"], tmp_path_factory.mktemp("ui"), env) as url:
         yield url
-
-
-def assert_not_blank(path: Path) -> None:
-    """The screenshot at ``path`` shows something: many colours and a spread of brightness, not one flat fill."""
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
-        colours = rgb.getcolors(maxcolors=1 << 16)
-        spread = ImageStat.Stat(rgb.convert("L")).stddev[0]
-    assert colours is None or len(colours) > 20, f"{path.name}: {len(colours or [])} colours"
-    assert spread > 10, f"{path.name}: brightness spread {spread:.1f}"
 
 
 def _shot(page: Any, directory: Path, name: str) -> None:
