@@ -63,6 +63,13 @@ OWN: dict[str, tuple[dict[str, Values], dict[str, Values]]] = {
 }
 
 
+def sort_values(resource: dict[str, Any], code: str) -> Iterator[Any]:
+    """The values of a published definition for the search parameter ``code`` (none when not evaluated here)."""
+    own_tokens, own_uris = OWN[resource["resourceType"]]
+    values = {**STRINGS, **TOKENS, **URIS, **own_tokens, **own_uris}.get(code)
+    return values(resource) if values is not None else iter(())
+
+
 def matching(resource_type: str, pairs: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], list[Issue]]:
     """The published ``resource_type`` definitions matching every parameter of ``pairs``, in id order; when a
     parameter cannot be matched here, none, with a warning naming it."""

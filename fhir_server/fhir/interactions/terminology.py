@@ -5,14 +5,13 @@ The published ones are read-only (a write to one of their ids answers 405:
 :func:`fhir_server.fhir.terminology.refuse_write`) and hold no one's data: any caller with a live token reads
 them, whatever its scopes. The ones a clinic stored stay ordinary resources of the store, under the same access
 rules as any other. A read of a published id serves the published
-definition; a search answers both, the published matches first (all on the first page, counted in ``total``:
-:mod:`fhir_server.fhir.terminology_search`), then the clinic's page by page as any search does.
+definition; a search answers both in one order, ``_count`` matches a page, counted together in ``total``
+(:mod:`fhir_server.fhir.terminology_paging`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.convertors import register_url_convertor
@@ -20,16 +19,13 @@ from starlette.responses import Response
 
 from fhir_server.access.context import resolve_access
 from fhir_server.errors import not_found
-from fhir_server.fhir import terminology, terminology_search, unit_of_work
+from fhir_server.fhir import terminology, terminology_paging, terminology_search, unit_of_work
 from fhir_server.fhir.content import FhirResponse, Prefer, check_accept, is_pretty, resource_response, subset
 from fhir_server.fhir.interactions.search import form_pairs
 from fhir_server.fhir.route_interactions import FhirRoute, declares
 from fhir_server.fhir.route_paths import matching
 from fhir_server.fhir.search import params
-from fhir_server.fhir.search.bundle import link, searchset
 from fhir_server.fhir.search.limits import SearchLimits
-from fhir_server.fhir.search.params import SearchQuery
-from fhir_server.fhir.search.service import search
 from fhir_server.request_context import Context, RequestContext
 
 router = APIRouter()
@@ -74,39 +70,10 @@ async def _search(request: Request, ctx: RequestContext, pairs: list[tuple[str, 
     resource_type = next(t for t in terminology.TERMINOLOGY_TYPES if request.url.path.startswith(f"/fhir/{t}"))
     lenient = Prefer.parse(request).handling == "lenient"
     query = params.parse(resource_type, pairs, SearchLimits.of(ctx.settings), lenient)
-    found, notes = terminology_search.matching(resource_type, pairs)
+    found = terminology_search.matching(resource_type, pairs)
     url = f"{ctx.base_url}/{resource_type}"
-    bundle = await _clinic_page(request, ctx, query, url)
-    shown = found if query.cursor is None else []
-    return FhirResponse(merged(bundle, query, shown, len(found), notes, ctx.base_url), pretty=is_pretty(request))
-
-
-async def _clinic_page(request: Request, ctx: RequestContext, query: SearchQuery, url: str) -> dict[str, Any]:
-    """The page of the clinic's own definitions (none when the token may not search them)."""
-    if ctx.access.may(query.resource_type, "search-type"):
-        return await unit_of_work.read(request, search, ctx.access, query, ctx.base_url, url, ctx.cursor_key)
-    total = None if query.total == "none" else 0
-    return searchset(ctx.base_url, query, [], [], total, {"self": link(url, query.canonical)}, [])
-
-
-def merged(
-    bundle: dict[str, Any],
-    query: SearchQuery,
-    published: list[dict[str, Any]],
-    count: int,
-    notes: list[Any],
-    base_url: str,
-) -> dict[str, Any]:
-    """``bundle`` with the ``published`` matches first (``count`` of them in all) and the ``notes`` as an outcome."""
-    extra = searchset(base_url, query, published, [], None, {}, notes).get("entry", [])
-    if "total" in bundle:
-        bundle["total"] += count
-    matches = [e for e in extra if e["search"]["mode"] == "match"]
-    outcomes = [e for e in extra if e["search"]["mode"] == "outcome"]
-    entries = [*matches, *bundle.get("entry", []), *outcomes]
-    if entries:
-        bundle["entry"] = entries
-    return bundle
+    bundle = await unit_of_work.read(request, terminology_paging.page, ctx.access, query, found, url, ctx.cursor_key)
+    return FhirResponse(bundle, pretty=is_pretty(request))
 
 
 for _type in terminology.TERMINOLOGY_TYPES:

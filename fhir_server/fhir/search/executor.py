@@ -7,7 +7,7 @@ The cursor state is a plain dict; fhir_server.fhir.cursors signs it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,8 @@ class Page:
     total: int | None
     next_state: dict[str, Any] | None
     previous_state: dict[str, Any] | None
+    keys: list[list[Any]] = field(default_factory=list)
+    """The order key of each resource (as a cursor holds it), for merging with matches found elsewhere."""
 
 
 def matches_clause(h: Any, query: SearchQuery, scope: Scope) -> ColumnElement[bool]:
@@ -64,6 +66,8 @@ def execute(session: Session, query: SearchQuery, scope: Scope, state: dict[str,
     h = aliased(ResourceHistory)
     where = matches_clause(h, query, scope)
     columns = _sort_columns(h, query)
+    if scope.code_point_order and session.get_bind().dialect.name == "postgresql":
+        columns = [_by_code_point(c) for c in columns]
     backward = state is not None and state.get("dir") == "before"
     ordered = [SortColumn(c.expr, c.descending != backward, c.kind) for c in columns]
     statement = select(h.resource, *(c.expr for c in columns)).where(where)
@@ -86,7 +90,7 @@ def execute(session: Session, query: SearchQuery, scope: Scope, state: dict[str,
         next_state = {"as_of": as_of, "dir": "after", "key": keys[-1]}
     if rows and state is not None and (more or not backward):
         previous_state = {"as_of": as_of, "dir": "before", "key": keys[0]}
-    return Page(resources, count, next_state, previous_state)
+    return Page(resources, count, next_state, previous_state, keys)
 
 
 def _sort_columns(h: Any, query: SearchQuery) -> list[SortColumn]:
@@ -97,6 +101,13 @@ def _sort_columns(h: Any, query: SearchQuery) -> list[SortColumn]:
         columns.append(SortColumn(func.coalesce(value, _sentinel(kind)), descending, kind))
     columns.append(SortColumn(h.resource_id, False, "text"))
     return columns
+
+
+def _by_code_point(column: SortColumn) -> SortColumn:
+    """``column`` compared by code point (PostgreSQL's ``C`` collation; SQLite's default already is)."""
+    if column.kind != "text":
+        return column
+    return SortColumn(column.expr.collate("C"), column.descending, column.kind)
 
 
 def _sort_value(h: Any, resource_type: str, code: str, descending: bool) -> tuple[Any, str]:

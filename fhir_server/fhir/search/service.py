@@ -23,7 +23,8 @@ from fhir_server.fhir.search.sql import Scope
 from fhir_server.fhir.search.withheld import withheld
 
 
-def _digest(query: SearchQuery) -> str:
+def digest(query: SearchQuery) -> str:
+    """What a cursor carries to tell the search it belongs to."""
     return hashlib.sha256(orjson.dumps([query.resource_type, query.compartment, query.canonical])).hexdigest()[:16]
 
 
@@ -31,7 +32,7 @@ def _state(query: SearchQuery, key: bytes) -> dict[str, Any] | None:
     if query.cursor is None:
         return None
     state = cursors.decode(key, query.cursor, "_cursor")
-    if state.get("q") != _digest(query):
+    if state.get("q") != digest(query):
         raise bad_request("_cursor belongs to another search; follow the Bundle's links unchanged", "_cursor")
     return state
 
@@ -57,7 +58,7 @@ def search(
     def cursor_link(next_state: dict[str, Any] | None) -> str | None:
         if next_state is None:
             return None
-        return link(url, query.canonical, cursors.encode(key, {**next_state, "q": _digest(query)}))
+        return link(url, query.canonical, cursors.encode(key, {**next_state, "q": digest(query)}))
 
     links = {"self": link(url, query.canonical, query.cursor), "first": link(url, query.canonical)}
     if (next_link := cursor_link(page.next_state)) is not None:

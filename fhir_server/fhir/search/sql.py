@@ -61,6 +61,8 @@ class Scope:
     as_of: datetime
     base_url: str
     restrict: SearchRule | None = None
+    code_point_order: bool = False
+    """Order text sort keys by code point whatever the database's collation (for merging with in-memory matches)."""
 
 
 class sqlite_unindexed(FunctionElement[Any]):  # noqa: N801 (reads as a SQL function)
