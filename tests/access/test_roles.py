@@ -14,6 +14,7 @@ from fhir_server.access.roles import ROLE_PERMISSIONS, permissions_of
 from fhir_server.db import User
 from fhir_server.db.engine import Database
 from fhir_server.db.vocab import USER_ROLES
+from fhir_server.fhir.terminology import TERMINOLOGY_TYPES
 from fhir_server.fhir.types import r4_resource_types
 from mappings.registry import MAPPINGS
 from tests.auth.conftest import BASE, Browser, Clinic, _row, exchange, password_hash, query_of, token_for
@@ -144,11 +145,18 @@ def test_a_role_change_binds_tokens_issued_before_it_and_their_refreshes(
 # --- the whole table, through HTTP, on every served type --------------------------------------------------------
 
 
+def _clinic_terminology(resource_type: str) -> str:
+    """The canonical URL of the clinic's own CodeSystem or ValueSet the role test stores."""
+    return f"http://clinic.example.org/fhir/{resource_type}/role-probe"
+
+
 def _probe(client: TestClient, headers: dict[str, str], resource_type: str, letter: str) -> Any:
     """A request needing ``letter`` on ``resource_type`` that changes nothing when allowed (unknown ids)."""
     url = f"{BASE}/{resource_type}"
     if letter == "r":
         return client.get(f"{url}/no-such-id", headers=headers)
+    if letter == "s" and resource_type in TERMINOLOGY_TYPES:  # the clinic's own, beside the public R4 definitions
+        return client.get(url, params={"url": _clinic_terminology(resource_type)}, headers=headers)
     if letter == "s":
         return client.get(url, headers=headers)
     if letter == "c":
@@ -165,6 +173,11 @@ def _probe(client: TestClient, headers: dict[str, str], resource_type: str, lett
 def test_every_role_gets_exactly_its_row_of_the_table_on_every_served_type(
     client: TestClient, database: Database, clinic: Clinic, role: str
 ) -> None:
+    admin = _bearer(token_for(database, clinic, "user/*.cruds", email=_user(database, clinic, "admin")))
+    for resource_type in TERMINOLOGY_TYPES:
+        stored = {"resourceType": resource_type, "url": _clinic_terminology(resource_type), "status": "draft"}
+        stored |= {"content": "not-present"} if resource_type == "CodeSystem" else {}
+        assert client.post(f"{BASE}/{resource_type}", json=stored, headers=admin).status_code == 201
     headers = _bearer(token_for(database, clinic, "user/*.cruds", email=_user(database, clinic, role)))
     wrong = []
     probes = [(t, "cruds") for t in sorted(MAPPINGS)] + [("AuditEvent", "rs")]  # the audit trail is read-only
@@ -173,6 +186,9 @@ def test_every_role_gets_exactly_its_row_of_the_table_on_every_served_type(
         for letter in letters:
             response = _probe(client, headers, resource_type, letter)
             refused = response.status_code == 403 and response.json()["issue"][0]["code"] == "forbidden"
+            if letter == "s" and resource_type in TERMINOLOGY_TYPES:
+                # The R4 definitions answer every token (they hold no one's data); the clinic's own only with "s".
+                refused = response.status_code == 200 and not response.json().get("entry")
             assert response.status_code < 500, response.text
             if refused == (letter in allowed):
                 wrong.append(f"{resource_type}.{letter}: {response.status_code}")
