@@ -209,6 +209,14 @@ class Settings(BaseSettings):
     search_max_has_depth: int = Field(3, ge=1, le=3, description="Most nested _has of one parameter")
     search_max_includes: int = Field(10, ge=0, description="Most _include and _revinclude values of one search")
 
+    # Bulk Data export (issue 17): the HTTP side's limits
+    export_expire_hours: float = Field(
+        24, gt=0, le=24 * 30, description="Hours a bulk export's files and status stay available after kick-off"
+    )
+    export_max_running: int = Field(
+        3, ge=1, description="Most bulk exports one client may have queued or running at once (more: 429)"
+    )
+
     # The pages' branding and password reset by email (issue 16, item 9)
     ui_name: str = Field(
         "FHIR server", min_length=1, max_length=100, description="The name the pages show when no clinic is in context"
