@@ -4,8 +4,8 @@ while it runs, is run again from nothing when its worker died or stopped, and is
 from __future__ import annotations
 
 import threading
-import uuid
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
