@@ -225,6 +225,13 @@ class Settings(BaseSettings):
     search_max_has_depth: int = Field(3, ge=1, le=3, description="Most nested _has of one parameter")
     search_max_includes: int = Field(10, ge=0, description="Most _include and _revinclude values of one search")
 
+    # Bulk Data export files (issue 17): where the export jobs write their NDJSON, and how many resources one file holds
+    export_dir: Path = Field(
+        Path("fhir-exports"), description="Directory of the bulk export files (one subdirectory per export job)"
+    )
+    export_file_max_resources: int = Field(
+        100_000, ge=1, description="Most resources (lines) one bulk export NDJSON file holds; more start a new file"
+    )
     # Bulk Data export (issue 17): the HTTP side's limits
     export_expire_hours: float = Field(
         24, gt=0, le=24 * 30, description="Hours a bulk export's files and status stay available after kick-off"

@@ -163,7 +163,7 @@ def operation_definition(name: str, resource_type: str | None) -> str:
     if name == "everything" and resource_type == "Patient":
         return "http://hl7.org/fhir/OperationDefinition/Patient-everything"
     if name == "export":
-        return f"{BULK_DATA}/OperationDefinition/{_EXPORTS.get(resource_type, 'export')}"
+        return f"{BULK_DATA}/OperationDefinition/{_EXPORTS.get(resource_type or '', 'export')}"
     if name == "docref" and resource_type == "DocumentReference":
         return "http://hl7.org/fhir/us/core/OperationDefinition/docref"
     return f"{CANONICAL_BASE}/OperationDefinition/{name}"

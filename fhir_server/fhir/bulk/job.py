@@ -9,16 +9,8 @@ or is re-run after its worker died. Importing this module registers the kind (th
 
 from __future__ import annotations
 
-from typing import Any
-
 from fhir_server.fhir.bulk import runner
 from fhir_server.fhir.bulk.start import KIND
 from fhir_server.jobs import worker
-from fhir_server.settings import Settings
 
-
-def _cleanup(settings: Settings, job_id: str, _: dict[str, Any]) -> None:
-    runner.cleanup(settings, job_id)
-
-
-worker.register(KIND, runner.run_export, _cleanup)
+worker.register(KIND, runner.run_export, runner.cleanup)

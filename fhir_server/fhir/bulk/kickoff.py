@@ -23,9 +23,11 @@ from fhir_server.access.compartment import member_types
 from fhir_server.access.context import AccessContext
 from fhir_server.access.enforcement import forbidden, require_any
 from fhir_server.errors import bad_request
+from fhir_server.fhir.bulk.plan import check_type_filters
 from fhir_server.fhir.content import FHIR_JSON, Prefer
 from fhir_server.fhir.operation_parameters import Param, read_input, single
 from fhir_server.fhir.search.dates import instant_range
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.types import valid_id
 from mappings.registry import MAPPINGS
 
@@ -78,13 +80,15 @@ async def read_parameters(request: Request, prefer: Prefer) -> tuple[dict[str, l
     return values, ignored or []
 
 
-def export_params(values: dict[str, list[Any]], level: Level, access: AccessContext) -> dict[str, Any]:
+def export_params(
+    values: dict[str, list[Any]], level: Level, access: AccessContext, limits: SearchLimits
+) -> dict[str, Any]:
     """The job's ``params`` (shared contract) from the checked parameters, without the request-bound entries
     (``transaction_time``, ``request``, ``base_url``, ``grant``: :mod:`fhir_server.fhir.bulk.start` adds them)."""
     _check_format(single(values, "_outputFormat"))
     since = single(values, "_since")
     types = _types(values.get("_type", []), level, access)
-    filters = type_filters(values.get("_typeFilter", []), types)
+    filters = type_filters(values.get("_typeFilter", []), types, limits)
     if types is None:
         require_any(access, sorted(MAPPINGS), "search-type")
     return {
@@ -126,12 +130,10 @@ def _types(values: list[str], level: Level, access: AccessContext) -> list[str] 
     return types
 
 
-def type_filters(values: list[str], types: list[str] | None) -> dict[str, list[str]]:
+def type_filters(values: list[str], types: list[str] | None, limits: SearchLimits) -> dict[str, list[str]]:
     """``_typeFilter`` values (``Type?query``; export.html#_typefilter-experimental-query-parameter) as type ->
     query strings: 400 for one that names no type, a type not served, or a type ``_type`` leaves out. The queries
-    themselves are checked by the runner's search parser (:func:`fhir_server.fhir.bulk.runner.check_type_filters`)."""
-    from fhir_server.fhir.bulk.runner import check_type_filters
-
+    themselves are checked by the runner's search parser (:func:`fhir_server.fhir.bulk.plan.check_type_filters`)."""
     filters: dict[str, list[str]] = {}
     for value in values:
         resource_type, mark, query = unquote(value).partition("?")
@@ -140,7 +142,7 @@ def type_filters(values: list[str], types: list[str] | None) -> dict[str, list[s
         if resource_type not in MAPPINGS or (types is not None and resource_type not in types):
             raise bad_request(f"_typeFilter names {resource_type!r}, which is not a type exported", "_typeFilter")
         filters.setdefault(resource_type, []).append(query)
-    check_type_filters(filters)
+    check_type_filters(filters, limits)
     return filters
 
 

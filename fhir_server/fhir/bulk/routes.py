@@ -28,6 +28,7 @@ from fhir_server.fhir.content import FhirResponse, http_date
 from fhir_server.fhir.operation_parameters import add_routes
 from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.route_interactions import declares
+from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.request_context import Context, RequestContext
 
 router = APIRouter()
@@ -58,7 +59,8 @@ async def _kick_off(request: Request, ctx: Context, level: kickoff.Level) -> Res
     naming the parameters ignored under ``Prefer: handling=lenient``."""
     prefer = kickoff.check_headers(request)
     values, ignored = await kickoff.read_parameters(request, prefer)
-    params = await run_in_threadpool(kickoff.export_params, values, level, ctx.access)
+    limits = SearchLimits.of(ctx.settings)
+    params = await run_in_threadpool(kickoff.export_params, values, level, ctx.access, limits)
     now = utcnow()
     params |= {
         "transaction_time": now.replace(microsecond=now.microsecond // 1000 * 1000).isoformat(),

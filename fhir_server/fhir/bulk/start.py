@@ -19,7 +19,7 @@ from fhir_server.db import Job
 from fhir_server.db.types import utcnow
 from fhir_server.errors import Kind, fail, not_found
 from fhir_server.fhir import repository
-from fhir_server.fhir.bulk.runner import group_members
+from fhir_server.fhir.bulk.snapshot import group_members
 from fhir_server.jobs import queue
 from fhir_server.settings import Settings
 
@@ -70,7 +70,7 @@ def start(session: Session, access: AccessContext, settings: Settings, params: d
         raise fail(Kind.TOO_MANY_REQUESTS, text, headers={"Retry-After": str(RETRY_SECONDS * 5)})
     as_of = datetime.fromisoformat(params["transaction_time"])
     if params["level"] == "group":
-        group_members(session, access, params["group_id"], as_of)
+        group_members(session, access, params["group_id"], as_of, params["base_url"])
     for patient_id in params.get("patients") or ():
         repository.read(session, access, "Patient", patient_id)
     expires = timedelta(hours=settings.export_expire_hours)

@@ -20,6 +20,7 @@ from fhir_server.app_context import context_of
 from fhir_server.auth.clients import register_client
 from fhir_server.auth.grants import create_grant, issue_access_token
 from fhir_server.db import AuditEvent, Organization, User
+from fhir_server.jobs import handlers
 from fhir_server.jobs.worker import run_pending
 from fhir_server.settings import load_settings
 from tests.auth.conftest import REDIRECT, password_hash
@@ -47,6 +48,7 @@ class World:
     def run_jobs(self) -> None:
         app = self.client.app
         context = context_of(app)  # type: ignore[arg-type]
+        handlers.load()  # the kinds a worker knows (export among them)
         run_pending(context.database, context.settings, "tests")
 
 
@@ -70,6 +72,12 @@ CLIENTS = {
     "busy": ("A", "system/*.rs"),
     "b": ("B", "system/*.rs"),
 }
+
+
+@pytest.fixture(scope="module")
+def module_auth_mode() -> str:
+    """Authorization is on in every test here (one module database per database kind, not per mode)."""
+    return "on"
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +141,7 @@ def _issue(response: Any) -> dict[str, Any]:
         ({}, "?includeAssociatedData=LatestProvenanceResources", "includeAssociatedData"),
         ({}, "?_typeFilter=Observation", "_typeFilter"),
         ({}, "?_type=Patient&_typeFilter=Observation%3Fstatus%3Dfinal", "_typeFilter"),
-        ({}, "?_typeFilter=Observation%3Fno-such-parameter%3D1", "_typeFilter"),
+        ({}, "?_typeFilter=Observation%3Fno-such-parameter%3D1", "no-such-parameter"),
         ({}, "?patient=Patient/p1", "patient"),
     ],
 )

@@ -1,0 +1,148 @@
+"""The export job (kind ``export``): the NDJSON files of one ``$export`` as of its ``transactionTime``
+(https://hl7.org/fhir/uv/bulkdata/STU2/export.html) and the result the status endpoint turns into the manifest.
+
+:func:`run_export` starts from nothing (whatever an earlier attempt left is removed), writes every file into a
+staging directory and renames that directory to the job's own (``FHIR_SERVER_EXPORT_DIR/<job id>``) only when all
+are complete: a manifest never names a half-written file, and a cancelled or failed run leaves no file behind. It
+reports progress after every batch (``ctx.progress``, which raises ``JobCancelled`` once the job is cancelled or
+its lease lost: that propagates, and the staging directory goes with it). :func:`cleanup` deletes the job's files.
+
+Speed: without ``_elements``, a resource's stored JSON text is copied to the file as the database holds it (one
+line: JSONB's text form on PostgreSQL, the compact text SQLite stores), never decoded and encoded again; Binary and
+Bundle (whose content lives beside their JSON) and ``_elements`` exports are decoded, shaped and encoded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from fhir_server.db.engine import Database
+from fhir_server.errors import Issue
+from fhir_server.fhir import binary_content
+from fhir_server.fhir.bulk.ndjson import NdjsonWriter, WrittenFile
+from fhir_server.fhir.bulk.plan import ExportPlan, plan_of
+from fhir_server.fhir.bulk.snapshot import RAW_TYPES, batches, deleted_batches, group_members
+from fhir_server.fhir.outcomes import operation_outcome
+from fhir_server.fhir.search.limits import SearchLimits
+from fhir_server.fhir.search.summary import select_elements
+from fhir_server.settings import Settings
+
+BATCH_SIZE = 2000
+"""Resources read per query (and between two progress reports): bounds the memory an export holds."""
+
+
+class ExportContext(Protocol):
+    """What the runner needs of the job machinery's ``JobContext`` (fhir_server.jobs.worker)."""
+
+    job_id: str
+    params: dict[str, Any]
+    database: Database
+    settings: Settings
+
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None: ...
+
+
+def job_dir(settings: Settings, job_id: str) -> Path:
+    """The directory of a finished export's files (``job_id`` must be a job id: a UUID)."""
+    return Path(settings.export_dir) / str(uuid.UUID(job_id))
+
+
+def _staging_dir(settings: Settings, job_id: str) -> Path:
+    return Path(settings.export_dir) / f".{uuid.UUID(job_id)}.partial"
+
+
+def cleanup(settings: Settings, job_id: str, _details: dict[str, Any] | None = None) -> None:
+    """Delete the files of export ``job_id``, finished or half-written (the job queue's cleanup hook: called for a
+    cancelled or expired job and before re-running one whose worker died)."""
+    for directory in (job_dir(settings, job_id), _staging_dir(settings, job_id)):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def run_export(ctx: ExportContext) -> dict[str, Any]:
+    """Write the export ``ctx.params`` describe; the result: ``output``, ``deleted`` and ``error`` lists of
+    ``{"type", "file", "count"}`` (files relative to the job's directory)."""
+    cleanup(ctx.settings, ctx.job_id)
+    staging = _staging_dir(ctx.settings, ctx.job_id)
+    staging.mkdir(parents=True)
+    try:
+        with ctx.database.read() as session:
+            plan = plan_of(session, ctx.params, SearchLimits.of(ctx.settings))
+            if plan.level == "group" and plan.group_id is not None:
+                group_members(session, plan.access, plan.group_id, plan.transaction_time, plan.base_url)
+        result = _export(ctx, plan, staging)
+        staging.rename(job_dir(ctx.settings, ctx.job_id))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
+def _export(ctx: ExportContext, plan: ExportPlan, staging: Path) -> dict[str, Any]:
+    limit = ctx.settings.export_file_max_resources
+    output: list[WrittenFile] = []
+    done = 0
+    for resource_type in plan.types:
+        ctx.progress(done, None, resource_type)
+        writer = NdjsonWriter(staging, resource_type, resource_type, limit)
+        try:
+            done = _write_type(ctx, plan, resource_type, writer, done)
+        finally:
+            output += writer.close()
+    deleted = _write_deleted(ctx, plan, staging, limit) if plan.since is not None else []
+    errors = _write_notes(plan, staging, limit)
+    return {"output": _listed(output), "deleted": _listed(deleted), "error": _listed(errors)}
+
+
+def _write_type(ctx: ExportContext, plan: ExportPlan, resource_type: str, writer: NdjsonWriter, done: int) -> int:
+    """Write the type's resources; the running count of resources written."""
+    elements = plan.elements_of(resource_type)
+    raw = elements is None and resource_type not in RAW_TYPES
+    for batch in batches(ctx.database, plan, resource_type, BATCH_SIZE, raw):
+        writer.write([text.encode() for text in batch] if raw else _shaped(ctx.database, batch, elements))
+        done += len(batch)
+        ctx.progress(done, None, resource_type)
+    return done
+
+
+def _shaped(database: Database, resources: list[dict[str, Any]], elements: list[str] | None) -> list[bytes]:
+    """The lines of decoded ``resources``: content expanded as a read serves it, ``_elements`` applied as search
+    applies it (the SUBSETTED tag marks what it cut)."""
+    with database.read() as session:
+        served = [binary_content.expand(session, r) for r in resources]
+    return [orjson.dumps(select_elements(r, elements) if elements else r) for r in served]
+
+
+def _write_deleted(ctx: ExportContext, plan: ExportPlan, staging: Path, limit: int) -> list[WrittenFile]:
+    """The ``deleted`` files: per resource deleted since ``_since``, a transaction Bundle of one DELETE entry."""
+    writer = NdjsonWriter(staging, "deleted", "Bundle", limit)
+    try:
+        for resource_type in plan.types:
+            ctx.progress(0, None, f"deleted {resource_type}")
+            for ids in deleted_batches(ctx.database, plan, resource_type, BATCH_SIZE):
+                writer.write([orjson.dumps(_deletion(resource_type, i)) for i in ids])
+    finally:
+        files = writer.close()
+    return files
+
+
+def _deletion(resource_type: str, resource_id: str) -> dict[str, Any]:
+    entry = {"request": {"method": "DELETE", "url": f"{resource_type}/{resource_id}"}}
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+
+
+def _write_notes(plan: ExportPlan, staging: Path, limit: int) -> list[WrittenFile]:
+    """The ``error`` file: an OperationOutcome (warning) per asked-for type the export leaves out, and why."""
+    writer = NdjsonWriter(staging, "error", "OperationOutcome", limit)
+    writer.write(
+        [orjson.dumps(operation_outcome([Issue("not-supported", n, ("_type",), "warning")])) for n in plan.notes]
+    )
+    return writer.close()
+
+
+def _listed(files: list[WrittenFile]) -> list[dict[str, Any]]:
+    return [{"type": f.type, "file": f.file, "count": f.count} for f in files]
