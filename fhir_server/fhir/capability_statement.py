@@ -201,7 +201,7 @@ def build(
 
         statement["rest"][0]["security"] = capability_security(settings)
     instantiates = [] if us_core.unmet(statement) else [us_core.SERVER_CAPABILITY_STATEMENT]
-    if "export" in served.system_operations:
+    if "export" in served.system_operations and settings.auth == "enabled":  # export.html: SMART Backend Services
         instantiates.append(f"{BULK_DATA}/CapabilityStatement/bulk-data")
     if instantiates:
         statement["instantiates"] = instantiates

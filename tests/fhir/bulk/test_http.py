@@ -235,6 +235,19 @@ def test_an_export_answers_only_its_client_and_is_cancelled_with_its_files(world
     _audited(world, job_id)
 
 
+def test_a_group_export_holds_its_members_compartments_only(world: World) -> None:
+    kicked_off = world.kick_off("a", "/Group/g1/$export")
+    assert kicked_off.status_code == 202, kicked_off.text
+    world.run_jobs()
+    done = world.client.get(kicked_off.headers["Content-Location"], headers=world.headers("a"))
+    assert done.status_code == 200, done.text
+    found = {}
+    for entry in done.json()["output"]:
+        lines = world.client.get(entry["url"], headers=world.headers("a")).content.splitlines()
+        found[entry["type"]] = sorted(orjson.loads(line)["id"] for line in lines)
+    assert found == {"Patient": ["p1"], "Observation": ["o-p1"], "Group": ["g1"]}, done.json()  # g1 names p1
+
+
 def _audited(world: World, job_id: str) -> None:
     """The kick-off's row names the job; polls, downloads and the cancel are recorded too."""
     context = context_of(world.client.app)  # type: ignore[arg-type]
