@@ -30,6 +30,7 @@ from fhir_server.fhir.route_interactions import FhirRoute
 from fhir_server.fhir.route_paths import TYPE
 from fhir_server.head_requests import HeadRequestsMiddleware
 from fhir_server.imaging import dicomweb_proxy, upstream, watcher
+from fhir_server.jobs import loop as jobs_loop
 from fhir_server.metrics import endpoint as metrics_endpoint
 from fhir_server.metrics import pools as metrics_pools
 from fhir_server.openapi import pages as docs_pages
@@ -77,9 +78,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             logger.warning("authorization is DISABLED: the FHIR API is open to anyone who can reach it")
         imaging_watcher = watcher.start(db, settings)
         pool_metrics = metrics_pools.start_refreshing(db)
+        jobs = jobs_loop.start(db, settings)
         try:
             yield
         finally:
+            if jobs is not None:
+                await jobs.stop()
             await background.stop(pool_metrics)
             await watcher.stop(imaging_watcher)
             await upstream.close_upstream(app.state)

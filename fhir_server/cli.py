@@ -21,7 +21,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from fhir_server import auth_commands, client_commands
+from fhir_server import auth_commands, client_commands, worker_command
 from fhir_server.auth.users import UserError, create_user, list_users
 from fhir_server.clinics import ClinicError, create_clinic, list_clinics
 from fhir_server.db import Organization
@@ -60,6 +60,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(imaging_app, name="imaging")
 auth_commands.register(app, clients_app)
 client_commands.register(clients_app)
+worker_command.register(app)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 

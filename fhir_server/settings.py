@@ -196,6 +196,22 @@ class Settings(BaseSettings):
     )
     workers: int = Field(1, ge=1, description="Worker processes sharing the connections (set by `serve --workers`)")
 
+    # The durable job queue (fhir_server.jobs): bulk export, later subscription delivery and the imaging feed.
+    jobs_in_server: bool = Field(
+        True, description="Run queued jobs inside `serve` (false: only `fhir-server worker` processes run them)"
+    )
+    jobs_poll_seconds: float = Field(1.0, gt=0, le=300, description="Seconds between two looks for queued jobs")
+    jobs_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a worker holds a running job without reporting progress; past it the job counts as "
+        "abandoned (its worker died) and another worker runs it again from the start",
+    )
+    jobs_max_attempts: int = Field(
+        3, ge=1, le=100, description="Times a job is started before a job whose workers keep dying counts as failed"
+    )
+
     # The work one search may ask for (issue 12): each refused with 400 (too-costly) naming the parameter.
     search_max_parameters: int = Field(30, ge=1, description="Most criteria one search may hold, repeats included")
     search_max_repeats: int = Field(10, ge=1, description="Most times one search parameter may be repeated (ANDed)")

@@ -20,6 +20,7 @@ from fhir_server.db.fhir import (
 )
 from fhir_server.db.imaging import ImagingStudy
 from fhir_server.db.intake import AiIntakeSummary, IntakeForm
+from fhir_server.db.jobs import Job
 from fhir_server.db.oauth import (
     AccessToken,
     AuthorizationCode,
@@ -53,6 +54,7 @@ __all__ = [
     "Grant",
     "ImagingStudy",
     "IntakeForm",
+    "Job",
     "LaunchContext",
     "LoginThrottle",
     "MrnCounter",

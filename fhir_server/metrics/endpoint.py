@@ -13,10 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client.exposition import choose_encoder
 from pydantic import SecretStr
+from starlette.concurrency import run_in_threadpool
 
 from fhir_server.app_context import app_context
 from fhir_server.errors import Kind, fail, not_found
-from fhir_server.metrics import multiprocess, pools
+from fhir_server.metrics import jobs, multiprocess, pools
 
 router = APIRouter(tags=["metrics"])
 PATH = "/metrics"
@@ -28,6 +29,7 @@ async def metrics(request: Request) -> Response:
     context = app_context(request)
     require_secret(request.headers.get("authorization"), context.settings.metrics_token)
     pools.refresh(context.database)
+    await run_in_threadpool(jobs.refresh, context.database)
     encode, media_type = choose_encoder(request.headers.get("accept", ""))  # OpenMetrics when the scraper asks
     return Response(encode(multiprocess.registry()), media_type=media_type)
 

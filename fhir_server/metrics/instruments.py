@@ -60,3 +60,23 @@ IMAGING_LAST_SUCCESS = Gauge(
     "Unix time of the Orthanc watcher's last successful round (lag: time() minus this)",
     multiprocess_mode="max",
 )
+
+JOBS = Gauge(
+    f"{PREFIX}_jobs",
+    "Jobs of the durable queue waiting or running, by kind and state (queued, running), as the database holds them "
+    "at the scrape",
+    ["kind", "state"],
+    multiprocess_mode="livemostrecent",
+)
+JOBS_OLDEST_QUEUED_AGE = Gauge(
+    f"{PREFIX}_jobs_oldest_queued_age_seconds",
+    "Seconds the oldest queued job of each kind has waited (0: none waits), at the scrape",
+    ["kind"],
+    multiprocess_mode="livemostrecent",
+)
+JOBS_FINISHED = Counter(
+    f"{PREFIX}_jobs_finished",
+    "Job runs ended in this process, by kind and outcome (completed, failed, cancelled, interrupted: given back to "
+    "the queue by a stopping worker, lost: taken over by another worker after the lease ran out)",
+    ["kind", "outcome"],
+)
