@@ -25,12 +25,14 @@ from fhir_server.db.engine import Database
 from fhir_server.errors import Issue
 from fhir_server.fhir import binary_content
 from fhir_server.fhir.bulk.ndjson import NdjsonWriter, WrittenFile
-from fhir_server.fhir.bulk.plan import ExportPlan, plan_of
+from fhir_server.fhir.bulk.plan import ExportPlan, check_type_filters, plan_of
 from fhir_server.fhir.bulk.snapshot import RAW_TYPES, batches, deleted_batches, group_members
 from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.summary import select_elements
 from fhir_server.settings import Settings
+
+__all__ = ["check_type_filters", "cleanup", "group_members", "job_dir", "run_export"]
 
 BATCH_SIZE = 2000
 """Resources read per query (and between two progress reports): bounds the memory an export holds."""
