@@ -116,7 +116,9 @@ def _types(access: AccessContext, level: str, asked: list[str] | None) -> tuple[
     notes: list[str] = []
     kept: list[str] = []
     for resource_type in dict.fromkeys(asked):
-        if resource_type not in candidates:
+        if resource_type not in MAPPINGS:
+            notes.append(f"{resource_type} is not a resource type this server serves")
+        elif resource_type not in candidates:
             notes.append(f"{resource_type} is not in the Patient compartment: a {level}-level export holds none")
         elif not access.may(resource_type, "search-type"):
             notes.append(f"the access token does not permit search-type on {resource_type}")

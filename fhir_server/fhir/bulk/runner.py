@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -30,23 +31,13 @@ from fhir_server.fhir.bulk.snapshot import RAW_TYPES, batches, deleted_batches, 
 from fhir_server.fhir.outcomes import operation_outcome
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.summary import select_elements
+from fhir_server.jobs.worker import JobContext
 from fhir_server.settings import Settings
 
 __all__ = ["check_type_filters", "cleanup", "group_members", "job_dir", "run_export"]
 
 BATCH_SIZE = 2000
 """Resources read per query (and between two progress reports): bounds the memory an export holds."""
-
-
-class ExportContext(Protocol):
-    """What the runner needs of the job machinery's ``JobContext`` (fhir_server.jobs.worker)."""
-
-    job_id: str
-    params: dict[str, Any]
-    database: Database
-    settings: Settings
-
-    def progress(self, done: int, total: int | None = None, message: str = "") -> None: ...
 
 
 def job_dir(settings: Settings, job_id: str) -> Path:
@@ -65,7 +56,7 @@ def cleanup(settings: Settings, job_id: str, _details: dict[str, Any] | None = N
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def run_export(ctx: ExportContext) -> dict[str, Any]:
+def run_export(ctx: JobContext) -> dict[str, Any]:
     """Write the export ``ctx.params`` describe; the result: ``output``, ``deleted`` and ``error`` lists of
     ``{"type", "file", "count"}`` (files relative to the job's directory)."""
     cleanup(ctx.settings, ctx.job_id)
@@ -76,7 +67,7 @@ def run_export(ctx: ExportContext) -> dict[str, Any]:
             plan = plan_of(session, ctx.params, SearchLimits.of(ctx.settings))
             if plan.level == "group" and plan.group_id is not None:
                 group_members(session, plan.access, plan.group_id, plan.transaction_time, plan.base_url)
-        result = _export(ctx, plan, staging)
+        result = _export(_Run(ctx, plan, staging))
         staging.rename(job_dir(ctx.settings, ctx.job_id))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -84,31 +75,46 @@ def run_export(ctx: ExportContext) -> dict[str, Any]:
     return result
 
 
-def _export(ctx: ExportContext, plan: ExportPlan, staging: Path) -> dict[str, Any]:
-    limit = ctx.settings.export_file_max_resources
+@dataclass
+class _Run:
+    """One run's state: where it writes, the file size, and the resources written so far (for progress)."""
+
+    ctx: JobContext
+    plan: ExportPlan
+    staging: Path
+    done: int = 0
+
+    def report(self, message: str) -> None:
+        """Progress (and the stop point: JobCancelled propagates from here)."""
+        self.ctx.progress(self.done, None, message)
+
+    def writer(self, name: str, resource_type: str) -> NdjsonWriter:
+        return NdjsonWriter(self.staging, name, resource_type, self.ctx.settings.export_file_max_resources)
+
+
+def _export(run: _Run) -> dict[str, Any]:
     output: list[WrittenFile] = []
-    done = 0
-    for resource_type in plan.types:
-        ctx.progress(done, None, resource_type)
-        writer = NdjsonWriter(staging, resource_type, resource_type, limit)
+    for resource_type in run.plan.types:
+        run.report(resource_type)
+        writer = run.writer(resource_type, resource_type)
         try:
-            done = _write_type(ctx, plan, resource_type, writer, done)
+            _write_type(run, resource_type, writer)
         finally:
             output += writer.close()
-    deleted = _write_deleted(ctx, plan, staging, limit) if plan.since is not None else []
-    errors = _write_notes(plan, staging, limit)
+    deleted = _write_deleted(run) if run.plan.since is not None else []
+    errors = _write_notes(run)
     return {"output": _listed(output), "deleted": _listed(deleted), "error": _listed(errors)}
 
 
-def _write_type(ctx: ExportContext, plan: ExportPlan, resource_type: str, writer: NdjsonWriter, done: int) -> int:
-    """Write the type's resources; the running count of resources written."""
-    elements = plan.elements_of(resource_type)
+def _write_type(run: _Run, resource_type: str, writer: NdjsonWriter) -> None:
+    """Write the type's resources, batch by batch, reporting progress after each."""
+    database = run.ctx.database
+    elements = run.plan.elements_of(resource_type)
     raw = elements is None and resource_type not in RAW_TYPES
-    for batch in batches(ctx.database, plan, resource_type, BATCH_SIZE, raw):
-        writer.write([text.encode() for text in batch] if raw else _shaped(ctx.database, batch, elements))
-        done += len(batch)
-        ctx.progress(done, None, resource_type)
-    return done
+    for batch in batches(database, run.plan, resource_type, BATCH_SIZE, raw):
+        writer.write([text.encode() for text in batch] if raw else _shaped(database, batch, elements))
+        run.done += len(batch)
+        run.report(resource_type)
 
 
 def _shaped(database: Database, resources: list[dict[str, Any]], elements: list[str] | None) -> list[bytes]:
@@ -119,13 +125,13 @@ def _shaped(database: Database, resources: list[dict[str, Any]], elements: list[
     return [orjson.dumps(select_elements(r, elements) if elements else r) for r in served]
 
 
-def _write_deleted(ctx: ExportContext, plan: ExportPlan, staging: Path, limit: int) -> list[WrittenFile]:
+def _write_deleted(run: _Run) -> list[WrittenFile]:
     """The ``deleted`` files: per resource deleted since ``_since``, a transaction Bundle of one DELETE entry."""
-    writer = NdjsonWriter(staging, "deleted", "Bundle", limit)
+    writer = run.writer("deleted", "Bundle")
     try:
-        for resource_type in plan.types:
-            ctx.progress(0, None, f"deleted {resource_type}")
-            for ids in deleted_batches(ctx.database, plan, resource_type, BATCH_SIZE):
+        for resource_type in run.plan.types:
+            run.report(f"deleted {resource_type}")
+            for ids in deleted_batches(run.ctx.database, run.plan, resource_type, BATCH_SIZE):
                 writer.write([orjson.dumps(_deletion(resource_type, i)) for i in ids])
     finally:
         files = writer.close()
@@ -137,12 +143,11 @@ def _deletion(resource_type: str, resource_id: str) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
 
 
-def _write_notes(plan: ExportPlan, staging: Path, limit: int) -> list[WrittenFile]:
+def _write_notes(run: _Run) -> list[WrittenFile]:
     """The ``error`` file: an OperationOutcome (warning) per asked-for type the export leaves out, and why."""
-    writer = NdjsonWriter(staging, "error", "OperationOutcome", limit)
-    writer.write(
-        [orjson.dumps(operation_outcome([Issue("not-supported", n, ("_type",), "warning")])) for n in plan.notes]
-    )
+    writer = run.writer("error", "OperationOutcome")
+    issues = [Issue("not-supported", note, ("_type",), "warning") for note in run.plan.notes]
+    writer.write([orjson.dumps(operation_outcome([issue])) for issue in issues])
     return writer.close()
 
 

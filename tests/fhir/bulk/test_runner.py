@@ -72,10 +72,15 @@ def test_files_are_compact_utf8_lines(clinic_a: Export) -> None:
     assert not list(clinic_a.directory.parent.glob(".*.partial"))
 
 
-def test_since_lists_changes_and_deletions(world: World) -> None:
-    ids = world.ids
+@pytest.fixture(scope="module")
+def changed(world: World) -> Export:
+    """What changed since ``since``, as clinic A's backend service sees it."""
     assert world.since is not None
-    changed = export(world, params(world, "a", since=world.since.isoformat()))
+    return export(world, params(world, "a", since=world.since.isoformat()))
+
+
+def test_since_lists_changes_and_deletions(world: World, changed: Export) -> None:
+    ids = world.ids
     assert changed.ids("Observation") == {ids["o6"]} and changed.ids("Condition") == {ids["c1"]}
     assert changed.ids("Patient") == set()
     assert changed.job.result is not None
@@ -112,18 +117,16 @@ def test_elements_subset_each_type(world: World, tmp_path: Path) -> None:
     assert validator_errors(subset.all_lines(), tmp_path) == []
 
 
-def test_patient_level_confines_to_the_patients_compartments(world: World) -> None:
+@pytest.fixture(scope="module")
+def patient_level(world: World) -> Export:
+    """Patient p2's compartment, with Practitioner asked for too (not in the compartment)."""
+    types = ["Patient", "Observation", "Condition", "Practitioner"]
+    return export(world, params(world, "a", level="patient", patients=[world.ids["p2"]], types=types))
+
+
+def test_patient_level_confines_to_the_patients_compartments(world: World, patient_level: Export) -> None:
     ids = world.ids
-    level = export(
-        world,
-        params(
-            world,
-            "a",
-            level="patient",
-            patients=[ids["p2"]],
-            types=["Patient", "Observation", "Condition", "Practitioner"],
-        ),
-    )
+    level = patient_level
     assert level.ids("Patient") == {ids["p2"]}
     assert level.ids("Observation") == {ids["o3"], ids["o6"]} and level.ids("Condition") == {ids["c1"]}
     assert level.ids("Practitioner") == set()
@@ -165,3 +168,11 @@ def test_files_split_at_the_configured_size(world: World, module_database_url: s
         ("Observation-2.ndjson", 1),
     ]
     assert split.ids("Observation") == {ids["o1"], ids["o2"], ids["o3"], ids["o6"]}
+
+
+def test_deleted_bundles_and_error_outcomes_validate(changed: Export, patient_level: Export, tmp_path: Path) -> None:
+    assert changed.job.result is not None and patient_level.job.result is not None
+    lines = [r for f in changed.job.result["deleted"] for r in changed.files[f["file"]]]
+    lines += [r for f in patient_level.job.result["error"] for r in patient_level.files[f["file"]]]
+    assert {r["resourceType"] for r in lines} == {"Bundle", "OperationOutcome"}
+    assert validator_errors(lines, tmp_path) == []
