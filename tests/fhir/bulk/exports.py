@@ -87,7 +87,9 @@ def seed(database_url: str, export_dir: Path) -> World:
     world = World(database, settings_for(database_url, export_dir))
     ids = world.ids
     ids |= {"clinic_a": clinic_a, "clinic_b": clinic_b}
-    app_settings = load_settings(database_url=database_url, auth="disabled", default_clinic=clinic_a)
+    app_settings = load_settings(
+        database_url=database_url, auth="disabled", default_clinic=clinic_a, jobs_in_server=False
+    )
     with TestClient(create_app(app_settings)) as client:
         ids["p1"] = _post(client, patient("One", clinic_a))
         ids["p2"] = _post(client, patient("Two", clinic_a))
