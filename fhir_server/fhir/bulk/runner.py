@@ -14,6 +14,7 @@ Bundle (whose content lives beside their JSON) and ``_elements`` exports are dec
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -51,9 +52,11 @@ def _staging_dir(settings: Settings, job_id: str) -> Path:
 
 def cleanup(settings: Settings, job_id: str, _details: dict[str, Any] | None = None) -> None:
     """Delete the files of export ``job_id``, finished or half-written (the job queue's cleanup hook: called for a
-    cancelled or expired job and before re-running one whose worker died)."""
+    cancelled or expired job and before re-running one whose worker died). Idempotent; an OSError when a file
+    cannot be removed (the queue then never runs the job over it)."""
     for directory in (job_dir(settings, job_id), _staging_dir(settings, job_id)):
-        shutil.rmtree(directory, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(directory)
 
 
 def run_export(ctx: JobContext) -> dict[str, Any]:

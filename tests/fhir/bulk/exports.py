@@ -37,6 +37,7 @@ from tests.backend_services import register_backend
 from tests.clinics import add_clinic
 
 BASE = "http://testserver/fhir"
+BINARY_DATA = "aGVsbG8gZXhwb3J0"  # base64 of "hello export"
 Json = dict[str, Any]
 
 
@@ -106,6 +107,7 @@ def seed(database_url: str, export_dir: Path) -> World:
         }
         ids["c1"] = _post(client, condition)
         ids["dr"] = _post(client, {"resourceType": "Practitioner", "name": [{"family": "Doc"}]})
+        ids["b1"] = _post(client, {"resourceType": "Binary", "contentType": "text/plain", "data": BINARY_DATA})
         group = {
             "resourceType": "Group",
             "type": "person",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fhir.bulk.exports import Export, World, export, params, seeded, settings_for
+from tests.fhir.bulk.exports import BINARY_DATA, Export, World, export, params, seeded, settings_for
 from tests.fhir_validator import validator_errors
 
 
@@ -43,6 +43,8 @@ def test_a_system_export_is_the_snapshot_of_the_clinic(world: World, clinic_a: E
     assert clinic_a.ids("Condition") == {ids["c1"]} and clinic_a.ids("Practitioner") == {ids["dr"]}
     assert clinic_a.ids("Group") == {ids["g1"]}
     assert ids["clinic_a"] in clinic_a.ids("Organization")
+    [binary] = [r for r in clinic_a.all_lines() if r["resourceType"] == "Binary"]  # its content, as a read serves it
+    assert binary["id"] == ids["b1"] and binary["data"] == BINARY_DATA
     assert clinic_a.job.result is not None
     for listed in clinic_a.job.result["output"]:
         assert listed["file"] == f"{listed['type']}-1.ndjson"
