@@ -50,6 +50,16 @@ class ExportPlan:
     notes: list[str] = field(default_factory=list)
     """Why asked-for types are not exported (written to the error file as informational OperationOutcomes)."""
 
+    @property
+    def reads_index(self) -> bool:
+        """True when the export tests search index rows (filters, compartments, a patient's or granular scopes),
+        which a superseded version keeps only for SNAPSHOT_LIFETIME (fhir_server.fhir.search.indexer); without them
+        it reads the version history's own columns alone, which are kept for ever."""
+        access = self.access
+        confined = access.patient_id is not None or access.role == PORTAL_ROLE
+        granular = any(scope.restrictions for scope in access.scopes)
+        return bool(self.filters) or self.level != "system" or confined or granular
+
     def elements_of(self, resource_type: str) -> list[str] | None:
         """The ``_elements`` that apply to ``resource_type``: unprefixed ones and ``Type.element`` of this type (IG:
         "If the resource type is omitted, the element should be returned for all resources"); None (the whole

@@ -6,6 +6,9 @@ staging directory and renames that directory to the job's own (``FHIR_SERVER_EXP
 are complete: a manifest never names a half-written file, and a cancelled or failed run leaves no file behind. It
 reports progress after every batch (``ctx.progress``, which raises ``JobCancelled`` once the job is cancelled or
 its lease lost: that propagates, and the staging directory goes with it). :func:`cleanup` deletes the job's files.
+An export that tests search index rows (filters, compartments, a patient's scopes) must be read within
+:data:`INDEX_WINDOW` of its transactionTime, while the index rows of versions superseded since are kept; later it
+fails saying so rather than write a snapshot with resources missing.
 
 Speed: without ``_elements``, a resource's stored JSON text is copied to the file as the database holds it (one
 line: JSONB's text form on PostgreSQL, the compact text SQLite stores), never decoded and encoded again; Binary and
@@ -18,18 +21,21 @@ import contextlib
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from fhir_server.db.engine import Database
+from fhir_server.db.types import utcnow
 from fhir_server.errors import Issue
 from fhir_server.fhir import binary_content
 from fhir_server.fhir.bulk.ndjson import NdjsonWriter, WrittenFile
 from fhir_server.fhir.bulk.plan import ExportPlan, check_type_filters, plan_of
 from fhir_server.fhir.bulk.snapshot import RAW_TYPES, batches, deleted_batches, group_members
 from fhir_server.fhir.outcomes import operation_outcome
+from fhir_server.fhir.search.indexer import SNAPSHOT_LIFETIME
 from fhir_server.fhir.search.limits import SearchLimits
 from fhir_server.fhir.search.summary import select_elements
 from fhir_server.jobs.worker import JobContext
@@ -78,6 +84,15 @@ def run_export(ctx: JobContext) -> dict[str, Any]:
     return result
 
 
+INDEX_WINDOW = SNAPSHOT_LIFETIME - timedelta(minutes=5)
+"""How long after its transactionTime an export that reads the search index may still read it (with a margin)."""
+
+
+class SnapshotExpiredError(Exception):
+    """The export ran too long after its transactionTime to read the snapshot's search index whole: it fails instead
+    of writing a snapshot with resources missing."""
+
+
 @dataclass
 class _Run:
     """One run's state: where it writes, the file size, and the resources written so far (for progress)."""
@@ -88,8 +103,15 @@ class _Run:
     done: int = 0
 
     def report(self, message: str) -> None:
-        """Progress (and the stop point: JobCancelled propagates from here)."""
+        """Progress (and the stop point: JobCancelled propagates from here); SnapshotExpiredError when the snapshot
+        can no longer be read whole."""
         self.ctx.progress(self.done, None, message)
+        if self.plan.reads_index and utcnow() - self.plan.transaction_time > INDEX_WINDOW:
+            raise SnapshotExpiredError(
+                f"the export could not be written within {INDEX_WINDOW} of its transactionTime "
+                f"{self.plan.transaction_time.isoformat()}, while the search index still describes the data as it was "
+                "then; start the export again"
+            )
 
     def writer(self, name: str, resource_type: str) -> NdjsonWriter:
         return NdjsonWriter(self.staging, name, resource_type, self.ctx.settings.export_file_max_resources)

@@ -142,3 +142,15 @@ def test_type_filters_kickoff_refuses(filters: dict[str, list[str]], expression:
 
 def test_type_filters_kickoff_accepts() -> None:
     check_type_filters({"Observation": ["status=final&category=laboratory", "code=http://loinc.org|1234-5"]})
+
+
+def test_an_export_reading_the_index_fails_once_the_snapshot_index_may_be_gone(world: World) -> None:
+    """Index rows of superseded versions are kept an hour (fhir_server.fhir.search.indexer.SNAPSHOT_LIFETIME): an
+    export filtering on them that starts later fails with a reason instead of missing resources."""
+    long_ago = (utcnow() - timedelta(hours=2)).isoformat()
+    filtered = params(world, "a", transaction_time=long_ago, type_filters={"Observation": ["status=final"]})
+    late = export(world, filtered)
+    assert late.job.state == "failed" and "start the export again" in (late.job.error or "")
+    assert not late.directory.exists()
+    plain = export(world, params(world, "a", transaction_time=long_ago, types=["Patient"]))
+    assert plain.job.state == "completed" and plain.job.result == {"output": [], "deleted": [], "error": []}
