@@ -93,7 +93,7 @@ def seed(database_url: str, export_dir: Path) -> World:
     )
     with TestClient(create_app(app_settings)) as client:
         ids["p1"] = _post(client, patient("One", clinic_a))
-        ids["p2"] = _post(client, patient("Two", clinic_a))
+        ids["p2"] = _post(client, patient("Twö 二", clinic_a))
         ids["p3"] = _post(client, patient("Three", clinic_b))
         ids["o1"] = _post(client, observation(ids["p1"], "final", "1111-1"))
         ids["o2"] = _post(client, observation(ids["p1"], "preliminary", "2222-2"))

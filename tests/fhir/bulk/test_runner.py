@@ -66,11 +66,12 @@ def test_every_file_validates(clinic_a: Export, tmp_path: Path) -> None:
     assert validator_errors(clinic_a.all_lines(), tmp_path) == []
 
 
-def test_files_are_compact_utf8_lines(clinic_a: Export) -> None:
+def test_files_hold_one_resource_per_utf8_line(world: World, clinic_a: Export) -> None:
     for path in clinic_a.directory.iterdir():
         data = path.read_bytes()
         assert data.endswith(b"\n") and b"\n\n" not in data and b"\r" not in data
-        data.decode("utf-8")
+        assert len(data.splitlines()) == len(clinic_a.files[path.name])
+    assert "Twö 二".encode() in (clinic_a.directory / "Patient-1.ndjson").read_bytes()  # UTF-8, not \u escapes
     assert not list(clinic_a.directory.parent.glob(".*.partial"))
 
 
