@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text, update
 
 from fhir_server.access.context import OPEN
-from fhir_server.db import User
+from fhir_server.db import OAuthClient, User
 from fhir_server.db.jobs import Job
 from fhir_server.db.types import utcnow
 from fhir_server.errors import FhirError
@@ -154,3 +154,16 @@ def test_an_export_reading_the_index_fails_once_the_snapshot_index_may_be_gone(w
     assert not late.directory.exists()
     plain = export(world, params(world, "a", transaction_time=long_ago, types=["Patient"]))
     assert plain.job.state == "completed" and plain.job.result == {"output": [], "deleted": [], "error": []}
+
+
+def test_a_client_revoked_since_kickoff_stops_the_export(world: World) -> None:
+    client_id = world.grants["b"]["client_id"]
+    with world.database.write() as session:
+        session.execute(update(OAuthClient).where(OAuthClient.client_id == client_id).values(revoked_at=utcnow()))
+    try:
+        stopped = export(world, params(world, "b"))
+    finally:
+        with world.database.write() as session:
+            session.execute(update(OAuthClient).where(OAuthClient.client_id == client_id).values(revoked_at=None))
+    assert stopped.job.state == "failed" and "revoked" in (stopped.job.error or "")
+    assert not stopped.directory.exists()
