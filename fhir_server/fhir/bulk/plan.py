@@ -144,11 +144,11 @@ def caller(session: Session, grant: dict[str, Any] | None) -> AccessContext:
     if grant is None:
         return OPEN
     user_id = uuid.UUID(grant["user_id"]) if grant.get("user_id") else None
-    organization = uuid.UUID(grant["organization_id"]) if grant.get("organization_id") else None
     role, patient = grant.get("role"), grant.get("patient_id")
     client = session.get(OAuthClient, grant["client_id"])
     if client is None or client.revoked_at is not None:
         raise fail(Kind.FORBIDDEN, f"the client {grant['client_id']!r} that started this export is revoked")
+    organization = client.organization_id  # a backend service's clinic; a user's is the user's own
     if user_id is not None:
         user = session.get(User, user_id)
         if user is None or not user.active or user.deleted_at is not None:
@@ -156,7 +156,5 @@ def caller(session: Session, grant: dict[str, Any] | None) -> AccessContext:
         role, organization = user.role, user.organization_id
         if role == PORTAL_ROLE:
             patient = session.scalar(select(Patient.fhir_id).where(Patient.id == user.patient_id))
-    else:
-        organization = client.organization_id
     fresh = BearerGrant(grant["scope"], grant["client_id"], user_id, role, organization, patient)
     return context_from(fresh)
