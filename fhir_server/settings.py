@@ -225,6 +225,14 @@ class Settings(BaseSettings):
     search_max_has_depth: int = Field(3, ge=1, le=3, description="Most nested _has of one parameter")
     search_max_includes: int = Field(10, ge=0, description="Most _include and _revinclude values of one search")
 
+    # Bulk Data export files (issue 17): where the export jobs write their NDJSON, and how many resources one file holds
+    export_dir: Path = Field(
+        Path("fhir-exports"), description="Directory of the bulk export files (one subdirectory per export job)"
+    )
+    export_file_max_resources: int = Field(
+        100_000, ge=1, description="Most resources (lines) one bulk export NDJSON file holds; more start a new file"
+    )
+
     # The pages' branding and password reset by email (issue 16, item 9)
     ui_name: str = Field(
         "FHIR server", min_length=1, max_length=100, description="The name the pages show when no clinic is in context"

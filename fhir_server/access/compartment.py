@@ -6,6 +6,7 @@ reads only the database's tables and the served types."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -46,13 +47,28 @@ def compartment_clauses(
 ) -> list[ColumnElement[bool]]:
     """The ways ``h`` can belong to the compartment, each enough alone (:func:`in_compartment` is their OR): a
     query per clause lets the database find each by its index instead of testing every version of the type."""
+    clauses = member_clauses(h, resource_type, lambda column: column == patient_id, base_url)
+    if resource_type == "Binary":  # in no compartment itself: reached through its securityContext
+        members = {t: tuple(p for p in ps if p != "{def}") for t, ps in compartment_params().items()}
+        clauses.insert(0, security_context_in_compartment(h, patient_id, members))
+    return clauses
+
+
+PatientTest = Callable[[Any], ColumnElement[bool]]
+"""``test(column)``: the patient id held by ``column`` is one of the patients meant."""
+
+
+def member_clauses(
+    h: Any, resource_type: str, names: PatientTest | None, base_url: str | None = None
+) -> list[ColumnElement[bool]]:
+    """The ways ``h`` (a version of ``resource_type``) can belong to the compartment of a patient ``names`` accepts
+    (None: of any patient), by the CompartmentDefinition's parameters alone (a Binary's securityContext is not one):
+    the Patient itself, or a reference of a listed parameter to the patient. With ``base_url``, an absolute
+    reference of another server ending in ``Patient/<id>`` does not count."""
     params = [p for p in compartment_params().get(resource_type, ()) if p != "{def}"]
     clauses: list[ColumnElement[bool]] = []
     if resource_type == "Patient":
-        clauses.append(h.resource_id == patient_id)
-    if resource_type == "Binary":  # in no compartment itself: reached through its securityContext
-        members = {t: tuple(p for p in ps if p != "{def}") for t, ps in compartment_params().items()}
-        clauses.append(security_context_in_compartment(h, patient_id, members))
+        clauses.append(true() if names is None else names(h.resource_id))
     if params:
         ref = aliased(SearchReference)
         clauses.append(
@@ -60,7 +76,7 @@ def compartment_clauses(
                 same_version(ref, h),
                 ref.param.in_(params),
                 ref.target_type == "Patient",
-                ref.target_id == patient_id,
+                true() if names is None else names(ref.target_id),
                 true() if base_url is None else or_(ref.url.is_(None), ref.url.startswith(base_url + "/")),
             )
         )
