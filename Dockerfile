@@ -35,9 +35,12 @@ ENV PATH=/opt/venv/bin:$PATH \
 # A fixed numeric uid/gid, so orchestrators can check runAsNonRoot and volumes can be chowned ahead of time.
 # Its home is the working directory: the embedded default database (sqlite:///fhir-server.db, relative)
 # is created there, so it must be writable by this user.
+# Bulk export files go to fhir-exports/ there (FHIR_SERVER_EXPORT_DIR's default): made here and owned by the user,
+# so a named volume mounted on it starts with that ownership.
 RUN groupadd --system --gid 10001 fhir \
     && useradd --system --uid 10001 --gid fhir --home-dir /var/lib/fhir-server --create-home \
-       --shell /usr/sbin/nologin fhir
+       --shell /usr/sbin/nologin fhir \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/fhir-server/fhir-exports
 
 COPY --from=build /opt/venv /opt/venv
 

@@ -53,7 +53,7 @@ def claimable(kinds: Collection[str], now: datetime) -> ColumnElement[bool]:
 def claim(database: Database, settings: Settings, lease_owner: str, kinds: Collection[str]) -> Claim | None:
     """Claim the oldest claimable job of ``kinds`` for ``lease_owner``; None when there is none (or, on SQLite, when
     other workers won each candidate)."""
-    if not kinds:
+    if not kinds or not _any_claimable(database, kinds):
         return None
     with database.write() as session:
         now = utcnow()
@@ -67,6 +67,12 @@ def claim(database: Database, settings: Settings, lease_owner: str, kinds: Colle
             if taken is not None:
                 return taken
     return None
+
+
+def _any_claimable(database: Database, kinds: Collection[str]) -> bool:
+    """Whether a job looks claimable, read without a write transaction (an idle worker takes no write lock)."""
+    with database.read() as session:
+        return session.scalar(select(Job.id).where(claimable(kinds, utcnow())).limit(1)) is not None
 
 
 def _take(session: Any, job: Job, settings: Settings, lease_owner: str, now: datetime) -> Claim | None:

@@ -6,6 +6,7 @@ the result stored with state ``completed``; an exception fails the job with its 
 :class:`JobCancelled` (from ``ctx.progress``) ends it as cancelled. The ``cleanup(settings, job_id)`` hook deletes
 whatever a run wrote; it is called for a cancelled job, an expired one, and before a job whose worker died or
 stopped is run again, so every run starts from nothing (never half files in a manifest). It must be idempotent.
+A failed job keeps its outputs until it expires (its ``expires_at``), like a completed one.
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def _run(
 ) -> None:
     """Run one claimed job to its end, recording the outcome."""
     job_id = str(claim.holding.job_id)
-    if claim.rerun and handler.cleanup is not None:
-        handler.cleanup(settings, job_id)  # an earlier run's outputs, if any: this run starts from nothing
+    if claim.rerun and not _clean_before_rerun(database, settings, claim, handler):
+        return
     if claim.exhausted:
         message = f"the job was started {claim.holding.attempt - 1} times and its worker stopped each time"
         _finished(claim, "failed" if claims.fail(database, claim.holding, message) else "lost")
@@ -116,6 +117,21 @@ def _run(
             _finished(claim, "completed")
         else:
             _cancelled(database, settings, claim, handler)
+
+
+def _clean_before_rerun(database: Database, settings: Settings, claim: claims.Claim, handler: Handler) -> bool:
+    """Remove an earlier run's outputs, so this run starts from nothing; when that fails the job fails (a rerun
+    over half outputs could publish them) and False is returned."""
+    if handler.cleanup is None:
+        return True
+    try:
+        handler.cleanup(settings, str(claim.holding.job_id))
+        return True
+    except Exception as exc:
+        logger.exception("job %s (%s): cleaning up before running it again failed", claim.holding.job_id, claim.kind)
+        failed = claims.fail(database, claim.holding, f"cleaning up an earlier run failed: {exc}")
+        _finished(claim, "failed" if failed else "lost")
+        return False
 
 
 def _cancelled(database: Database, settings: Settings, claim: claims.Claim, handler: Handler) -> None:

@@ -2,7 +2,8 @@
 the environment variable ``JOBS_TEST_DIR`` names, so tests (and worker processes they start) can see what ran.
 
 params: ``steps`` (progress calls, default 1), ``fail`` (raise with this message after the steps), ``hold`` (keep
-reporting progress until stopped: cancelled, interrupted or its lease lost).
+reporting progress until stopped: cancelled, interrupted or its lease lost). The cleanup hook fails while the file
+``CLEANUP_FAILS`` exists in the directory.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ KIND = "test-steps"
 RUNS = "runs.log"
 CLEANUPS = "cleanups.log"
 STOPS = "stops.log"
+CLEANUP_FAILS = "cleanup-fails"
+"""A file whose presence makes the cleanup hook fail."""
 HOLD_LIMIT = 120.0
 """Seconds a holding job keeps going at most (a test that forgot to stop it must not hang)."""
 
@@ -63,6 +66,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
 
 def cleanup(_settings: Settings, job_id: str) -> None:
+    if (directory() / CLEANUP_FAILS).exists():
+        raise OSError("the outputs cannot be removed")
     _append(CLEANUPS, job_id)
     output(job_id).unlink(missing_ok=True)
 

@@ -24,7 +24,7 @@ from fhir_server.jobs.worker import registered, run_pending
 from fhir_server.metrics import jobs as job_metrics
 from fhir_server.settings import Settings, load_settings
 from tests.jobs import kinds
-from tests.jobs.kinds import CLEANUPS, KIND, RUNS, STOPS, lines, output
+from tests.jobs.kinds import CLEANUP_FAILS, CLEANUPS, KIND, RUNS, STOPS, lines, output
 
 WAIT = 60.0
 
@@ -137,6 +137,19 @@ def test_a_job_whose_worker_died_is_run_again_after_cleanup(database: Database, 
     assert job is not None and job.state == "completed" and job.result == {"steps": 1, "attempt": 2}
     assert lines(CLEANUPS) == [job_id] and lines(RUNS) == [f"{job_id} 2"]
     assert output(job_id).read_text() == "2"
+
+
+def test_a_job_whose_earlier_run_cannot_be_cleaned_up_fails_instead_of_running(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    job_id = enqueue(database)
+    change(database, job_id, state="running", attempts=1, lease_owner="dead")
+    change(database, job_id, lease_until=utcnow() - timedelta(seconds=1))
+    (tmp_path / CLEANUP_FAILS).touch()
+    assert run_pending(database, settings, "worker-b") == 1
+    job = job_of(database, job_id)
+    assert job is not None and job.state == "failed" and lines(RUNS) == []
+    assert job.error == "cleaning up an earlier run failed: the outputs cannot be removed"
 
 
 def test_a_job_whose_workers_keep_dying_fails_after_the_last_attempt(database: Database, settings: Settings) -> None:

@@ -50,6 +50,16 @@ class ExportPlan:
     notes: list[str] = field(default_factory=list)
     """Why asked-for types are not exported (written to the error file as informational OperationOutcomes)."""
 
+    @property
+    def reads_index(self) -> bool:
+        """True when the export tests search index rows (filters, compartments, a patient's or granular scopes),
+        which a superseded version keeps only for SNAPSHOT_LIFETIME (fhir_server.fhir.search.indexer); without them
+        it reads the version history's own columns alone, which are kept for ever."""
+        access = self.access
+        confined = access.patient_id is not None or access.role == PORTAL_ROLE
+        granular = any(scope.restrictions for scope in access.scopes)
+        return bool(self.filters) or self.level != "system" or confined or granular
+
     def elements_of(self, resource_type: str) -> list[str] | None:
         """The ``_elements`` that apply to ``resource_type``: unprefixed ones and ``Type.element`` of this type (IG:
         "If the resource type is omitted, the element should be returned for all resources"); None (the whole
@@ -116,7 +126,9 @@ def _types(access: AccessContext, level: str, asked: list[str] | None) -> tuple[
     notes: list[str] = []
     kept: list[str] = []
     for resource_type in dict.fromkeys(asked):
-        if resource_type not in candidates:
+        if resource_type not in MAPPINGS:
+            notes.append(f"{resource_type} is not a resource type this server serves")
+        elif resource_type not in candidates:
             notes.append(f"{resource_type} is not in the Patient compartment: a {level}-level export holds none")
         elif not access.may(resource_type, "search-type"):
             notes.append(f"the access token does not permit search-type on {resource_type}")
@@ -132,11 +144,11 @@ def caller(session: Session, grant: dict[str, Any] | None) -> AccessContext:
     if grant is None:
         return OPEN
     user_id = uuid.UUID(grant["user_id"]) if grant.get("user_id") else None
-    organization = uuid.UUID(grant["organization_id"]) if grant.get("organization_id") else None
     role, patient = grant.get("role"), grant.get("patient_id")
     client = session.get(OAuthClient, grant["client_id"])
     if client is None or client.revoked_at is not None:
         raise fail(Kind.FORBIDDEN, f"the client {grant['client_id']!r} that started this export is revoked")
+    organization = client.organization_id  # a backend service's clinic; a user's is the user's own
     if user_id is not None:
         user = session.get(User, user_id)
         if user is None or not user.active or user.deleted_at is not None:
@@ -144,7 +156,5 @@ def caller(session: Session, grant: dict[str, Any] | None) -> AccessContext:
         role, organization = user.role, user.organization_id
         if role == PORTAL_ROLE:
             patient = session.scalar(select(Patient.fhir_id).where(Patient.id == user.patient_id))
-    else:
-        organization = client.organization_id
     fresh = BearerGrant(grant["scope"], grant["client_id"], user_id, role, organization, patient)
     return context_from(fresh)

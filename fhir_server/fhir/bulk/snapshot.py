@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, false, or_, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from fhir_server.access.compartment import PatientTest, member_clauses
 from fhir_server.access.context import AccessContext
@@ -37,7 +37,7 @@ def scope_of(plan: ExportPlan) -> Scope:
 
 
 def group_members(
-    session: Any, access: AccessContext, group_id: str, as_of: datetime, base_url: str | None = None
+    session: Session, access: AccessContext, group_id: str, as_of: datetime, base_url: str | None = None
 ) -> list[str]:
     """The ids of the Patients the Group ``group_id`` lists as ``member.entity`` as of ``as_of``; 404 when the Group
     is unknown then, deleted, or beyond the caller's reach (another clinic's: :func:`cohort_reader`). With
