@@ -64,7 +64,7 @@ async def _kick_off(request: Request, ctx: Context, level: kickoff.Level) -> Res
     now = utcnow()
     params |= {
         "transaction_time": now.replace(microsecond=now.microsecond // 1000 * 1000).isoformat(),
-        "request": str(request.url),
+        "request": _public_url(request, ctx.base_url),
         "base_url": ctx.base_url,
         "grant": start.grant_of(ctx.access),
     }
@@ -75,6 +75,12 @@ async def _kick_off(request: Request, ctx: Context, level: kickoff.Level) -> Res
     return FhirResponse(operation_outcome(issues), 202, headers)
 
 
+def _public_url(request: Request, base_url: str) -> str:
+    """The kick-off URL as the client sent it to the public base (behind a proxy too): the manifest's ``request``."""
+    query = request.url.query
+    return base_url + request.url.path.removeprefix("/fhir") + (f"?{query}" if query else "")
+
+
 def _start_audited(session: Session, request: Request, ctx: RequestContext, params: dict[str, Any]) -> str:
     """Queue the job and, in the same transaction, the kick-off's audit row naming it; the job's id."""
     job_id = str(start.start(session, ctx.access, ctx.settings, params).id)
@@ -82,10 +88,10 @@ def _start_audited(session: Session, request: Request, ctx: RequestContext, para
     return job_id
 
 
-def _cancel_audited(session: Session, request: Request, access: AccessContext, job_id: str) -> str:
-    job_id = start.cancel(session, access, job_id)
+def _cancel_audited(session: Session, request: Request, access: AccessContext, job_id: str) -> tuple[str, bool]:
+    job_id, running = start.cancel(session, access, job_id)
     _audit(session, request, access, f"export job {job_id} cancelled")
-    return job_id
+    return job_id, running
 
 
 def _audit(session: Session, request: Request, access: AccessContext, detail: str) -> None:
@@ -113,8 +119,9 @@ async def export_status(job_id: str, request: Request, ctx: Context) -> Response
 @router.delete("/bulk/status/{job_id}", summary="$export cancel", openapi_extra=declares("$export-cancel"))
 async def export_cancel(job_id: str, request: Request, ctx: Context) -> Response:
     """Cancel the export and delete its files: 202 (export.html#bulk-data-delete-request)."""
-    job_id = await unit_of_work.write(request, _cancel_audited, request, ctx.access, job_id)
-    await run_in_threadpool(cleanup, ctx.settings, job_id)
+    job_id, running = await unit_of_work.write(request, _cancel_audited, request, ctx.access, job_id)
+    if not running:  # a running export's worker stops at its next progress report and removes what it wrote
+        await run_in_threadpool(cleanup, ctx.settings, job_id)
     cancelled = Issue("informational", f"export job {job_id} cancelled", severity="information")
     return FhirResponse(operation_outcome([cancelled]), 202)
 

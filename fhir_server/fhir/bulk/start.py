@@ -86,12 +86,13 @@ def find(session: Session, access: AccessContext, job_id: str) -> ExportJob:
     return ExportJob.of(job)
 
 
-def cancel(session: Session, access: AccessContext, job_id: str) -> str:
-    """Cancel the caller's export ``job_id`` (export.html#bulk-data-delete-request); its id. 404 as :func:`find`."""
+def cancel(session: Session, access: AccessContext, job_id: str) -> tuple[str, bool]:
+    """Cancel the caller's export ``job_id`` (export.html#bulk-data-delete-request); its id and whether it was
+    running (its worker then stops at its next progress report and removes its files itself). 404 as :func:`find`."""
     job = find(session, access, job_id)
     if queue.cancel(session, job.id) is None:
         raise not_found(f"no export job {job_id[:64]!r}")
-    return job.id
+    return job.id, job.state == "running"
 
 
 def _owned(job: Job, access: AccessContext) -> bool:
