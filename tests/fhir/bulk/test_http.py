@@ -248,6 +248,20 @@ def test_a_group_export_holds_its_members_compartments_only(world: World) -> Non
     assert found == {"Patient": ["p1"], "Observation": ["o-p1"], "Group": ["g1"]}, done.json()  # g1 names p1
 
 
+def test_a_since_export_lists_deletions_in_its_manifest(world: World) -> None:
+    temporary = {"resourceType": "Condition", "id": "gone", "subject": {"reference": "Patient/p2"}}
+    writer = world.headers("writer")
+    assert world.client.put(f"{BASE}/Condition/gone", json=temporary, headers=writer).status_code == 201
+    assert world.client.delete(f"{BASE}/Condition/gone", headers=writer).status_code in (200, 204)
+    kicked_off = world.kick_off("a", "/$export?_type=Condition&_since=2000-01-01T00:00:00Z")
+    assert kicked_off.status_code == 202, kicked_off.text
+    world.run_jobs()
+    manifest = world.client.get(kicked_off.headers["Content-Location"], headers=world.headers("a")).json()
+    assert manifest["output"] == [] and [d["type"] for d in manifest["deleted"]] == ["Bundle"], manifest
+    bundle = orjson.loads(world.client.get(manifest["deleted"][0]["url"], headers=world.headers("a")).content)
+    assert [e["request"] for e in bundle["entry"]] == [{"method": "DELETE", "url": "Condition/gone"}]
+
+
 def _audited(world: World, job_id: str) -> None:
     """The kick-off's row names the job; polls, downloads and the cancel are recorded too."""
     context = context_of(world.client.app)  # type: ignore[arg-type]
