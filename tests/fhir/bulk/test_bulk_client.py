@@ -1,6 +1,7 @@
 """SMART's own bulk client, ``smart-fetch`` (https://docs.smarthealthit.org/cumulus/fetch/), against a served server
-(issue 17 item 8): a backend service authenticating with its asymmetric key exports the whole system and a Group
-(a cohort: how smart-fetch exports a patient list), through kick-off, status polls, downloads and its closing DELETE.
+(issue 17 item 8): a backend service authenticating with its asymmetric key exports the whole system, a Group (a
+cohort: how smart-fetch exports a patient list) and every patient (Patient level, through smart-fetch's library: its
+command line has no Patient level), through kick-off, status polls, downloads and its closing DELETE.
 The downloaded files validate with the independent validator and hold exactly the resources the service's scopes
 and clinic allow: its clinic's Patients, Observations and Conditions (smart-fetch's default ``_typeFilter`` keeps
 Observations of the standard categories only), never another type (an Encounter is there) nor another clinic's data.
@@ -130,6 +131,36 @@ def _smart_fetch(served: Served, name: str, *more: str) -> Path:
     return out
 
 
+PATIENT_LEVEL = """
+import asyncio, sys
+import cumulus_fhir_support as cfs
+from smart_fetch import bulk_utils, filtering, resources
+
+async def main(base, client_id, key, out, types):
+    client = cfs.FhirClient.create_for_cli(
+        base, resources.SCOPE_TYPES, token_url=None, smart_client_id=client_id, smart_key=key,
+        basic_user=None, basic_password=None, bearer_token=None,
+    )
+    async with client:
+        filters = filtering.Filters(types.split(","), client=client, use_default_filters=True)
+        await bulk_utils.perform_bulk(
+            fhir_url=base + "/Patient", bulk_client=client, filters=filters, group="", workdir=out
+        )
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+"""smart-fetch's own export (``bulk_utils.perform_bulk``) aimed at ``[base]/Patient``: its command line offers the
+system and Group levels only, its library takes any export URL."""
+
+
+def _smart_fetch_patients(served: Served) -> Path:
+    out = served.folder / "patients"
+    command = [sys.executable, "-c", PATIENT_LEVEL, served.base, served.client_id, str(served.key_file), str(out)]
+    done = subprocess.run([*command, TYPES], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
 def _exported(out: Path) -> tuple[dict[str, set[str]], list[Path]]:
     """type -> ids of the resources in the downloaded NDJSON files, and the files."""
     files = [f for f in sorted(out.glob("*.ndjson")) if not f.name.startswith("log")]
@@ -163,4 +194,14 @@ def test_smart_fetch_exports_the_whole_system_its_scopes_allow(served: Served) -
 def test_smart_fetch_exports_a_group_of_patients(served: Served) -> None:
     found, files = _exported(_smart_fetch(served, "group", "--group", "cohort"))
     assert found == {"Patient": {"a1", "a2"}, "Observation": {"a1-weight", "a2-lab"}, "Condition": {"a1-asthma"}}
+    _valid(files)
+
+
+def test_smart_fetch_exports_every_patient_at_patient_level(served: Served) -> None:
+    found, files = _exported(_smart_fetch_patients(served))
+    assert found == {
+        "Patient": {"a1", "a2", "a3"},
+        "Observation": {"a1-weight", "a2-lab", "a3-weight"},
+        "Condition": {"a1-asthma"},
+    }
     _valid(files)
