@@ -114,7 +114,7 @@ def _check_format(value: str | None) -> None:
 def _types(values: list[str], level: Level, access: AccessContext) -> list[str] | None:
     """The requested types (None: every permitted one): 400 for a type not served, 403 for one the caller may not
     search. At Patient and Group level a type outside the Patient compartment has nothing to export: it is kept
-    out (export.html: those levels export the compartment)."""
+    out (export.html: those levels export the compartment), and a request of such types only is a 400."""
     if not values:
         return None
     types = list(dict.fromkeys(t.strip() for value in values for t in value.split(",") if t.strip()))
@@ -127,6 +127,11 @@ def _types(values: list[str], level: Level, access: AccessContext) -> list[str] 
     if level.patient_level:
         members = set(member_types())
         types = [t for t in types if t in members]
+        if not types:  # export.html: "asks for only resource types that are outside the Patient Compartment"
+            raise bad_request(
+                "_type: none of these types is in the Patient compartment a Patient or Group level export covers",
+                "_type",
+            )
     return types
 
 

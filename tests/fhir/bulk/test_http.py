@@ -154,12 +154,14 @@ def test_a_kick_off_the_server_cannot_honour_is_a_400_naming_what(
     assert expression in issue.get("expression", []) or expression in issue["diagnostics"], issue
 
 
-def test_patient_is_a_post_parameter_of_patient_and_group_level_only(world: World) -> None:
+def test_patient_and_group_level_take_patient_by_post_and_compartment_types_only(world: World) -> None:
     post = {"method": "POST", "json": _patient_parameter("Patient/p1")}
     assert world.kick_off("a", "/$export", **post).status_code == 400
     assert world.kick_off("a", "/Patient/$export?patient=Patient/p1").status_code == 400  # GET: not in the URL
     bad = _patient_parameter("Group/g1")
     assert world.kick_off("a", "/Patient/$export", method="POST", json=bad).status_code == 400
+    outside = world.kick_off("a", "/Patient/$export?_type=Practitioner,Organization")  # no compartment type
+    assert outside.status_code == 400 and _issue(outside)["expression"] == ["_type"], outside.text
 
 
 def test_lenient_handling_ignores_an_unknown_parameter_and_says_so(world: World) -> None:
