@@ -113,7 +113,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         allow_origins=["*"],
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["Location", "Content-Location", "ETag", "Last-Modified", "WWW-Authenticate", "X-Request-ID"],
+        expose_headers=[
+            *("Location", "Content-Location", "ETag", "Last-Modified", "WWW-Authenticate", "X-Request-ID"),
+            *("X-Progress", "Retry-After", "Expires"),  # Bulk Data status (export.html#bulk-data-status-request)
+        ],
     )
     app.add_exception_handler(FhirError, outcomes.handle_fhir_error)
     app.add_exception_handler(StarletteHTTPException, outcomes.handle_http_error)

@@ -232,6 +232,13 @@ class Settings(BaseSettings):
     export_file_max_resources: int = Field(
         100_000, ge=1, description="Most resources (lines) one bulk export NDJSON file holds; more start a new file"
     )
+    # Bulk Data export (issue 17): the HTTP side's limits
+    export_expire_hours: float = Field(
+        24, gt=0, le=24 * 30, description="Hours a bulk export's files and status stay available after kick-off"
+    )
+    export_max_running: int = Field(
+        3, ge=1, description="Most bulk exports one client may have queued or running at once (more: 429)"
+    )
 
     # The pages' branding and password reset by email (issue 16, item 9)
     ui_name: str = Field(

@@ -53,6 +53,9 @@ _TERMINOLOGY_OPERATIONS = frozenset(
     {("CodeSystem", "lookup"), ("ValueSet", "expand"), ("ValueSet", "validate-code"), ("ConceptMap", "translate")}
 )
 """The core terminology operations served, each defined as http://hl7.org/fhir/OperationDefinition/[type]-[name]."""
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
+_EXPORTS = {"Patient": "patient-export", "Group": "group-export"}
+"""The Bulk Data IG's OperationDefinitions of ``$export`` (system level: ``export``)."""
 _STARTED = fhir_instant(utcnow())
 _P = "{}"  # any path parameter, in a route's normalised shape
 _PATTERNS: dict[tuple[str, tuple[str, ...]], str] = {
@@ -159,6 +162,8 @@ def operation_definition(name: str, resource_type: str | None) -> str:
         return f"http://hl7.org/fhir/OperationDefinition/{resource_type}-{name}"
     if name == "everything" and resource_type == "Patient":
         return "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+    if name == "export":
+        return f"{BULK_DATA}/OperationDefinition/{_EXPORTS.get(resource_type or '', 'export')}"
     if name == "docref" and resource_type == "DocumentReference":
         return "http://hl7.org/fhir/us/core/OperationDefinition/docref"
     return f"{CANONICAL_BASE}/OperationDefinition/{name}"
@@ -195,8 +200,11 @@ def build(
         from fhir_server.auth.smart_configuration import capability_security
 
         statement["rest"][0]["security"] = capability_security(settings)
-    if not us_core.unmet(statement):
-        statement["instantiates"] = [us_core.SERVER_CAPABILITY_STATEMENT]
+    instantiates = [] if us_core.unmet(statement) else [us_core.SERVER_CAPABILITY_STATEMENT]
+    if "export" in served.system_operations and settings.auth == "enabled":  # export.html: SMART Backend Services
+        instantiates.append(f"{BULK_DATA}/CapabilityStatement/bulk-data")
+    if instantiates:
+        statement["instantiates"] = instantiates
     return statement
 
 

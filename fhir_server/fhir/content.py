@@ -104,10 +104,12 @@ def is_pretty(request: Request) -> bool:
 
 @dataclass(frozen=True)
 class Prefer:
-    """The ``Prefer`` header's ``return`` and ``handling`` preferences."""
+    """The ``Prefer`` header's ``return`` and ``handling`` preferences, and ``respond-async`` (RFC 7240 section 4.1;
+    the Bulk Data kick-off requires it)."""
 
     return_: str = "representation"
     handling: str = "strict"
+    respond_async: bool = False
 
     @classmethod
     def parse(cls, request: Request) -> Prefer:
@@ -120,7 +122,8 @@ class Prefer:
         if return_ not in {"minimal", "representation", "OperationOutcome"}:
             return_ = "representation"
         handling = values.get("handling", "strict")
-        return cls(return_, handling if handling in {"strict", "lenient"} else "strict")
+        handling = handling if handling in {"strict", "lenient"} else "strict"
+        return cls(return_, handling, "respond-async" in values)
 
 
 def etag(version_id: int | str) -> str:

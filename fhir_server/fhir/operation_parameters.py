@@ -21,7 +21,7 @@ from fhir_server.fhir.content import check_content_type
 from fhir_server.fhir.request_body import parsed
 from fhir_server.fhir.validation import parse_json
 
-COMPLEX = frozenset({"Coding", "CodeableConcept"})
+COMPLEX = frozenset({"Coding", "CodeableConcept", "Reference"})
 CONTROL = frozenset({"_format", "_pretty"})
 """URL parameters of the HTTP layer, not of the operation."""
 MAX_TEXT = 1000
@@ -51,18 +51,25 @@ def add_routes(router: APIRouter, path: str, endpoint: Callable[..., Any], extra
         )
 
 
-async def read_input(request: Request, operation: str, declared: Declared) -> dict[str, list[Any]]:
-    """The input of ``$operation``: name -> values (str, int or bool for primitives; a dict for Coding and
-    CodeableConcept), from the URL and, for POST, a Parameters body."""
+async def read_input(
+    request: Request, operation: str, declared: Declared, ignored: list[str] | None = None
+) -> dict[str, list[Any]]:
+    """The input of ``$operation``: name -> values (str, int or bool for primitives; a dict for Coding,
+    CodeableConcept and Reference), from the URL and, for POST, a Parameters body. With an ``ignored`` list (the
+    request asked for ``Prefer: handling=lenient``) an undeclared parameter is named there instead of refused."""
     values: dict[str, list[Any]] = {}
     for name, raw in request.query_params.multi_items():
-        if name not in CONTROL:
-            _add(values, operation, declared, name, _from_text(operation, declared, name, raw), name)
+        if name in CONTROL:
+            continue
+        if ignored is not None and name not in declared:
+            ignored.append(name)
+            continue
+        _add(values, operation, declared, name, _from_text(operation, declared, name, raw), name)
     if request.method == "POST":
         body = await request.body()
         if body.strip():
             check_content_type(request)
-            _from_parameters(values, operation, declared, await parsed(body, parse_json))
+            _from_parameters(values, operation, declared, await parsed(body, parse_json), ignored)
     return values
 
 
@@ -112,8 +119,10 @@ def _primitive(type_: str, raw: Any, where: str) -> Any:
     return raw
 
 
-def _from_parameters(values: dict[str, list[Any]], operation: str, declared: Declared, body: Any) -> None:
-    """The parameters of a Parameters body, added to ``values``."""
+def _from_parameters(
+    values: dict[str, list[Any]], operation: str, declared: Declared, body: Any, ignored: list[str] | None = None
+) -> None:
+    """The parameters of a Parameters body, added to ``values`` (undeclared ones named in ``ignored`` when given)."""
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise bad_request(f"the body of ${operation} must be a Parameters resource", "Parameters", code="structure")
     entries = body.get("parameter", [])
@@ -124,6 +133,9 @@ def _from_parameters(values: dict[str, list[Any]], operation: str, declared: Dec
         if not isinstance(entry, dict):
             raise bad_request(f"{where} must be an object", where, code="structure")
         name = entry.get("name")
+        if ignored is not None and isinstance(name, str) and name not in declared:
+            ignored.append(name)
+            continue
         param = _declared(operation, declared, name, f"{where}.name")
         assert isinstance(name, str)  # _declared refuses any other
         key = f"value{param.type[0].upper()}{param.type[1:]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from fhir_server.fhir.bulk import routes as bulk
 from fhir_server.fhir.interactions import (
     batch,
     binary,
@@ -59,4 +60,5 @@ for module in (
     router.include_router(module.router)
 router.include_router(everything.router)
 router.include_router(summarize.router)
+router.include_router(bulk.router)
 router.include_router(search.compartment_router)  # last: /Patient/{id}/{type} must not shadow _history or $ops

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("fhir_server.fhir.bulk.job",)
 """Each module registers its kinds when imported (bulk export adds ``fhir_server.fhir.bulk.job``)."""
 
 

@@ -7,18 +7,13 @@ the token endpoint by ``client_credentials`` with a signed assertion
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.backend_services import ES384, PUBLIC_JWKS, assertion, request_token
-from tests.servers import CLI, serving
+from tests.served_backend import backend_client, backend_token, create_clinic
+from tests.servers import serving
 
 SCOPE = "system/*.cruds"
 CLINIC = "Compatibility Clinic"
@@ -32,29 +27,6 @@ class Server:
     token: str
 
 
-def _cli(database_url: str, *args: str) -> str:
-    """Run ``fhir-server args`` on ``database_url`` as an operator does; its standard output."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}
-    env = {**clean, "FHIR_SERVER_DATABASE_URL": database_url}
-    done = subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def _backend_client(database_url: str, folder: Path) -> str:
-    """Create the clinic and register its backend service with the CLI; the client_id."""
-    _cli(database_url, "clinics", "create", "--name", CLINIC)
-    jwks = folder / "jwks.json"
-    jwks.write_text(json.dumps(PUBLIC_JWKS))
-    created = _cli(
-        database_url,
-        *("clients", "create", "--name", "Compatibility tests", "--type", "confidential-asymmetric"),
-        *("--scope", SCOPE, "--organization", CLINIC, "--jwks-file", str(jwks)),
-    )
-    client_id: str = json.loads(created)["client_id"]
-    return client_id
-
-
 @pytest.fixture(scope="module")
 def server(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("clients")
@@ -64,10 +36,6 @@ def server(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         "FHIR_SERVER_BACKEND_TOKEN_LIFETIME": "3600",
     }
     with serving([], folder, env) as root:
-        client_id = _backend_client(module_database_url, folder)
-        with httpx.Client(base_url=root) as http:
-            token_url = http.get("/fhir/.well-known/smart-configuration").json()["token_endpoint"]
-            signed = assertion(client_id, ES384, "ES384", token_url)
-            response = request_token(http, token_url, signed, SCOPE)
-        assert response.status_code == 200, response.text
-        yield Server(f"{root}/fhir", response.json()["access_token"])
+        create_clinic(module_database_url, CLINIC)
+        client_id = backend_client(module_database_url, folder, CLINIC, SCOPE, "Compatibility tests")
+        yield Server(f"{root}/fhir", backend_token(root, client_id, SCOPE))

@@ -10,6 +10,7 @@ flat however large a type, and no transaction stays open for the whole export.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -39,14 +40,24 @@ def group_members(
     session: Session, access: AccessContext, group_id: str, as_of: datetime, base_url: str | None = None
 ) -> list[str]:
     """The ids of the Patients the Group ``group_id`` lists as ``member.entity`` as of ``as_of``; 404 when the Group
-    is unknown then, deleted, or beyond the caller's access (another clinic's). With ``base_url`` (the public base),
-    an absolute reference to another server does not count."""
-    scope = Scope(as_of=as_of, base_url=base_url or "", restrict=access.search_restriction())
+    is unknown then, deleted, or beyond the caller's reach (another clinic's: :func:`cohort_reader`). With
+    ``base_url`` (the public base), an absolute reference to another server does not count."""
+    scope = Scope(as_of=as_of, base_url=base_url or "", restrict=cohort_reader(access).search_restriction())
     g = aliased(ResourceHistory)
     found = session.scalar(select(g.id).where(g.resource_id == group_id, visible(g, "Group", scope, by_id=True)))
     if found is None:
         raise not_found(f"Group/{group_id} is not known")
     return list(session.scalars(_member_ids(group_id, scope, base_url is not None)).all())
+
+
+def cohort_reader(access: AccessContext) -> AccessContext:
+    """Who looks up the cohort of a Group-level export: the caller's clinic, not its scopes. The Group only names
+    whose data is exported (each type's data then passes the caller's own rules); bulk clients ask for scopes of the
+    types they export, not for Group (SMART's smart-fetch requests ``system/<type>.read`` of its ``--type`` list
+    only). A caller bound to no clinic keeps its own rules; with authorization disabled the context is open."""
+    if access.open or access.organization_id is None:
+        return access
+    return AccessContext(open=True, organization_id=access.organization_id)
 
 
 def _member_ids(group_id: str, scope: Scope, local_only: bool = True) -> Select[Any]:
@@ -70,7 +81,8 @@ def _patients(plan: ExportPlan, scope: Scope) -> PatientTest | None:
     """Which patients' compartments a Patient or Group level export covers (None: every patient's)."""
     tests: list[PatientTest] = []
     if plan.level == "group" and plan.group_id is not None:
-        members = _member_ids(plan.group_id, scope)
+        cohort = replace(scope, restrict=cohort_reader(plan.access).search_restriction())
+        members = _member_ids(plan.group_id, cohort)
         tests.append(lambda column: column.in_(members))
     if plan.patients is not None:
         wanted = list(plan.patients)

@@ -28,14 +28,14 @@ from mappings.registry import MAPPED, MAPPINGS
 from tests.ai.openai_server import FakeOpenAI
 from tests.fhir.minimal_resources import minimal
 from tests.fhir_validator import validator_errors
-from tests.roundtrip.server import Server, serving
+from tests.roundtrip.server import BASE_URL, Server, serving
 
 pytestmark = pytest.mark.auth_off_only(reason="exercises the claims on an open server (access rules: tests/access)")
 
 TYPES = sorted({*MAPPINGS, *PUBLISHED_TYPES, "AuditEvent"})
 KNOWN_INTERACTIONS = frozenset(capability_statement.TYPE_INTERACTIONS)
 KNOWN_OPERATIONS = frozenset(
-    {"validate", "everything", "summarize", "docref", "lookup", "expand", "validate-code", "translate"}
+    {"validate", "everything", "summarize", "docref", "lookup", "expand", "validate-code", "translate", "export"}
 )
 KNOWN_SYSTEM_INTERACTIONS = frozenset({"transaction", "batch", "history-system"})
 PER_REQUEST = 10
@@ -70,7 +70,8 @@ class Claims:
 def claims(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Claims]:
     with FakeOpenAI.running() as model:
         model_settings = {"openai_api_key": "test-key", "openai_base_url": model.url, "openai_model": "test-model"}
-        with serving(module_database_url, **model_settings) as server:
+        exports = tmp_path_factory.mktemp("exports")
+        with serving(module_database_url, export_dir=exports, **model_settings) as server:
             server.client.headers["Accept"] = "application/fhir+json"  # a Binary answers its raw bytes otherwise
             statement = server.client.get("/fhir/metadata").json()
             found = Claims(server, statement, [statement])
@@ -220,11 +221,26 @@ def _every_operation(
         elif operation == "summarize":
             assert _ok(client.post(f"{path}/{resource['id']}/$summarize"))["resourceType"] == "Parameters"
             assert _ok(client.get(f"{path}/{resource['id']}/$summarize"))["resourceType"] == "Parameters"
+        elif operation == "export":
+            _export(client, f"{path}/{resource['id']}/$export" if entry["type"] == "Group" else f"{path}/$export")
         elif operation in TERMINOLOGY_EXERCISES:
             url, params = TERMINOLOGY_EXERCISES[operation]
             assert "resourceType" in _ok(client.get(f"/fhir/{url}", params=params))
         else:
             pytest.fail(f"no exercise for the operation ${operation} of {entry['type']}")
+
+
+def _export(client: TestClient, url: str) -> None:
+    """A Bulk Data kick-off answers 202 with a status URL that answers; the export is then cancelled (202)."""
+    kick_off = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
+    status_url = _ok_headers(client.get(url, headers=kick_off), 202)["content-location"].replace(BASE_URL, "/fhir")
+    assert client.get(status_url).status_code in (200, 202)
+    _ok(client.delete(status_url), 202)
+
+
+def _ok_headers(response: Any, status: int) -> Any:
+    _ok(response, status)
+    return response.headers
 
 
 def _all_ok(outcome: dict[str, Any]) -> None:
@@ -330,7 +346,10 @@ def test_every_system_interaction_claimed_holds(claims: Claims) -> None:
         assert _ok(client.post("/fhir", json={"resourceType": "Bundle", "type": kind}))["type"] == f"{kind}-response"
     if "history-system" in codes:
         assert _ok(client.get("/fhir/_history"))["type"] == "history"
-    assert "operation" not in claims.statement["rest"][0]
+    operations = {o["name"] for o in claims.statement["rest"][0].get("operation", [])}
+    assert operations <= {"export"}, operations
+    if "export" in operations:
+        _export(client, "/fhir/$export")
 
 
 def test_every_format_claimed_holds(claims: Claims) -> None:
