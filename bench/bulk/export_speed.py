@@ -160,7 +160,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", type=int, default=5000)
     parser.add_argument("--ndjson", type=Path)
     parser.add_argument("--file-max", type=int, default=100_000)
-    parser.add_argument("--export-only", nargs=2, metavar=("URL", "CLINIC"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--export-only",
+        nargs=2,
+        metavar=("URL", "CLINIC"),
+        help="no load: export the clinic (its Organization's FHIR id) of an existing database, e.g. one that "
+        "`python -m bench.bulk.import_speed` filled through the write pipeline",
+    )
     args = parser.parse_args(argv)
     if args.export_only:
         export_once(args.export_only[0], args.export_only[1], args.file_max)
