@@ -1,4 +1,4 @@
-"""The ``fhir-server`` command: serve, db, seed, reindex, clinics, users, clients, imaging.
+"""The ``fhir-server`` command: serve, db, seed, reindex, import, clinics, users, clients, imaging.
 
 Every command reads the settings from ``FHIR_SERVER_*`` environment variables, prints a one-line reason and
 exits non-zero on failure (never a traceback for a user mistake).
@@ -21,7 +21,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from fhir_server import auth_commands, client_commands
+from fhir_server import auth_commands, client_commands, import_command
 from fhir_server.auth.users import UserError, create_user, list_users
 from fhir_server.clinics import ClinicError, create_clinic, list_clinics
 from fhir_server.db import Organization
@@ -60,6 +60,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(imaging_app, name="imaging")
 auth_commands.register(app, clients_app)
 client_commands.register(clients_app)
+import_command.register(app)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 

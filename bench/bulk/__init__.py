@@ -1,0 +1,1 @@
+"""Bulk Data benchmarks (issue 17): NDJSON generation and import speed."""

@@ -1,0 +1,252 @@
+"""Importing NDJSON resources through the write pipeline, in batches, line by line where a batch fails.
+
+Each line is a resource written as an update (http://hl7.org/fhir/R4/http.html#update: PUT semantics, create-on-
+update under the line's id), so the ids of an export are kept and importing the same files again changes nothing
+(an update equal to the stored version records none). A line without an id is created under a new one. A line of a
+``deleted`` file (a Bundle of DELETE requests, :func:`fhir_server.fhir.ndjson_files.is_deletions`) deletes what it
+lists; a resource this server does not hold is reported ``absent``, not as a failure.
+
+Every line is validated as a request body is (:func:`fhir_server.fhir.validation.check_resource`); the valid ones
+are written ``batch_size`` at a time in one transaction: creates staged and recorded together as a transaction
+Bundle's are (:mod:`fhir_server.fhir.bundles`), updates through :func:`fhir_server.fhir.repository.update`. When a
+batch fails, nothing of it is kept and its lines are written again one per transaction, so every good line lands and
+every bad one is reported with its OperationOutcome's message. A line whose only fault is a reference to a resource
+not yet written is tried again after the others (an Observation naming another Observation further on, a cycle);
+what still fails then is reported. Each line's fate reaches ``report`` as an :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from fhir_server.access.context import AccessContext
+from fhir_server.db.engine import Database
+from fhir_server.db.mrn import expect_patients
+from fhir_server.errors import FhirError, bad_request, collision
+from fhir_server.fhir import repository
+from fhir_server.fhir.ndjson_files import Line, is_deletions
+from fhir_server.fhir.types import served_type, valid_id
+from fhir_server.fhir.validation import check_resource
+from mappings.registry import MAPPINGS
+
+Action = Literal["created", "updated", "deleted", "absent", "failed"]
+DEFAULT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one line: ``resource_type`` is ``?`` for a line that names none."""
+
+    line: Line
+    resource_type: str
+    resource_id: str | None
+    action: Action
+    message: str = ""
+    retried: bool = False
+
+
+@dataclass
+class Item:
+    """A valid line ready to write: a resource, or the (type, id) pairs a deletions Bundle lists."""
+
+    line: Line
+    resource: dict[str, Any] | None
+    deletions: list[tuple[str, str]]
+    error: FhirError | None = None
+
+    @property
+    def resource_type(self) -> str:
+        return "Bundle" if self.resource is None else str(self.resource["resourceType"])
+
+    @property
+    def resource_id(self) -> str | None:
+        return None if self.resource is None else self.resource.get("id")
+
+
+class BatchFailed(Exception):
+    """A batch rolled back: the line that failed (None: the database refused the commit) and why."""
+
+    def __init__(self, item: Item | None, error: FhirError) -> None:
+        super().__init__(str(error))
+        self.item, self.error = item, error
+
+
+def message_of(error: FhirError) -> str:
+    """The OperationOutcome's issues as one line: each diagnostics, with its element when named."""
+    parts = [i.diagnostics + (f" [{', '.join(i.expression)}]" if i.expression else "") for i in error.issues]
+    return "; ".join(parts) or f"HTTP {error.status}"
+
+
+def _missing_reference(error: FhirError) -> bool:
+    """True when every issue is a reference naming nothing yet (fhir_server.fhir.references.missing)."""
+    return bool(error.issues) and all(i.code == "not-found" and "does not exist" in i.diagnostics for i in error.issues)
+
+
+def prepare(line: Line, value: Any) -> Item:
+    """The line checked as a request body; FhirError (400/422) when it is not a valid resource of a served type."""
+    if isinstance(value, dict) and is_deletions(value):
+        return Item(line, None, [_deletion(e["request"].get("url"), i) for i, e in enumerate(value["entry"])])
+    check_resource(value)
+    served_type(value["resourceType"])
+    if "id" in value:
+        valid_id(str(value["id"]), f"{value['resourceType']}.id")
+    return Item(line, value, [])
+
+
+def _deletion(url: Any, index: int) -> tuple[str, str]:
+    parts = url.strip("/").split("/") if isinstance(url, str) else []
+    if len(parts) != 2:
+        raise bad_request(f"a deletion's request.url must be Type/id (got {url!r})", f"Bundle.entry[{index}].request.url")
+    return served_type(parts[0]), valid_id(parts[1], f"Bundle.entry[{index}].request.url")
+
+
+class Importer:
+    """Writes prepared lines in batches of ``batch_size`` as ``access`` (the command line's open access, confined to
+    one clinic when it names one); every line's :class:`Outcome` goes to ``report``, every notice (a batch retried
+    line by line) to ``notice``."""
+
+    def __init__(
+        self,
+        database: Database,
+        access: AccessContext,
+        batch_size: int,
+        report: Callable[[Outcome], None],
+        notice: Callable[[str], None],
+    ) -> None:
+        self.database, self.access, self.batch_size = database, access, batch_size
+        self.report, self.notice = report, notice
+        self.deferred: list[Item] = []
+
+    def run(self, lines: Iterable[tuple[Line, Any]]) -> None:
+        """Write ``lines`` (with their parsed JSON) in batches; lines deferred for a missing reference wait for
+        :meth:`finish`."""
+        batch: list[Item] = []
+        for line, value in lines:
+            try:
+                batch.append(prepare(line, value))
+            except FhirError as exc:
+                self._failed(line, value, exc)
+                continue
+            if len(batch) >= self.batch_size:
+                self._write_batch(batch)
+                batch = []
+        if batch:
+            self._write_batch(batch)
+
+    def finish(self) -> None:
+        """Retry the deferred lines until a round writes none of them; report the rest as failed."""
+        while self.deferred:
+            pending, self.deferred = self.deferred, []
+            for item in pending:
+                self._write_alone(item, defer=True)
+            if len(self.deferred) == len(pending):
+                break
+        for item in self.deferred:
+            assert item.error is not None
+            self.report(Outcome(item.line, item.resource_type, item.resource_id, "failed", message_of(item.error)))
+        self.deferred = []
+
+    def _failed(self, line: Line, value: Any, error: FhirError) -> None:
+        resource_type = value.get("resourceType") if isinstance(value, dict) else None
+        resource_id = value.get("id") if isinstance(value, dict) else None
+        kind = resource_type if isinstance(resource_type, str) else "?"
+        ident = resource_id if isinstance(resource_id, str) else None
+        self.report(Outcome(line, kind, ident, "failed", message_of(error)))
+
+    def _write_batch(self, batch: list[Item]) -> None:
+        try:
+            outcomes = self._transaction(lambda session: write_batch(session, self.access, batch))
+        except BatchFailed as failed:
+            where = f"{failed.item.line.where}: " if failed.item is not None else ""
+            self.notice(
+                f"{where}{message_of(failed.error)}; the batch of {len(batch)} lines from {batch[0].line.where} "
+                "was rolled back and its lines are written one at a time"
+            )
+            for item in batch:
+                self._write_alone(item, defer=True, retried=True)
+            return
+        for outcome in outcomes:
+            self.report(outcome)
+
+    def _write_alone(self, item: Item, *, defer: bool, retried: bool = False) -> None:
+        try:
+            outcomes = self._transaction(lambda session: write_batch(session, self.access, [item]))
+        except BatchFailed as failed:
+            if defer and _missing_reference(failed.error):
+                item.error = failed.error
+                self.deferred.append(item)
+                return
+            message = message_of(failed.error)
+            self.report(Outcome(item.line, item.resource_type, item.resource_id, "failed", message, retried))
+            return
+        for outcome in outcomes:
+            self.report(Outcome(outcome.line, outcome.resource_type, outcome.resource_id, outcome.action, "", retried))
+
+    def _transaction(self, work: Callable[[Session], list[Outcome]]) -> list[Outcome]:
+        """``work`` in one write transaction; a unique-key collision (the id taken in another clinic, a race)
+        fails the batch as the 409 it would be over HTTP."""
+        try:
+            with self.database.write() as session:
+                return work(session)
+        except IntegrityError as exc:
+            raise BatchFailed(None, collision()) from exc
+
+
+def write_batch(session: Session, access: AccessContext, batch: list[Item]) -> list[Outcome]:
+    """Write ``batch`` in ``session``: new resources staged (recorded together when the transaction finishes),
+    known ones updated; BatchFailed names the first line that failed."""
+    known = _stored_ids(session, [i.resource for i in batch if i.resource is not None])
+    expect_patients(session, sum(1 for i in batch if i.resource_type == "Patient" and i.resource_id not in known))
+    outcomes: list[Outcome] = []
+    for item in batch:
+        try:
+            outcomes.extend(_write_item(session, access, item, known))
+        except FhirError as exc:
+            raise BatchFailed(item, exc) from None
+    return outcomes
+
+
+def _write_item(session: Session, access: AccessContext, item: Item, known: set[tuple[str, str]]) -> list[Outcome]:
+    if item.resource is None:
+        return [_delete(session, access, item, t, i) for t, i in item.deletions]
+    resource_type, resource_id = item.resource_type, item.resource_id
+    if resource_id is not None and (resource_type, resource_id) in known:
+        written = repository.update(session, access, item.resource, resource_id, base_url=None)
+        action: Action = "created" if written.created else "updated"
+        return [Outcome(item.line, resource_type, resource_id, action)]
+    autoflush, session.autoflush = session.autoflush, True  # as a transaction's staged creates (bundles._stage)
+    try:
+        row = repository.add(session, access, item.resource, resource_id, base_url=None)
+    finally:
+        session.autoflush = autoflush
+    known.add((resource_type, row.fhir_id))  # the same id again further on is an update
+    return [Outcome(item.line, resource_type, row.fhir_id, "created")]
+
+
+def _delete(session: Session, access: AccessContext, item: Item, resource_type: str, resource_id: str) -> Outcome:
+    row = repository.load_row(session, resource_type, resource_id)
+    if row is None:
+        return Outcome(item.line, resource_type, resource_id, "absent", "not held by this server")
+    deleted = repository.delete(session, access, resource_type, resource_id)
+    if not deleted:
+        return Outcome(item.line, resource_type, resource_id, "absent", "already deleted")
+    return Outcome(item.line, resource_type, resource_id, "deleted")
+
+
+def _stored_ids(session: Session, resources: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The (type, id) pairs among ``resources`` this server holds a row for (deleted or not): one query per type."""
+    wanted: dict[str, set[str]] = {}
+    for resource in resources:
+        if isinstance(resource.get("id"), str):
+            wanted.setdefault(resource["resourceType"], set()).add(resource["id"])
+    known: set[tuple[str, str]] = set()
+    for resource_type, ids in wanted.items():
+        model = MAPPINGS[resource_type].model
+        query = MAPPINGS[resource_type].select_rows().where(model.fhir_id.in_(ids)).with_only_columns(model.fhir_id)
+        known.update((resource_type, fhir_id) for fhir_id in session.scalars(query))
+    return known

@@ -1,0 +1,130 @@
+"""The ``fhir-server import`` command: NDJSON files (a Bulk Data export, another system's data) into the server.
+
+It reads the files in dependency passes (:mod:`fhir_server.fhir.ndjson_files`) and writes them through the write
+pipeline in batches (:mod:`fhir_server.fhir.ndjson_import`), with a progress bar; every line that fails is printed
+as ``file:line: Type/id failed: <the OperationOutcome's message>``, every batch retried line by line is announced,
+and a summary gives, per type, how many lines created, updated, deleted or failed, and the rate. The exit status is
+1 when any line failed.
+
+Registered on the command line by :func:`register`; it uses the command line's own helpers (settings, database,
+failure messages) from :mod:`fhir_server.cli`, imported when the command runs (that module imports this one).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from fhir_server.access.context import OPEN, AccessContext
+from fhir_server.db import Organization
+from fhir_server.db.clinic import organization_lookup
+from fhir_server.db.engine import Database
+from fhir_server.fhir.ndjson_files import lines_of_rank, ndjson_files, scan
+from fhir_server.fhir.ndjson_import import DEFAULT_BATCH, Importer, Outcome
+
+ACTIONS = ("created", "updated", "deleted", "absent", "failed")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``import`` to the ``fhir-server`` command."""
+    app.command("import")(import_ndjson)
+
+
+def import_ndjson(
+    path: Annotated[Path, typer.Argument(help="An NDJSON file (.ndjson, .ndjson.gz) or a directory of them.")],
+    clinic: Annotated[
+        str | None,
+        typer.Option(help="Write everything into this clinic (id, FHIR id, NPI, name); default: each resource's own."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10000, help="Lines per transaction.")] = DEFAULT_BATCH,
+) -> None:
+    """Import FHIR resources from NDJSON, one per line, as updates: ids are kept and a second import changes nothing.
+    Bundles of DELETE requests (an export's deleted files) delete. Exits 1 when any line failed."""
+    from fhir_server import cli
+
+    config = cli.settings()
+    cli.migrate(config) if config.is_sqlite else None
+    try:
+        files = ndjson_files(path)
+    except ValueError as exc:
+        cli.fail(str(exc))
+    tally: dict[str, Counter[str]] = defaultdict(Counter)
+    started = time.monotonic()
+    with cli.database() as db:
+        access = _access(db, clinic)
+        found = scan(files)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=cli.err, transient=True) as bar:
+            task = bar.add_task("importing", total=found.total + len(found.unreadable))
+
+            def report(outcome: Outcome) -> None:
+                tally[outcome.resource_type][outcome.action] += 1
+                bar.advance(task)
+                if outcome.action == "failed":
+                    _print_failure(outcome)
+
+            for line, problem in found.unreadable:
+                report(Outcome(line, "?", None, "failed", problem))
+            importer = Importer(db, access, batch_size, report, _notice)
+            for rank in found.ranks():
+                importer.run(lines_of_rank(found, rank))
+            importer.finish()
+    _summary(tally, time.monotonic() - started)
+    if any(counts["failed"] for counts in tally.values()):
+        raise typer.Exit(1)
+
+
+def _access(db: Database, clinic: str | None) -> AccessContext:
+    """The command line's open access; confined to one clinic (every write goes there) when ``clinic`` names one."""
+    from fhir_server import cli
+
+    if clinic is None:
+        return OPEN
+    with db.read() as session:
+        found = session.scalars(
+            select(Organization.id).where(organization_lookup(clinic), Organization.is_clinic)
+        ).first()
+    if found is None:
+        cli.fail(f"no clinic matches {clinic!r}")
+    return AccessContext(open=True, organization_id=found)
+
+
+def _notice(text: str) -> None:
+    from fhir_server import cli
+
+    cli.err.print(f"retry: {text}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_failure(outcome: Outcome) -> None:
+    from fhir_server import cli
+
+    name = outcome.resource_type + (f"/{outcome.resource_id}" if outcome.resource_id else "")
+    after = " (retried alone)" if outcome.retried else ""
+    cli.err.print(f"{outcome.line.where}: {name} failed{after}: {outcome.message}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _summary(tally: dict[str, Counter[str]], seconds: float) -> None:
+    from fhir_server import cli
+
+    table = Table("type", *ACTIONS)
+    totals: Counter[str] = Counter()
+    for resource_type in sorted(tally):
+        counts = tally[resource_type]
+        totals.update(counts)
+        table.add_row(resource_type, *(str(counts[a]) for a in ACTIONS))
+    table.add_row("total", *(str(totals[a]) for a in ACTIONS))
+    cli.out.print(table)
+    written = totals["created"] + totals["updated"] + totals["deleted"]
+    rate = written / seconds if seconds > 0 else 0.0
+    cli.out.print(
+        f"imported {written} of {sum(totals.values())} lines in {seconds:.1f} s ({rate:,.0f} resources/s); "
+        f"{totals['failed']} failed",
+        highlight=False,
+    )
