@@ -26,7 +26,7 @@ from fhir_server.access.context import OPEN, AccessContext
 from fhir_server.db import Organization
 from fhir_server.db.clinic import organization_lookup
 from fhir_server.db.engine import Database
-from fhir_server.fhir.ndjson_files import lines_of_rank, ndjson_files, scan
+from fhir_server.fhir.ndjson_files import Line, lines_of_rank, ndjson_files, scan
 from fhir_server.fhir.ndjson_import import DEFAULT_BATCH, Importer, Outcome
 
 ACTIONS = ("created", "updated", "deleted", "absent", "failed")
@@ -64,9 +64,13 @@ def import_ndjson(
         with Progress(*columns, console=cli.err, transient=True) as bar:
             task = bar.add_task("importing", total=found.total + len(found.unreadable))
 
+            last: list[Line] = []
+
             def report(outcome: Outcome) -> None:
                 tally[outcome.resource_type][outcome.action] += 1
-                bar.advance(task)
+                if not last or last[0] is not outcome.line:  # a deletions Bundle: one line, an outcome per entry
+                    last[:] = [outcome.line]
+                    bar.advance(task)
                 if outcome.action == "failed":
                     _print_failure(outcome)
 
@@ -76,7 +80,7 @@ def import_ndjson(
             for rank in found.ranks():
                 importer.run(lines_of_rank(found, rank))
             importer.finish()
-    _summary(tally, time.monotonic() - started)
+    _summary(tally, found.total + len(found.unreadable), time.monotonic() - started)
     if any(counts["failed"] for counts in tally.values()):
         raise typer.Exit(1)
 
@@ -106,11 +110,13 @@ def _print_failure(outcome: Outcome) -> None:
     from fhir_server import cli
 
     name = outcome.resource_type + (f"/{outcome.resource_id}" if outcome.resource_id else "")
-    after = " (retried alone)" if outcome.retried else ""
-    cli.err.print(f"{outcome.line.where}: {name} failed{after}: {outcome.message}", highlight=False, markup=False, soft_wrap=True)
+    after = f" (retried {outcome.retried})" if outcome.retried else ""
+    cli.err.print(
+        f"{outcome.line.where}: {name} failed{after}: {outcome.message}", highlight=False, markup=False, soft_wrap=True
+    )
 
 
-def _summary(tally: dict[str, Counter[str]], seconds: float) -> None:
+def _summary(tally: dict[str, Counter[str]], lines: int, seconds: float) -> None:
     from fhir_server import cli
 
     table = Table("type", *ACTIONS)
@@ -124,7 +130,7 @@ def _summary(tally: dict[str, Counter[str]], seconds: float) -> None:
     written = totals["created"] + totals["updated"] + totals["deleted"]
     rate = written / seconds if seconds > 0 else 0.0
     cli.out.print(
-        f"imported {written} of {sum(totals.values())} lines in {seconds:.1f} s ({rate:,.0f} resources/s); "
-        f"{totals['failed']} failed",
+        f"{lines} lines: {written} resources written, {totals['failed']} lines failed "
+        f"({seconds:.1f} s, {rate:,.0f} resources/s)",
         highlight=False,
     )

@@ -24,9 +24,10 @@ import argparse
 import gzip
 import random
 import sys
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -44,6 +45,7 @@ class Writer:
     def __init__(self, directory: Path, gz: bool) -> None:
         self.directory, self.gz = directory, gz
         self.files: dict[str, IO[bytes]] = {}
+        self.stack = ExitStack()
         self.counts: dict[str, int] = {}
 
     def write(self, resource: dict[str, Any]) -> None:
@@ -52,14 +54,13 @@ class Writer:
         if stream is None:
             name = f"{resource_type}.ndjson" + (".gz" if self.gz else "")
             path = self.directory / name
-            stream = gzip.open(path, "wb", compresslevel=1) if self.gz else path.open("wb")
-            self.files[resource_type] = stream
+            opened = gzip.GzipFile(path, "wb", compresslevel=1) if self.gz else path.open("wb")
+            stream = self.files[resource_type] = self.stack.enter_context(cast(IO[bytes], opened))
         stream.write(orjson.dumps(resource) + b"\n")
         self.counts[resource_type] = self.counts.get(resource_type, 0) + 1
 
     def close(self) -> None:
-        for stream in self.files.values():
-            stream.close()
+        self.stack.close()
 
 
 def clinic_organization(clinic_id: str) -> dict[str, Any]:
@@ -115,7 +116,9 @@ def _is_vital(observation: dict[str, Any]) -> bool:
     return any(c.get("code") == "vital-signs" for cat in observation.get("category", []) for c in cat.get("coding", []))
 
 
-def generate(directory: Path, patients: int, practitioners: int, clinic_id: str | None, full: bool, gz: bool) -> dict[str, int]:
+def generate(
+    directory: Path, patients: int, practitioners: int, clinic_id: str | None, full: bool, gz: bool
+) -> dict[str, int]:
     """Write the files; the number of resources of each type."""
     directory.mkdir(parents=True, exist_ok=True)
     writer = Writer(directory, gz)

@@ -47,7 +47,9 @@ class Outcome:
     resource_id: str | None
     action: Action
     message: str = ""
-    retried: bool = False
+    retried: str = ""
+    """How a failed line was tried last: "" (in its batch), "alone" (its batch failed) or "after the other lines"
+    (it referenced a resource not yet written)."""
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Item:
         return None if self.resource is None else self.resource.get("id")
 
 
-class BatchFailed(Exception):
+class BatchError(Exception):
     """A batch rolled back: the line that failed (None: the database refused the commit) and why."""
 
     def __init__(self, item: Item | None, error: FhirError) -> None:
@@ -101,7 +103,9 @@ def prepare(line: Line, value: Any) -> Item:
 def _deletion(url: Any, index: int) -> tuple[str, str]:
     parts = url.strip("/").split("/") if isinstance(url, str) else []
     if len(parts) != 2:
-        raise bad_request(f"a deletion's request.url must be Type/id (got {url!r})", f"Bundle.entry[{index}].request.url")
+        raise bad_request(
+            f"a deletion's request.url must be Type/id (got {url!r})", f"Bundle.entry[{index}].request.url"
+        )
     return served_type(parts[0]), valid_id(parts[1], f"Bundle.entry[{index}].request.url")
 
 
@@ -148,7 +152,10 @@ class Importer:
                 break
         for item in self.deferred:
             assert item.error is not None
-            self.report(Outcome(item.line, item.resource_type, item.resource_id, "failed", message_of(item.error)))
+            message = message_of(item.error)
+            self.report(
+                Outcome(item.line, item.resource_type, item.resource_id, "failed", message, "after the other lines")
+            )
         self.deferred = []
 
     def _failed(self, line: Line, value: Any, error: FhirError) -> None:
@@ -161,22 +168,22 @@ class Importer:
     def _write_batch(self, batch: list[Item]) -> None:
         try:
             outcomes = self._transaction(lambda session: write_batch(session, self.access, batch))
-        except BatchFailed as failed:
+        except BatchError as failed:
             where = f"{failed.item.line.where}: " if failed.item is not None else ""
             self.notice(
                 f"{where}{message_of(failed.error)}; the batch of {len(batch)} lines from {batch[0].line.where} "
                 "was rolled back and its lines are written one at a time"
             )
             for item in batch:
-                self._write_alone(item, defer=True, retried=True)
+                self._write_alone(item, defer=True, retried="alone")
             return
         for outcome in outcomes:
             self.report(outcome)
 
-    def _write_alone(self, item: Item, *, defer: bool, retried: bool = False) -> None:
+    def _write_alone(self, item: Item, *, defer: bool, retried: str = "") -> None:
         try:
             outcomes = self._transaction(lambda session: write_batch(session, self.access, [item]))
-        except BatchFailed as failed:
+        except BatchError as failed:
             if defer and _missing_reference(failed.error):
                 item.error = failed.error
                 self.deferred.append(item)
@@ -194,20 +201,22 @@ class Importer:
             with self.database.write() as session:
                 return work(session)
         except IntegrityError as exc:
-            raise BatchFailed(None, collision()) from exc
+            raise BatchError(None, collision()) from exc
 
 
 def write_batch(session: Session, access: AccessContext, batch: list[Item]) -> list[Outcome]:
     """Write ``batch`` in ``session``: new resources staged (recorded together when the transaction finishes),
-    known ones updated; BatchFailed names the first line that failed."""
+    known ones updated; BatchError names the first line that failed."""
     known = _stored_ids(session, [i.resource for i in batch if i.resource is not None])
-    expect_patients(session, sum(1 for i in batch if i.resource_type == "Patient" and i.resource_id not in known))
+    expect_patients(
+        session, sum(1 for i in batch if i.resource_type == "Patient" and ("Patient", i.resource_id) not in known)
+    )
     outcomes: list[Outcome] = []
     for item in batch:
         try:
             outcomes.extend(_write_item(session, access, item, known))
         except FhirError as exc:
-            raise BatchFailed(item, exc) from None
+            raise BatchError(item, exc) from None
     return outcomes
 
 
