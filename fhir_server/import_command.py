@@ -12,8 +12,12 @@ failure messages) from :mod:`fhir_server.cli`, imported when the command runs (t
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -27,9 +31,13 @@ from fhir_server.db import Organization
 from fhir_server.db.clinic import organization_lookup
 from fhir_server.db.engine import Database
 from fhir_server.fhir.ndjson_files import Line, lines_of_rank, ndjson_files, scan
-from fhir_server.fhir.ndjson_import import DEFAULT_BATCH, Importer, Outcome
+from fhir_server.fhir.ndjson_import import DEFAULT_BATCH, Importer
+from fhir_server.fhir.ndjson_prepare import Outcome
 
 ACTIONS = ("created", "updated", "deleted", "absent", "failed")
+DEFAULT_JOBS = min(2, os.cpu_count() or 1)
+IN_PROCESS_BELOW = 2000
+"""Fewer lines than this are checked in this process: starting worker processes would cost more than it saves."""
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +52,12 @@ def import_ndjson(
         typer.Option(help="Write everything into this clinic (id, FHIR id, NPI, name); default: each resource's own."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10000, help="Lines per transaction.")] = DEFAULT_BATCH,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=0, max=64, help="Processes checking lines while others are written (0: none; none below 2,000 lines)."
+        ),
+    ] = DEFAULT_JOBS,
 ) -> None:
     """Import FHIR resources from NDJSON, one per line, as updates: ids are kept and a second import changes nothing.
     Bundles of DELETE requests (an export's deleted files) delete. Exits 1 when any line failed."""
@@ -76,13 +90,24 @@ def import_ndjson(
 
             for line, problem in found.unreadable:
                 report(Outcome(line, "?", None, "failed", problem))
-            importer = Importer(db, access, batch_size, report, _notice)
-            for rank in found.ranks():
-                importer.run(lines_of_rank(found, rank))
-            importer.finish()
+            with _pool(jobs if found.total >= IN_PROCESS_BELOW else 0) as pool:
+                importer = Importer(db, access, batch_size, report, _notice, pool, jobs)
+                for rank in found.ranks():
+                    importer.run(lines_of_rank(found, rank))
+                importer.finish()
     _summary(tally, found.total + len(found.unreadable), time.monotonic() - started)
     if any(counts["failed"] for counts in tally.values()):
         raise typer.Exit(1)
+
+
+@contextmanager
+def _pool(jobs: int) -> Iterator[Executor | None]:
+    """``jobs`` worker processes for checking lines (None for 0: checked in this process)."""
+    if jobs == 0:
+        yield None
+        return
+    with ProcessPoolExecutor(jobs) as pool:
+        yield pool
 
 
 def _access(db: Database, clinic: str | None) -> AccessContext:

@@ -148,11 +148,11 @@ def scan(paths: list[Path]) -> Scan:
     return result
 
 
-def lines_of_rank(scan: Scan, rank: int) -> Iterator[tuple[Line, Any]]:
-    """The lines of one rank, in file and line order, with their parsed JSON."""
+def lines_of_rank(scan: Scan, rank: int) -> Iterator[Line]:
+    """The lines of one rank, in file and line order."""
     for scanned in scan.files:
         if rank not in scanned.ranks:
             continue
         for line in read_lines(scanned.path):
             if scanned.ranks[line.number - 1] == rank:
-                yield line, parse_line(line)
+                yield line

@@ -18,8 +18,8 @@ what still fails then is reported. Each line's fate reaches ``report`` as an :cl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from concurrent.futures import Executor
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,47 +27,17 @@ from sqlalchemy.orm import Session
 from fhir_server.access.context import AccessContext
 from fhir_server.db.engine import Database
 from fhir_server.db.mrn import expect_patients
-from fhir_server.errors import FhirError, bad_request, collision
-from fhir_server.fhir import repository
-from fhir_server.fhir.ndjson_files import Line, is_deletions
-from fhir_server.fhir.types import served_type, valid_id
-from fhir_server.fhir.validation import check_resource
+from fhir_server.errors import FhirError, collision
+from fhir_server.fhir import pipeline, repository
+from fhir_server.fhir.ndjson_files import Line
+from fhir_server.fhir.ndjson_prepare import Action, Item, Outcome, message_of, prepared
+from fhir_server.fhir.references import prefetch
 from mappings.registry import MAPPINGS
 
-Action = Literal["created", "updated", "deleted", "absent", "failed"]
 DEFAULT_BATCH = 500
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one line: ``resource_type`` is ``?`` for a line that names none."""
-
-    line: Line
-    resource_type: str
-    resource_id: str | None
-    action: Action
-    message: str = ""
-    retried: str = ""
-    """How a failed line was tried last: "" (in its batch), "alone" (its batch failed) or "after the other lines"
-    (it referenced a resource not yet written)."""
-
-
-@dataclass
-class Item:
-    """A valid line ready to write: a resource, or the (type, id) pairs a deletions Bundle lists."""
-
-    line: Line
-    resource: dict[str, Any] | None
-    deletions: list[tuple[str, str]]
-    error: FhirError | None = None
-
-    @property
-    def resource_type(self) -> str:
-        return "Bundle" if self.resource is None else str(self.resource["resourceType"])
-
-    @property
-    def resource_id(self) -> str | None:
-        return None if self.resource is None else self.resource.get("id")
+FLUSH_EVERY = 50
+"""Staged creates written to the database (not yet versioned) every this many lines: noting a create's changes
+walks every row still pending, so a batch of n unflushed creates would cost n^2/2 steps."""
 
 
 class BatchError(Exception):
@@ -78,35 +48,9 @@ class BatchError(Exception):
         self.item, self.error = item, error
 
 
-def message_of(error: FhirError) -> str:
-    """The OperationOutcome's issues as one line: each diagnostics, with its element when named."""
-    parts = [i.diagnostics + (f" [{', '.join(i.expression)}]" if i.expression else "") for i in error.issues]
-    return "; ".join(parts) or f"HTTP {error.status}"
-
-
 def _missing_reference(error: FhirError) -> bool:
     """True when every issue is a reference naming nothing yet (fhir_server.fhir.references.missing)."""
     return bool(error.issues) and all(i.code == "not-found" and "does not exist" in i.diagnostics for i in error.issues)
-
-
-def prepare(line: Line, value: Any) -> Item:
-    """The line checked as a request body; FhirError (400/422) when it is not a valid resource of a served type."""
-    if isinstance(value, dict) and is_deletions(value):
-        return Item(line, None, [_deletion(e["request"].get("url"), i) for i, e in enumerate(value["entry"])])
-    check_resource(value)
-    served_type(value["resourceType"])
-    if "id" in value:
-        valid_id(str(value["id"]), f"{value['resourceType']}.id")
-    return Item(line, value, [])
-
-
-def _deletion(url: Any, index: int) -> tuple[str, str]:
-    parts = url.strip("/").split("/") if isinstance(url, str) else []
-    if len(parts) != 2:
-        raise bad_request(
-            f"a deletion's request.url must be Type/id (got {url!r})", f"Bundle.entry[{index}].request.url"
-        )
-    return served_type(parts[0]), valid_id(parts[1], f"Bundle.entry[{index}].request.url")
 
 
 class Importer:
@@ -121,26 +65,23 @@ class Importer:
         batch_size: int,
         report: Callable[[Outcome], None],
         notice: Callable[[str], None],
+        pool: Executor | None = None,
+        workers: int = 0,
     ) -> None:
         self.database, self.access, self.batch_size = database, access, batch_size
-        self.report, self.notice = report, notice
+        self.report, self.notice, self.pool, self.workers = report, notice, pool, workers
         self.deferred: list[Item] = []
 
-    def run(self, lines: Iterable[tuple[Line, Any]]) -> None:
-        """Write ``lines`` (with their parsed JSON) in batches; lines deferred for a missing reference wait for
-        :meth:`finish`."""
-        batch: list[Item] = []
-        for line, value in lines:
-            try:
-                batch.append(prepare(line, value))
-            except FhirError as exc:
-                self._failed(line, value, exc)
-                continue
-            if len(batch) >= self.batch_size:
+    def run(self, lines: Iterable[Line]) -> None:
+        """Check ``lines`` (in ``pool``'s processes when given, while earlier batches are written) and write the valid
+        ones in batches; lines deferred for a missing reference wait for :meth:`finish`."""
+        for chunk in prepared(lines, self.batch_size, self.pool, self.workers):
+            batch = [p for p in chunk if isinstance(p, Item)]
+            for outcome in chunk:
+                if isinstance(outcome, Outcome):
+                    self.report(outcome)
+            if batch:
                 self._write_batch(batch)
-                batch = []
-        if batch:
-            self._write_batch(batch)
 
     def finish(self) -> None:
         """Retry the deferred lines until a round writes none of them; report the rest as failed."""
@@ -157,13 +98,6 @@ class Importer:
                 Outcome(item.line, item.resource_type, item.resource_id, "failed", message, "after the other lines")
             )
         self.deferred = []
-
-    def _failed(self, line: Line, value: Any, error: FhirError) -> None:
-        resource_type = value.get("resourceType") if isinstance(value, dict) else None
-        resource_id = value.get("id") if isinstance(value, dict) else None
-        kind = resource_type if isinstance(resource_type, str) else "?"
-        ident = resource_id if isinstance(resource_id, str) else None
-        self.report(Outcome(line, kind, ident, "failed", message_of(error)))
 
     def _write_batch(self, batch: list[Item]) -> None:
         try:
@@ -207,16 +141,20 @@ class Importer:
 def write_batch(session: Session, access: AccessContext, batch: list[Item]) -> list[Outcome]:
     """Write ``batch`` in ``session``: new resources staged (recorded together when the transaction finishes),
     known ones updated; BatchError names the first line that failed."""
-    known = _stored_ids(session, [i.resource for i in batch if i.resource is not None])
+    resources = [i.resource for i in batch if i.resource is not None]
+    known = _stored_ids(session, resources)
+    prefetch(session, resources, None)  # every reference's target in one query per type, not one per resource
     expect_patients(
         session, sum(1 for i in batch if i.resource_type == "Patient" and ("Patient", i.resource_id) not in known)
     )
     outcomes: list[Outcome] = []
-    for item in batch:
+    for number, item in enumerate(batch, start=1):
         try:
             outcomes.extend(_write_item(session, access, item, known))
         except FhirError as exc:
             raise BatchError(item, exc) from None
+        if number % FLUSH_EVERY == 0:
+            pipeline.flush(session)  # each staged create notes every pending row: keep them few
     return outcomes
 
 

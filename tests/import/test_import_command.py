@@ -91,7 +91,7 @@ def test_import_writes_every_good_line_reports_each_bad_one_and_repeats_idempote
     directory = tmp_path / "export"
     write_files(directory)
 
-    code, output = run(database_url, "import", str(directory))
+    code, output = run(database_url, "import", str(directory), "--batch-size", "2")
 
     assert code == 1, output
     assert f"{directory / 'Patient.ndjson'}:2: ? failed: the line is not valid JSON" in output
