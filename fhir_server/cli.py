@@ -214,11 +214,14 @@ def clinics_create(
     name: Annotated[str, typer.Option(help="The clinic's name.")],
     npi: Annotated[str | None, typer.Option(help="The clinic's NPI (10 digits).")] = None,
     timezone: Annotated[str, typer.Option(help="The clinic's IANA time zone, e.g. America/New_York.")] = "UTC",
+    fhir_id: Annotated[
+        str | None, typer.Option(help="The Organization's FHIR id (its id on a server whose export will be imported).")
+    ] = None,
 ) -> None:
     """Create a clinic and its Organization (versioned and indexed: readable through FHIR at once)."""
     with database() as db, db.write() as session:
         try:
-            clinic = create_clinic(session, name, npi, timezone)
+            clinic = create_clinic(session, name, npi, timezone, fhir_id)
         except ClinicError as exc:
             fail(str(exc))
     out.print(f"created clinic {clinic.name}: id {clinic.id}, Organization/{clinic.fhir_id}", highlight=False)

@@ -31,7 +31,8 @@ from fhir_server.errors import FhirError, collision
 from fhir_server.fhir import pipeline, repository
 from fhir_server.fhir.ndjson_files import Line
 from fhir_server.fhir.ndjson_prepare import Action, Item, Outcome, message_of, prepared
-from fhir_server.fhir.references import prefetch
+from fhir_server.fhir.references import literal_references, prefetch
+from fhir_server.fhir.validation import check_resource
 from mappings.registry import MAPPINGS
 
 DEFAULT_BATCH = 500
@@ -84,20 +85,53 @@ class Importer:
                 self._write_batch(batch)
 
     def finish(self) -> None:
-        """Retry the deferred lines until a round writes none of them; report the rest as failed."""
+        """Retry the deferred lines until a round writes none of them. What is left may be a reference cycle (an
+        Appointment's supportingInformation naming its intake QuestionnaireResponse, which names the Appointment):
+        each line whose missing references all name other lines left is then written first without the elements
+        holding them (:func:`first_pass`), and whole in the next rounds. Report the rest as failed (a first pass
+        of theirs deleted again)."""
+        first_passes: set[tuple[str, str | None]] = set()
         while self.deferred:
             pending, self.deferred = self.deferred, []
             for item in pending:
                 self._write_alone(item, defer=True)
-            if len(self.deferred) == len(pending):
+            if len(self.deferred) < len(pending):
+                continue
+            if first_passes:
+                break
+            waiting = {f"{i.resource_type}/{i.resource_id}" for i in self.deferred}
+            cycles = [i for i in self.deferred if missing_targets(i) <= waiting]
+            first_passes = {(i.resource_type, i.resource_id) for i in cycles if self._write_first_pass(i)}
+            if not first_passes:
                 break
         for item in self.deferred:
-            assert item.error is not None
-            message = message_of(item.error)
-            self.report(
-                Outcome(item.line, item.resource_type, item.resource_id, "failed", message, "after the other lines")
-            )
+            self._give_up(item, (item.resource_type, item.resource_id) in first_passes)
         self.deferred = []
+
+    def _write_first_pass(self, item: Item) -> bool:
+        """Write ``item`` without the elements holding its missing references; False when that is no valid resource
+        or fails too (its whole write then reports why)."""
+        resource = first_pass(item)
+        if resource is None:
+            return False
+        try:
+            check_resource(resource)
+            self._transaction(lambda session: write_batch(session, self.access, [Item(item.line, resource, [])]))
+        except (FhirError, BatchError):
+            return False
+        return True
+
+    def _give_up(self, item: Item, first_pass_written: bool) -> None:
+        assert item.error is not None
+        message = message_of(item.error)
+        if first_pass_written and item.resource_id is not None:
+            resource_type, resource_id = item.resource_type, item.resource_id
+            with self.database.write() as session:
+                repository.delete(session, self.access, resource_type, resource_id)
+            message += " (its first pass, written without those references, was deleted again)"
+        self.report(
+            Outcome(item.line, item.resource_type, item.resource_id, "failed", message, "after the other lines")
+        )
 
     def _write_batch(self, batch: list[Item]) -> None:
         try:
@@ -136,6 +170,26 @@ class Importer:
                 return work(session)
         except IntegrityError as exc:
             raise BatchError(None, collision()) from exc
+
+
+def missing_targets(item: Item) -> set[str]:
+    """The references (``Type/id``) that the item's last write found naming nothing."""
+    if item.resource is None or item.error is None:
+        return set()
+    where = {e for i in item.error.issues for e in i.expression}
+    return {reference for expression, reference in literal_references(item.resource) if expression in where}
+
+
+def first_pass(item: Item) -> dict[str, Any] | None:
+    """The item's resource without the top-level elements that hold the references its last write found missing
+    (named by the issues' expressions: ``Appointment.supportingInformation[0]`` drops ``supportingInformation``);
+    None when there is nothing such to drop."""
+    if item.resource is None or item.error is None:
+        return None
+    dropped = {e.split(".")[1].split("[")[0] for i in item.error.issues for e in i.expression if "." in e}
+    if not dropped or dropped & {"id", "resourceType", "meta"}:
+        return None
+    return {k: v for k, v in item.resource.items() if k not in dropped}
 
 
 def write_batch(session: Session, access: AccessContext, batch: list[Item]) -> list[Outcome]:

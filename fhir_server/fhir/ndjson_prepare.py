@@ -20,6 +20,7 @@ from fhir_server.errors import FhirError, bad_request
 from fhir_server.fhir.ndjson_files import Line, is_deletions, parse_line
 from fhir_server.fhir.types import served_type, valid_id
 from fhir_server.fhir.validation import check_resource
+from mappings.patient import MRN_SYSTEM
 
 Action = Literal["created", "updated", "deleted", "absent", "failed"]
 IN_FLIGHT = 2
@@ -73,7 +74,21 @@ def prepare(line: Line, value: Any) -> Item:
     served_type(value["resourceType"])
     if "id" in value:
         valid_id(str(value["id"]), f"{value['resourceType']}.id")
-    return Item(line, value, [])
+    return Item(line, without_server_mrn(value), [])
+
+
+def without_server_mrn(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` without the medical record number of a server like this one (the identifier of
+    :data:`mappings.patient.MRN_SYSTEM`, an export's): the number is the server's to assign, so an imported Patient
+    gets its clinic's next one, and one already here keeps its own (mappings/patient.py ``_keep_mrn``)."""
+    identifiers = resource.get("identifier")
+    if resource["resourceType"] != "Patient" or not isinstance(identifiers, list):
+        return resource
+    kept = [i for i in identifiers if not (isinstance(i, dict) and i.get("system") == MRN_SYSTEM)]
+    if len(kept) == len(identifiers):
+        return resource
+    trimmed = {k: v for k, v in resource.items() if k != "identifier"}
+    return {**trimmed, "identifier": kept} if kept else trimmed
 
 
 def _deletion(url: Any, index: int) -> tuple[str, str]:
