@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, Any
 
+import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import select
 
@@ -58,6 +59,10 @@ def import_ndjson(
             min=0, max=64, help="Processes checking lines while others are written (0: none; none below 2,000 lines)."
         ),
     ] = DEFAULT_JOBS,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write what became of every line to this file (NDJSON: file, line, action, message)."),
+    ] = None,
 ) -> None:
     """Import FHIR resources from NDJSON, one per line, as updates: ids are kept and a second import changes nothing.
     Bundles of DELETE requests (an export's deleted files) delete. Exits 1 when any line failed."""
@@ -69,35 +74,59 @@ def import_ndjson(
         files = ndjson_files(path)
     except ValueError as exc:
         cli.fail(str(exc))
-    tally: dict[str, Counter[str]] = defaultdict(Counter)
     started = time.monotonic()
-    with cli.database() as db:
+    with cli.database() as db, _report_file(report) as written:
         access = _access(db, clinic)
         found = scan(files)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=cli.err, transient=True) as bar:
-            task = bar.add_task("importing", total=found.total + len(found.unreadable))
-
-            last: list[Line] = []
-
-            def report(outcome: Outcome) -> None:
-                tally[outcome.resource_type][outcome.action] += 1
-                if not last or last[0] is not outcome.line:  # a deletions Bundle: one line, an outcome per entry
-                    last[:] = [outcome.line]
-                    bar.advance(task)
-                if outcome.action == "failed":
-                    _print_failure(outcome)
-
+            reporter = Reporter(bar, bar.add_task("importing", total=found.total + len(found.unreadable)), written)
             for line, problem in found.unreadable:
-                report(Outcome(line, "?", None, "failed", problem))
+                reporter(Outcome(line, "?", None, "failed", problem))
             with _pool(jobs if found.total >= IN_PROCESS_BELOW else 0) as pool:
-                importer = Importer(db, access, batch_size, report, _notice, pool, jobs)
+                importer = Importer(db, access, batch_size, reporter, _notice, pool, jobs)
                 for rank in found.ranks():
                     importer.run(lines_of_rank(found, rank))
                 importer.finish()
-    _summary(tally, found.total + len(found.unreadable), time.monotonic() - started)
-    if any(counts["failed"] for counts in tally.values()):
+    _summary(reporter.tally, found.total + len(found.unreadable), time.monotonic() - started)
+    if any(counts["failed"] for counts in reporter.tally.values()):
         raise typer.Exit(1)
+
+
+class Reporter:
+    """Takes each line's outcome: counted by type and action, the progress bar advanced (once per line: a deletions
+    Bundle has an outcome per entry), a failure printed, every outcome written to ``--report`` when given."""
+
+    def __init__(self, bar: Progress, task: TaskID, written: IO[bytes] | None) -> None:
+        self.bar, self.task, self.written = bar, task, written
+        self.tally: dict[str, Counter[str]] = defaultdict(Counter)
+        self.last: Line | None = None
+
+    def __call__(self, outcome: Outcome) -> None:
+        self.tally[outcome.resource_type][outcome.action] += 1
+        if outcome.line is not self.last:
+            self.last = outcome.line
+            self.bar.advance(self.task)
+        if outcome.action == "failed":
+            _print_failure(outcome)
+        if self.written is not None:
+            self.written.write(orjson.dumps(_outcome_json(outcome)) + b"\n")
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    fields = {"file": str(outcome.line.path), "line": outcome.line.number, "resourceType": outcome.resource_type,
+              "id": outcome.resource_id, "action": outcome.action, "message": outcome.message,
+              "retried": outcome.retried}  # fmt: skip
+    return {k: v for k, v in fields.items() if v not in (None, "")}
+
+
+@contextmanager
+def _report_file(path: Path | None) -> Iterator[IO[bytes] | None]:
+    if path is None:
+        yield None
+        return
+    with path.open("wb") as stream:
+        yield stream
 
 
 @contextmanager
@@ -142,6 +171,7 @@ def _print_failure(outcome: Outcome) -> None:
 
 
 def _summary(tally: dict[str, Counter[str]], lines: int, seconds: float) -> None:
+    """The counts per type and action, and the rate."""
     from fhir_server import cli
 
     table = Table("type", *ACTIONS)

@@ -91,9 +91,28 @@ def test_import_writes_every_good_line_reports_each_bad_one_and_repeats_idempote
     directory = tmp_path / "export"
     write_files(directory)
 
-    code, output = run(database_url, "import", str(directory), "--batch-size", "2")
+    report = tmp_path / "report.ndjson"
+    code, output = run(database_url, "import", str(directory), "--batch-size", "2", "--report", str(report))
 
     assert code == 1, output
+    fates = {
+        (Path(r["file"]).name, r["line"], r.get("id")): r["action"]
+        for r in map(orjson.loads, report.read_bytes().splitlines())
+    }
+    assert fates == {
+        ("Appointment.ndjson", 1, "imp-a1"): "created",
+        ("Patient.ndjson", 1, "imp-p1"): "created",
+        ("Patient.ndjson", 2, None): "failed",
+        ("Patient.ndjson", 3, "imp-bad"): "failed",
+        ("Patient.ndjson", 5, "imp-p2"): "created",
+        ("Practitioner.ndjson", 1, "imp-dr"): "created",
+        ("Observation.ndjson.gz", 1, "imp-panel"): "created",
+        ("Observation.ndjson.gz", 2, "imp-orphan"): "failed",
+        ("Observation.ndjson.gz", 3, "imp-o1"): "created",
+        ("Observation.ndjson.gz", 4, "imp-gone"): "created",
+        ("deleted.ndjson", 1, "imp-gone"): "deleted",
+        ("deleted.ndjson", 1, "imp-never"): "absent",
+    }
     assert f"{directory / 'Patient.ndjson'}:2: ? failed: the line is not valid JSON" in output
     bad = f"{directory / 'Patient.ndjson'}:3: Patient/imp-bad failed: "
     assert bad in output and "[Patient.gender]" in output.split(bad)[1].splitlines()[0]
