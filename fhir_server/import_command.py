@@ -71,13 +71,12 @@ def import_ndjson(
     config = cli.settings()
     cli.migrate(config) if config.is_sqlite else None
     try:
-        files = ndjson_files(path)
+        found = scan(ndjson_files(path))  # every file read once before anything is written
     except ValueError as exc:
         cli.fail(str(exc))
     started = time.monotonic()
     with cli.database() as db, _report_file(report) as written:
         access = _access(db, clinic)
-        found = scan(files)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=cli.err, transient=True) as bar:
             reporter = Reporter(bar, bar.add_task("importing", total=found.total + len(found.unreadable)), written)

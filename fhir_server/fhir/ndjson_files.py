@@ -131,21 +131,30 @@ def rank_of(value: Any) -> int:
 
 
 def scan(paths: list[Path]) -> Scan:
-    """Read every line of ``paths`` once: its rank, and the lines that are not JSON (reported, not imported)."""
+    """Read every line of ``paths`` once: its rank, and the lines that are not JSON (reported, not imported);
+    ValueError naming the file when one cannot be read (a truncated or corrupt ``.gz``): before anything is written."""
     result = Scan([], 0, [])
     for path in paths:
-        scanned = Scanned(path)
-        for line in read_lines(path):
-            rank = UNREAD
-            if line.text.strip():
-                try:
-                    rank = rank_of(parse_line(line))
-                    result.total += 1
-                except ValueError as exc:
-                    result.unreadable.append((line, str(exc)))
-            scanned.ranks.append(rank)
-        result.files.append(scanned)
+        try:
+            result.files.append(_scan_file(path, result))
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"{path}: cannot be read ({exc})") from None
     return result
+
+
+def _scan_file(path: Path, result: Scan) -> Scanned:
+    """One file's ranks; its lines counted into ``result`` (or listed there as unreadable)."""
+    scanned = Scanned(path)
+    for line in read_lines(path):
+        rank = UNREAD
+        if line.text.strip():
+            try:
+                rank = rank_of(parse_line(line))
+                result.total += 1
+            except ValueError as exc:
+                result.unreadable.append((line, str(exc)))
+        scanned.ranks.append(rank)
+    return scanned
 
 
 def lines_of_rank(scan: Scan, rank: int) -> Iterator[Line]:

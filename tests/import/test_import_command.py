@@ -150,6 +150,10 @@ def test_import_into_a_named_clinic_and_refuses_an_unknown_one(database_url: str
 
     code, output = run(database_url, "import", str(source))  # two clinics, none named: each line says so
     assert code == 1 and "cannot tell which clinic" in output, output
+    (tmp_path / "broken.ndjson.gz").write_bytes(gzip.compress(lines(patient("imp-c2")))[:-12])  # truncated
+    for wrong, message in [(tmp_path / "nowhere", "is neither a file nor a directory"), (tmp_path, "cannot be read")]:
+        code, output = run(database_url, "import", str(wrong))  # refused before anything is written
+        assert code == 1 and message in " ".join(output.split()), output
     code, output = run(database_url, "import", str(source), "--clinic", "No Such Clinic")
     assert code == 1 and "no clinic matches 'No Such Clinic'" in output, output
     code, output = run(database_url, "import", str(source), "--clinic", "Second Clinic", "--batch-size", "1")
