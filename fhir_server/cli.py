@@ -1,4 +1,4 @@
-"""The ``fhir-server`` command: serve, db, seed, reindex, clinics, users, clients, imaging.
+"""The ``fhir-server`` command: serve, db, seed, reindex, import, clinics, users, clients, imaging.
 
 Every command reads the settings from ``FHIR_SERVER_*`` environment variables, prints a one-line reason and
 exits non-zero on failure (never a traceback for a user mistake).
@@ -21,7 +21,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from fhir_server import auth_commands, client_commands, worker_command
+from fhir_server import auth_commands, client_commands, import_command, worker_command
 from fhir_server.auth.users import UserError, create_user, list_users
 from fhir_server.clinics import ClinicError, create_clinic, list_clinics
 from fhir_server.db import Organization
@@ -61,6 +61,7 @@ app.add_typer(imaging_app, name="imaging")
 auth_commands.register(app, clients_app)
 client_commands.register(clients_app)
 worker_command.register(app)
+import_command.register(app)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
@@ -214,11 +215,14 @@ def clinics_create(
     name: Annotated[str, typer.Option(help="The clinic's name.")],
     npi: Annotated[str | None, typer.Option(help="The clinic's NPI (10 digits).")] = None,
     timezone: Annotated[str, typer.Option(help="The clinic's IANA time zone, e.g. America/New_York.")] = "UTC",
+    fhir_id: Annotated[
+        str | None, typer.Option(help="The Organization's FHIR id (its id on a server whose export will be imported).")
+    ] = None,
 ) -> None:
     """Create a clinic and its Organization (versioned and indexed: readable through FHIR at once)."""
     with database() as db, db.write() as session:
         try:
-            clinic = create_clinic(session, name, npi, timezone)
+            clinic = create_clinic(session, name, npi, timezone, fhir_id)
         except ClinicError as exc:
             fail(str(exc))
     out.print(f"created clinic {clinic.name}: id {clinic.id}, Organization/{clinic.fhir_id}", highlight=False)

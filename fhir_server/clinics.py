@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from fhir_server.db import Organization, Patient, Practitioner, User
 from fhir_server.db.clinic import new_clinic
+from fhir_server.fhir.primitives import is_id
 from mappings import columns
 
 
@@ -40,14 +41,18 @@ class ClinicSummary:
     users: int
 
 
-def create_clinic(session: Session, name: str, npi: str | None = None, timezone: str = "UTC") -> Organization:
-    """Add a clinic and its Organization to ``session``; ClinicError for an empty or over-long name, an NPI that is
-    not 10 digits or another clinic's, or an unknown IANA time zone."""
+def create_clinic(
+    session: Session, name: str, npi: str | None = None, timezone: str = "UTC", fhir_id: str | None = None
+) -> Organization:
+    """Add a clinic and its Organization (under ``fhir_id``: the id it had on another server, whose export is to be
+    imported; None: a new one) to ``session``; ClinicError for an empty or over-long name, an NPI that is not 10
+    digits or another clinic's, an unknown IANA time zone, or a FHIR id that is not one or is taken."""
     name = name.strip()
     problem = _name_problem(name) or _npi_problem(session, npi) or _timezone_problem(timezone)
+    problem = problem or _fhir_id_problem(session, fhir_id)
     if problem is not None:
         raise ClinicError(problem)
-    clinic = new_clinic(name, npi, timezone)
+    clinic = new_clinic(name, npi, timezone, fhir_id)
     session.add(clinic)
     return clinic
 
@@ -56,6 +61,15 @@ def _name_problem(name: str) -> str | None:
     if not name or columns.too_long(Organization, "name", name):
         return "the name must have 1 to 200 characters"
     return None
+
+
+def _fhir_id_problem(session: Session, fhir_id: str | None) -> str | None:
+    if fhir_id is None:
+        return None
+    if not is_id(fhir_id):
+        return f"{fhir_id!r} is not a FHIR id (1 to 64 of A-Z a-z 0-9 - .)"
+    taken = select(Organization.id).where(Organization.fhir_id == fhir_id)
+    return f"Organization/{fhir_id} already exists" if session.scalars(taken).first() is not None else None
 
 
 def _npi_problem(session: Session, npi: str | None) -> str | None:

@@ -69,14 +69,14 @@ def organization_lookup(ref: str) -> ColumnElement[bool]:
     return and_(Organization.is_clinic, or_(*clauses))
 
 
-def new_clinic(name: str, npi: str | None = None, timezone: str = "UTC") -> Organization:
-    """A new clinic's Organization row (a tenant: its own clinic), for the caller to add to a write session, whose
-    write pipeline then versions and indexes it."""
+def new_clinic(name: str, npi: str | None = None, timezone: str = "UTC", fhir_id: str | None = None) -> Organization:
+    """A new clinic's Organization row (a tenant: its own clinic) under ``fhir_id`` (None: a new one), for the caller
+    to add to a write session, whose write pipeline then versions and indexes it."""
     clinic_id = uuid.uuid4()
     return Organization(
         id=clinic_id,
         organization_id=clinic_id,
-        fhir_id=str(uuid.uuid4()),
+        fhir_id=fhir_id or str(uuid.uuid4()),
         name=name,
         npi=npi,
         timezone=timezone,

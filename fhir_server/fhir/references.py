@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,19 @@ def resolve_references(session: Session, resource: Mapping[str, Any], base_url: 
     if issues:
         raise fail_all(Kind.UNPROCESSABLE, issues)
     return resolved
+
+
+def prefetch(session: Session, resources: Sequence[Mapping[str, Any]], base_url: str | None) -> None:
+    """Look up together (one query per type) the live rows that the references of ``resources`` name, kept for the
+    rest of the transaction as :func:`remember` keeps rows: a batch of writes (an NDJSON import's) then resolves
+    its references without a query each. What names nothing is left for :func:`resolve_references` to report."""
+    by_type: dict[str, set[str]] = defaultdict(set)
+    for resource in resources:
+        for target in _classified(resource, base_url)[1]:
+            by_type[target.resource_type].add(target.resource_id)
+    with session.no_autoflush:
+        for resource_type, ids in by_type.items():
+            _live_rows(session, resource_type, ids)
 
 
 def check_clinic(resolved: list[Resolved], row: Any) -> None:
