@@ -7,9 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,12 +18,12 @@ import pytest
 from fhir_server.db.engine import Database
 from fhir_server.jobs import queue
 from tests.jobs.kinds import KIND, RUNS, STOPS, lines
+from tests.jobs.rows import WAIT, wait_until
 from tests.metrics.scrape import SECRET
 from tests.servers import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-WAIT = 60.0
 
 
 @pytest.fixture
@@ -48,13 +47,6 @@ def started(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
             if process.poll() is None:
                 process.kill()
                 process.wait()
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
 
 
 def enqueue(database: Database, **params: object) -> str:

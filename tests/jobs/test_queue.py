@@ -4,7 +4,6 @@ while it runs, is run again from nothing when its worker died or stopped, and is
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import update
 
 from fhir_server.db.engine import Database
 from fhir_server.db.jobs import Job
@@ -25,8 +23,7 @@ from fhir_server.metrics import jobs as job_metrics
 from fhir_server.settings import Settings, load_settings
 from tests.jobs import kinds
 from tests.jobs.kinds import CLEANUP_FAILS, CLEANUPS, KIND, RUNS, STOPS, lines, output
-
-WAIT = 60.0
+from tests.jobs.rows import WAIT, change, wait_until
 
 
 @pytest.fixture
@@ -45,18 +42,6 @@ def enqueue(database: Database, expires_in: timedelta | None = None, owner: str 
 def job_of(database: Database, job_id: str) -> Job | None:
     with database.read() as session:
         return queue.find(session, job_id)
-
-
-def change(database: Database, job_id: str, **values: Any) -> None:
-    with database.write() as session:
-        session.execute(update(Job).where(Job.id == queue.parse_id(job_id)).values(**values))
-
-
-def wait_until(condition: Any) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.02)
 
 
 def test_a_job_runs_once_to_its_result(database: Database, settings: Settings) -> None:

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text, update
@@ -22,9 +21,17 @@ from fhir_server.errors import FhirError
 from fhir_server.fhir.bulk.runner import check_type_filters, group_members, job_dir
 from fhir_server.jobs import claim, queue
 from fhir_server.jobs.worker import run_pending
-from tests.fhir.bulk.exports import World, enqueue, export, finished, params, register_export, seeded, settings_for
-
-WAIT = 30.0
+from tests.fhir.bulk.exports import (
+    World,
+    enqueue,
+    export,
+    finished,
+    params,
+    register_export,
+    seeded,
+    settings_for,
+)
+from tests.jobs.rows import WAIT, change, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +46,6 @@ def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         yield seeded_world
 
 
-def change(world: World, job_id: str, **values: Any) -> None:
-    with world.database.write() as session:
-        session.execute(update(Job).where(Job.id == queue.parse_id(job_id)).values(**values))
-
-
-def wait_until(condition: Any) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.02)
-
-
 def test_a_rerun_after_a_lost_lease_starts_clean(world: World) -> None:
     register_export()
     job_id = enqueue(world, params(world, "a", types=["Patient"]))
@@ -61,7 +56,7 @@ def test_a_rerun_after_a_lost_lease_starts_clean(world: World) -> None:
     (root / f".{job_id}.partial" / "Patient-1.ndjson").write_bytes(b'{"resourceType": "Pat')  # half a line
     job_dir(world.settings, job_id).mkdir()
     (job_dir(world.settings, job_id) / "Stale-1.ndjson").write_bytes(b"{}\n")
-    change(world, job_id, lease_until=utcnow() - timedelta(seconds=1))
+    change(world.database, job_id, lease_until=utcnow() - timedelta(seconds=1))
     assert run_pending(world.database, world.settings, "worker-b") == 1
     job = finished(world, job_id)
     assert job.state == "completed" and job.attempts == 2
