@@ -147,8 +147,8 @@ def comparable(resource: Json) -> Json:
     return kept
 
 
-def by_id(url: str) -> dict[str, Json]:
-    return {f"{t}/{r['id']}": comparable(r) for t, rs in current_resources(url).items() for r in rs}
+def by_id(resources: dict[str, list[Json]]) -> dict[str, Json]:
+    return {f"{t}/{r['id']}": comparable(r) for t, rs in resources.items() for r in rs}
 
 
 def test_an_export_imported_into_an_empty_server_reproduces_it_and_a_since_export_catches_it_up(
@@ -171,9 +171,9 @@ def test_an_export_imported_into_an_empty_server_reproduces_it_and_a_since_expor
         assert sum(entry["count"] for entry in manifest["output"]) == total
         assert f"{total} lines: {total} resources written, 0 lines failed" in output
         assert {"Patient", "Appointment", "QuestionnaireResponse", "Observation", "Encounter"} <= set(source)
-        assert by_id(empty_server_url) == by_id(database_url)
+        assert by_id(current_resources(empty_server_url)) == by_id(source)
 
-        patient, observation = source["Patient"][0]["id"], source["Observation"][0]["id"]
+        patient, observation = (min(r["id"] for r in source[t]) for t in ("Patient", "Observation"))
         server.change(patient, observation)
         changes = server.export({"_since": manifest["transactionTime"]}, tmp_path / "since")
 
@@ -183,7 +183,7 @@ def test_an_export_imported_into_an_empty_server_reproduces_it_and_a_since_expor
     assert [e["request"] for e in deleted["entry"]] == [{"method": "DELETE", "url": f"Observation/{observation}"}]
     output = cli(empty_server_url, "import", str(tmp_path / "since"))
     assert "2 lines: 2 resources written, 0 lines failed" in output, output
-    caught_up = by_id(empty_server_url)
-    assert caught_up == by_id(database_url)
+    caught_up = by_id(current_resources(empty_server_url))
+    assert caught_up == by_id(current_resources(database_url))
     assert f"Observation/{observation}" not in caught_up
     assert caught_up[f"Patient/{patient}"]["name"] == [{"family": "Renamed", "given": ["After"]}]
