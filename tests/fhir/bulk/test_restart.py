@@ -8,7 +8,8 @@ The server is then killed hard (SIGKILL: its worker never gives the job back) an
 written afterwards is not part of the export's snapshot. A new server on the same database and export directory
 re-runs the job once the dead worker's lease runs out, from nothing: the client's token (stored in the database)
 still polls the same status URL, and the manifest keeps the first run's ``transactionTime``, lists exactly the data
-written before the kick-off, and no half file or staging directory is left.
+written before the kick-off, and no half file or staging directory is left. A server stopped with SIGTERM during an
+export gives the job back at once (queued, half files gone), and the next server runs it as of its own kick-off.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import httpx
@@ -131,51 +133,92 @@ def _job(database_url: str, job_id: str) -> tuple[str, int, Json]:
     return str(state), int(attempts), dict(params)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Held:
+    """An export the test held midway and whose server it then stopped: the status URL, the job and the instants
+    just before and after its kick-off."""
+
+    status_url: str
+    job_id: str
+    before: datetime
+    after: datetime
+
+
+def _hold_and_stop(setup: Setup, server: Popen[bytes], http: httpx.Client, stop: signal.Signals) -> Held:
+    """Kick off the export with ``http``, hold it once its Conditions are written (a lock on the token index its
+    Observation filter reads), send ``stop`` to ``server``, release the lock; once the server has exited."""
+    exports = Path(setup.env["FHIR_SERVER_EXPORT_DIR"])
+    engine = create_engine(setup.database_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(text("LOCK TABLE search_token IN ACCESS EXCLUSIVE MODE"))
+            now = utcnow()
+            before = now.replace(microsecond=now.microsecond // 1000 * 1000)  # kick-off truncates to ms
+            response = http.get(KICK_OFF, headers={"Accept": "application/fhir+json", "Prefer": "respond-async"})
+            after = utcnow()
+            assert response.status_code == 202, response.text
+            status_url = response.headers["Content-Location"]
+            job_id = status_url.rsplit("/", 1)[1]
+            _wait_until(lambda: (exports / f".{job_id}.partial" / "Condition-1.ndjson").exists())
+            assert http.get(status_url).status_code == 202  # running: Conditions written, Observations held
+            server.send_signal(stop)
+            if stop == signal.SIGKILL:
+                assert server.wait(WAIT) == -signal.SIGKILL  # dead before the lock goes
+            else:
+                _read_until(server, STOPPING)  # the job loop is stopping before the lock goes
+            holder.rollback()
+    finally:
+        engine.dispose()
+    assert server.wait(WAIT) in (0, -stop)  # uvicorn re-raises SIGTERM once it has shut down
+    return Held(status_url, job_id, before, after)
+
+
+STOPPING = b"waiting up to"
+"""What a stopping server logs (fhir_server.jobs.loop.ServerLoop.stop, log level info) once its running job will be
+interrupted at its next progress report."""
+
+
+def _read_until(server: Popen[bytes], marker: bytes) -> None:
+    """Read the server's output until a line holds ``marker``."""
+    assert server.stdout is not None
+    for line in server.stdout:
+        if marker in line:
+            return
+    pytest.fail(f"the server exited without logging {marker!r}")
+
+
+@dataclass(frozen=True)
 class Killed:
-    """What the test knows after the first server died: the status URL, the token, and the instants around the
-    kick-off and the job's transactionTime as the first run had it."""
+    """The first server, killed during the export: its port, the exporter's token, the export."""
 
     port: int
-    status_url: str
     token: str
-    job_id: str
-    transaction_time: datetime
-    request: str
+    held: Held
 
 
 @pytest.fixture(scope="module")
-def killed(setup: Setup) -> Iterator[Killed]:
-    """Write the data, kick off the export, hold it midway with a lock, SIGKILL the server, release the lock and
-    write an Observation the export must not contain."""
-    staging_root = Path(setup.env["FHIR_SERVER_EXPORT_DIR"])
-    engine = create_engine(setup.database_url)
+def killed(setup: Setup) -> Killed:
+    """Write the data, kick off the export, hold it midway, SIGKILL the server, release the lock and write an
+    Observation the export must not contain (while no server runs)."""
     with served_process([], setup.folder, setup.env) as (server, root):
         writing = backend_token(root, setup.writer, "system/*.cruds")
         with _fhir(root, writing) as http:
             for resource in DATA:
                 _put(http, resource)
         token = backend_token(root, setup.exporter, READ_SCOPE)
-        with engine.connect() as holder, _fhir(root, token) as http:
-            holder.execute(text("LOCK TABLE search_token IN ACCESS EXCLUSIVE MODE"))
-            before = utcnow()
-            response = http.get(KICK_OFF, headers={"Accept": "application/fhir+json", "Prefer": "respond-async"})
-            after = utcnow()
-            assert response.status_code == 202, response.text
-            status_url = response.headers["Content-Location"]
-            job_id = status_url.rsplit("/", 1)[1]
-            _wait_until(lambda: (staging_root / f".{job_id}.partial" / "Condition-1.ndjson").exists())
-            assert http.get(status_url).status_code == 202  # running: Conditions written, Observations held
-            server.send_signal(signal.SIGKILL)
-            assert server.wait(WAIT) == -signal.SIGKILL
-            holder.rollback()
-    state, attempts, params = _job(setup.database_url, job_id)
-    assert (state, attempts) == ("running", 1)  # the dead worker never gave it back
+        with _fhir(root, token) as http:
+            held = _hold_and_stop(setup, server, http, signal.SIGKILL)
+    assert _job(setup.database_url, held.job_id)[:2] == ("running", 1)  # the dead worker never gave it back
     _write_while_down(setup, writing, _observation("o5", "p2", "final"))  # after the snapshot: not exported
-    transaction_time = datetime.fromisoformat(params["transaction_time"])
-    assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= transaction_time <= after
-    engine.dispose()
-    yield Killed(int(root.rsplit(":", 1)[1]), status_url, token, job_id, transaction_time, f"{root}/fhir{KICK_OFF}")
+    return Killed(int(root.rsplit(":", 1)[1]), token, held)
+
+
+@pytest.fixture(scope="module")
+def restarted(setup: Setup, killed: Killed) -> Iterator[tuple[Popen[bytes], str]]:
+    """A new server on the same port, database and export directory."""
+    env = setup.env | {"FHIR_SERVER_LOG_LEVEL": "info"}  # its stop is awaited by its log (STOPPING)
+    with served_process([], setup.folder, env, port=killed.port) as started:
+        yield started
 
 
 def _write_while_down(setup: Setup, token: str, resource: Json) -> None:
@@ -198,25 +241,54 @@ def _manifest(http: httpx.Client, status_url: str) -> Json:
     return body
 
 
-def test_a_server_restarted_during_an_export_completes_it_as_of_its_kickoff(setup: Setup, killed: Killed) -> None:
-    with served_process([], setup.folder, setup.env, port=killed.port) as (_server, root):
-        assert killed.status_url.startswith(f"{root}/fhir{STATUS_PATH}")
-        with _fhir(root, killed.token) as http:
-            manifest = _manifest(http, killed.status_url)
-            files = {entry["url"]: http.get(entry["url"]) for entry in manifest["output"]}
-    assert datetime.fromisoformat(manifest["transactionTime"].replace("Z", "+00:00")) == killed.transaction_time
+def _exported(setup: Setup, http: httpx.Client, held: Held) -> dict[str, set[str]]:
+    """Check the complete export ``held``: its manifest's transactionTime is the one taken at its kick-off, every
+    listed file downloads with the listed count of resources of its type, nothing else is in the job's directory,
+    no staging directory is left, the job ran twice. The ids exported, by type."""
+    manifest = _manifest(http, held.status_url)
+    state, attempts, params = _job(setup.database_url, held.job_id)
+    assert (state, attempts) == ("completed", 2)
+    transaction_time = datetime.fromisoformat(manifest["transactionTime"].replace("Z", "+00:00"))
+    assert transaction_time == datetime.fromisoformat(params["transaction_time"])
+    assert held.before <= transaction_time <= held.after
+    assert manifest["request"] == f"{str(http.base_url).rstrip('/')}{KICK_OFF}"
     assert manifest["error"] == []
-    assert sorted((e["type"], e["count"]) for e in manifest["output"]) == [("Condition", 2), ("Observation", 3)]
     exported: dict[str, set[str]] = {}
     for entry in manifest["output"]:
-        response = files[entry["url"]]
+        response = http.get(entry["url"])
         assert response.status_code == 200, response.text
         resources = [orjson.loads(line) for line in response.content.splitlines()]
         assert len(resources) == entry["count"] and {r["resourceType"] for r in resources} == {entry["type"]}
         exported.setdefault(entry["type"], set()).update(r["id"] for r in resources)
-    assert exported == EXPECTED
-    exports = Path(setup.env["FHIR_SERVER_EXPORT_DIR"])
-    assert [p.name for p in exports.iterdir()] == [killed.job_id]  # no staging directory left
-    assert sorted(p.name for p in (exports / killed.job_id).iterdir()) == ["Condition-1.ndjson", "Observation-1.ndjson"]
-    assert _job(setup.database_url, killed.job_id)[:2] == ("completed", 2)
-    assert manifest["request"] == killed.request
+    folder = Path(setup.env["FHIR_SERVER_EXPORT_DIR"])
+    assert not (folder / f".{held.job_id}.partial").exists()
+    listed = sorted(entry["url"].rsplit("/", 1)[1] for entry in manifest["output"])
+    assert sorted(p.name for p in (folder / held.job_id).iterdir()) == listed == [f"{t}-1.ndjson" for t in exported]
+    return exported
+
+
+def test_a_server_killed_during_an_export_completes_it_as_of_its_kickoff_once_restarted(
+    setup: Setup, killed: Killed, restarted: tuple[Popen[bytes], str]
+) -> None:
+    _server, root = restarted
+    assert killed.held.status_url.startswith(f"{root}/fhir{STATUS_PATH}")
+    with _fhir(root, killed.token) as http:  # the token the first server issued (tokens live in the database)
+        assert _exported(setup, http, killed.held) == EXPECTED  # without o5, written after the kick-off
+
+
+def test_a_server_stopped_during_an_export_gives_it_back_at_once(
+    setup: Setup, killed: Killed, restarted: tuple[Popen[bytes], str]
+) -> None:
+    """SIGTERM: the stopping server's worker gives the job back (queued, its half files gone); the next server runs
+    it as of its own kick-off, which came after o5 was written."""
+    server, root = restarted
+    with _fhir(root, killed.token) as http:
+        _manifest(http, killed.held.status_url)  # the killed export is done: the server runs one job at a time
+        held = _hold_and_stop(setup, server, http, signal.SIGTERM)
+    assert _job(setup.database_url, held.job_id)[:2] == ("queued", 1)
+    assert not (Path(setup.env["FHIR_SERVER_EXPORT_DIR"]) / f".{held.job_id}.partial").exists()
+    with (
+        served_process([], setup.folder, setup.env, port=killed.port) as (_next, again),
+        _fhir(again, killed.token) as http,
+    ):
+        assert _exported(setup, http, held) == {**EXPECTED, "Observation": {"o1", "o2", "o3", "o5"}}
