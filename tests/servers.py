@@ -28,7 +28,17 @@ def free_port() -> int:
 def serving(args: list[str], cwd: Path, env: dict[str, str]) -> Iterator[str]:
     """Start the server with ``args`` and ``env`` (FHIR_SERVER_* of the outer environment are dropped); yield its
     root URL once /health answers; stop it afterwards."""
-    port = free_port()
+    with served_process(args, cwd, env) as (_process, root):
+        yield root
+
+
+@contextmanager
+def served_process(
+    args: list[str], cwd: Path, env: dict[str, str], port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Like :func:`serving`, on ``port`` (None: a free one), yielding the server process too (for tests that
+    signal it); a process the test did not stop is stopped with SIGTERM afterwards."""
+    port = port or free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}
     process = subprocess.Popen(
         [CLI, "serve", "--port", str(port), *args],
@@ -40,9 +50,10 @@ def serving(args: list[str], cwd: Path, env: dict[str, str]) -> Iterator[str]:
     root = f"http://127.0.0.1:{port}"
     try:
         _wait_until_alive(process, root)
-        yield root
+        yield process, root
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -66,6 +66,7 @@ class ServerLoop:
         the loop is cancelled anyway (a handler that never reports progress keeps its lease until it runs out)."""
         self.stopping.set()
         if self.task is not None and self.busy:  # a round runs in a thread: let it give its job back
+            logger.info("stopping: waiting up to %g s for the running job to give itself back", STOP_WAIT)
             await asyncio.wait({self.task}, timeout=STOP_WAIT)
         await background.stop(self.task)
 
