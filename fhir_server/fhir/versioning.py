@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, inspect, update
+from sqlalchemy import Table, insert, inspect, update
 from sqlalchemy.orm import Session
 
 from fhir_server.db import ResourceHistory
@@ -101,8 +101,11 @@ def record_versions(session: Session) -> list[NewVersion]:
         if version.method != "create":  # a new resource has no earlier version to supersede
             _supersede(session, version)
     if versions:  # one multi-row INSERT (no ORM objects: nothing reads them back from the session)
-        session.execute(insert(ResourceHistory.__table__), [_history_row(v) for v in versions])
+        session.execute(insert(_HISTORY), [_history_row(v) for v in versions])
     return versions
+
+
+_HISTORY = cast(Table, ResourceHistory.__table__)
 
 
 def _history_row(version: NewVersion) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def _holds_forms(session: Session) -> bool:
     class first, so the objects need not be looked at; a batch of writes holds hundreds)."""
     if any(isinstance(o, IntakeForm) for o in session.new):
         return True
-    return any(key[0] is IntakeForm for key in session.identity_map)
+    return any(key[0] is IntakeForm for key in session.identity_map.keys())  # noqa: SIM118 (typed without __iter__)
 
 
 def _live(form: IntakeForm, session: Session) -> bool:
