@@ -40,7 +40,9 @@ class WriteState:
     version (fhir_server.fhir.binary_content);
     ``lenient``: the request asked for ``Prefer: handling=lenient`` (http://hl7.org/fhir/R4/http.html#prefer): a rule
     that cannot be checked (a QuestionnaireResponse naming a Questionnaire not held here) is waived, with a
-    warning in ``warnings`` (fhir_server.intake.questionnaires).
+    warning in ``warnings`` (fhir_server.intake.questionnaires);
+    ``classified``: ``id(resource)`` -> (the resource, base URL, its references classified) for resources whose
+    references a batch looked up ahead (fhir_server.fhir.references.prefetch), each taken once by their write.
     """
 
     pending: dict[int, tuple[FhirResourceMixin, str]] = field(default_factory=dict)
@@ -55,6 +57,7 @@ class WriteState:
     binary_contents: dict[str, Any] = field(default_factory=dict)
     lenient: bool = False
     warnings: list[Issue] = field(default_factory=list)
+    classified: dict[int, tuple[Any, str | None, Any]] = field(default_factory=dict)
 
 
 class WriteSession(Session):

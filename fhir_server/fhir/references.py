@@ -75,7 +75,7 @@ class Resolved:
 def resolve_references(session: Session, resource: Mapping[str, Any], base_url: str | None) -> list[Resolved]:
     """422 listing every reference of ``resource`` that names nothing; else what its references name (absolute
     references on ``base_url`` are this server's)."""
-    issues, targets = _classified(resource, base_url)
+    issues, targets = _classified_once(session, resource, base_url)
     with session.no_autoflush:
         resolved = _lookup(session, targets)
     found = {r.target for r in resolved}
@@ -88,10 +88,16 @@ def resolve_references(session: Session, resource: Mapping[str, Any], base_url: 
 def prefetch(session: Session, resources: Sequence[Mapping[str, Any]], base_url: str | None) -> None:
     """Look up together (one query per type) the live rows that the references of ``resources`` name, kept for the
     rest of the transaction as :func:`remember` keeps rows: a batch of writes (an NDJSON import's) then resolves
-    its references without a query each. What names nothing is left for :func:`resolve_references` to report."""
+    its references without a query each. What names nothing is left for :func:`resolve_references` to report. Each
+    resource's references, found here, are kept for its write (:func:`resolve_references` of the same object, which
+    must not change in between), so it is walked once."""
     by_type: dict[str, set[str]] = defaultdict(set)
+    state = write_state(session)
     for resource in resources:
-        for target in _classified(resource, base_url)[1]:
+        classified = _classified(resource, base_url)
+        if state is not None:  # the resource's write takes it instead of walking the resource again
+            state.classified[id(resource)] = (resource, base_url, classified)
+        for target in classified[1]:
             by_type[target.resource_type].add(target.resource_id)
     with session.no_autoflush:
         for resource_type, ids in by_type.items():
@@ -127,6 +133,19 @@ def _classified(resource: Mapping[str, Any], base_url: str | None) -> tuple[list
         elif found is not None:
             targets.append(found)
     return issues, targets
+
+
+def _classified_once(
+    session: Session, resource: Mapping[str, Any], base_url: str | None
+) -> tuple[list[Issue], list[Target]]:
+    """:func:`_classified`, taken from what :func:`prefetch` kept for this very resource object (unchanged since:
+    a batch's resources are written as they were prefetched) when it did, else computed."""
+    state = write_state(session)
+    kept = state.classified.pop(id(resource), None) if state is not None else None
+    if kept is not None and kept[0] is resource and kept[1] == base_url:
+        issues, targets = kept[2]
+        return list(issues), list(targets)
+    return _classified(resource, base_url)
 
 
 def reference_elements(resource: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -4,17 +4,17 @@
 :func:`note_changes` finds each new, changed or deleted row of a served table (or of a table its mapping reads, such
 as an appointment's cancellation) in the session's unit of work and gives it ``version_id`` + 1 and a new
 ``last_updated``, once per recorded version; it runs before every flush of the pipeline (fhir_server.fhir.pipeline).
-:func:`record_versions` then renders each such row through its mapping and stores that JSON in ``resource_history``,
-where reads, vreads and history find it. The bookkeeping lives in the transaction's WriteState.
+:func:`record_versions` then renders each such row through its mapping and stores that JSON in ``resource_history``
+(one multi-row INSERT), where reads, vreads and history find it. The bookkeeping lives in the transaction's WriteState.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import inspect, update
+from sqlalchemy import Table, insert, inspect, update
 from sqlalchemy.orm import Session
 
 from fhir_server.db import ResourceHistory
@@ -68,6 +68,9 @@ def note_changes(session: Session) -> None:
     mapping reads) for a new version. Run before each flush: what a flush wrote is no longer in the unit of work."""
     state = state_of(session)
     for obj in list(session.new):
+        noted = state.pending.get(id(obj))
+        if noted is not None and noted[0] is obj and noted[1] == "create":
+            continue  # noted already (as _mark would leave it): the rows of a batch's earlier creates
         if _served(obj):
             _mark(state, obj, "create")
         elif (parent := _parent_of(obj)) is not None:
@@ -97,18 +100,25 @@ def record_versions(session: Session) -> list[NewVersion]:
         state.recorded[(version.resource_type, version.resource_id)] = version.resource
         if version.method != "create":  # a new resource has no earlier version to supersede
             _supersede(session, version)
-        session.add(
-            ResourceHistory(
-                resource_type=version.resource_type,
-                resource_id=version.resource_id,
-                version_id=version.version_id,
-                organization_id=version.organization_id,
-                last_updated=version.last_updated,
-                method=version.method,
-                resource=version.resource,
-            )
-        )
+    if versions:  # one multi-row INSERT (no ORM objects: nothing reads them back from the session)
+        session.execute(insert(_HISTORY), [_history_row(v) for v in versions])
     return versions
+
+
+_HISTORY = cast(Table, ResourceHistory.__table__)
+
+
+def _history_row(version: NewVersion) -> dict[str, Any]:
+    return {
+        "resource_type": version.resource_type,
+        "resource_id": version.resource_id,
+        "version_id": version.version_id,
+        "organization_id": version.organization_id,
+        "last_updated": version.last_updated,
+        "method": version.method,
+        "resource": version.resource,
+        "superseded_at": None,
+    }
 
 
 def recorded_resource(session: Session, resource_type: str, resource_id: str) -> dict[str, Any] | None:

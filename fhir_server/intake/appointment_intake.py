@@ -39,13 +39,21 @@ def linked_form_ids(appointment: Appointment) -> list[str]:
     session = object_session(appointment)
     if session is None or not inspect(appointment).persistent:
         return []
-    if created_in_transaction(session, appointment) and not any(isinstance(o, IntakeForm) for o in session):
+    if created_in_transaction(session, appointment) and not _holds_forms(session):
         return []  # a new appointment's forms would be this transaction's, and it holds none
     query = select(IntakeForm.fhir_id).where(
         IntakeForm.appointment_id == appointment.id, IntakeForm.deleted_at.is_(None)
     )
     with session.no_autoflush:
         return list(session.scalars(query.order_by(IntakeForm.fhir_id)))
+
+
+def _holds_forms(session: Session) -> bool:
+    """Whether the session holds an intake form (new, or loaded: the identity map's keys name each object's mapped
+    class first, so the objects need not be looked at; a batch of writes holds hundreds)."""
+    if any(isinstance(o, IntakeForm) for o in session.new):
+        return True
+    return any(key[0] is IntakeForm for key in session.identity_map.keys())  # noqa: SIM118 (typed without __iter__)
 
 
 def _live(form: IntakeForm, session: Session) -> bool:

@@ -72,8 +72,18 @@ def _children(node: Any, name: str, cast: str | None = None) -> Iterator[Any]:
         yield value
 
 
+class _Member:
+    """The step to member ``name`` (of type ``cast`` when a choice element is cast) of each node."""
+
+    def __init__(self, name: str, cast: str | None) -> None:
+        self.name, self.cast = name, cast
+
+    def __call__(self, nodes: Iterator[Any]) -> Iterator[Any]:
+        return (child for node in nodes for child in _children(node, self.name, self.cast))
+
+
 def _member(name: str, cast: str | None = None) -> Step:
-    return lambda nodes: (child for node in nodes for child in _children(node, name, cast))
+    return _Member(name, cast)
 
 
 def _filter(predicate: Callable[[Any], bool]) -> Step:
@@ -141,6 +151,12 @@ def _fast(expression: str) -> Evaluator | None:
         found: list[Any] = []
         for steps in branches:
             nodes: Iterator[Any] = iter([resource])
+            head = steps[0] if steps else None
+            if isinstance(head, _Member):  # most expressions name an element the resource lacks: stop there
+                first = list(_children(resource, head.name, head.cast))
+                if not first:
+                    continue
+                nodes, steps = iter(first), steps[1:]
             for step in steps:
                 nodes = step(nodes)
             found.extend(nodes)
