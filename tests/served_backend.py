@@ -19,6 +19,20 @@ from tests.backend_services import ES384, PUBLIC_JWKS, assertion, request_token
 from tests.servers import CLI
 
 
+def served_env(database_url: str, folder: Path, **settings: str) -> dict[str, str]:
+    """The environment of a served server as these tests run it: its database, quiet logs, backend tokens that last
+    the module, Bulk export files under ``folder`` and a job loop that looks every 0.2 s; ``settings`` add more
+    (``FHIR_SERVER_JOBS_LEASE_SECONDS="2"``)."""
+    return {
+        "FHIR_SERVER_DATABASE_URL": database_url,
+        "FHIR_SERVER_LOG_LEVEL": "warning",
+        "FHIR_SERVER_BACKEND_TOKEN_LIFETIME": "3600",
+        "FHIR_SERVER_EXPORT_DIR": str(folder / "exports"),
+        "FHIR_SERVER_JOBS_POLL_SECONDS": "0.2",
+        **settings,
+    }
+
+
 def cli(database_url: str, *args: str) -> str:
     """Run ``fhir-server args`` on ``database_url`` as an operator does; its standard output."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SERVER_")}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.served_backend import backend_client, backend_token, create_clinic
+from tests.served_backend import backend_client, backend_token, create_clinic, served_env
 from tests.servers import serving
 
 SCOPE = "system/*.cruds"
@@ -30,11 +30,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("clients")
-    env = {
-        "FHIR_SERVER_DATABASE_URL": module_database_url,
-        "FHIR_SERVER_LOG_LEVEL": "warning",
-        "FHIR_SERVER_BACKEND_TOKEN_LIFETIME": "3600",
-    }
+    env = served_env(module_database_url, folder)
     with serving([], folder, env) as root:
         create_clinic(module_database_url, CLINIC)
         client_id = backend_client(module_database_url, folder, CLINIC, SCOPE, "Compatibility tests")

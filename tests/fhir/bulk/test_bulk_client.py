@@ -24,7 +24,7 @@ import pytest
 
 from tests.backend_services import ES384
 from tests.fhir_validator import run_validator, validator
-from tests.served_backend import backend_client, backend_token, create_clinic
+from tests.served_backend import backend_client, backend_token, create_clinic, served_env
 from tests.servers import serving
 
 SMART_FETCH = str(Path(sys.executable).with_name("smart-fetch"))
@@ -50,13 +50,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("bulk-client")
-    env = {
-        "FHIR_SERVER_DATABASE_URL": module_database_url,
-        "FHIR_SERVER_LOG_LEVEL": "warning",
-        "FHIR_SERVER_BACKEND_TOKEN_LIFETIME": "3600",
-        "FHIR_SERVER_EXPORT_DIR": str(folder / "exports"),
-        "FHIR_SERVER_JOBS_POLL_SECONDS": "0.2",
-    }
+    env = served_env(module_database_url, folder)
     with serving([], folder, env) as root:
         for clinic in ("Clinic A", "Clinic B"):
             create_clinic(module_database_url, clinic)

@@ -33,7 +33,7 @@ from fhir_server.app import create_app
 from fhir_server.db.types import utcnow
 from fhir_server.fhir.bulk.manifest import STATUS_PATH
 from fhir_server.settings import load_settings
-from tests.served_backend import backend_client, backend_token, create_clinic
+from tests.served_backend import backend_client, backend_token, create_clinic, served_env
 from tests.servers import served_process
 
 pytestmark = [
@@ -69,14 +69,7 @@ def setup(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     create_clinic(module_database_url, "Clinic A")
     exporter = backend_client(module_database_url, folder, "Clinic A", READ_SCOPE, "Exporter")
     writer = backend_client(module_database_url, folder, "Clinic A", "system/*.cruds", "Writer")
-    env = {
-        "FHIR_SERVER_DATABASE_URL": module_database_url,
-        "FHIR_SERVER_LOG_LEVEL": "warning",
-        "FHIR_SERVER_BACKEND_TOKEN_LIFETIME": "3600",
-        "FHIR_SERVER_EXPORT_DIR": str(folder / "exports"),
-        "FHIR_SERVER_JOBS_POLL_SECONDS": "0.2",
-        "FHIR_SERVER_JOBS_LEASE_SECONDS": "2",
-    }
+    env = served_env(module_database_url, folder, FHIR_SERVER_JOBS_LEASE_SECONDS="2")
     return Setup(module_database_url, folder, env, exporter, writer)
 
 
