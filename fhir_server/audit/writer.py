@@ -73,9 +73,22 @@ class AuditWriter:
         await run_in_threadpool(_write_batch, self._database, records)
 
     async def close(self) -> None:
-        """Wait until every row handed over so far is written."""
+        """Wait until every row handed over so far is written, for at most :data:`CLOSE_WAIT` seconds: a database
+        that stays locked (SQLite's write lock held by another program) must not hold the shutdown for its whole
+        lock wait; what it has not taken by then is logged as not recorded."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_WAIT
         while self._drainer is not None and not self._drainer.done():
-            await self._drainer
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not (await asyncio.wait({self._drainer}, timeout=remaining))[0]:
+                logger.warning(
+                    "audit events not recorded: the database did not take them within %g s of shutdown", CLOSE_WAIT
+                )
+                return
+
+
+CLOSE_WAIT = 3.0
+"""Seconds a stopping server waits for the audit rows still being written."""
 
 
 _WRITERS = "audit_writers"
